@@ -1,0 +1,106 @@
+"""What every simulated device is: a pure model stepped by time.
+
+A simulator never touches the DAL, threads or the clock itself: the
+:class:`~ems.devices.host.SimulationHost` reads its setpoints, calls
+:meth:`Simulator.step` with the current time, and publishes what it returns.
+That keeps the physics testable as plain functions of time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ems.dal import Sample, Value
+from ems.registry import Registry
+
+__all__ = [
+    "SIMULATORS",
+    "BalanceRole",
+    "GridSimulator",
+    "Simulator",
+    "SimulatorConfig",
+    "SiteContext",
+    "register_simulator",
+]
+
+
+class BalanceRole(StrEnum):
+    """How a device's ``ActivePower`` enters the site balance ``load = grid + pv + battery``."""
+
+    GENERATION = "generation"  # ActivePower >= 0 produced (PV)
+    CONSUMPTION = "consumption"  # ActivePower >= 0 consumed (load)
+    STORAGE = "storage"  # ActivePower > 0 discharging, < 0 charging (battery)
+    GRID = "grid"  # the grid connection point closes the balance
+    NONE = "none"  # not part of the balance
+
+
+class SimulatorConfig(BaseModel):
+    """Base of every simulator's parameters; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SiteContext:
+    """Facts about the site every simulator may need."""
+
+    latitude_deg: float
+    longitude_deg: float
+    altitude_m: float
+    timezone: str  # IANA name, e.g. "Europe/Berlin"
+
+
+class Simulator(ABC):
+    """A device model. Subclasses set ``type_name``, ``config_model`` and ``balance_role``."""
+
+    type_name: ClassVar[str]
+    config_model: ClassVar[type[SimulatorConfig]]
+    balance_role: ClassVar[BalanceRole] = BalanceRole.NONE
+
+    def __init__(self, device_id: str, config: SimulatorConfig, site: SiteContext) -> None:
+        self.device_id = device_id
+        self.site = site
+
+    @abstractmethod
+    def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
+        """Advance the model to ``now_s`` (UTC epoch s) after ``dt_s`` seconds.
+
+        ``setpoints`` holds the device's output channels by channel name (e.g.
+        ``SetActivePower``), as last written by the control cycle. Returns the
+        device's input channels by channel name (e.g. ``{"Soc": 55.0}``).
+        """
+
+
+class GridSimulator(Simulator):
+    """The grid connection point: it also closes the site balance."""
+
+    balance_role: ClassVar[BalanceRole] = BalanceRole.GRID
+
+    @abstractmethod
+    def close_balance(self, now_s: float, net_site_w: float) -> dict[str, Value]:
+        """Channels (at least ``ActivePower``) for a net site demand of ``net_site_w``.
+
+        ``net_site_w`` = consumption - generation - storage discharge, in W, so
+        the grid imports (> 0) what the site needs and exports (< 0) its surplus.
+        Called after every publish of a balance device, so it must be cheap and
+        must not advance any random state.
+        """
+
+
+SIMULATORS: Registry[Simulator] = Registry("simulator", "ems.devices")
+
+S = TypeVar("S", bound=type[Simulator])
+
+
+def register_simulator(cls: S) -> S:
+    """Class decorator: make a simulator available to the edge config by ``type_name``."""
+    SIMULATORS.add(cls.type_name, cls)
+    return cls

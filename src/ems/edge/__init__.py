@@ -1,0 +1,1 @@
+"""The edge runtime: configuration, the deterministic cycle, controllers, commands."""

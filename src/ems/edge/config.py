@@ -1,0 +1,220 @@
+"""The edge configuration: one YAML file, validated once at start.
+
+Unknown keys, wrong types and missing fields are refused with a message that
+names the field (``devices[0].params.capacity_wh: …``).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ems.dal.address import check_device_id
+from ems.errors import ConfigError, EmsError
+
+__all__ = [
+    "CloudConfig",
+    "CommandsConfig",
+    "ControllerConfig",
+    "CycleConfig",
+    "DeviceConfig",
+    "EdgeConfig",
+    "SiteConfig",
+    "demo_config_path",
+    "load_edge_config",
+    "parse_edge_config",
+    "validate_params",
+]
+
+_EDGE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class SiteConfig(_Strict):
+    latitude_deg: float = Field(ge=-90, le=90)
+    longitude_deg: float = Field(ge=-180, le=180)
+    altitude_m: float = 0.0
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class CycleConfig(_Strict):
+    period_s: float = Field(default=1.0, gt=0, le=60, description="Control cycle period [s]")
+
+
+class CommandsConfig(_Strict):
+    deadline_margin_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="Nothing is written or applied after a command's deadline less this [s]",
+    )
+
+
+class CloudConfig(_Strict):
+    url: str | None = None  # ws:// or wss:// address of the cloud; None = standalone
+    api_key_file: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(ws|wss|http|https)://[^\s/]+", value):
+            raise ValueError("must be a ws://, wss://, http:// or https:// URL")
+        return value
+
+
+class DeviceConfig(_Strict):
+    id: str
+    profile: str
+    simulator: str | None = None  # simulator type; None for a device driven elsewhere
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _device_id(cls, value: str) -> str:
+        try:
+            return check_device_id(value)
+        except EmsError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class ControllerConfig(_Strict):
+    id: str = Field(pattern=_ID_RE.pattern)
+    type: str
+    priority: int = Field(ge=0, le=1000, description="Lower runs first; the last write wins")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EdgeConfig(_Strict):
+    edge_id: str
+    site: SiteConfig
+    cycle: CycleConfig = CycleConfig()
+    commands: CommandsConfig = CommandsConfig()
+    cloud: CloudConfig = CloudConfig()
+    devices: list[DeviceConfig] = Field(min_length=1)
+    controllers: list[ControllerConfig] = Field(default_factory=list)
+
+    @field_validator("edge_id")
+    @classmethod
+    def _edge_id(cls, value: str) -> str:
+        if not _EDGE_ID_RE.match(value):
+            raise ValueError("must be lowercase letters, digits and '-', like 'site-1'")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> EdgeConfig:
+        for name, items in (("devices", self.devices), ("controllers", self.controllers)):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    raise ValueError(f"{name}: duplicate id {item.id!r}")
+                seen.add(item.id)
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _loc(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _format(exc: ValidationError, prefix: Sequence[int | str] = ()) -> str:
+    lines = []
+    for err in exc.errors():
+        where = _loc([*prefix, *err["loc"]])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{where}: {msg}")
+    return "; ".join(lines)
+
+
+def validate_params(model: type[M], params: Mapping[str, Any], prefix: Sequence[int | str]) -> M:
+    """Validate a device's or controller's ``params`` against its type's config model."""
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        raise ConfigError(_format(exc, prefix)) from None
+
+
+def parse_edge_config(document: object, source: str = "<config>") -> EdgeConfig:
+    """Validate a decoded YAML document, including each device's and controller's params."""
+    # Imported here: the registries import every device and controller package.
+    from ems.devices.base import SIMULATORS
+    from ems.edge.controllers.base import CONTROLLERS
+    from ems.profiles import builtin_profiles
+
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        config = EdgeConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_format(exc)}") from None
+    profiles = builtin_profiles()
+    try:
+        for i, device in enumerate(config.devices):
+            if device.profile not in profiles:
+                known = ", ".join(sorted(profiles))
+                raise ConfigError(
+                    f"devices[{i}].profile: unknown profile {device.profile!r} (known: {known})"
+                )
+            if device.simulator is not None:
+                sim = _lookup(SIMULATORS, device.simulator, f"devices[{i}].simulator")
+                validate_params(sim.config_model, device.params, ("devices", i, "params"))
+            elif device.params:
+                raise ConfigError(f"devices[{i}].params: only simulated devices take params")
+        for i, ctrl in enumerate(config.controllers):
+            cls = _lookup(CONTROLLERS, ctrl.type, f"controllers[{i}].type")
+            validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return config
+
+
+def _lookup(registry: Any, name: str, where: str) -> Any:
+    try:
+        return registry.get(name)
+    except EmsError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_edge_config(path: Path | None = None) -> EdgeConfig:
+    """Read and validate an edge YAML file; ``None`` loads the shipped demo site."""
+    path = demo_config_path() if path is None else path
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return parse_edge_config(document, str(path))
+
+
+def demo_config_path() -> Path:
+    """The demo site (``site-1``) shipped with the package."""
+    return Path(str(resources.files("ems.edge.sites").joinpath("demo.yaml")))

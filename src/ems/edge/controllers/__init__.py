@@ -1,0 +1,10 @@
+"""Controllers, one sub-package each, registered by type name."""
+
+from ems.edge.controllers.base import (
+    CONTROLLERS,
+    Controller,
+    ControllerParams,
+    register_controller,
+)
+
+__all__ = ["CONTROLLERS", "Controller", "ControllerParams", "register_controller"]

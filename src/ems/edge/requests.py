@@ -1,0 +1,112 @@
+"""Writes operator commands into request channels: the edge's only way in for commands.
+
+Used by the edge dispatcher for commands from the cloud and by ``ems simulate``
+for scripted ones, so both take exactly the same path. A request is a small
+mapping ``{command_id, action, value, issued_at, deadline, user}`` in
+``ui_requests/<device>_<what>``; a request still pending when a newer one
+arrives on the same channel ends ``failed(superseded)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ems.clock import Clock
+from ems.dal import ChannelStore
+from ems.edge.context import Ack
+from ems.profiles import DeviceProfile
+from ems.timefmt import parse_rfc3339, to_rfc3339
+
+__all__ = ["CommandRequest", "RequestWriter", "Verdict"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    command_id: str
+    device: str
+    action: str
+    value: float | int | str | bool
+    issued_at: str  # RFC 3339
+    deadline: str | None = None  # RFC 3339; after it (less the margin) nothing is applied
+    user: str | None = None
+
+    def as_request(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "action": self.action,
+            "value": self.value,
+            "issued_at": self.issued_at,
+            "deadline": self.deadline,
+            "user": self.user,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``delivered`` (the request channel holds it) or a failure with a reason code."""
+
+    status: str  # "delivered" | "rejected" | "failed"
+    reason: str | None = None
+    detail: str | None = None
+    request_address: str | None = None
+
+
+class RequestWriter:
+    def __init__(
+        self,
+        store: ChannelStore,
+        clock: Clock,
+        devices: Mapping[str, DeviceProfile],
+        deadline_margin_s: float,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._devices = devices
+        self._margin_s = deadline_margin_s
+
+    def submit(self, command: CommandRequest) -> Verdict:
+        """Validate lightly (device, action, deadline) and write the request channel."""
+        profile = self._devices.get(command.device)
+        if profile is None:
+            return Verdict(
+                "rejected", "unknown_device", f"no device {command.device!r} on this edge"
+            )
+        action = profile.actions.get(command.action)
+        if action is None:
+            known = ", ".join(profile.actions) or "none"
+            return Verdict(
+                "rejected",
+                "unknown_action",
+                f"{profile.type} {command.device!r} has no action {command.action!r} "
+                f"(known: {known})",
+            )
+        if command.deadline is not None:
+            try:
+                deadline_s = parse_rfc3339(command.deadline)
+            except ValueError as exc:
+                return Verdict("rejected", "invalid_payload", str(exc))
+            if self._clock.time() > deadline_s - self._margin_s:
+                return Verdict(
+                    "failed", "expired", f"arrived after its deadline {command.deadline}"
+                )
+        address = action.request_address(command.device)
+        now_s = self._clock.time()
+        old = self._store.swap(address, command.as_request(), ts=now_s)
+        if old is not None and isinstance(old.value, Mapping):
+            old_id = str(old.value.get("command_id"))
+            if old_id != command.command_id:
+                ack = Ack(
+                    action.ack_address(command.device),
+                    old_id,
+                    "failed",
+                    "superseded",
+                    f"replaced by {command.command_id} before a cycle consumed it",
+                )
+                self._store.set_channel(ack.address, ack.value(to_rfc3339(now_s)), ts=now_s)
+                log.info("command %s superseded by %s", old_id, command.command_id)
+        return Verdict("delivered", request_address=address)

@@ -1,0 +1,99 @@
+"""Assembles an edge from its configuration: store, simulators, controllers, cycle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from ems.clock import Clock
+from ems.dal import Category, ChannelStore
+from ems.devices.base import SIMULATORS, Simulator, SiteContext
+from ems.devices.host import SimulationHost
+from ems.edge.config import EdgeConfig, validate_params
+from ems.edge.controllers.base import CONTROLLERS, Controller
+from ems.edge.cycle import EdgeCycle
+from ems.edge.requests import RequestWriter
+from ems.profiles import DeviceProfile, builtin_profiles
+
+__all__ = ["EdgeRuntime"]
+
+
+class EdgeRuntime:
+    """One site's edge: everything wired, nothing started."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        clock: Clock,
+        profiles: Mapping[str, DeviceProfile] | None = None,
+    ) -> None:
+        profiles = builtin_profiles() if profiles is None else profiles
+        self.config = config
+        self.clock = clock
+        self.store = ChannelStore(clock)
+        self.devices: dict[str, DeviceProfile] = {d.id: profiles[d.profile] for d in config.devices}
+        self._declare_channels()
+        site = SiteContext(
+            config.site.latitude_deg,
+            config.site.longitude_deg,
+            config.site.altitude_m,
+            config.site.timezone,
+        )
+        self.simulators = self._build_simulators(site)
+        self.host = SimulationHost(
+            self.store,
+            clock,
+            self.simulators,
+            {
+                device_id: [c.name for c in profile.channels_of(Category.OUTPUT)]
+                for device_id, profile in self.devices.items()
+            },
+            period_s=1.0,  # simulators update the DAL every second, whatever the cycle period
+        )
+        self.controllers = self._build_controllers()
+        self.cycle = EdgeCycle(
+            self.store,
+            clock,
+            self.controllers,
+            self.devices,
+            period_s=config.cycle.period_s,
+            deadline_margin_s=config.commands.deadline_margin_s,
+        )
+        self.requests = RequestWriter(
+            self.store, clock, self.devices, config.commands.deadline_margin_s
+        )
+
+    def _declare_channels(self) -> None:
+        for device_id, profile in self.devices.items():
+            for channel in profile.channels.values():
+                self.store.declare(f"{device_id}/{channel.name}", channel.category, channel.unit)
+            for action in profile.actions.values():
+                self.store.declare(action.request_address(device_id), Category.REQUEST)
+                self.store.declare(action.ack_address(device_id), Category.ACK)
+
+    def _build_simulators(self, site: SiteContext) -> list[Simulator]:
+        sims: list[Simulator] = []
+        for i, device in enumerate(self.config.devices):
+            if device.simulator is None:
+                continue
+            cls = SIMULATORS.get(device.simulator)
+            params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
+            sims.append(cls(device.id, params, site))
+        return sims
+
+    def _build_controllers(self) -> list[Controller]:
+        controllers: list[Controller] = []
+        for i, ctrl in enumerate(self.config.controllers):
+            cls = CONTROLLERS.get(ctrl.type)
+            params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
+            controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
+        return controllers
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the simulator threads and the cycle until ``stop`` is set."""
+        self.host.tick_all()  # every device has values before the first cycle
+        self.host.start()
+        try:
+            await self.cycle.run(stop)
+        finally:
+            self.host.stop()
