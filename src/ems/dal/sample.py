@@ -20,12 +20,17 @@ class Sample(NamedTuple):
     ts: float
 
 
+_PLAIN = frozenset({float, int, str, bool, type(None)})
+
+
 def freeze(value: Value) -> Value:
     """Make a value safe to share between threads: mappings become read-only copies.
 
     Snapshots are shallow copies, so only immutable values keep them consistent.
     A ``MappingProxyType`` is copied too: it may be a live view of the caller's dict.
     """
+    if type(value) in _PLAIN:  # the hot path: skip the (slow) ABC check below
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     return value

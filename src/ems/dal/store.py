@@ -50,6 +50,9 @@ class Snapshot(Mapping[str, Sample]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def get(self, address: str, default: Sample | None = None) -> Sample | None:  # type: ignore[override]
+        return self._data.get(address, default)  # faster than the Mapping mixin
+
     def extended(self, samples: Mapping[str, Sample]) -> Snapshot:
         """A new snapshot with ``samples`` added (or replacing), same ``taken_at``."""
         data = self._data.copy()
@@ -89,6 +92,7 @@ class ChannelStore:
         self._data: dict[str, Sample] = {}
         self._info: dict[str, ChannelInfo] = {}
         self._watchers: list[tuple[str, Watcher]] = []
+        self._routes: dict[str, list[Watcher]] = {}  # address -> its watchers (a cache)
 
     # -- declaration -----------------------------------------------------
     def declare(self, address: str, category: Category, unit: str | None = None) -> None:
@@ -139,8 +143,13 @@ class ChannelStore:
             # leave the group half-written.
             self._data.update(samples)
             if self._watchers:
+                routes = self._routes
                 for address, sample in samples:
-                    self._notify(address, sample)
+                    callbacks = routes.get(address)
+                    if callbacks is None:
+                        callbacks = self._route(address)
+                    for callback in callbacks:
+                        callback(address, sample)
 
     def swap(self, address: str, value: Value, ts: float | None = None) -> Sample | None:
         """Set a channel and return the sample it replaced, in one atomic step."""
@@ -201,17 +210,27 @@ class ChannelStore:
         entry = (prefix, callback)
         with self._lock:
             self._watchers = [*self._watchers, entry]
+            self._routes.clear()
 
         def unwatch() -> None:
             with self._lock:
                 self._watchers = [w for w in self._watchers if w is not entry]
+                self._routes.clear()
 
         return unwatch
 
     def _notify(self, address: str, sample: Sample) -> None:
-        for prefix, callback in self._watchers:
-            if address.startswith(prefix):
-                callback(address, sample)
+        callbacks = self._routes.get(address)
+        if callbacks is None:
+            callbacks = self._route(address)
+        for callback in callbacks:
+            callback(address, sample)
+
+    def _route(self, address: str) -> list[Watcher]:
+        """The watchers an address reaches, worked out once per address (lock held)."""
+        callbacks = [cb for prefix, cb in self._watchers if address.startswith(prefix)]
+        self._routes[address] = callbacks
+        return callbacks
 
     def _unknown(self, address: str) -> Exception:
         parse_address(address)  # a malformed address gets the more precise error

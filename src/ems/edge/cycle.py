@@ -69,6 +69,7 @@ class EdgeCycle:
         self._clock = clock
         # Stable: equal priorities keep their configured order.
         self.controllers = sorted(controllers, key=lambda c: c.priority)
+        self._served = {id(c): tuple(c.request_channels()) for c in self.controllers}
         self._devices = devices
         self.period_s = period_s
         self._margin_s = deadline_margin_s
@@ -148,9 +149,9 @@ class EdgeCycle:
         every command gets exactly one final status.
         """
         taken: dict[str, Mapping[str, Any]] = {}
-        for address in controller.request_channels():
+        for address in self._served[id(controller)]:
             sample = snapshot.get(address)
-            if sample is None or not isinstance(sample.value, Mapping):
+            if sample is None or sample.value is None or not isinstance(sample.value, Mapping):
                 continue
             request = sample.value
             if self._store.compare_and_set(

@@ -63,6 +63,12 @@ class ManualOverride(Controller):
         if unknown:
             raise ValueError(f"manual_override: unknown devices {unknown}")
         self._served = {d: devices[d] for d in wanted if devices[d].actions}
+        # (device, action, request address), worked out once: the cycle is hot.
+        self._routes = [
+            (device_id, action, action.request_address(device_id))
+            for device_id, profile in self._served.items()
+            for action in profile.actions.values()
+        ]
         self._held: dict[str, _Held] = {}  # device id -> state while in manual mode
 
     def held(self, device_id: str) -> dict[str, float | str | bool] | None:
@@ -71,23 +77,19 @@ class ManualOverride(Controller):
         return None if state is None else dict(state.setpoints)
 
     def request_channels(self) -> list[str]:
-        return [
-            action.request_address(device_id)
-            for device_id, profile in self._served.items()
-            for action in profile.actions.values()
-        ]
+        return [address for _, _, address in self._routes]
 
     def run(self, ctx: CycleContext) -> None:
         # Work on a copy and commit at the end: if anything raises, the cycle
         # fails this run's commands and no half-taken setpoint stays held.
         held = {d: _Held(dict(s.setpoints)) for d, s in self._held.items()}
-        for device_id, profile in self._served.items():
-            for action in profile.actions.values():
-                request = ctx.requests.get(action.request_address(device_id))
+        if ctx.requests:
+            for device_id, action, address in self._routes:
+                request = ctx.requests.get(address)
                 if request is not None:
                     self._take(ctx, held, device_id, action, request)
-            if device_id in held:
-                self._hold(ctx, held[device_id], device_id, profile)
+        for device_id, state in held.items():
+            self._hold(ctx, state, device_id, self._served[device_id])
         self._held = held
 
     # -- a new request ---------------------------------------------------

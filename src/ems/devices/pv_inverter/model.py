@@ -1,0 +1,94 @@
+"""PV inverter simulator: clear-sky physics with seeded clouds, honouring a curtailment limit.
+
+Signs (DESIGN.md §3): ``ActivePower`` >= 0 is power produced, in W. Energy in Wh,
+time in UTC epoch seconds. ``ActiveEnergy`` integrates the power of the interval
+that just ended (the power chosen at the previous step), like the battery.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import ClassVar
+
+from ems.dal import Sample, Value
+from ems.devices.base import (
+    BalanceRole,
+    Simulator,
+    SimulatorConfig,
+    SiteContext,
+    register_simulator,
+)
+from ems.devices.pv_inverter.config import PvInverterConfig
+from ems.devices.pv_inverter.solar import MINUTES_PER_DAY, day_available_power_w, solar_day
+
+__all__ = ["PvInverterSimulator"]
+
+_CACHED_DAYS = 2  # today, plus yesterday for a step that lands just before midnight
+
+
+@register_simulator
+class PvInverterSimulator(Simulator):
+    """A PV array with inverter. Curtailed by ``SetActivePowerLimit`` (None = no limit)."""
+
+    type_name: ClassVar[str] = "pv_inverter"
+    config_model: ClassVar[type[SimulatorConfig]] = PvInverterConfig
+    balance_role: ClassVar[BalanceRole] = BalanceRole.GENERATION
+
+    def __init__(self, device_id: str, config: PvInverterConfig, site: SiteContext) -> None:
+        super().__init__(device_id, config, site)
+        self.config = config
+        self._days: dict[int, list[float]] = {}
+        self._day_start_s = math.inf
+        self._minutes: list[float] = []
+        self._power_w = 0.0  # chosen at the last step, flows until the next one
+        self._energy_wh = 0.0
+
+    def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
+        if dt_s > 0:
+            self._energy_wh += self._power_w * dt_s / 3600.0
+        available = self.available_w(now_s)
+        limit = self._limit_w(setpoints, now_s)
+        self._power_w = available if limit is None else min(available, limit)
+        voltage = self.config.nominal_voltage_v + self.config.voltage_rise_v_per_kw * (
+            self._power_w / 1000.0
+        )
+        return {
+            "ActivePower": self._power_w,
+            "ActiveEnergy": self._energy_wh,
+            "Voltage": voltage,
+            "Current": self._power_w / voltage,
+            "AvailablePower": available,
+        }
+
+    def available_w(self, now_s: float) -> float:
+        """AC power (W) the array could deliver at ``now_s`` without curtailment."""
+        pos = (now_s - self._day_start_s) / 60.0
+        if not 0.0 <= pos <= MINUTES_PER_DAY:
+            self._load_day(now_s)
+            pos = min(max((now_s - self._day_start_s) / 60.0, 0.0), float(MINUTES_PER_DAY))
+        i = min(int(pos), MINUTES_PER_DAY - 1)
+        a = self._minutes[i]
+        b = self._minutes[i + 1]
+        # Written so two zero neighbours give exactly 0.0 (night stays exactly zero).
+        return a + (b - a) * (pos - i)
+
+    def _load_day(self, now_s: float) -> None:
+        day, start_s = solar_day(now_s, self.site.longitude_deg)
+        minutes = self._days.get(day)
+        if minutes is None:
+            minutes = day_available_power_w(self.config, self.site, day)
+            self._days[day] = minutes
+            for old in sorted(self._days)[:-_CACHED_DAYS]:
+                del self._days[old]
+        self._day_start_s, self._minutes = start_s, minutes
+
+    def _limit_w(self, setpoints: Mapping[str, Sample], now_s: float) -> float | None:
+        """The curtailment limit in W, or None (no limit) when unset, invalid or stale."""
+        sample = setpoints.get("SetActivePowerLimit")
+        if sample is None or now_s - sample.ts > self.config.setpoint_timeout_s:
+            return None
+        value = sample.value
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            return None
+        return max(float(value), 0.0)

@@ -1,0 +1,101 @@
+"""The edge YAML: the demo site loads; mistakes are refused naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ems.edge.config import demo_config_path, load_edge_config, parse_edge_config
+from ems.errors import ConfigError
+
+
+def demo() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(demo_config_path().read_text())
+    return doc
+
+
+def test_demo_site_is_the_default() -> None:
+    config = load_edge_config(None)
+    assert config.edge_id == "site-1"
+    assert [d.id for d in config.devices] == ["battery_1", "pv_1", "grid", "load"]
+    assert [c.type for c in config.controllers] == ["manual_override"]
+    assert config.cycle.period_s == 1.0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.__setitem__("colour", "red"), "colour: unknown key"),
+        (lambda d: d.pop("site"), "site: Field required"),
+        (
+            lambda d: d["cycle"].__setitem__("period_s", "fast"),
+            "cycle.period_s: Input should be a valid number",
+        ),
+        (
+            lambda d: d["cycle"].__setitem__("period_s", 0),
+            "cycle.period_s: Input should be greater than 0",
+        ),
+        (
+            lambda d: d["site"].__setitem__("timezone", "Mars/Olympus"),
+            "site.timezone: Value error, unknown IANA",
+        ),
+        (lambda d: d.__setitem__("edge_id", "Site 1"), "edge_id: Value error, must be lowercase"),
+        (
+            lambda d: d["devices"][0].__setitem__("id", "Battery-1"),
+            "devices[0].id: Value error, malformed device id",
+        ),
+        (
+            lambda d: d["devices"][1].__setitem__("profile", "windmill"),
+            "devices[1].profile: unknown profile 'windmill'",
+        ),
+        (
+            lambda d: d["devices"][0].__setitem__("simulator", "flux"),
+            "devices[0].simulator: unknown simulator type 'flux'",
+        ),
+        (
+            lambda d: d["devices"][0]["params"].__setitem__("capacity_wh", -5),
+            "devices[0].params.capacity_wh",
+        ),
+        (
+            lambda d: d["devices"][0]["params"].__setitem__("colour", 1),
+            "devices[0].params.colour: unknown key",
+        ),
+        (lambda d: d["devices"].append(dict(d["devices"][0])), "duplicate id 'battery_1'"),
+        (
+            lambda d: d["controllers"][0].__setitem__("type", "magic"),
+            "controllers[0].type: unknown controller type 'magic'",
+        ),
+        (lambda d: d["controllers"][0].pop("priority"), "controllers[0].priority: Field required"),
+        (
+            lambda d: d["controllers"][0].__setitem__("params", {"devices": "all"}),
+            "controllers[0].params.devices",
+        ),
+        (lambda d: d.__setitem__("devices", []), "devices: List should have at least 1 item"),
+    ],
+)
+def test_bad_config_names_the_field(mutate: Any, message: str) -> None:
+    doc = demo()
+    mutate(doc)
+    with pytest.raises(ConfigError) as err:
+        parse_edge_config(doc, "site.yaml")
+    assert str(err.value).startswith("site.yaml: "), str(err.value)
+    assert message in str(err.value)
+
+
+def test_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_edge_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("edge_id: [unclosed")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_edge_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_edge_config(scalar)
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(demo()))
+    assert load_edge_config(good).edge_id == "site-1"
