@@ -43,7 +43,10 @@ def _cmd_edge(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return run_standalone(config, show_table=not args.no_table)
+    from ems.edge.simulate import parse_command
+
+    commands = [parse_command(c) for c in args.command]
+    return run_standalone(config, show_table=not args.no_table, commands=commands)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -93,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--standalone", action="store_true", help="run without a cloud (simulated devices only)"
     )
     edge.add_argument("--no-table", action="store_true", help="no live table; logs only")
+    edge.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        metavar="HH:MM[:SS],DEVICE,ACTION,VALUE",
+        help="with --standalone: deliver a command this long after the start (repeatable)",
+    )
     edge.set_defaults(func=_cmd_edge)
 
     demo = sub.add_parser(

@@ -63,7 +63,7 @@ class RealClock:
         coarse = deadline_s - SPIN_S - time.monotonic()
         if coarse > 0:
             await asyncio.sleep(coarse)
-        while time.monotonic() < deadline_s:
+        while time.monotonic() < deadline_s:  # noqa: ASYNC110 - a deliberate, short spin
             await asyncio.sleep(0)
 
     def wait_until(self, deadline_s: float, stop: threading.Event) -> bool:

@@ -23,6 +23,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),  # `extra={...}` fields become keys (audit records)
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (

@@ -62,7 +62,7 @@ def f(row: dict[str, str], column: str) -> float:
 def test_shape_of_the_csv(day: tuple[list[dict[str, str]], str]) -> None:
     rows, stderr = day
     assert len(rows) == 86_400
-    assert list(rows[0])[0] == "timestamp"
+    assert next(iter(rows[0])) == "timestamp"
     assert rows[0]["timestamp"] == "2026-06-20T22:00:00.000Z"
     assert rows[1]["timestamp"] == "2026-06-20T22:00:01.000Z"
     for column in (

@@ -30,6 +30,7 @@ from ems.timefmt import to_rfc3339
 __all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle"]
 
 log = logging.getLogger(__name__)
+audit = logging.getLogger("ems.audit")
 
 CYCLE = "_cycle"
 #: name -> unit of the cycle's own channels.
@@ -172,6 +173,19 @@ class EdgeCycle:
         at = to_rfc3339(now_s)
         for ack in writes.acks:
             self._store.set_channel(ack.address, ack.value(at), ts=now_s)
+            audit.info(
+                "command %s %s",
+                ack.command_id,
+                ack.status,
+                extra={
+                    "event_type": "controller." + ack.status,
+                    "command_id": ack.command_id,
+                    "status": ack.status,
+                    "reason": ack.reason,
+                    "detail": ack.detail,
+                    "channel": ack.address,
+                },
+            )
 
     # -- the loop --------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, max_cycles: int | None = None) -> None:

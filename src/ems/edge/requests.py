@@ -23,6 +23,7 @@ from ems.timefmt import parse_rfc3339, to_rfc3339
 __all__ = ["CommandRequest", "RequestWriter", "Verdict"]
 
 log = logging.getLogger(__name__)
+audit = logging.getLogger("ems.audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,4 +110,17 @@ class RequestWriter:
                 )
                 self._store.set_channel(ack.address, ack.value(to_rfc3339(now_s)), ts=now_s)
                 log.info("command %s superseded by %s", old_id, command.command_id)
+        audit.info(
+            "command %s request written",
+            command.command_id,
+            extra={
+                "event_type": "edge.request_written",
+                "command_id": command.command_id,
+                "device": command.device,
+                "action": command.action,
+                "value": command.value,
+                "user": command.user,
+                "channel": address,
+            },
+        )
         return Verdict("delivered", request_address=address)

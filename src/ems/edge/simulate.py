@@ -24,7 +24,14 @@ from ems.errors import ConfigError
 from ems.profiles import check_static
 from ems.timefmt import to_rfc3339
 
-__all__ = ["ScheduledCommand", "SimulationResult", "parse_command", "simulate"]
+__all__ = [
+    "ScheduledCommand",
+    "SimulationResult",
+    "check_commands",
+    "parse_command",
+    "simulate",
+    "to_request",
+]
 
 #: Like the cloud's watchdog: a command not executed this long after it was sent is dead.
 COMMAND_DEADLINE_S = 5.0
@@ -71,7 +78,7 @@ def parse_command(text: str) -> ScheduledCommand:
     return ScheduledCommand(offset, device, action, value)
 
 
-def _check_commands(runtime: EdgeRuntime, commands: Sequence[ScheduledCommand]) -> None:
+def check_commands(runtime: EdgeRuntime, commands: Sequence[ScheduledCommand]) -> None:
     for c in commands:
         profile = runtime.devices.get(c.device)
         if profile is None:
@@ -89,6 +96,19 @@ def _check_commands(runtime: EdgeRuntime, commands: Sequence[ScheduledCommand]) 
             raise ConfigError(f"--command {c.device},{c.action}: {problem.detail}")
 
 
+def to_request(command: ScheduledCommand, command_id: str, now_s: float) -> CommandRequest:
+    """The request the cloud would send for ``command`` at ``now_s``, deadline included."""
+    return CommandRequest(
+        command_id=command_id,
+        device=command.device,
+        action=command.action,
+        value=command.value,
+        issued_at=to_rfc3339(now_s),
+        deadline=to_rfc3339(now_s + COMMAND_DEADLINE_S),
+        user="cli",
+    )
+
+
 def simulate(
     config: EdgeConfig,
     start_s: float,
@@ -102,7 +122,7 @@ def simulate(
         raise ConfigError("--hours must be positive")
     clock = VirtualClock(start_s)
     runtime = EdgeRuntime(config, clock)
-    _check_commands(runtime, commands)
+    check_commands(runtime, commands)
     period_s = config.cycle.period_s
     cycles = round(hours * 3600.0 / period_s)
     # Device inputs and outputs plus the site totals; the cycle's own timing
@@ -130,17 +150,7 @@ def simulate(
         while next_command < len(pending) and pending[next_command][1].offset_s <= t + 1e-9:
             i, c = pending[next_command]
             now = clock.time()
-            verdict = runtime.requests.submit(
-                CommandRequest(
-                    command_id=f"sim-{i + 1}",
-                    device=c.device,
-                    action=c.action,
-                    value=c.value,
-                    issued_at=to_rfc3339(now),
-                    deadline=to_rfc3339(now + COMMAND_DEADLINE_S),
-                    user="simulate",
-                )
-            )
+            verdict = runtime.requests.submit(to_request(c, f"sim-{i + 1}", now))
             if verdict.status != "delivered":
                 result.acks.append(
                     {

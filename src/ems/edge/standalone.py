@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.live import Live
@@ -15,9 +16,12 @@ from ems.clock import RealClock
 from ems.dal import Sample, Snapshot
 from ems.edge.config import EdgeConfig
 from ems.edge.runtime import EdgeRuntime
+from ems.edge.simulate import ScheduledCommand, check_commands, to_request
 from ems.timefmt import to_rfc3339
 
 __all__ = ["render_table", "run_standalone"]
+
+log = logging.getLogger(__name__)
 
 
 def _fmt(sample: Sample | None) -> str:
@@ -48,12 +52,45 @@ def render_table(runtime: EdgeRuntime, snapshot: Snapshot) -> Table:
     return table
 
 
-async def _serve(runtime: EdgeRuntime, show_table: bool, console: Console) -> None:
+async def _send_commands(
+    runtime: EdgeRuntime, commands: Sequence[ScheduledCommand], stop: asyncio.Event
+) -> None:
+    """Deliver scripted commands at their offsets, as the cloud dispatcher would."""
+    clock = runtime.clock
+    t0 = clock.monotonic()
+    for i, c in enumerate(sorted(commands, key=lambda c: c.offset_s)):
+        await clock.sleep_until(t0 + c.offset_s)
+        if stop.is_set():
+            return
+        verdict = runtime.requests.submit(to_request(c, f"cli-{i + 1}", clock.time()))
+        log.info(
+            "command cli-%d %s %s %s: %s %s",
+            i + 1,
+            c.device,
+            c.action,
+            c.value,
+            verdict.status,
+            verdict.reason or "",
+        )
+
+
+async def _serve(
+    runtime: EdgeRuntime,
+    show_table: bool,
+    console: Console,
+    commands: Sequence[ScheduledCommand],
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     edge = asyncio.create_task(runtime.run(stop))
+    sender = asyncio.create_task(_send_commands(runtime, commands, stop))
+    log.info(
+        "edge %s running standalone, %.3g s cycle; Ctrl-C stops it",
+        runtime.config.edge_id,
+        runtime.config.cycle.period_s,
+    )
     try:
         if show_table:
             with Live(console=console, auto_refresh=False, transient=False) as live:
@@ -64,16 +101,21 @@ async def _serve(runtime: EdgeRuntime, show_table: bool, console: Console) -> No
         await edge
     finally:
         stop.set()
+        sender.cancel()
         if not edge.done():
             await edge
 
 
-def run_standalone(config: EdgeConfig, show_table: bool = True) -> int:
+def run_standalone(
+    config: EdgeConfig, show_table: bool = True, commands: Sequence[ScheduledCommand] = ()
+) -> int:
     """Run until SIGINT/SIGTERM; returns the process exit code."""
     runtime = EdgeRuntime(config, RealClock())
+    check_commands(runtime, commands)
     console = Console(stderr=False)
-    asyncio.run(_serve(runtime, show_table, console))
+    asyncio.run(_serve(runtime, show_table, console, commands))
     stats = runtime.cycle.stats
+    console.print()
     console.print(
         f"stopped after {stats.cycles} cycles, {stats.overruns} overruns, "
         f"{stats.controller_errors} controller errors"
