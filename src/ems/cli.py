@@ -81,6 +81,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_protocol_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from ems.protocol import frame_schemas
+
+    print(json.dumps(frame_schemas(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ems", description="Energy Management System: edge runtime and tools."
@@ -136,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
         "01:00,battery_1,set_active_power,-3000",
     )
     sim.set_defaults(func=_cmd_simulate)
+
+    protocol = sub.add_parser(
+        "protocol", help="the wire protocol", description="Facts about the wire protocol."
+    )
+    protocol_sub = protocol.add_subparsers(dest="protocol_command", required=True, metavar="WHAT")
+    schema = protocol_sub.add_parser(
+        "schema",
+        help="print the JSON Schema of every frame",
+        description="Print the JSON Schema of every wire frame, grouped by direction.",
+    )
+    schema.set_defaults(func=_cmd_protocol_schema)
     return parser
 
 

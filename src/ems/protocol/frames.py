@@ -1,0 +1,189 @@
+"""Every frame of the wire contract (DESIGN section 5) as a strict model.
+
+Extra fields, missing fields and wrong types are refused; nothing is coerced
+(``"100"`` is not a number). Cloud, edge and tests import these, so the
+contract lives in one place. ``ems protocol schema`` prints their JSON Schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from ems.protocol.types import (
+    ActionName,
+    ChannelAddress,
+    ChannelValue,
+    CommandId,
+    CommandValue,
+    DeviceId,
+    EdgeId,
+    Reason,
+    Timestamp,
+    Username,
+)
+
+__all__ = [
+    "DEFAULT_TTL_S",
+    "MAX_TTL_S",
+    "AckStatus",
+    "ChannelSample",
+    "CloudToEdgeCommand",
+    "DeviceRef",
+    "EdgeAck",
+    "EdgeAuth",
+    "EdgeAuthOk",
+    "EdgeInventory",
+    "EdgeStatus",
+    "EdgeTelemetry",
+    "ErrorFrame",
+    "Frame",
+    "TelemetryAck",
+    "UiAck",
+    "UiAuth",
+    "UiAuthOk",
+    "UiCommand",
+    "UiSubscribe",
+    "UiTelemetry",
+    "UiUnsubscribe",
+]
+
+DEFAULT_TTL_S = 300
+MAX_TTL_S = 3600
+
+AckStatus = Literal["received", "queued", "delivered", "rejected", "executed", "failed"]
+EdgeAckStatus = Literal["delivered", "rejected", "executed", "failed"]
+Role = Literal["viewer", "operator", "admin"]
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ChannelSample(Frame):
+    v: ChannelValue
+    t: Timestamp
+
+
+Channels = Annotated[dict[ChannelAddress, ChannelSample], Field(max_length=20_000)]
+Detail = Annotated[StrictStr, Field(max_length=1000)] | None
+
+
+# -- dashboard ⇄ cloud (/ws/ui) --------------------------------------------------
+class UiAuth(Frame):
+    type: Literal["auth"]
+    token: Annotated[StrictStr, Field(min_length=1, max_length=8192)]
+
+
+class UiSubscribe(Frame):
+    type: Literal["subscribe"]
+    edge_id: EdgeId
+
+
+class UiUnsubscribe(Frame):
+    type: Literal["unsubscribe"]
+    edge_id: EdgeId
+
+
+class UiCommand(Frame):
+    type: Literal["command"]
+    command_id: CommandId
+    edge_id: EdgeId
+    device: DeviceId
+    action: ActionName
+    value: CommandValue
+    issued_at: Timestamp
+    ttl_s: Annotated[StrictInt, Field(ge=1, le=MAX_TTL_S)] = DEFAULT_TTL_S
+
+
+class UiAuthOk(Frame):
+    type: Literal["auth_ok"] = "auth_ok"
+    user: Username
+    role: Role
+    server_time: Timestamp
+
+
+class UiTelemetry(Frame):
+    type: Literal["telemetry"] = "telemetry"
+    edge_id: EdgeId
+    ts: Timestamp
+    channels: Channels
+
+
+class EdgeStatus(Frame):
+    type: Literal["edge_status"] = "edge_status"
+    edge_id: EdgeId
+    online: bool
+    last_seen: Timestamp | None
+
+
+class UiAck(Frame):
+    type: Literal["ack"] = "ack"
+    command_id: CommandId
+    edge_id: EdgeId
+    status: AckStatus
+    reason: Reason | None = None
+    detail: Detail = None
+    at: Timestamp
+
+
+class ErrorFrame(Frame):
+    type: Literal["error"] = "error"
+    code: Reason
+    detail: Detail = None
+
+
+# -- edge ⇄ cloud (/ws/edge) -----------------------------------------------------
+class EdgeAuth(Frame):
+    type: Literal["auth"]
+    edge_id: EdgeId
+    api_key: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    edge_time: Timestamp
+
+
+class EdgeAuthOk(Frame):
+    type: Literal["auth_ok"] = "auth_ok"
+    server_time: Timestamp
+
+
+class DeviceRef(Frame):
+    id: DeviceId
+    profile: ActionName  # a profile type name: lower_snake like an action
+
+
+class EdgeInventory(Frame):
+    type: Literal["inventory"]
+    devices: Annotated[list[DeviceRef], Field(max_length=1000)]
+
+
+class CloudToEdgeCommand(Frame):
+    type: Literal["command"] = "command"
+    command_id: CommandId
+    device: DeviceId
+    action: ActionName
+    value: CommandValue
+    issued_at: Timestamp
+    deadline: Timestamp
+    user: Username
+
+
+class EdgeAck(Frame):
+    type: Literal["ack"]
+    command_id: CommandId
+    status: EdgeAckStatus
+    reason: Reason | None = None
+    detail: Detail = None
+    at: Timestamp
+
+
+class EdgeTelemetry(Frame):
+    type: Literal["telemetry"]
+    seq: Annotated[StrictInt, Field(ge=0)]
+    ts: Timestamp
+    channels: Channels
+
+
+class TelemetryAck(Frame):
+    type: Literal["telemetry_ack"] = "telemetry_ack"
+    seq: Annotated[StrictInt, Field(ge=0)]

@@ -1,0 +1,72 @@
+"""Field types shared by the wire frames: ids, timestamps, values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, TypeAlias
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+
+__all__ = [
+    "ActionName",
+    "ChannelAddress",
+    "ChannelValue",
+    "CommandId",
+    "CommandValue",
+    "DeviceId",
+    "EdgeId",
+    "Reason",
+    "Timestamp",
+    "Username",
+    "utc_now",
+]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: RFC 3339 with an explicit offset on the way in, UTC ``…Z`` on the way out.
+Timestamp: TypeAlias = Annotated[
+    AwareDatetime, AfterValidator(_utc), PlainSerializer(_rfc3339, return_type=str)
+]
+
+EdgeId = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+DeviceId = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$", max_length=64)]
+ActionName = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$", max_length=64)]
+#: A UUID in its canonical text form (the dashboard sends uuid4).
+CommandId = Annotated[
+    StrictStr,
+    Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
+ChannelAddress = Annotated[
+    StrictStr,
+    Field(pattern=r"^_?[a-z][a-z0-9]*(?:_[a-z0-9]+)*/[A-Z][A-Za-z0-9]*$", max_length=128),
+]
+Reason = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Username = Annotated[StrictStr, Field(min_length=1, max_length=150)]
+#: A command value: a number (W, …), a mode name or a switch.
+CommandValue: TypeAlias = (
+    StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=64)]
+)
+#: A telemetry value; ``None`` for a channel without a value.
+ChannelValue: TypeAlias = (
+    StrictBool | StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=256)] | None
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
