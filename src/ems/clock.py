@@ -8,6 +8,7 @@ by NTP. :class:`VirtualClock` lets tests and ``ems simulate`` run a day in secon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import threading
@@ -121,8 +122,8 @@ class VirtualClock:
         even when called from another thread) but all see the final time. Use
         :meth:`advance_async` to step through each coroutine deadline in turn.
         """
-        if seconds < 0:
-            raise ValueError("a clock never goes back")
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError(f"a clock only moves forward, not by {seconds!r} s")
         with self._cond:
             self._t += seconds
             self._cond.notify_all()
@@ -134,8 +135,8 @@ class VirtualClock:
         Time steps to each pending deadline in turn, so a loop that sleeps until
         absolute deadlines sees exactly the times it asked for.
         """
-        if seconds < 0:
-            raise ValueError("a clock never goes back")
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError(f"a clock only moves forward, not by {seconds!r} s")
         target = self._t + seconds
         await _settle()
         while self._waiters and self._waiters[0][0] <= target:
@@ -166,10 +167,8 @@ def _resolve(fut: asyncio.Future[None]) -> None:
     if running is loop:
         _set_if_pending(fut)
         return
-    try:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left waiting
         loop.call_soon_threadsafe(_set_if_pending, fut)
-    except RuntimeError:  # the loop is closed: nobody is left waiting
-        pass
 
 
 def _set_if_pending(fut: asyncio.Future[None]) -> None:
