@@ -15,7 +15,17 @@ from ems.edge.cycle import EdgeCycle
 from ems.edge.requests import RequestWriter
 from ems.profiles import DeviceProfile, builtin_profiles
 
-__all__ = ["EdgeRuntime"]
+__all__ = ["EdgeRuntime", "declare_device_channels"]
+
+
+def declare_device_channels(store: ChannelStore, devices: Mapping[str, DeviceProfile]) -> None:
+    """Declare every channel of every device, with its request and ack channels."""
+    for device_id, profile in devices.items():
+        for channel in profile.channels.values():
+            store.declare(f"{device_id}/{channel.name}", channel.category, channel.unit)
+        for action in profile.actions.values():
+            store.declare(action.request_address(device_id), Category.REQUEST)
+            store.declare(action.ack_address(device_id), Category.ACK)
 
 
 class EdgeRuntime:
@@ -32,7 +42,7 @@ class EdgeRuntime:
         self.clock = clock
         self.store = ChannelStore(clock)
         self.devices: dict[str, DeviceProfile] = {d.id: profiles[d.profile] for d in config.devices}
-        self._declare_channels()
+        declare_device_channels(self.store, self.devices)
         site = SiteContext(
             config.site.latitude_deg,
             config.site.longitude_deg,
@@ -62,14 +72,6 @@ class EdgeRuntime:
         self.requests = RequestWriter(
             self.store, clock, self.devices, config.commands.deadline_margin_s
         )
-
-    def _declare_channels(self) -> None:
-        for device_id, profile in self.devices.items():
-            for channel in profile.channels.values():
-                self.store.declare(f"{device_id}/{channel.name}", channel.category, channel.unit)
-            for action in profile.actions.values():
-                self.store.declare(action.request_address(device_id), Category.REQUEST)
-                self.store.declare(action.ack_address(device_id), Category.ACK)
 
     def _build_simulators(self, site: SiteContext) -> list[Simulator]:
         sims: list[Simulator] = []

@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ems.clock import VirtualClock
-from ems.dal import Category, ChannelStore, Value
+from ems.dal import ChannelStore, Value
 from ems.edge.context import CycleWrites
 from ems.edge.controllers.base import Controller
 from ems.edge.cycle import EdgeCycle
 from ems.edge.requests import CommandRequest, RequestWriter, Verdict
+from ems.edge.runtime import declare_device_channels
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.timefmt import to_rfc3339
 
@@ -47,12 +48,7 @@ class CycleHarness:
     ) -> None:
         self.clock = VirtualClock() if clock is None else clock
         self.store = ChannelStore(self.clock)
-        for device_id, profile in devices.items():
-            for ch in profile.channels.values():
-                self.store.declare(f"{device_id}/{ch.name}", ch.category, ch.unit)
-            for action in profile.actions.values():
-                self.store.declare(action.request_address(device_id), Category.REQUEST)
-                self.store.declare(action.ack_address(device_id), Category.ACK)
+        declare_device_channels(self.store, devices)
         self.cycle = EdgeCycle(
             self.store, self.clock, controllers, devices, period_s, deadline_margin_s
         )
