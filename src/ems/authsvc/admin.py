@@ -1,0 +1,128 @@
+"""The Django admin: users with roles, and edge API keys (create shows the key once; revoke)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.urls import reverse
+from django.utils import timezone
+
+from ems.authsvc import edgekeys
+from ems.authsvc.models import EdgeKey, User
+
+__all__ = ["EdgeKeyAdmin", "EmsUserAdmin"]
+
+admin.site.site_header = "EMS administration"
+admin.site.site_title = "EMS admin"
+admin.site.index_title = "Users, roles and edge API keys"
+
+
+class EmsUserCreationForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "role")
+
+
+class EmsUserChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+@admin.register(User)
+class EmsUserAdmin(UserAdmin):
+    form = EmsUserChangeForm
+    add_form = EmsUserCreationForm
+    # Groups and per-user permissions are not used: the role decides (admin ⇒ superuser).
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Access", {"fields": ("role", "is_active", "is_staff", "is_superuser")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "role", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    readonly_fields = ("is_staff", "is_superuser", "last_login", "date_joined")
+    list_display = ("username", "role", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    filter_horizontal = ()
+
+
+# Shown once, right after "Save": the only time anyone sees the key.
+_KEY_CREATED = """{% extends "admin/base_site.html" %}
+{% block content %}
+<h1>New API key for edge {{ key.edge_id }}</h1>
+<p>Copy it now into the edge's key file. It is not stored and cannot be shown again.</p>
+<p><code style="font-size: 1.2em; user-select: all">{{ plaintext }}</code></p>
+<p><a href="{{ back }}">Back to the edge API keys</a></p>
+{% endblock %}"""
+
+
+@functools.cache
+def _key_created_template() -> Any:
+    return engines["django"].from_string(_KEY_CREATED)
+
+
+@admin.register(EdgeKey)
+class EdgeKeyAdmin(admin.ModelAdmin):
+    list_display = ("edge_id", "key_id", "label", "created_at", "revoked_at", "active")
+    list_filter = ("edge_id", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("edge_id", "key_id", "label")
+    actions = ("revoke",)
+
+    def get_fields(self, request: HttpRequest, obj: EdgeKey | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("edge_id", "label")
+        return ("edge_id", "key_id", "label", "created_at", "revoked_at")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: EdgeKey | None = None
+    ) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("edge_id", "key_id", "created_at", "revoked_at")
+
+    @admin.display(boolean=True)
+    def active(self, obj: EdgeKey) -> bool:
+        return obj.is_active
+
+    def save_model(self, request: HttpRequest, obj: EdgeKey, form: Any, change: bool) -> None:
+        if not change:
+            obj.key_id, plaintext = edgekeys.new_key()
+            obj.key_hash = edgekeys.hash_key(plaintext)
+            # Kept on the request only, for response_add; never in the session or a message.
+            request._ems_new_key = plaintext
+        super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: EdgeKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        plaintext = getattr(request, "_ems_new_key", None)
+        if plaintext is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "key": obj,
+            "plaintext": plaintext,
+            "back": reverse("admin:emsauth_edgekey_changelist"),
+        }
+        response = HttpResponse(_key_created_template().render(context, request))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} key(s) revoked.", messages.SUCCESS)

@@ -1,0 +1,212 @@
+"""The auth service's Python API: users, edge keys, tokens, JWKS.
+
+Synchronous (Django ORM): call from a thread, not from a running event loop
+(``await asyncio.to_thread(verify_edge_key, ...)``). Everything here needs
+:func:`ems.authsvc.configure` first.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ems.authsvc import bootstrap, edgekeys
+from ems.authsvc.errors import UnknownUser, UserExists, WeakPassword
+from ems.authsvc.identity import EDGE_ID_RE, check_edge_id, check_role, check_username
+from ems.authsvc.tokens import ACCESS, REFRESH, InvalidRefresh, decode_refresh, issue, token_body
+
+if TYPE_CHECKING:
+    from ems.authsvc.models import User
+
+__all__ = [
+    "InvalidRefresh",
+    "audience",
+    "authenticate_tokens",
+    "create_edge_key",
+    "create_user",
+    "issuer",
+    "jwks",
+    "refresh_tokens",
+    "revoke_edge_keys",
+    "set_password",
+    "verify_edge_key",
+]
+
+log = logging.getLogger(__name__)
+
+#: Characters of the session digest carried by refresh tokens (64 bits of an HMAC).
+SESSION_DIGEST_CHARS = 16
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def create_user(
+    username: str, role: str, password: str, *, check_password_strength: bool = True
+) -> None:
+    """Create a user; raises :class:`UserExists` if the name is taken (see
+    :func:`set_password`), :class:`InvalidUsername`, :class:`InvalidRole`, or
+    :class:`WeakPassword` when the password fails Django's password validators
+    (``check_password_strength=False`` skips them, e.g. for a throw-away demo)."""
+    from django.db import IntegrityError, transaction
+
+    from ems.authsvc.models import User
+
+    check_username(username)
+    role = check_role(role).value
+    if User.objects.filter(username=username).exists():
+        raise UserExists(f"user {username!r} already exists; use set-password to change it")
+    _check_password(password, User(username=username), check_password_strength)
+    try:
+        with transaction.atomic():
+            User.objects.create_user(username=username, password=password, role=role)
+    except IntegrityError:  # created concurrently since the check above
+        raise UserExists(f"user {username!r} already exists") from None
+    log.info("user %s created with role %s", username, role)
+
+
+def set_password(username: str, password: str, *, check_password_strength: bool = True) -> None:
+    """Change a user's password. Refresh tokens issued before stop working."""
+    from ems.authsvc.models import User
+
+    try:
+        user = User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise UnknownUser(f"no user {username!r}") from None
+    _check_password(password, user, check_password_strength)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    log.info("password of user %s changed", username)
+
+
+def _check_password(password: str, user: User, check_strength: bool) -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    if not password:
+        raise WeakPassword("the password is empty")
+    if check_strength:
+        try:
+            validate_password(password, user=user)
+        except ValidationError as exc:
+            raise WeakPassword(" ".join(exc.messages)) from None
+
+
+# --- edge keys ---------------------------------------------------------------------------
+
+
+def create_edge_key(edge_id: str, label: str = "") -> str:
+    """A new API key for ``edge_id``; the plaintext is returned here once and never stored."""
+    from ems.authsvc.models import EdgeKey
+
+    check_edge_id(edge_id)
+    key_id, plaintext = edgekeys.new_key()
+    EdgeKey.objects.create(
+        edge_id=edge_id, key_id=key_id, key_hash=edgekeys.hash_key(plaintext), label=label
+    )
+    log.info("edge key %s created for edge %s", key_id, edge_id)
+    return plaintext
+
+
+def revoke_edge_keys(edge_id: str) -> int:
+    """Revoke every active key of ``edge_id``; returns how many were active."""
+    from django.utils import timezone
+
+    from ems.authsvc.models import EdgeKey
+
+    check_edge_id(edge_id)
+    count: int = EdgeKey.objects.filter(edge_id=edge_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    log.info("%d edge key(s) of edge %s revoked", count, edge_id)
+    return count
+
+
+def verify_edge_key(edge_id: str, api_key: str) -> bool:
+    """Whether ``api_key`` is an active key of ``edge_id`` (untrusted input: never raises)."""
+    from ems.authsvc.models import EdgeKey
+
+    key_id = edgekeys.parse_key(api_key)
+    if key_id is None or EDGE_ID_RE.fullmatch(edge_id) is None:
+        return False
+    stored = (
+        EdgeKey.objects.filter(edge_id=edge_id, key_id=key_id, revoked_at__isnull=True)
+        .values_list("key_hash", flat=True)
+        .first()
+    )
+    return stored is not None and edgekeys.key_matches(api_key, stored)
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+def authenticate_tokens(username: str, password: str) -> dict[str, Any] | None:
+    """The body of ``POST /auth/token`` for good credentials of an active user, else ``None``."""
+    from django.contrib.auth import authenticate
+
+    user = authenticate(None, username=username, password=password)
+    if user is None:
+        return None
+    key, policy = bootstrap.signing_key(), bootstrap.token_policy()
+    now_s = int(time.time())
+    username, role, uid = str(user.username), str(user.role), int(user.pk)
+    access = issue(key, policy, typ=ACCESS, username=username, role=role, uid=uid, now_s=now_s)
+    refresh = issue(
+        key,
+        policy,
+        typ=REFRESH,
+        username=username,
+        role=role,
+        uid=uid,
+        now_s=now_s,
+        extra={"sv": _session_digest(user)},
+    )
+    return token_body(policy, access=access, refresh=refresh, username=username, role=role)
+
+
+def refresh_tokens(refresh_token: str) -> dict[str, Any]:
+    """A new access token for a valid refresh token (returned unchanged: sessions end
+    when it expires). Raises :class:`InvalidRefresh` for access tokens, expired or
+    forged tokens, deactivated or deleted users, and after a password change."""
+    from ems.authsvc.models import User
+
+    key, policy = bootstrap.signing_key(), bootstrap.token_policy()
+    claims = decode_refresh(key, policy, refresh_token)
+    user = User.objects.filter(pk=claims["uid"], username=claims["sub"]).first()
+    if user is None or not user.is_active:
+        raise InvalidRefresh("user unknown or deactivated")
+    if not hmac.compare_digest(str(claims.get("sv", "")), _session_digest(user)):
+        raise InvalidRefresh("password changed since the token was issued")
+    access = issue(
+        key,
+        policy,
+        typ=ACCESS,
+        username=user.username,
+        role=user.role,  # the current role: a change takes effect at the next refresh
+        uid=user.pk,
+        now_s=int(time.time()),
+    )
+    return token_body(
+        policy, access=access, refresh=refresh_token, username=user.username, role=user.role
+    )
+
+
+def _session_digest(user: User) -> str:
+    # An HMAC of the password hash (Django's session hash): it changes with the password.
+    digest: str = user.get_session_auth_hash()
+    return digest[:SESSION_DIGEST_CHARS]
+
+
+def jwks() -> dict[str, Any]:
+    """The public JSON Web Key Set (``GET /auth/jwks.json``)."""
+    return bootstrap.signing_key().jwks()
+
+
+def issuer() -> str:
+    return bootstrap.token_policy().issuer
+
+
+def audience() -> str:
+    return bootstrap.token_policy().audience

@@ -1,0 +1,73 @@
+"""Users (with a role) and edge API keys. Import only after ``ems.authsvc.configure()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+
+from ems.authsvc.identity import EDGE_ID_RE, Role
+
+__all__ = ["EdgeKey", "User"]
+
+ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
+
+
+class EmsUserManager(UserManager):
+    """``createsuperuser`` makes an ``admin`` (the role decides the Django flags)."""
+
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        extra["role"] = Role.ADMIN.value
+        return self.create_user(username, email, password, **extra)  # type: ignore[no-any-return]
+
+
+class User(AbstractUser):
+    """A person who signs in. ``role`` is the source of truth: ``admin`` makes the user
+    staff and superuser in the Django admin, any other role removes both."""
+
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES, default=Role.VIEWER.value)
+
+    objects = EmsUserManager()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        is_admin = self.role == Role.ADMIN.value
+        self.is_staff = is_admin
+        self.is_superuser = is_admin
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "role" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
+        super().save(*args, **kwargs)
+
+
+class EdgeKey(models.Model):
+    """One API key of an edge; the plaintext is never stored (see :mod:`ems.authsvc.edgekeys`).
+
+    An edge may have several active keys at once, so a key can be rotated without
+    downtime: create the new one, deploy it, then revoke the old one.
+    """
+
+    edge_id = models.CharField(
+        max_length=63, validators=[RegexValidator(EDGE_ID_RE)], help_text="e.g. site-1"
+    )
+    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256, hex")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("edge_id", "-created_at")
+        indexes = (models.Index(fields=("edge_id", "key_id"), name="emsauth_edgekey_lookup"),)
+        verbose_name = "edge API key"
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.edge_id} ems_{self.key_id}_… ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,133 @@
+"""The JSON endpoints: token, token refresh, JWKS, health.
+
+The token endpoints are CSRF-exempt: they take credentials in the body and set no
+cookie, so there is no ambient authority for a cross-site request to abuse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+
+from ems.authsvc import api
+
+__all__ = ["healthz", "jwks", "token", "token_refresh"]
+
+log = logging.getLogger(__name__)
+
+#: A credentials body is a few hundred bytes; anything much bigger is not one [bytes].
+MAX_BODY_BYTES = 16 * 1024
+#: How long clients and proxies may cache the JWKS [s].
+JWKS_MAX_AGE_S = 300
+
+
+class _BadRequest(Exception):
+    """The body is not what the endpoint takes; ``str()`` says what is wrong."""
+
+
+def _json(
+    status: int, body: dict[str, Any], *, no_store: bool = True, **headers: str
+) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    if no_store:
+        # Tokens and errors about them must not be kept by any cache (RFC 6749 5.1).
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _method_not_allowed(allowed: str) -> JsonResponse:
+    return _json(405, {"error": "method_not_allowed"}, Allow=allowed)
+
+
+def _fields(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    """Read string fields from a JSON or form-encoded body."""
+    if len(request.body) > MAX_BODY_BYTES:
+        raise _BadRequest("body too large")
+    content_type = request.content_type or ""
+    if content_type == "application/json":
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise _BadRequest("body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise _BadRequest("body must be a JSON object")
+    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        data = {name: request.POST.get(name) for name in names if name in request.POST}
+    else:
+        raise _BadRequest("send application/json or application/x-www-form-urlencoded")
+    fields: dict[str, str] = {}
+    for name in names:
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise _BadRequest(f"{name!r} must be a non-empty string")
+        fields[name] = value
+    return fields
+
+
+@csrf_exempt
+@sensitive_variables("fields", "body")
+@sensitive_post_parameters("password")
+def token(request: HttpRequest) -> JsonResponse:
+    """``POST /auth/token``: username and password → access and refresh tokens."""
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    try:
+        fields = _fields(request, ("username", "password"))
+    except _BadRequest as exc:
+        return _json(400, {"error": "invalid_request", "detail": str(exc)})
+    body = api.authenticate_tokens(fields["username"], fields["password"])
+    if body is None:
+        log.info("token refused for %r: invalid credentials", fields["username"][:64])
+        return _json(401, {"error": "invalid_credentials"})
+    log.info("tokens issued to %s (%s)", body["user"], body["role"])
+    return _json(200, body)
+
+
+@csrf_exempt
+@sensitive_variables("fields", "body")
+@sensitive_post_parameters("refresh")
+def token_refresh(request: HttpRequest) -> JsonResponse:
+    """``POST /auth/token/refresh``: a refresh token → a new access token."""
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    try:
+        fields = _fields(request, ("refresh",))
+    except _BadRequest as exc:
+        return _json(400, {"error": "invalid_request", "detail": str(exc)})
+    try:
+        body = api.refresh_tokens(fields["refresh"])
+    except api.InvalidRefresh as exc:
+        log.info("refresh refused: %s", exc)
+        return _json(401, {"error": "invalid_token", "detail": str(exc)})
+    return _json(200, body)
+
+
+def jwks(request: HttpRequest) -> JsonResponse:
+    """``GET /auth/jwks.json``: the public keys that verify our tokens."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    response = _json(200, api.jwks(), no_store=False)
+    response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
+    return response
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """``GET /auth/healthz``: 200 when the database answers, else 503."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any database failure means "not healthy"
+        log.warning("health check: database unavailable: %s", exc)
+        return _json(503, {"status": "unavailable", "detail": "database unavailable"})
+    return _json(200, {"status": "ok"})
