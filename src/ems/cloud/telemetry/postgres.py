@@ -1,0 +1,248 @@
+"""The production telemetry store: PostgreSQL (TimescaleDB when present) through asyncpg.
+
+A write is one transaction on one pooled connection, in two round trips:
+
+1. binary ``COPY`` of the rows into a per-connection temporary staging table
+   (temporary tables are not WAL-logged, and COPY is the fastest way in);
+2. one statement that inserts the staged rows into ``telemetry`` and upserts
+   the newest staged row per channel into ``telemetry_latest``, where it is
+   newer than what is stored.
+
+Re-sent rows must not duplicate history. The unique key (edge_id, channel,
+time) guarantees that; the insert first runs without ``ON CONFLICT`` (cheaper),
+and a batch the key refuses is redone with ``ON CONFLICT DO NOTHING``, which
+then stays on for a minute. Staged times are epoch seconds (float8) converted
+by ``to_timestamp`` in SQL, so Python builds no ``datetime`` per row.
+
+The staging table is made per connection when the pool opens it, which
+assumes session-level pooling (behind a transaction-mode PgBouncer it would
+have to be ``CREATE TEMP TABLE … ON COMMIT DROP`` in every batch).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from ems.cloud.telemetry import pg_schema
+from ems.cloud.telemetry.buckets import bucket_width_s
+from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
+from ems.cloud.telemetry.pg_schema import StorageMode
+
+__all__ = ["PostgresTelemetryStore"]
+
+_STAGING = "telemetry_staging"
+_STAGING_COLUMNS = ("time_s", "edge_id", "channel", "value", "text_value")  # TelemetryRow order
+_CREATE_STAGING = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (
+    time_s double precision, edge_id text COLLATE "C", channel text COLLATE "C",
+    value double precision, text_value text
+) ON COMMIT DELETE ROWS"""
+
+# One statement, one pass over the staged rows. DISTINCT ON sorts by (edge_id,
+# channel), so concurrent writers lock latest rows in the same order and cannot
+# deadlock each other. Only a strictly newer row replaces a latest value: a
+# re-sent sample (same time) changes nothing, as history keeps the first row
+# written for a time.
+_MERGE = f"""
+WITH staged AS (
+    SELECT to_timestamp(time_s) AS time, edge_id, channel, value, text_value
+    FROM pg_temp.{_STAGING}
+), history AS (
+    INSERT INTO telemetry (time, edge_id, channel, value, text_value)
+    SELECT time, edge_id, channel, value, text_value FROM staged
+    {{on_conflict}}
+)
+INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
+SELECT DISTINCT ON (edge_id, channel) edge_id, channel, time, value, text_value
+FROM staged
+ORDER BY edge_id, channel, time DESC
+ON CONFLICT (edge_id, channel) DO UPDATE
+SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
+WHERE excluded.time > telemetry_latest.time"""
+# Duplicates are rare (frames re-sent after a reconnect), and a plain insert is
+# markedly cheaper than ON CONFLICT's speculative insertion: try it first, and
+# when the unique key refuses a batch, redo it with DO NOTHING and keep doing
+# so for a while (re-sends come in bursts).
+_MERGE_FAST = _MERGE.format(on_conflict="")
+_MERGE_DEDUPE = _MERGE.format(on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING")
+_DEDUPE_HOLD_S = 60.0
+
+_EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+_BUCKET_SQL = {
+    # Both align buckets to the epoch; time_bucket's default origin (2000-01-03) would not.
+    StorageMode.TIMESCALEDB: f"time_bucket($5::interval, time, {_EPOCH})",
+    StorageMode.PARTITIONED: f"date_bin($5::interval, time, {_EPOCH})",
+}
+_BUCKET_PRE14 = (  # date_bin arrived in PostgreSQL 14
+    "to_timestamp(floor(extract(epoch FROM time) / extract(epoch FROM $5::interval))"
+    " * extract(epoch FROM $5::interval))"
+)
+_HISTORY = """SELECT channel, {bucket} AS bucket, avg(value), min(value), max(value),
+    (array_agg(text_value ORDER BY time DESC) FILTER (WHERE text_value IS NOT NULL))[1]
+FROM telemetry
+WHERE edge_id = $1 AND channel = ANY($2::text[]) AND time >= $3 AND time < $4
+GROUP BY channel, bucket
+ORDER BY channel, bucket"""
+
+_PARTITION_CHECK_EVERY_S = 3600.0
+
+
+class PostgresTelemetryStore:
+    """A :class:`~ems.cloud.telemetry.model.TelemetryStore` in PostgreSQL at ``dsn``.
+
+    ``pool_size`` bounds the connections (writes use one at a time through the
+    batcher; the rest serve history and latest-value reads).
+    """
+
+    def __init__(self, dsn: str, *, pool_size: int = 4, command_timeout_s: float = 60.0) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._command_timeout_s = command_timeout_s
+        self._pool: asyncpg.Pool | None = None
+        self._mode: StorageMode | None = None
+        self._history_sql = ""
+        self._partitions_checked_at = 0.0  # time.monotonic() of the last look-ahead
+        self._dedupe_until = 0.0  # time.monotonic() until which writes use ON CONFLICT
+
+    @property
+    def mode(self) -> StorageMode:
+        """TimescaleDB hypertable or native partitions (known after :meth:`start`)."""
+        if self._mode is None:
+            raise RuntimeError("telemetry store not started")
+        return self._mode
+
+    async def start(self) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=self._command_timeout_s,
+                init=_init_connection,
+            )
+        async with self._pool.acquire() as conn:
+            self._mode = await pg_schema.ensure_schema(conn)
+            bucket = _BUCKET_SQL[self._mode]
+            if self._mode is StorageMode.PARTITIONED and conn.get_server_version().major < 14:
+                bucket = _BUCKET_PRE14
+            self._history_sql = _HISTORY.format(bucket=bucket)
+        self._partitions_checked_at = time.monotonic()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def write(self, rows: Sequence[TelemetryRow]) -> None:
+        if not rows:
+            return
+        pool = self._require_pool()
+        async with pool.acquire() as conn:
+            await self._look_ahead(conn)
+            made_partitions = False
+            while True:  # at most three attempts: see the two handlers
+                dedupe = time.monotonic() < self._dedupe_until
+                try:
+                    await _write_batch(conn, rows, dedupe=dedupe)
+                    return
+                except asyncpg.UniqueViolationError:
+                    if dedupe:  # cannot happen with ON CONFLICT; never loop on it
+                        raise
+                    self._dedupe_until = time.monotonic() + _DEDUPE_HOLD_S
+                except asyncpg.CheckViolationError:
+                    # "no partition of relation telemetry found for row" (matched by
+                    # SQLSTATE, not by the translatable text): make the batch's days,
+                    # unless another process just did, and try once more. Any other
+                    # check violation then simply fails again.
+                    if self._mode is not StorageMode.PARTITIONED or made_partitions:
+                        raise
+                    made_partitions = True
+                    days = pg_schema.days_of(r.time_s for r in rows)
+                    await pg_schema.ensure_partitions(conn, days)
+
+    async def latest(
+        self, edge_id: str, channels: Sequence[str] | None = None
+    ) -> dict[str, LatestValue]:
+        sql = "SELECT channel, time, value, text_value FROM telemetry_latest WHERE edge_id = $1"
+        args: list[object] = [edge_id]
+        if channels is not None:
+            sql += " AND channel = ANY($2::text[])"
+            args.append(list(channels))
+        records = await self._require_pool().fetch(sql, *args)
+        return {
+            r["channel"]: LatestValue(r["time"].timestamp(), r["value"], r["text_value"])
+            for r in records
+        }
+
+    async def history(
+        self,
+        edge_id: str,
+        channels: Sequence[str],
+        start_s: float,
+        end_s: float,
+        max_points: int = 500,
+    ) -> dict[str, list[HistoryPoint]]:
+        width = bucket_width_s(start_s, end_s, max_points)
+        wanted = list(dict.fromkeys(channels))
+        result: dict[str, list[HistoryPoint]] = {ch: [] for ch in wanted}
+        if end_s <= start_s or not wanted:
+            return result
+        records = await self._require_pool().fetch(
+            self._history_sql,
+            edge_id,
+            wanted,
+            _utc(start_s),
+            _utc(end_s),
+            timedelta(seconds=width),
+        )
+        for channel, bucket, avg, low, high, last_text in records:
+            result[channel].append(HistoryPoint(bucket.timestamp(), avg, low, high, last_text))
+        return result
+
+    async def edges(self) -> list[str]:
+        records = await self._require_pool().fetch(
+            "SELECT DISTINCT edge_id FROM telemetry_latest ORDER BY edge_id"
+        )
+        return [r["edge_id"] for r in records]
+
+    def _require_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("telemetry store not started (or closed)")
+        return self._pool
+
+    async def _look_ahead(self, conn: asyncpg.Connection) -> None:
+        """Hourly, make sure partitions exist up to the day after tomorrow (UTC).
+
+        A long-running process would otherwise meet midnight without a
+        partition and pay for making it inside a write.
+        """
+        now = time.monotonic()
+        due = now >= self._partitions_checked_at + _PARTITION_CHECK_EVERY_S
+        if self._mode is not StorageMode.PARTITIONED or not due:
+            return
+        self._partitions_checked_at = now
+        today = datetime.now(UTC).date()
+        wanted = {today + timedelta(days=d) for d in range(3)}
+        if not wanted <= await pg_schema.existing_partition_days(conn):
+            await pg_schema.ensure_partitions(conn, wanted)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute(_CREATE_STAGING)
+
+
+async def _write_batch(
+    conn: asyncpg.Connection, rows: Sequence[TelemetryRow], *, dedupe: bool
+) -> None:
+    async with conn.transaction():
+        await conn.copy_records_to_table(
+            _STAGING, schema_name="pg_temp", records=rows, columns=_STAGING_COLUMNS
+        )
+        await conn.execute(_MERGE_DEDUPE if dedupe else _MERGE_FAST)
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)

@@ -1,0 +1,242 @@
+"""The embedded telemetry store: one SQLite file, no server to install.
+
+All database work runs on one dedicated worker thread (SQLite connections are
+not shared between threads, and one writer at a time is what SQLite allows
+anyway), so the event loop never blocks on disk. WAL mode lets readers run
+beside the writer; ``synchronous=NORMAL`` makes a committed write survive a
+crash of the process, though not necessarily a power cut (the last commits
+may be lost then), which is the usual embedded trade-off.
+
+Schema (times are REAL UTC epoch seconds)::
+
+    telemetry(edge_id, channel, time, value, text_value)   PRIMARY KEY (edge_id, channel, time)
+    telemetry_latest(edge_id, channel, time, value, text_value)   PRIMARY KEY (edge_id, channel)
+
+Both are ``WITHOUT ROWID`` tables, so the key is the clustered index that every
+history query walks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ems.cloud.telemetry.buckets import bucket_width_s, merge_points
+from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
+
+__all__ = ["SqliteTelemetryStore"]
+
+T = TypeVar("T")
+
+COMPONENT = "telemetry"
+
+#: Schema steps; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE telemetry (
+            edge_id TEXT NOT NULL, channel TEXT NOT NULL, time REAL NOT NULL,
+            value REAL, text_value TEXT,
+            PRIMARY KEY (edge_id, channel, time)
+        ) WITHOUT ROWID""",
+        # Text samples are rare (modes, states): a small partial index lets the
+        # "last text per bucket" query skip the numeric rows entirely. The query
+        # names it (INDEXED BY): without statistics the planner takes the key.
+        """CREATE INDEX telemetry_text ON telemetry (edge_id, channel, time)
+            WHERE text_value IS NOT NULL""",
+        """CREATE TABLE telemetry_latest (
+            edge_id TEXT NOT NULL, channel TEXT NOT NULL, time REAL NOT NULL,
+            value REAL, text_value TEXT,
+            PRIMARY KEY (edge_id, channel)
+        ) WITHOUT ROWID""",
+    ),
+)
+
+_INSERT = """INSERT INTO telemetry (time, edge_id, channel, value, text_value)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
+_UPSERT_LATEST = """INSERT INTO telemetry_latest (time, edge_id, channel, value, text_value)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (edge_id, channel) DO UPDATE
+    SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
+    WHERE excluded.time > telemetry_latest.time"""
+# floor(time / w) for any sign, without relying on SQLite's optional math functions.
+_BUCKET = "(CAST(time / :w AS INTEGER) - (time < CAST(time / :w AS INTEGER) * :w)) * :w"
+_RANGE = """edge_id = :edge AND channel IN (SELECT value FROM json_each(:channels))
+    AND time >= :start AND time < :end"""
+_HISTORY_NUMERIC = f"""SELECT channel, {_BUCKET} AS bucket, avg(value), min(value), max(value)
+    FROM telemetry WHERE {_RANGE}
+    GROUP BY channel, bucket HAVING count(value) > 0"""
+# SQLite documents that a bare column next to max() comes from the row holding the maximum.
+_HISTORY_TEXT = f"""SELECT channel, {_BUCKET} AS bucket, text_value, max(time)
+    FROM telemetry INDEXED BY telemetry_text WHERE {_RANGE} AND text_value IS NOT NULL
+    GROUP BY channel, bucket"""
+
+
+class SqliteTelemetryStore:
+    """A :class:`~ems.cloud.telemetry.model.TelemetryStore` in the SQLite file at ``path``."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
+        self.path = path
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ems-telemetry-db")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        await self._run(self._start)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        finally:
+            self._executor.shutdown(wait=True)  # the worker is idle by now: returns at once
+
+    async def write(self, rows: Sequence[TelemetryRow]) -> None:
+        if rows:
+            await self._run(self._write, rows)
+
+    async def latest(
+        self, edge_id: str, channels: Sequence[str] | None = None
+    ) -> dict[str, LatestValue]:
+        return await self._run(self._latest, edge_id, channels)
+
+    async def history(
+        self,
+        edge_id: str,
+        channels: Sequence[str],
+        start_s: float,
+        end_s: float,
+        max_points: int = 500,
+    ) -> dict[str, list[HistoryPoint]]:
+        width = bucket_width_s(start_s, end_s, max_points)
+        wanted = list(dict.fromkeys(channels))
+        if end_s <= start_s or not wanted:
+            return {ch: [] for ch in wanted}
+        return await self._run(self._history, edge_id, wanted, start_s, end_s, width)
+
+    async def edges(self) -> list[str]:
+        return await self._run(self._edges)
+
+    # -- on the worker thread -------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("telemetry store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("telemetry store not started")
+        return self._conn
+
+    def _start(self) -> None:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: we issue BEGIN/COMMIT ourselves.
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn = conn
+        self._migrate(self._db())
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so two processes starting on
+        # the same file apply the migrations one after the other.
+        with _transaction(conn, "BEGIN IMMEDIATE"):
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_version (
+                    component TEXT PRIMARY KEY, version INTEGER NOT NULL,
+                    updated_at REAL NOT NULL)"""
+            )
+            found = conn.execute(
+                "SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)
+            ).fetchone()
+            current = 0 if found is None else int(found[0])
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path}: telemetry schema version {current} is newer than this "
+                    f"release understands ({len(MIGRATIONS)})"
+                )
+            for step in MIGRATIONS[current:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(
+                """INSERT INTO schema_version (component, version, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (component) DO UPDATE
+                SET version = excluded.version, updated_at = excluded.updated_at""",
+                (COMPONENT, len(MIGRATIONS), time.time()),
+            )
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _write(self, rows: Sequence[TelemetryRow]) -> None:
+        newest: dict[tuple[str, str], TelemetryRow] = {}
+        for row in rows:
+            key = (row.edge_id, row.channel)
+            known = newest.get(key)
+            if known is None or row.time_s > known.time_s:  # first of equals wins, as in history
+                newest[key] = row
+        conn = self._db()
+        with _transaction(conn, "BEGIN IMMEDIATE"):
+            # A row is already a (time, edge_id, channel, value, text) tuple.
+            conn.executemany(_INSERT, rows)
+            conn.executemany(_UPSERT_LATEST, newest.values())
+
+    def _latest(self, edge_id: str, channels: Sequence[str] | None) -> dict[str, LatestValue]:
+        sql = "SELECT channel, time, value, text_value FROM telemetry_latest WHERE edge_id = ?"
+        params: tuple[str, ...] = (edge_id,)
+        if channels is not None:
+            sql += " AND channel IN (SELECT value FROM json_each(?))"
+            params += (json.dumps(list(channels)),)
+        return {
+            channel: LatestValue(t, value, text)
+            for channel, t, value, text in self._db().execute(sql, params)
+        }
+
+    def _history(
+        self, edge_id: str, channels: list[str], start_s: float, end_s: float, width: int
+    ) -> dict[str, list[HistoryPoint]]:
+        params = {
+            "edge": edge_id,
+            "channels": json.dumps(channels),
+            "start": start_s,
+            "end": end_s,
+            "w": width,
+        }
+        conn = self._db()
+        with _transaction(conn, "BEGIN"):  # one snapshot for both queries
+            numeric = conn.execute(_HISTORY_NUMERIC, params).fetchall()
+            text = [row[:3] for row in conn.execute(_HISTORY_TEXT, params)]
+        return merge_points(
+            ((ch, float(b), avg, lo, hi) for ch, b, avg, lo, hi in numeric),
+            ((ch, float(b), last) for ch, b, last in text),
+            channels,
+        )
+
+    def _edges(self) -> list[str]:
+        rows = self._db().execute("SELECT DISTINCT edge_id FROM telemetry_latest ORDER BY edge_id")
+        return [edge_id for (edge_id,) in rows]
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+    """BEGIN … COMMIT, or ROLLBACK when the block raises (the connection is in autocommit)."""
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

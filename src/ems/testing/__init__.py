@@ -1,0 +1,1 @@
+"""Throwaway real services for tests and benchmarks."""

@@ -1,0 +1,207 @@
+"""The PostgreSQL telemetry store against a real server (native partitions: no TimescaleDB here).
+
+Each test gets a fresh database on the session's throwaway server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryBatcher, TelemetryRow
+from ems.cloud.telemetry.pg_schema import StorageMode, existing_partition_days
+from ems.cloud.telemetry.testing import CHECKS, T0, Check
+
+
+@pytest.fixture
+def pg_dsn(postgres_url: str) -> Iterator[str]:
+    """A new, empty database on the session's server; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_url, f"CREATE DATABASE {name}"))
+    yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+    asyncio.run(_admin(postgres_url, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+async def _admin(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest_asyncio.fixture
+async def store(pg_dsn: str) -> AsyncIterator[PostgresTelemetryStore]:
+    s = PostgresTelemetryStore(pg_dsn, pool_size=3)
+    await s.start()
+    yield s
+    await s.close()
+
+
+@pytest_asyncio.fixture
+async def db(pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(pg_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("check", CHECKS.values(), ids=list(CHECKS))
+async def test_contract(store: PostgresTelemetryStore, pg_dsn: str, check: Check) -> None:
+    await check(store, lambda: PostgresTelemetryStore(pg_dsn, pool_size=2))
+
+
+@pytest.mark.asyncio
+async def test_partitions_around_today_and_a_brin_index(
+    store: PostgresTelemetryStore, db: asyncpg.Connection
+) -> None:
+    assert store.mode is StorageMode.PARTITIONED
+    today = datetime.now(UTC).date()
+    days = await existing_partition_days(db)
+    assert {today + timedelta(days=d) for d in range(-1, 3)} <= days
+    children = await db.fetchval(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'telemetry'::regclass"
+    )
+    assert children == len(days)
+    assert not await db.fetchval(  # no DEFAULT partition to swallow rows
+        """SELECT bool_or(pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT')
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'telemetry'::regclass"""
+    )
+    indexes = dict(
+        await db.fetch(
+            """SELECT c.relname, am.amname FROM pg_index x
+            JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am am ON am.oid = c.relam
+            WHERE x.indrelid = 'telemetry'::regclass"""
+        )
+    )
+    assert indexes == {"telemetry_time_brin": "brin", "telemetry_key": "btree"}
+    assert (
+        await db.fetchval("SELECT version FROM schema_version WHERE component = 'telemetry'") == 1
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_write_into_a_day_without_partition_makes_it(
+    store: PostgresTelemetryStore, db: asyncpg.Connection
+) -> None:
+    far = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC).timestamp()
+    assert date(2031, 3, 4) not in await existing_partition_days(db)
+    rows = [
+        TelemetryRow(far, "site-1", "grid/ActivePower", 1.0, None),
+        TelemetryRow(far + 86_400, "site-1", "grid/ActivePower", 2.0, None),  # and the next day
+    ]
+    await store.write(rows)
+    assert {date(2031, 3, 4), date(2031, 3, 5)} <= await existing_partition_days(db)
+    assert await db.fetchval("SELECT count(*) FROM telemetry_p20310305") == 1
+    await store.write(rows)  # again: partitions exist, duplicates ignored
+    assert await db.fetchval("SELECT count(*) FROM telemetry") == 2
+
+
+@pytest.mark.asyncio
+async def test_a_real_constraint_violation_is_not_retried_forever(
+    store: PostgresTelemetryStore, db: asyncpg.Connection
+) -> None:
+    await db.execute("ALTER TABLE telemetry ADD CONSTRAINT positive CHECK (value >= 0)")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await store.write([TelemetryRow(T0, "site-1", "grid/ActivePower", -1.0, None)])
+    assert await store.edges() == []  # all or nothing: the latest value is not in either
+
+
+@pytest.mark.asyncio
+async def test_partition_look_ahead_refills_missing_days(
+    store: PostgresTelemetryStore, db: asyncpg.Connection
+) -> None:
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    await db.execute(f"DROP TABLE telemetry_p{tomorrow:%Y%m%d}")
+    store._partitions_checked_at = float("-inf")  # as if an hour had passed
+    await store.write([TelemetryRow(T0, "site-1", "grid/ActivePower", 1.0, None)])
+    assert tomorrow in await existing_partition_days(db)
+
+
+@pytest.mark.asyncio
+async def test_concurrent_starts_are_safe(pg_dsn: str) -> None:
+    stores = [PostgresTelemetryStore(pg_dsn, pool_size=1) for _ in range(4)]
+    try:
+        await asyncio.gather(*(s.start() for s in stores))
+        await asyncio.gather(
+            *(
+                s.write([TelemetryRow(T0 + i, "site-1", "grid/ActivePower", float(i), None)])
+                for i, s in enumerate(stores)
+            )
+        )
+        latest = await stores[0].latest("site-1")
+        assert latest["grid/ActivePower"].time_s == T0 + 3
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        assert await conn.fetch("SELECT component, version FROM schema_version") == [
+            ("telemetry", 1)
+        ]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_history_uses_the_key_index(
+    store: PostgresTelemetryStore, db: asyncpg.Connection
+) -> None:
+    await store.write(
+        [TelemetryRow(T0 + i, f"site-{i % 50}", "grid/ActivePower", 1.0, None) for i in range(5000)]
+    )
+    await db.execute("ANALYZE telemetry")
+    plan = "\n".join(
+        r[0]
+        for r in await db.fetch(
+            "EXPLAIN " + store._history_sql,
+            "site-1",
+            ["grid/ActivePower"],
+            datetime.fromtimestamp(T0, UTC),
+            datetime.fromtimestamp(T0 + 3600, UTC),
+            timedelta(seconds=10),
+        )
+    )
+    assert "telemetry_p20260101_edge_id_channel_time_key" in plan, plan
+
+
+@pytest.mark.asyncio
+async def test_batcher_into_postgres(store: PostgresTelemetryStore) -> None:
+    batcher = TelemetryBatcher(store, max_rows=100, max_delay_s=0.01)
+    edges = [f"site-{i}" for i in range(30)]
+    await asyncio.gather(
+        *(
+            batcher.submit(
+                [TelemetryRow(T0 + t, e, "grid/ActivePower", float(t), None) for t in range(10)]
+            )
+            for e in edges
+        )
+    )
+    await batcher.close()
+    assert await store.edges() == sorted(edges)
+    assert batcher.stats.rows_written == 300
+    assert batcher.stats.batches_written >= 3  # 100-row batches
+
+
+@pytest.mark.asyncio
+async def test_duplicates_fall_back_to_on_conflict_for_a_while(
+    store: PostgresTelemetryStore, db: asyncpg.Connection
+) -> None:
+    row = TelemetryRow(T0, "site-1", "grid/ActivePower", 1.0, None)
+    other = TelemetryRow(T0 + 1, "site-1", "grid/ActivePower", 2.0, None)
+    await store.write([row, row, other])  # a duplicate within the very first batch
+    assert store._dedupe_until > 0  # the plain insert was refused, ON CONFLICT took over
+    assert await db.fetchval("SELECT count(*) FROM telemetry") == 2
+    store._dedupe_until = 0.0  # the hold is over: back to the plain insert
+    await store.write([TelemetryRow(T0 + 2, "site-1", "grid/ActivePower", 3.0, None)])
+    assert store._dedupe_until == 0.0
+    await store.write([other])
+    assert await db.fetchval("SELECT count(*) FROM telemetry") == 3
+    assert (await store.latest("site-1"))["grid/ActivePower"].value == 3.0
