@@ -1,0 +1,44 @@
+"""The edge's link to the cloud (DESIGN sections 4, 5 and 8).
+
+::
+
+    profiles, source = await load_profiles_for_start(config, cache_dir, client, url=url)
+    runtime = EdgeRuntime(config, RealClock(), profiles=profiles)
+    link = CloudLink(runtime, url, api_key, cache_dir)
+    await asyncio.gather(runtime.run(stop), link.run(stop))
+
+:class:`CloudLink` keeps the ``/ws/edge`` socket up (auth, inventory,
+reconnect with backoff), turns commands into requests and DAL acks into ack
+frames (:mod:`.dispatcher`) and sends one telemetry frame per cycle through a
+bounded queue (:mod:`.uplink`). :mod:`.profiles` fetches device profiles with a
+disk cache for starting while the cloud is unreachable.
+"""
+
+from ems.edge.link.backoff import Backoff
+from ems.edge.link.client import AUTH_REFUSED, CloudLink
+from ems.edge.link.dispatcher import AckOutbox, CommandDispatcher
+from ems.edge.link.endpoints import CloudEndpoints, cloud_endpoints
+from ems.edge.link.profiles import (
+    ProfileSource,
+    fetch_profiles,
+    load_profiles_for_start,
+    profile_cache_dir,
+    refresh_profile_cache,
+)
+from ems.edge.link.uplink import TelemetryUplink
+
+__all__ = [
+    "AUTH_REFUSED",
+    "AckOutbox",
+    "Backoff",
+    "CloudEndpoints",
+    "CloudLink",
+    "CommandDispatcher",
+    "ProfileSource",
+    "TelemetryUplink",
+    "cloud_endpoints",
+    "fetch_profiles",
+    "load_profiles_for_start",
+    "profile_cache_dir",
+    "refresh_profile_cache",
+]

@@ -1,0 +1,479 @@
+"""The edge's connection to the cloud: connect, authenticate, serve, reconnect.
+
+One :class:`CloudLink` per edge. It keeps one WebSocket to ``/ws/edge``
+(DESIGN section 5) and, while it is up, runs a reader (commands, telemetry
+acks, errors from the cloud) and a writer (acks first, then telemetry). The
+DAL is watched for new cycles and new acks; the watch callbacks run under the
+store lock, so they only hand work to the event loop. Network trouble never
+escapes :meth:`CloudLink.run`: it is logged and the link reconnects with
+backoff until ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from ems import __version__
+from ems.clock import Clock
+from ems.dal import ACK_PREFIX, Sample
+from ems.edge.link._wire import utc_datetime
+from ems.edge.link.backoff import Backoff
+from ems.edge.link.dispatcher import AckOutbox, CommandDispatcher, audit_ack_sent
+from ems.edge.link.endpoints import cloud_endpoints
+from ems.edge.link.profiles import refresh_profile_cache
+from ems.edge.link.uplink import TelemetryUplink
+from ems.edge.runtime import EdgeRuntime
+from ems.protocol import (
+    CLOUD_TO_EDGE,
+    CloudToEdgeCommand,
+    DeviceRef,
+    EdgeAuth,
+    EdgeAuthOk,
+    EdgeInventory,
+    ErrorFrame,
+    FrameError,
+    TelemetryAck,
+    encode,
+)
+
+__all__ = ["AUTH_REFUSED", "CloudLink"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Close code the cloud uses for a refused API key.
+AUTH_REFUSED = 4401
+#: Close code the cloud uses when a newer connection of the same edge id took over.
+REPLACED = 4409
+#: The cycle writes this channel last in every cycle: one write, one frame.
+CYCLE_INDEX = "_cycle/Index"
+MAX_API_KEY_CHARS = 256  # EdgeAuth.api_key's limit
+
+
+class _Secret:
+    """A string that does not show itself in ``repr``, tracebacks or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+
+class _NoFrameDebug(logging.LoggerAdapter[logging.Logger]):
+    """The logger handed to websockets, with its DEBUG output turned off.
+
+    At DEBUG, websockets logs the start of every frame it sends, and the
+    first frame carries the API key; this keeps the key out of the logs
+    whatever level an operator sets.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - overrides logging's name
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+class _Stopped(Exception):
+    """``stop`` was set while waiting for the network."""
+
+
+class _AuthFailed(Exception):
+    """The cloud answered the auth frame with something other than ``auth_ok``."""
+
+
+class CloudLink:
+    """The edge side of the cloud connection.
+
+    ``url`` is the cloud's base URL (``http(s)://`` or ``ws(s)://host[:port]``);
+    the socket is ``ws(s)://host/ws/edge``. ``cache_dir`` keeps the last
+    profiles fetched from the cloud (refreshed after the first connection).
+    ``telemetry_queue_frames`` bounds the frames waiting for the socket (one
+    per cycle); ``drift_warn_s`` is the clock offset from the cloud above which
+    a warning is logged [s].
+    """
+
+    def __init__(
+        self,
+        runtime: EdgeRuntime,
+        url: str,
+        api_key: str,
+        cache_dir: Path,
+        *,
+        clock: Clock | None = None,
+        telemetry_queue_frames: int = 120,
+        backoff: Backoff | None = None,
+        drift_warn_s: float = 2.0,
+        auth_timeout_s: float = 5.0,
+        max_frame_bytes: int = 2**20,
+        refresh_profiles: bool = True,
+    ) -> None:
+        if not isinstance(api_key, str) or not 1 <= len(api_key) <= MAX_API_KEY_CHARS:
+            raise ValueError(f"the API key must be 1 to {MAX_API_KEY_CHARS} characters")
+        if api_key != api_key.strip():
+            raise ValueError("the API key has leading or trailing whitespace (a newline?)")
+        self._runtime = runtime
+        self._endpoints = cloud_endpoints(url)
+        self._api_key = _Secret(api_key)
+        self._cache_dir = cache_dir
+        self._clock = clock or runtime.clock
+        self._backoff = backoff or Backoff()
+        self._drift_warn_s = drift_warn_s
+        self._auth_timeout_s = auth_timeout_s
+        self._max_frame_bytes = max_frame_bytes
+        self._refresh_profiles = refresh_profiles
+        # Built once: a config whose ids the wire refuses fails here, not per connection.
+        self._inventory = EdgeInventory(
+            type="inventory",
+            devices=[DeviceRef(id=d.id, profile=d.profile) for d in runtime.config.devices],
+        )
+        self._wake = asyncio.Event()  # set when an ack or a frame is ready to send
+        self._outbox = AckOutbox(self._wake.set)
+        self._dispatcher = CommandDispatcher(runtime.requests.submit, self._clock, self._outbox)
+        self._uplink = TelemetryUplink(
+            runtime.store, self._clock, telemetry_queue_frames, self._wake.set, marker=CYCLE_INDEX
+        )
+        self._ws_logger = _NoFrameDebug(logging.getLogger("ems.edge.link.websockets"), {})
+        self._running = False
+        self._connected = False
+        self._refresh_task: asyncio.Task[None] | None = None
+        self.connections = 0  # sessions that got auth_ok
+        self.reconnects = 0  # connection attempts after the first
+        self.auth_refusals = 0  # closes with 4401
+        self.acks_sent = 0
+        self.errors_received = 0  # error frames from the cloud
+        self.last_clock_offset_s: float | None = None  # cloud time - edge time [s]
+
+    # -- observable state ------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """Authenticated and serving right now."""
+        return self._connected
+
+    @property
+    def ws_url(self) -> str:
+        return self._endpoints.ws_url
+
+    @property
+    def http_base(self) -> str:
+        return self._endpoints.http_base
+
+    @property
+    def frames_dropped(self) -> int:
+        return self._uplink.frames_dropped
+
+    @property
+    def frames_queued(self) -> int:
+        return len(self._uplink)
+
+    @property
+    def telemetry_sent(self) -> int:
+        return self._uplink.telemetry_sent
+
+    @property
+    def telemetry_acked_seq(self) -> int | None:
+        return self._uplink.acked_seq
+
+    @property
+    def commands_received(self) -> int:
+        return self._dispatcher.commands_received
+
+    @property
+    def acks_pending(self) -> int:
+        return len(self._outbox)
+
+    # -- the loop --------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the link up until ``stop`` is set; never raises for network trouble."""
+        if self._running:
+            raise RuntimeError("CloudLink.run is already running")
+        self._running = True
+        loop = asyncio.get_running_loop()
+        store = self._runtime.store
+        unwatch = [
+            store.watch(CYCLE_INDEX, lambda _a, _s: _hand_over(loop, self._uplink.capture)),
+            store.watch(ACK_PREFIX + "/", lambda _a, s: self._on_ack_write(loop, s)),
+        ]
+        try:
+            first = True
+            while not stop.is_set():
+                if not first:
+                    self.reconnects += 1
+                first = False
+                uptime_s = await self._attempt(stop)
+                if uptime_s is not None:
+                    self._backoff.connection_ended(uptime_s)
+                if stop.is_set():
+                    break
+                delay_s = self._backoff.next_delay()
+                log.info("reconnecting to %s in %.2f s", self.ws_url, delay_s)
+                await _sleep_unless_stopped(stop, delay_s)
+        finally:
+            for undo in unwatch:
+                undo()
+            if self._refresh_task is not None:
+                self._refresh_task.cancel()
+                await asyncio.wait({self._refresh_task})
+            self._connected = False
+            self._running = False
+
+    def _on_ack_write(self, loop: asyncio.AbstractEventLoop, sample: Sample) -> None:
+        # Under the store lock: copy the value and leave.
+        if isinstance(sample.value, Mapping):
+            _hand_over(loop, self._dispatcher.on_final_ack, dict(sample.value))
+
+    async def _attempt(self, stop: asyncio.Event) -> float | None:
+        """One connection, start to end; returns how long it was authenticated [s]."""
+        loop = asyncio.get_running_loop()
+        ws: ClientConnection | None = None
+        up_since: float | None = None
+        try:
+            ws = await _unless_stopped(self._open(), stop)
+            await _unless_stopped(self._authenticate(ws), stop)
+            up_since = loop.time()
+            self._connected = True
+            self.connections += 1
+            log.info("connected to %s as edge %s", self.ws_url, self._runtime.config.edge_id)
+            await self._serve(ws, stop)
+        except _Stopped:
+            pass
+        except _AuthFailed as exc:
+            log.warning("cloud at %s did not accept the connection: %s", self.ws_url, exc)
+        except ConnectionClosed as exc:
+            self._log_closed(exc, authenticated=up_since is not None)
+        except InvalidStatus as exc:
+            log.warning(
+                "cloud at %s refused the WebSocket: HTTP %d", self.ws_url, exc.response.status_code
+            )
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            log.warning("cannot reach the cloud at %s: %s", self.ws_url, _reason(exc))
+        except Exception:
+            # A bug must not take the edge's control loop down with the link.
+            log.exception("unexpected error in the cloud link; reconnecting")
+        finally:
+            self._connected = False
+            if ws is not None:
+                await ws.close()  # 1000; a no-op once the connection is closed
+        return None if up_since is None else loop.time() - up_since
+
+    async def _open(self) -> ClientConnection:
+        return await connect(
+            self.ws_url,
+            compression=None,  # DESIGN section 8: no per-message compression
+            max_size=self._max_frame_bytes,
+            open_timeout=10,
+            close_timeout=2,  # a stop should not wait long for a silent cloud
+            ping_interval=20,
+            ping_timeout=20,
+            user_agent_header=f"ems-edge/{__version__}",
+            logger=self._ws_logger,
+        )
+
+    async def _authenticate(self, ws: ClientConnection) -> None:
+        sent_at = self._clock.time()
+        auth = EdgeAuth(
+            type="auth",
+            edge_id=self._runtime.config.edge_id,
+            api_key=self._api_key.reveal(),
+            edge_time=utc_datetime(sent_at),
+        )
+        await ws.send(encode(auth))
+        try:
+            raw = await asyncio.wait_for(ws.recv(), self._auth_timeout_s)
+        except TimeoutError:
+            raise _AuthFailed(f"no auth_ok within {self._auth_timeout_s:g} s") from None
+        received_at = self._clock.time()
+        frame = CLOUD_TO_EDGE.decode(raw)
+        if isinstance(frame, EdgeAuthOk):
+            # The server stamped its time somewhere in the round trip; its
+            # midpoint is the best local estimate of that moment.
+            local_s = (sent_at + received_at) / 2.0
+            self._record_offset(frame.server_time.timestamp() - local_s)
+            return
+        if isinstance(frame, ErrorFrame):
+            raise _AuthFailed(f"error {frame.code}: {frame.detail or ''}")
+        what = frame.code if isinstance(frame, FrameError) else frame.type
+        raise _AuthFailed(f"expected auth_ok, got {what}")
+
+    def _record_offset(self, offset_s: float) -> None:
+        self.last_clock_offset_s = offset_s
+        if abs(offset_s) > self._drift_warn_s:
+            log.warning(
+                "clock offset to the cloud is %+.3f s (cloud minus edge), beyond %.1f s: "
+                "commands may expire early or late here; check NTP on this edge",
+                offset_s,
+                self._drift_warn_s,
+            )
+        else:
+            log.info("clock offset to the cloud %+.3f s", offset_s)
+
+    async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        """Inventory, then read and write until the connection ends or ``stop`` is set."""
+        await ws.send(encode(self._inventory))
+        if self._refresh_profiles and self._refresh_task is None:
+            self._refresh_task = asyncio.create_task(self._refresh_profile_cache())
+        reader = asyncio.create_task(self._read(ws))
+        writer = asyncio.create_task(self._write(ws))
+        stopper = asyncio.create_task(stop.wait())
+        tasks = {reader, writer, stopper}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        if stopper in done:
+            await ws.close(1000, "edge stopping")
+            return
+        for task in (reader, writer):
+            error = task.exception() if task in done and not task.cancelled() else None
+            if error is not None:
+                raise error
+        log.info(
+            "cloud closed the connection (%s %s)",
+            ws.close_code,
+            ws.close_reason or "",
+        )
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            self._on_frame(raw)
+
+    def _on_frame(self, raw: str | bytes) -> None:
+        frame = CLOUD_TO_EDGE.decode(raw)
+        if isinstance(frame, FrameError):
+            log.warning("ignored a frame from the cloud: %s: %s", frame.code, frame.detail)
+            self._dispatcher.refuse_unreadable(frame)
+        elif isinstance(frame, CloudToEdgeCommand):
+            self._dispatcher.handle(frame)
+        elif isinstance(frame, TelemetryAck):
+            self._uplink.acked(frame.seq)
+        elif isinstance(frame, ErrorFrame):
+            self.errors_received += 1
+            log.warning("cloud reported an error: %s: %s", frame.code, frame.detail or "")
+        else:
+            log.warning("ignored an unexpected %s frame from the cloud", frame.type)
+
+    async def _write(self, ws: ClientConnection) -> None:
+        """Acks first (a command's status is what an operator waits for), then telemetry."""
+        while True:
+            self._wake.clear()
+            ack = self._outbox.peek()
+            if ack is not None:
+                await ws.send(encode(ack))
+                # Only now: an ack the socket never took is sent again after reconnect.
+                self._outbox.sent()
+                self.acks_sent += 1
+                audit_ack_sent(ack)
+                continue
+            captured = self._uplink.take()
+            if captured is None:
+                await self._wake.wait()
+                continue
+            try:
+                text = encode(self._uplink.frame(captured))
+            except Exception:
+                log.exception("telemetry frame %d cannot be encoded; dropped", captured.seq)
+                self._uplink.discard(captured)
+                continue
+            try:
+                await ws.send(text)
+            except BaseException:
+                self._uplink.give_back(captured)
+                raise
+            self._uplink.sent()
+
+    async def _refresh_profile_cache(self) -> None:
+        """Keep the cached profiles fresh for the next start; warn about differences."""
+        try:
+            async with httpx.AsyncClient() as client:
+                profiles = await refresh_profile_cache(self.http_base, self._cache_dir, client)
+        except Exception:
+            log.exception("profile cache refresh failed")
+            return
+        if profiles is None:
+            return
+        for device_id, running in self._runtime.devices.items():
+            if profiles.get(running.type) != running:
+                log.warning(
+                    "the cloud's %s profile differs from the one %s runs with; "
+                    "restart the edge to use it",
+                    running.type,
+                    device_id,
+                )
+
+    def _log_closed(self, exc: ConnectionClosed, *, authenticated: bool) -> None:
+        code = exc.rcvd.code if exc.rcvd is not None else None
+        reason = exc.rcvd.reason if exc.rcvd is not None else ""
+        if code == AUTH_REFUSED:
+            self.auth_refusals += 1
+            # Never the key itself: only where to look.
+            log.error(
+                "cloud at %s refused edge %s: API key rejected (close %d). Check the key "
+                "file and the key registered for this edge; retrying",
+                self.ws_url,
+                self._runtime.config.edge_id,
+                AUTH_REFUSED,
+            )
+        elif code == REPLACED:
+            # Two edges fighting over one id would replace each other forever.
+            log.error(
+                "cloud closed this connection: another connection as edge %s took over "
+                "(close %d). Is a second edge running with this id?",
+                self._runtime.config.edge_id,
+                REPLACED,
+            )
+        elif authenticated:
+            log.warning("connection to the cloud lost (%s %s)", code, reason)
+        else:
+            log.warning("cloud closed the connection before auth_ok (%s %s)", code, reason)
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    """Run ``callback`` on the link's loop, from any thread (store callbacks hold its lock)."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+        loop.call_soon_threadsafe(callback, *args)
+
+
+async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await ``awaitable``, or raise :class:`_Stopped` as soon as ``stop`` is set."""
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    if task.cancelled():
+        raise _Stopped
+    return task.result()
+
+
+async def _sleep_unless_stopped(stop: asyncio.Event, delay_s: float) -> None:
+    if delay_s <= 0:
+        await asyncio.sleep(0)  # still yield: a zero backoff must not starve the loop
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay_s)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
