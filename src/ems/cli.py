@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import zoneinfo
 from collections.abc import Sequence
@@ -32,29 +33,60 @@ def _start_time(text: str | None, tz_name: str) -> float:
         raise EmsError(f"--start {text!r}: expected a date (2026-06-21) or RFC 3339 time") from None
 
 
+def _data_dir(value: Path | None) -> Path:
+    """``--data-dir``, else ``$EMS_DATA_DIR``, else ``./ems-data``."""
+    return value or Path(os.environ.get("EMS_DATA_DIR") or "ems-data")
+
+
 def _cmd_edge(args: argparse.Namespace) -> int:
     from ems.edge.config import load_edge_config
-    from ems.edge.standalone import run_standalone
 
     config = load_edge_config(args.config)
-    if not args.standalone:
-        print(
-            "ems edge: connecting to a cloud is not available yet; run with --standalone",
-            file=sys.stderr,
-        )
-        return 2
-    from ems.edge.simulate import parse_command
+    if args.edge_id:
+        config = config.model_validate({**config.model_dump(), "edge_id": args.edge_id})
+    if args.standalone:
+        from ems.edge.simulate import parse_command
+        from ems.edge.standalone import run_standalone
 
-    commands = [parse_command(c) for c in args.command]
-    return run_standalone(config, show_table=not args.no_table, commands=commands)
+        commands = [parse_command(c) for c in args.command]
+        return run_standalone(config, show_table=not args.no_table, commands=commands)
+    from ems.edge.connected import read_api_key, run_connected
+
+    url = args.cloud or config.cloud.url
+    if not url:
+        raise EmsError(
+            "no cloud to connect to: give --cloud URL (or cloud.url in the config), "
+            "or run with --standalone"
+        )
+    key_file = args.api_key_file or config.cloud.api_key_file
+    if key_file is None:
+        raise EmsError("no API key: give --api-key-file FILE (or cloud.api_key_file)")
+    state_dir = _data_dir(args.data_dir) / "edge" / config.edge_id
+    return run_connected(config, url, read_api_key(key_file), state_dir)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ems.edge.config import load_edge_config
-    from ems.edge.standalone import run_standalone
+    from ems.demo import run_demo
 
-    # Until the cloud exists the demo is the demo site's edge on its own.
-    return run_standalone(load_edge_config(None), show_table=not args.no_table)
+    return run_demo(args.port, _data_dir(args.data_dir), host=args.host)
+
+
+def _cmd_cloud(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from ems.cloud.serve import run_cloud
+    from ems.cloud.settings import CloudSettings
+
+    overrides: dict[str, object] = {"data_dir": _data_dir(args.data_dir)}
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.host is not None:
+        overrides["host"] = args.host
+    try:
+        settings = CloudSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise EmsError(f"settings: {exc}") from None
+    return run_cloud(settings)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -99,10 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-json", action="store_true", help="log JSON lines")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    edge = sub.add_parser("edge", help="run a site's edge", description="Run a site's edge.")
+    edge = sub.add_parser(
+        "edge",
+        help="run a site's edge",
+        description="Run a site's edge, connected to a cloud or --standalone.",
+    )
     edge.add_argument("--config", type=Path, help="edge YAML (default: the demo site)")
     edge.add_argument(
         "--standalone", action="store_true", help="run without a cloud (simulated devices only)"
+    )
+    edge.add_argument("--cloud", metavar="URL", help="cloud address, e.g. http://host:8000")
+    edge.add_argument("--edge-id", metavar="ID", help="override the config's edge_id")
+    edge.add_argument("--api-key-file", type=Path, metavar="FILE", help="file holding the key")
+    edge.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="state (profile cache) under DIR/edge/ID (default: $EMS_DATA_DIR, else ./ems-data)",
     )
     edge.add_argument("--no-table", action="store_true", help="no live table; logs only")
     edge.add_argument(
@@ -115,10 +160,34 @@ def build_parser() -> argparse.ArgumentParser:
     edge.set_defaults(func=_cmd_edge)
 
     demo = sub.add_parser(
-        "demo", help="run the demo site", description="Run the demo site (site-1) in one process."
+        "demo",
+        help="auth, cloud and the demo site in one process",
+        description="Run the auth service, the cloud and the demo site's edge (site-1) in one "
+        "process on one port, with embedded stores in the data directory.",
     )
-    demo.add_argument("--no-table", action="store_true", help="no live table; logs only")
+    demo.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any)")
+    demo.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    demo.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="default $EMS_DATA_DIR or ./ems-data"
+    )
     demo.set_defaults(func=_cmd_demo)
+
+    cloud = sub.add_parser(
+        "cloud",
+        help="run the cloud service",
+        description="Run the cloud: /ws/edge, /ws/ui, /api, and /auth unless EMS_AUTH_URL "
+        "names an external auth service. Settings come from EMS_* variables.",
+    )
+    cloud.add_argument("--port", type=int, help="port (default $EMS_PORT or 8000)")
+    cloud.add_argument("--host", help="address (default $EMS_HOST or 127.0.0.1)")
+    cloud.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="default $EMS_DATA_DIR or ./ems-data"
+    )
+    cloud.set_defaults(func=_cmd_cloud)
+
+    from ems.authsvc.cli import add_auth_parser
+
+    add_auth_parser(sub)
 
     sim = sub.add_parser(
         "simulate",

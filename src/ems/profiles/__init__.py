@@ -1,6 +1,7 @@
 """Device profiles: per device type, its channels and the actions operators may send."""
 
 from ems.profiles.loader import (
+    builtin_profile_documents,
     builtin_profiles,
     load_profile,
     load_profiles,
@@ -26,6 +27,7 @@ __all__ = [
     "Limits",
     "Problem",
     "ValueSpec",
+    "builtin_profile_documents",
     "builtin_profiles",
     "check_static",
     "dynamic_limits",

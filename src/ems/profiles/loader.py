@@ -22,7 +22,14 @@ from ems.profiles.model import (
     ValueSpec,
 )
 
-__all__ = ["builtin_profiles", "load_profile", "load_profiles", "parse_profile", "profile_schema"]
+__all__ = [
+    "builtin_profile_documents",
+    "builtin_profiles",
+    "load_profile",
+    "load_profiles",
+    "parse_profile",
+    "profile_schema",
+]
 
 
 @cache
@@ -132,6 +139,17 @@ def load_profiles(directory: Path) -> dict[str, DeviceProfile]:
     if not files:
         raise ProfileError(f"{directory}: no device profiles found")
     return {p.type: p for p in (load_profile(f) for f in files)}
+
+
+@cache
+def builtin_profile_documents() -> dict[str, dict[str, Any]]:
+    """The shipped profiles as their JSON documents (what the cloud serves to edges)."""
+    root = resources.files("ems.profiles")
+    documents: dict[str, dict[str, Any]] = {}
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json") and entry.name != "schema.json":
+            documents[entry.name.removesuffix(".json")] = json.loads(entry.read_text("utf-8"))
+    return documents
 
 
 @cache

@@ -1,0 +1,1 @@
+"""The cloud service: edges and dashboards over WebSockets, command dispatch, telemetry."""

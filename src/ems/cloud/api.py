@@ -1,0 +1,91 @@
+"""HTTP API: profiles (public, edges fetch them at start), edges and their telemetry history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.hub import Hub
+from ems.cloud.telemetry import TelemetryStore
+from ems.profiles import builtin_profile_documents
+
+__all__ = ["build_router"]
+
+_MAX_RANGE_S = 366 * 86_400.0
+
+
+def build_router(
+    hub: Hub, store: TelemetryStore, verify: Callable[[str], Awaitable[Claims]]
+) -> APIRouter:
+    router = APIRouter(prefix="/api")
+
+    async def bearer(request: Request) -> Claims:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
+        try:
+            return await verify(token)
+        except AuthError as exc:
+            raise HTTPException(401, exc.reason, {"WWW-Authenticate": "Bearer"}) from None
+
+    signed_in = [Depends(bearer)]
+
+    @router.get("/profiles", summary="Every device profile, as its JSON document")
+    async def profiles() -> dict[str, Any]:
+        return {"profiles": builtin_profile_documents()}
+
+    @router.get("/profiles/{profile_type}", summary="One device profile")
+    async def profile(profile_type: str) -> dict[str, Any]:
+        document = builtin_profile_documents().get(profile_type)
+        if document is None:
+            raise HTTPException(404, f"no profile {profile_type!r}")
+        return document
+
+    @router.get("/edges", summary="Edges known to the cloud, online or not", dependencies=signed_in)
+    async def edges() -> dict[str, Any]:
+        out = []
+        for edge_id in hub.known_edges():
+            status = hub.status(edge_id)
+            out.append(
+                {
+                    "edge_id": edge_id,
+                    "online": status.online,
+                    "last_seen": status.last_seen,
+                    "devices": [d.model_dump() for d in hub.inventory.get(edge_id, [])],
+                }
+            )
+        return {"edges": out}
+
+    @router.get(
+        "/edges/{edge_id}/telemetry",
+        summary="History of channels, bucketed",
+        dependencies=signed_in,
+    )
+    async def telemetry(
+        edge_id: str,
+        channel: Annotated[list[str], Query(min_length=1, max_length=50)],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_points: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> dict[str, Any]:
+        end_s = end.timestamp() if end is not None else time.time()
+        start_s = start.timestamp() if start is not None else end_s - 3600.0
+        if start_s >= end_s:
+            raise HTTPException(422, "start must be before end")
+        if end_s - start_s > _MAX_RANGE_S:
+            raise HTTPException(422, "range longer than a year")
+        history = await store.history(edge_id, channel, start_s, end_s, max_points)
+        return {
+            "edge_id": edge_id,
+            "start": start_s,
+            "end": end_s,
+            "channels": {name: [p._asdict() for p in points] for name, points in history.items()},
+        }
+
+    return router

@@ -1,0 +1,144 @@
+"""The cloud application: FastAPI with the two WebSocket endpoints, the API and /auth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.websockets import WebSocket
+
+from ems.cloud.api import build_router
+from ems.cloud.auth.jwt import Claims, JwtVerifier
+from ems.cloud.dispatch import Dispatcher
+from ems.cloud.hub import Hub
+from ems.cloud.settings import CloudSettings
+from ems.cloud.telemetry import (
+    PostgresTelemetryStore,
+    SqliteTelemetryStore,
+    TelemetryBatcher,
+    TelemetryStore,
+)
+from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
+from ems.cloud.ws_ui import UiEndpoint
+from ems.profiles import builtin_profiles
+
+__all__ = ["CloudParts", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CloudParts:
+    """What the app is made of, exposed for tests and the demo."""
+
+    settings: CloudSettings
+    hub: Hub
+    dispatcher: Dispatcher
+    store: TelemetryStore
+    batcher: TelemetryBatcher
+
+
+def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
+    if settings.database_url:
+        return PostgresTelemetryStore(settings.database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteTelemetryStore(settings.data_dir / "telemetry.sqlite3")
+
+
+def _embedded_auth(
+    settings: CloudSettings,
+) -> tuple[Any, Callable[[], Awaitable[dict[str, Any]]], KeyCheck]:
+    """Django in this process: its ASGI app, its JWKS and its edge-key check."""
+    import ems.authsvc as authsvc
+
+    # Django refuses database work on a thread running an event loop, and the
+    # app may be built from inside one (tests, the demo): set up on a worker.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(authsvc.configure, settings.data_dir, settings.auth_database_url).result()
+
+    async def jwks() -> dict[str, Any]:
+        return await asyncio.to_thread(authsvc.jwks)
+
+    async def check_key(edge_id: str, api_key: str) -> bool:
+        return await asyncio.to_thread(authsvc.verify_edge_key, edge_id, api_key)
+
+    return authsvc.asgi_app(), jwks, check_key
+
+
+def create_app(settings: CloudSettings | None = None) -> FastAPI:
+    settings = settings or CloudSettings()
+    hub = Hub()
+    dispatcher = Dispatcher(hub, builtin_profiles(), settings.watchdog_s)
+    store = _telemetry_store(settings)
+    batcher = TelemetryBatcher(
+        store,
+        max_rows=settings.telemetry_batch_rows,
+        max_delay_s=settings.telemetry_batch_delay_s,
+    )
+    auth_app, jwks, check_key = _embedded_auth(settings)
+    if settings.auth_url:
+        import httpx
+
+        from ems.cloud.auth.jwt import jwks_from_url
+
+        client = httpx.AsyncClient(timeout=5.0)
+        jwks = jwks_from_url(settings.auth_url.rstrip("/") + "/auth/jwks.json", client)
+    verifier = JwtVerifier(jwks, settings.jwt_issuer, settings.jwt_audience)
+
+    async def verify(token: str) -> Claims:
+        return await verifier.verify(token)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await store.start()
+        try:
+            yield
+        finally:
+            await batcher.close()
+            await store.close()
+
+    app = FastAPI(
+        title="EMS cloud",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Edges and dashboards over WebSockets, command dispatch, telemetry.",
+    )
+    app.state.parts = CloudParts(settings, hub, dispatcher, store, batcher)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+
+    def origin_allowed(websocket: WebSocket) -> bool:
+        origin = websocket.headers.get("origin")
+        if origin is None:  # not a browser
+            return True
+        if origin in settings.allowed_origins:
+            return True
+        return urlsplit(origin).netloc == websocket.headers.get("host")
+
+    app.add_api_websocket_route(
+        "/ws/edge", EdgeEndpoint(hub, dispatcher, batcher, check_key, settings)
+    )
+    app.add_api_websocket_route(
+        "/ws/ui", UiEndpoint(hub, dispatcher, verify, settings, origin_allowed)
+    )
+    app.include_router(build_router(hub, store, verify))
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "edges_online": len(hub.edges), "dashboards": len(hub.users)}
+
+    if not settings.auth_url:
+        app.mount("/auth", auth_app)
+    return app

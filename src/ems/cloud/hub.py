@@ -1,0 +1,99 @@
+"""Who is connected: edges, dashboards, subscriptions, inventories (one process).
+
+The next milestone moves what must be shared between cloud processes into
+Redis; this in-process hub is the single-process version of that picture.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ems.cloud.peer import Peer
+from ems.protocol import DeviceRef, EdgeStatus
+
+__all__ = ["EdgeSession", "Hub", "UiSession"]
+
+
+@dataclass(eq=False)
+class EdgeSession:
+    edge_id: str
+    peer: Peer
+    connected_at: float = field(default_factory=time.time)
+
+
+@dataclass(eq=False)
+class UiSession:
+    username: str
+    role: str
+    peer: Peer
+    token_exp_s: float
+    subscriptions: set[str] = field(default_factory=set)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.edges: dict[str, EdgeSession] = {}
+        self.inventory: dict[str, list[DeviceRef]] = {}
+        self.last_seen: dict[str, float] = {}  # edge id -> UTC epoch s
+        self.users: dict[str, set[UiSession]] = defaultdict(set)
+        self.subscribers: dict[str, set[UiSession]] = defaultdict(set)
+
+    # -- edges -----------------------------------------------------------
+    def attach_edge(self, session: EdgeSession) -> EdgeSession | None:
+        """Register an edge connection; returns the one it replaces, if any."""
+        old = self.edges.get(session.edge_id)
+        self.edges[session.edge_id] = session
+        self.seen(session.edge_id)
+        self.broadcast_status(session.edge_id)
+        return old
+
+    def detach_edge(self, session: EdgeSession) -> None:
+        if self.edges.get(session.edge_id) is session:
+            del self.edges[session.edge_id]
+            self.broadcast_status(session.edge_id)
+
+    def seen(self, edge_id: str) -> None:
+        self.last_seen[edge_id] = time.time()
+
+    def online(self, edge_id: str) -> bool:
+        return edge_id in self.edges
+
+    def status(self, edge_id: str) -> EdgeStatus:
+        seen = self.last_seen.get(edge_id)
+        return EdgeStatus(
+            edge_id=edge_id,
+            online=self.online(edge_id),
+            last_seen=None if seen is None else datetime.fromtimestamp(seen, UTC),
+        )
+
+    def broadcast_status(self, edge_id: str) -> None:
+        frame = self.status(edge_id)
+        for ui in self.subscribers.get(edge_id, ()):
+            ui.peer.send(frame)
+
+    def known_edges(self) -> list[str]:
+        return sorted(set(self.inventory) | set(self.edges) | set(self.last_seen))
+
+    # -- dashboards ------------------------------------------------------
+    def attach_ui(self, session: UiSession) -> None:
+        self.users[session.username].add(session)
+
+    def detach_ui(self, session: UiSession) -> None:
+        self.users[session.username].discard(session)
+        if not self.users[session.username]:
+            del self.users[session.username]
+        for edge_id in session.subscriptions:
+            self.subscribers[edge_id].discard(session)
+            if not self.subscribers[edge_id]:
+                del self.subscribers[edge_id]
+
+    def subscribe(self, session: UiSession, edge_id: str) -> None:
+        session.subscriptions.add(edge_id)
+        self.subscribers[edge_id].add(session)
+
+    def unsubscribe(self, session: UiSession, edge_id: str) -> None:
+        session.subscriptions.discard(edge_id)
+        self.subscribers[edge_id].discard(session)

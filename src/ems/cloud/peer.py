@@ -1,0 +1,83 @@
+"""One connected socket: a single writer task behind a queue.
+
+Starlette sockets must not be written from several tasks at once, and a slow
+dashboard must not stall the edge that feeds it: frames are queued and one
+task writes them. Droppable frames (live telemetry) are dropped when the
+backlog grows; command acks never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from pydantic import BaseModel
+from starlette.websockets import WebSocket, WebSocketState
+
+from ems.protocol import encode
+
+__all__ = ["Peer"]
+
+log = logging.getLogger(__name__)
+
+
+class Peer:
+    def __init__(self, websocket: WebSocket, name: str, max_backlog: int = 256) -> None:
+        self.websocket = websocket
+        self.name = name
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._max_backlog = max_backlog
+        self._closed = False
+        self.dropped = 0
+        self._writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.name}")
+
+    def send(self, frame: BaseModel, droppable: bool = False) -> bool:
+        """Queue a frame; returns False when it was dropped (or the peer is closed)."""
+        if self._closed:
+            return False
+        if droppable and len(self._queue) >= self._max_backlog:
+            self.dropped += 1
+            return False
+        self._queue.append(encode(frame))
+        self._wake.set()
+        return True
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                while self._queue:
+                    await self.websocket.send_text(self._queue.popleft())
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+        except Exception as exc:  # the socket went away; the reader notices and cleans up
+            log.debug("writer for %s stopped: %r", self.name, exc)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Flush what is queued, then close the socket with ``code``."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._writer, timeout=2.0)
+        if self.websocket.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code=code, reason=reason)
+
+    async def stop(self) -> None:
+        """The socket is gone: stop writing without trying to close it."""
+        self._closed = True
+        self._wake.set()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._writer

@@ -1,0 +1,45 @@
+"""Running the cloud under uvicorn, alone (``ems cloud``) or with the demo site (``ems demo``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+from fastapi import FastAPI
+
+from ems.cloud.settings import CloudSettings
+
+__all__ = ["make_server", "serve_cloud"]
+
+log = logging.getLogger(__name__)
+
+
+def make_server(app: FastAPI, settings: CloudSettings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws_per_message_deflate=False,  # compression on untrusted input is a memory risk
+        ws_max_size=max(settings.edge_max_frame_bytes, settings.ui_max_frame_bytes),
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        log_config=None,  # our own logging setup
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve_cloud(settings: CloudSettings) -> None:
+    from ems.cloud.app import create_app
+
+    server = make_server(create_app(settings), settings)
+    await server.serve()
+
+
+def run_cloud(settings: CloudSettings) -> int:
+    log.info("cloud listening on http://%s:%d", settings.host, settings.port)
+    asyncio.run(serve_cloud(settings))
+    return 0

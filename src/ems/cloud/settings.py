@@ -1,0 +1,48 @@
+"""Cloud settings, from ``EMS_*`` environment variables, validated once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CloudSettings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    return Path("ems-data")
+
+
+class CloudSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMS_", extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on")
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Embedded stores live here"
+    )
+    database_url: str | None = Field(
+        default=None, description="postgresql://… for telemetry; default SQLite in data_dir"
+    )
+    auth_database_url: str | None = Field(
+        default=None, description="postgresql://… for users and keys; default SQLite in data_dir"
+    )
+    auth_url: str | None = Field(
+        default=None,
+        description="Base URL of an external auth service (its JWKS); default: serve it at /auth",
+    )
+    jwt_issuer: str = "ems-auth"
+    jwt_audience: str = "ems-cloud"
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Dashboard origins for CORS and the WebSocket Origin check (same origin is ok)",
+    )
+    auth_timeout_s: float = Field(default=5.0, gt=0, description="To authenticate a socket [s]")
+    watchdog_s: float = Field(
+        default=5.0, gt=0, description="A sent command with no final status after this fails [s]"
+    )
+    ui_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
+    edge_max_frame_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    telemetry_batch_rows: int = Field(default=5000, gt=0)
+    telemetry_batch_delay_s: float = Field(default=0.2, gt=0)

@@ -1,0 +1,159 @@
+"""``/ws/edge``: an edge authenticates with its API key, then streams acks and telemetry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ems.cloud.dispatch import Dispatcher
+from ems.cloud.hub import EdgeSession, Hub
+from ems.cloud.peer import Peer
+from ems.cloud.settings import CloudSettings
+from ems.cloud.telemetry import TelemetryBatcher, rows_from_frame
+from ems.protocol import (
+    EDGE_TO_CLOUD,
+    EdgeAck,
+    EdgeAuth,
+    EdgeAuthOk,
+    EdgeInventory,
+    EdgeTelemetry,
+    ErrorFrame,
+    FrameError,
+    TelemetryAck,
+    UiTelemetry,
+)
+
+__all__ = ["EdgeEndpoint", "KeyCheck"]
+
+log = logging.getLogger(__name__)
+
+#: ``(edge_id, api_key) -> valid?``; must compare in constant time.
+KeyCheck = Callable[[str, str], Awaitable[bool]]
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_REPLACED = 4409  # a newer connection of the same edge took over
+CLOSE_TOO_BIG = 1009
+
+
+class EdgeEndpoint:
+    def __init__(
+        self,
+        hub: Hub,
+        dispatcher: Dispatcher,
+        batcher: TelemetryBatcher,
+        check_key: KeyCheck,
+        settings: CloudSettings,
+    ) -> None:
+        self._hub = hub
+        self._dispatcher = dispatcher
+        self._batcher = batcher
+        self._check_key = check_key
+        self._settings = settings
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        auth = await self._authenticate(websocket)
+        if auth is None:
+            return
+        peer = Peer(websocket, f"edge:{auth.edge_id}", max_backlog=10_000)
+        peer.start()
+        session = EdgeSession(auth.edge_id, peer)
+        old = self._hub.attach_edge(session)
+        if old is not None:
+            log.info("edge %s reconnected; closing its previous connection", auth.edge_id)
+            await old.peer.close(CLOSE_REPLACED, "replaced by a newer connection")
+        peer.send(EdgeAuthOk(server_time=datetime.now(UTC)))
+        log.info("edge %s connected", auth.edge_id)
+        telemetry: asyncio.Queue[EdgeTelemetry] = asyncio.Queue(maxsize=1000)
+        writer = asyncio.create_task(self._store_telemetry(session, telemetry))
+        try:
+            await self._receive(websocket, session, telemetry)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            self._hub.detach_edge(session)
+            await peer.stop()
+            log.info("edge %s disconnected", auth.edge_id)
+
+    async def _authenticate(self, websocket: WebSocket) -> EdgeAuth | None:
+        try:
+            raw = await asyncio.wait_for(websocket.receive_text(), self._settings.auth_timeout_s)
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, KeyError):
+            await _close(websocket, CLOSE_UNAUTHORIZED, "authenticate first, within the timeout")
+            return None
+        frame = EDGE_TO_CLOUD.decode(raw)
+        if not isinstance(frame, EdgeAuth):
+            await _close(websocket, CLOSE_UNAUTHORIZED, "first frame must be auth")
+            return None
+        if not await self._check_key(frame.edge_id, frame.api_key):
+            log.warning("edge %s refused: wrong API key", frame.edge_id)
+            await _close(websocket, CLOSE_UNAUTHORIZED, "unknown edge or wrong API key")
+            return None
+        return frame
+
+    async def _receive(
+        self, websocket: WebSocket, session: EdgeSession, telemetry: asyncio.Queue[EdgeTelemetry]
+    ) -> None:
+        edge_id = session.edge_id
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or message.get("bytes") or b""
+            if len(raw) > self._settings.edge_max_frame_bytes:
+                await session.peer.close(CLOSE_TOO_BIG, "frame too large")
+                return
+            self._hub.seen(edge_id)
+            frame = EDGE_TO_CLOUD.decode(raw)
+            if isinstance(frame, FrameError):
+                session.peer.send(frame.frame())
+            elif isinstance(frame, EdgeTelemetry):
+                self._forward_live(edge_id, frame)
+                try:
+                    telemetry.put_nowait(frame)
+                except asyncio.QueueFull:
+                    # Not acked, so the edge keeps it and sends it again later.
+                    log.warning(
+                        "edge %s: telemetry backlog full; frame %d not stored", edge_id, frame.seq
+                    )
+            elif isinstance(frame, EdgeAck):
+                self._dispatcher.on_edge_ack(edge_id, frame)
+            elif isinstance(frame, EdgeInventory):
+                self._hub.inventory[edge_id] = list(frame.devices)
+                log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])
+            else:  # a second auth frame
+                session.peer.send(
+                    ErrorFrame(code="invalid_payload", detail="already authenticated")
+                )
+
+    def _forward_live(self, edge_id: str, frame: EdgeTelemetry) -> None:
+        subscribers = self._hub.subscribers.get(edge_id)
+        if not subscribers:
+            return
+        live = UiTelemetry(edge_id=edge_id, ts=frame.ts, channels=frame.channels)
+        for ui in subscribers:
+            ui.peer.send(live, droppable=True)
+
+    async def _store_telemetry(
+        self, session: EdgeSession, queue: asyncio.Queue[EdgeTelemetry]
+    ) -> None:
+        """Store frames in order; ack each once durable."""
+        while True:
+            frame = await queue.get()
+            try:
+                await self._batcher.submit(rows_from_frame(session.edge_id, frame.channels))
+            except Exception:
+                log.exception("edge %s: storing telemetry %d failed", session.edge_id, frame.seq)
+                continue
+            session.peer.send(TelemetryAck(seq=frame.seq))
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code=code, reason=reason)

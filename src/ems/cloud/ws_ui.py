@@ -1,0 +1,152 @@
+"""``/ws/ui``: a dashboard authenticates with its JWT, subscribes to edges, sends commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.dispatch import Dispatcher
+from ems.cloud.hub import Hub, UiSession
+from ems.cloud.peer import Peer
+from ems.cloud.settings import CloudSettings
+from ems.protocol import (
+    UI_TO_CLOUD,
+    ErrorFrame,
+    FrameError,
+    UiAck,
+    UiAuth,
+    UiAuthOk,
+    UiCommand,
+    UiSubscribe,
+    UiUnsubscribe,
+)
+
+__all__ = ["TokenCheck", "UiEndpoint"]
+
+log = logging.getLogger(__name__)
+
+#: Verifies a JWT; raises :class:`AuthError` with a reason code.
+TokenCheck = Callable[[str], Awaitable[Claims]]
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_TOO_BIG = 1009
+
+
+class UiEndpoint:
+    def __init__(
+        self,
+        hub: Hub,
+        dispatcher: Dispatcher,
+        verify: TokenCheck,
+        settings: CloudSettings,
+        origin_allowed: Callable[[WebSocket], bool],
+    ) -> None:
+        self._hub = hub
+        self._dispatcher = dispatcher
+        self._verify = verify
+        self._settings = settings
+        self._origin_allowed = origin_allowed
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        if not self._origin_allowed(websocket):
+            await _close(websocket, CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+            return
+        claims = await self._authenticate(websocket)
+        if claims is None:
+            return
+        peer = Peer(websocket, f"ui:{claims.username}")
+        peer.start()
+        session = UiSession(claims.username, claims.role, peer, claims.exp)
+        self._hub.attach_ui(session)
+        peer.send(
+            UiAuthOk(user=claims.username, role=claims.role, server_time=datetime.now(UTC))  # type: ignore[arg-type]
+        )
+        try:
+            await self._receive(websocket, session)
+        finally:
+            self._hub.detach_ui(session)
+            await peer.stop()
+
+    async def _authenticate(self, websocket: WebSocket) -> Claims | None:
+        token = websocket.query_params.get("token")
+        if token is None:
+            try:
+                raw = await asyncio.wait_for(
+                    websocket.receive_text(), self._settings.auth_timeout_s
+                )
+            except (TimeoutError, WebSocketDisconnect, RuntimeError, KeyError):
+                await _close(
+                    websocket, CLOSE_UNAUTHORIZED, "authenticate first, within the timeout"
+                )
+                return None
+            frame = UI_TO_CLOUD.decode(raw)
+            if not isinstance(frame, UiAuth):
+                await _close(websocket, CLOSE_UNAUTHORIZED, "first frame must be auth")
+                return None
+            token = frame.token
+        try:
+            return await self._verify(token)
+        except AuthError as exc:
+            # The token itself is never logged.
+            log.info("dashboard refused: %s", exc.reason)
+            await _close(websocket, CLOSE_UNAUTHORIZED, exc.reason)
+            return None
+
+    async def _receive(self, websocket: WebSocket, session: UiSession) -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or message.get("bytes") or b""
+            if len(raw) > self._settings.ui_max_frame_bytes:
+                await session.peer.close(CLOSE_TOO_BIG, "frame too large")
+                return
+            if time.time() >= session.token_exp_s:
+                await session.peer.close(CLOSE_UNAUTHORIZED, "token expired")
+                return
+            frame = UI_TO_CLOUD.decode(raw)
+            if isinstance(frame, FrameError):
+                self._refuse(session, frame)
+            elif isinstance(frame, UiCommand):
+                self._dispatcher.submit(session.username, session.role, frame)
+            elif isinstance(frame, UiSubscribe):
+                self._hub.subscribe(session, frame.edge_id)
+                session.peer.send(self._hub.status(frame.edge_id))
+            elif isinstance(frame, UiUnsubscribe):
+                self._hub.unsubscribe(session, frame.edge_id)
+            else:  # a second auth frame
+                session.peer.send(
+                    ErrorFrame(code="invalid_payload", detail="already authenticated")
+                )
+
+    @staticmethod
+    def _refuse(session: UiSession, error: FrameError) -> None:
+        """A readable command gets a ``rejected`` ack; anything else an error frame."""
+        if error.frame_type == "command" and error.command_id is not None:
+            edge_id = "unknown"
+            session.peer.send(
+                UiAck(
+                    command_id=error.command_id,
+                    edge_id=edge_id,
+                    status="rejected",
+                    reason=error.code,
+                    detail=error.detail,
+                    at=datetime.now(UTC),
+                )
+            )
+            return
+        session.peer.send(error.frame())
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code=code, reason=reason)

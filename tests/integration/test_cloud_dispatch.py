@@ -1,0 +1,453 @@
+"""``ems cloud`` and ``ems edge`` as real processes: dispatch, refusals, bad frames, telemetry.
+
+Runs once on the embedded stores (SQLite) and once with telemetry in a real
+PostgreSQL that the test run starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from ems.testing.processes import EmsProcess, free_port
+
+PASSWORD = "integration-Password-1"
+
+
+@dataclass
+class Site:
+    base: str
+    data: Path
+    cloud: EmsProcess
+    edge: EmsProcess
+
+    def http(self, path: str) -> str:
+        return f"http://{self.base}{path}"
+
+    def ws(self, path: str) -> str:
+        return f"ws://{self.base}{path}"
+
+
+def ems(*args: str, data: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ems.cli", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    env: dict[str, str] = {}
+    if request.param == "postgres":
+        env["EMS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    data = tmp_path_factory.mktemp(f"cloud-{request.param}")
+    ems("auth", "create-user", "olga", "--role", "operator", "--password", PASSWORD, data=data)
+    ems("auth", "create-user", "vic", "--role", "viewer", "--password", PASSWORD, data=data)
+    for edge_id in ("site-1", "site-2"):
+        key = ems("auth", "create-edge-key", edge_id, data=data).strip()
+        (data / f"{edge_id}.key").write_text(key + "\n")
+    port = free_port()
+    cloud = EmsProcess(["cloud", "--port", str(port), "--data-dir", str(data)], env)
+    edges: list[EmsProcess] = []
+    try:
+        cloud.wait_for("Uvicorn running", 60)
+        base = f"127.0.0.1:{port}"
+        # site-2 connects once (so the cloud knows its devices) and goes away.
+        site2 = EmsProcess(
+            [
+                "edge",
+                "--cloud",
+                f"http://{base}",
+                "--edge-id",
+                "site-2",
+                "--api-key-file",
+                str(data / "site-2.key"),
+                "--data-dir",
+                str(data / "e2"),
+            ]
+        )
+        edges.append(site2)
+        cloud.wait_for("edge site-2 inventory", 60)
+        assert site2.stop() == 0
+        cloud.wait_for("edge site-2 disconnected", 30)
+        edge = EmsProcess(
+            [
+                "edge",
+                "--cloud",
+                f"http://{base}",
+                "--api-key-file",
+                str(data / "site-1.key"),
+                "--data-dir",
+                str(data / "e1"),
+            ]
+        )
+        edges.append(edge)
+        cloud.wait_for("edge site-1 inventory", 60)
+        yield Site(base, data, cloud, edge)
+    finally:
+        for p in edges:
+            p.stop()
+        cloud.stop()
+
+
+def token(site: Site, username: str) -> str:
+    r = httpx.post(site.http("/auth/token"), json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    access: str = r.json()["access"]
+    return access
+
+
+async def ui(site: Site, username: str = "olga") -> ClientConnection:
+    ws = await connect(site.ws(f"/ws/ui?token={token(site, username)}"))
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert hello["type"] == "auth_ok"
+    return ws
+
+
+async def next_of(
+    ws: ClientConnection, kind: str, timeout_s: float = 5.0, **match: Any
+) -> dict[str, Any]:
+    """The next frame of ``kind`` (and matching fields), skipping telemetry and others."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - loop.time()))
+        if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+            return frame
+
+
+def command(**changes: Any) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "command",
+        "command_id": str(uuid.uuid4()),
+        "edge_id": "site-1",
+        "device": "battery_1",
+        "action": "set_active_power",
+        "value": -1000,
+        "issued_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    frame.update(changes)
+    return frame
+
+
+@pytest.mark.asyncio
+async def test_full_lifecycle_in_order(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        cmd = command(value=-1500)
+        await ws.send(json.dumps(cmd))
+        statuses = [
+            (await next_of(ws, "ack", command_id=cmd["command_id"]))["status"] for _ in range(3)
+        ]
+        assert statuses == ["received", "delivered", "executed"]
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("changes", "user", "reason"),
+    [
+        ({"value": "1000"}, "olga", "invalid_payload"),
+        ({"action": "set_mode", "value": "turbo"}, "olga", "invalid_payload"),
+        ({}, "vic", "forbidden"),
+        ({"edge_id": "site-9"}, "olga", "unknown_edge"),
+        ({"device": "battery_9"}, "olga", "unknown_device"),
+        ({"action": "fly"}, "olga", "unknown_action"),
+        ({"value": 2_000_000}, "olga", "out_of_range"),
+        ({"edge_id": "site-2"}, "olga", "edge_offline"),
+        ({"value": {"watts": 5}}, "olga", "invalid_payload"),
+        ({"ttl_s": 99_999}, "olga", "invalid_payload"),
+    ],
+)
+async def test_every_reject_reason(
+    site: Site, changes: dict[str, Any], user: str, reason: str
+) -> None:
+    ws = await ui(site, user)
+    try:
+        cmd = command(**changes)
+        await ws.send(json.dumps(cmd))
+        ack = await next_of(ws, "ack", command_id=cmd["command_id"])
+        assert (ack["status"], ack["reason"]) == ("rejected", reason), ack
+        assert ack["detail"]
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_replayed_command_id_is_rejected_and_not_run_twice(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        cmd = command(value=-700)
+        await ws.send(json.dumps(cmd))
+        await next_of(ws, "ack", command_id=cmd["command_id"], status="executed")
+        await ws.send(json.dumps(cmd))
+        ack = await next_of(ws, "ack", command_id=cmd["command_id"])
+        assert (ack["status"], ack["reason"]) == ("rejected", "replay")
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_acks_reach_every_socket_of_the_user(site: Site) -> None:
+    first, second = await ui(site), await ui(site)
+    try:
+        cmd = command(value=-900)
+        await first.send(json.dumps(cmd))
+        for ws in (first, second):
+            assert await next_of(ws, "ack", command_id=cmd["command_id"], status="executed")
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.asyncio
+async def test_bad_frames_get_errors_and_the_socket_keeps_working(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        for raw, code in [
+            ("{not json", "malformed_json"),
+            (json.dumps({"type": "teleport"}), "unknown_type"),
+            (json.dumps({"type": "subscribe", "edge_id": "site-1", "extra": 1}), "invalid_payload"),
+            (json.dumps({"type": "subscribe", "edge_id": 7}), "invalid_payload"),
+            (
+                json.dumps({"type": "subscribe", "edge_id": "x'; DROP TABLE telemetry;--"}),
+                "invalid_payload",
+            ),
+        ]:
+            await ws.send(raw)
+            error = await next_of(ws, "error")
+            assert error["code"] == code, (raw, error)
+        await ws.send(json.dumps({"type": "subscribe", "edge_id": "site-1"}))
+        status = await next_of(ws, "edge_status")
+        assert status["online"] is True
+        frame = await next_of(ws, "telemetry")
+        assert "battery_1/Soc" in frame["channels"]
+    finally:
+        await ws.close()
+
+
+# -- tokens -------------------------------------------------------------------
+async def until_closed(ws: ClientConnection, timeout_s: float = 10.0) -> tuple[list[Any], int]:
+    """Every frame received until the server closes; and its close code (-1: no close frame)."""
+    frames: list[Any] = []
+    try:
+        while True:
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), timeout_s)))
+    except ConnectionClosed as closed:
+        return frames, -1 if closed.rcvd is None else closed.rcvd.code
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "ems-auth",
+        "aud": "ems-cloud",
+        "sub": "olga",
+        "role": "operator",
+        "uid": 1,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+        "typ": "access",
+    }
+    claims.update(changes)
+    return claims
+
+
+def _signing_key(site: Site) -> tuple[Ed25519PrivateKey, str]:
+    pem = (site.data / "auth" / "jwt-ed25519.pem").read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    kid = httpx.get(site.http("/auth/jwks.json")).json()["keys"][0]["kid"]
+    return key, kid
+
+
+def forged_tokens(site: Site) -> dict[str, str]:
+    key, kid = _signing_key(site)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header_hs = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+    body = _b64(json.dumps(_claims()).encode())
+    hs_sig = _b64(hmac.new(public_pem, f"{header_hs}.{body}".encode(), hashlib.sha256).digest())
+    header_none = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": kid}).encode())
+    return {
+        "expired": jwt.encode(
+            _claims(
+                exp=int(time.time()) - 60, iat=int(time.time()) - 400, nbf=int(time.time()) - 400
+            ),
+            key,
+            algorithm="EdDSA",
+            headers={"kid": kid},
+        ),
+        "bad_signature": jwt.encode(
+            _claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "wrong_audience": jwt.encode(
+            _claims(aud="someone-else"), key, algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "wrong_issuer": jwt.encode(
+            _claims(iss="evil"), key, algorithm="EdDSA", headers={"kid": kid}
+        ),
+        "alg_none": f"{header_none}.{body}.",
+        "hs256_with_public_key": f"{header_hs}.{body}.{hs_sig}",
+        "garbage": "not.a.token",
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "case",
+    [
+        "expired",
+        "bad_signature",
+        "wrong_audience",
+        "wrong_issuer",
+        "alg_none",
+        "hs256_with_public_key",
+        "garbage",
+    ],
+)
+@pytest.mark.parametrize("how", ["query", "first_frame"])
+async def test_bad_tokens_are_refused_with_4401(site: Site, case: str, how: str) -> None:
+    bad = forged_tokens(site)[case]
+    url = site.ws(f"/ws/ui?token={bad}" if how == "query" else "/ws/ui")
+    async with connect(url) as ws:
+        if how == "first_frame":
+            await ws.send(json.dumps({"type": "auth", "token": bad}))
+        frames, code = await until_closed(ws)
+    assert all(f["type"] != "auth_ok" for f in frames), f"{case} was accepted"
+    assert code == 4401
+
+
+@pytest.mark.asyncio
+async def test_a_valid_forged_looking_token_control(site: Site) -> None:
+    """The forging helpers are right: the same claims signed with the real key pass."""
+    key, kid = _signing_key(site)
+    good = jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid})
+    async with connect(site.ws(f"/ws/ui?token={good}")) as ws:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+
+
+@pytest.mark.asyncio
+async def test_no_auth_within_the_timeout_or_wrong_first_frame(site: Site) -> None:
+    async with connect(site.ws("/ws/ui")) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "edge_id": "site-1"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+# -- edges ----------------------------------------------------------------------
+async def edge_socket(site: Site, edge_id: str, key: str) -> ClientConnection:
+    ws = await connect(site.ws("/ws/edge"))
+    await ws.send(
+        json.dumps(
+            {
+                "type": "auth",
+                "edge_id": edge_id,
+                "api_key": key,
+                "edge_time": datetime.now(UTC).isoformat(),
+            }
+        )
+    )
+    return ws
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("which", ["wrong_key", "other_edges_key", "unknown_edge"])
+async def test_edge_refused_with_a_wrong_key(site: Site, which: str) -> None:
+    key2 = (site.data / "site-2.key").read_text().strip()
+    edge_id, key = {
+        "wrong_key": ("site-2", "ems_nope_" + "0" * 43),
+        "other_edges_key": ("site-1", key2),
+        "unknown_edge": ("site-77", key2),
+    }[which]
+    ws = await edge_socket(site, edge_id, key)
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+@pytest.mark.asyncio
+async def test_telemetry_is_stored_acked_and_read_back(site: Site) -> None:
+    """A second connection of site-2 sends one known frame; the history endpoint returns it."""
+    key = (site.data / "site-2.key").read_text().strip()
+    ws = await edge_socket(site, "site-2", key)
+    try:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+        at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        stamp = at.isoformat().replace("+00:00", "Z")
+        frame = {
+            "type": "telemetry",
+            "seq": 41,
+            "ts": stamp,
+            "channels": {
+                "battery_1/Soc": {"v": 61.5, "t": stamp},
+                "battery_1/State": {"v": "idle", "t": stamp},
+            },
+        }
+        await ws.send(json.dumps(frame))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert ack == {"type": "telemetry_ack", "seq": 41}
+        await ws.send(
+            json.dumps({"type": "telemetry", "seq": 42, "ts": stamp, "channels": {}, "x": 1})
+        )
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert (error["type"], error["code"]) == ("error", "invalid_payload")
+    finally:
+        await ws.close()
+    async with httpx.AsyncClient() as client:
+        r = await client.get(
+            site.http("/api/edges/site-2/telemetry"),
+            params={
+                "channel": "battery_1/Soc",
+                "start": (at - timedelta(minutes=1)).isoformat(),
+                "end": (at + timedelta(minutes=1)).isoformat(),
+            },
+            headers={"Authorization": f"Bearer {token(site, 'vic')}"},
+        )
+    assert r.status_code == 200, r.text
+    points = r.json()["channels"]["battery_1/Soc"]
+    assert len(points) == 1
+    assert points[0]["avg"] == 61.5
+
+
+def test_history_needs_a_token(site: Site) -> None:
+    r = httpx.get(site.http("/api/edges/site-1/telemetry"), params={"channel": "battery_1/Soc"})
+    assert r.status_code == 401
+    assert httpx.get(site.http("/api/profiles")).json()["profiles"]["battery"]["type"] == "battery"
+    assert httpx.get(site.http("/healthz")).json()["status"] == "ok"
