@@ -6,9 +6,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test check fmt lint types bench clean
+.PHONY: install system-deps demo test check fmt lint types bench clean
 
 install: $(STAMP)
+
+# Real services the integration tests start themselves (throwaway, loopback
+# only). Installed from Debian's packages when missing; needs root, as on CI.
+system-deps:
+	@if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "installing PostgreSQL (Debian package) for the integration tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
 
 # Re-install when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -21,7 +29,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(BIN)/ems demo
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest
 
 fmt: install

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import typing
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["RedactSecrets", "configure_logging"]
 
 
 class _CurrentStderr(logging.StreamHandler[typing.TextIO]):
@@ -17,6 +18,22 @@ class _CurrentStderr(logging.StreamHandler[typing.TextIO]):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+
+_SECRET_RE = re.compile(r"((?:token|api_key|access|refresh|password)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactSecrets(logging.Filter):
+    """Never let a token on a URL reach a log (uvicorn logs WebSocket paths with their query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "=" in message and _SECRET_RE.search(message):
+            record.msg = _SECRET_RE.sub(r"\1[redacted]", message)
+            record.args = ()
+        # uvicorn's ANSI-coloured duplicate of the message would repeat it as a field.
+        record.__dict__.pop("color_message", None)
+        return True
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -35,6 +52,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     )
     handler = _CurrentStderr()
     handler.setFormatter(formatter)
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

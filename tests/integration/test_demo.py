@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -150,3 +152,47 @@ def test_data_dir_holds_the_embedded_stores(demo: tuple[EmsProcess, str], tmp_pa
     assert (data / "auth.sqlite3").exists()
     assert (data / "telemetry.sqlite3").exists()
     assert (data / "edge" / "site-1.key").exists()
+
+
+def test_a_second_edge_joins_the_running_demo(demo: tuple[EmsProcess, str], tmp_path: Path) -> None:
+    """``ems auth create-edge-key site-2 --data-dir D`` makes a key the running demo accepts."""
+    proc, base = demo
+    data = proc.args[proc.args.index("--data-dir") + 1]
+    created = subprocess.run(
+        [sys.executable, "-m", "ems.cli", "auth", "create-edge-key", "site-2", "--data-dir", data],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key_file = tmp_path / "site-2.key"
+    key_file.write_text(created.stdout)
+    with running(
+        [
+            "edge",
+            "--cloud",
+            f"http://{base}",
+            "--edge-id",
+            "site-2",
+            "--api-key-file",
+            str(key_file),
+            "--data-dir",
+            str(tmp_path),
+        ]
+    ) as edge:
+        edge.wait_for("connected to", 60)
+        proc.wait_for("edge site-2 inventory", 30)
+        headers = {"Authorization": f"Bearer {token(base, 'viewer')}"}
+        edges = httpx.get(f"http://{base}/api/edges", headers=headers).json()["edges"]
+        assert {e["edge_id"]: e["online"] for e in edges} == {"site-1": True, "site-2": True}
+
+
+@pytest.mark.asyncio
+async def test_tokens_on_the_url_are_not_logged(demo: tuple[EmsProcess, str]) -> None:
+    proc, base = demo
+    access = token(base, "viewer")
+    async with connect(f"ws://{base}/ws/ui?token={access}") as ws:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+    proc.wait_for("token=[redacted]", 10)
+    assert access not in proc.output
+    assert access.split(".")[2] not in proc.output
