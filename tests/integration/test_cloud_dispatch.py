@@ -196,6 +196,7 @@ async def test_every_reject_reason(
         await ws.send(json.dumps(cmd))
         ack = await next_of(ws, "ack", command_id=cmd["command_id"])
         assert (ack["status"], ack["reason"]) == ("rejected", reason), ack
+        assert ack["edge_id"] == cmd["edge_id"]
         assert ack["detail"]
     finally:
         await ws.close()
@@ -360,6 +361,19 @@ async def test_a_valid_forged_looking_token_control(site: Site) -> None:
     good = jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid})
     async with connect(site.ws(f"/ws/ui?token={good}")) as ws:
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+
+
+@pytest.mark.asyncio
+async def test_a_listening_socket_is_closed_when_its_token_expires(site: Site) -> None:
+    key, kid = _signing_key(site)
+    now = int(time.time())
+    short = jwt.encode(
+        _claims(iat=now, nbf=now, exp=now + 2), key, algorithm="EdDSA", headers={"kid": kid}
+    )
+    async with connect(site.ws(f"/ws/ui?token={short}")) as ws:
+        frames, code = await until_closed(ws, timeout_s=10)
+    assert frames[0]["type"] == "auth_ok"
+    assert code == 4401
 
 
 @pytest.mark.asyncio

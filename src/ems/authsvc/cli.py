@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ems.authsvc.identity import Role
-from ems.errors import EmsError
 
 __all__ = ["add_auth_parser", "main"]
 
@@ -207,21 +206,10 @@ def add_auth_parser(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ems.authsvc.cli auth …``: the same commands without the rest of ``ems``."""
-    from ems.logs import configure_logging
+    """``python -m ems.authsvc.cli auth …``: the ``ems`` command line, for these commands."""
+    from ems.cli import main as ems_main
 
-    parser = argparse.ArgumentParser(prog="ems")
-    add_auth_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    configure_logging("INFO")
-    try:
-        code: int = args.func(args)
-    except EmsError as exc:
-        print(f"ems auth {args.auth_command}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return ems_main(argv)
 
 
 if __name__ == "__main__":

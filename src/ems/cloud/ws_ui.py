@@ -67,12 +67,18 @@ class UiEndpoint:
         peer.start()
         session = UiSession(claims.username, claims.role, peer, claims.exp)
         self._hub.attach_ui(session)
+        # A dashboard that only listens sends nothing to check its token on.
+        expiry = asyncio.get_running_loop().call_later(
+            max(0.0, claims.exp - time.time()),
+            lambda: asyncio.ensure_future(peer.close(CLOSE_UNAUTHORIZED, "token expired")),
+        )
         peer.send(
             UiAuthOk(user=claims.username, role=claims.role, server_time=datetime.now(UTC))  # type: ignore[arg-type]
         )
         try:
             await self._receive(websocket, session)
         finally:
+            expiry.cancel()
             self._hub.detach_ui(session)
             await peer.stop()
 
@@ -132,11 +138,10 @@ class UiEndpoint:
     def _refuse(session: UiSession, error: FrameError) -> None:
         """A readable command gets a ``rejected`` ack; anything else an error frame."""
         if error.frame_type == "command" and error.command_id is not None:
-            edge_id = "unknown"
             session.peer.send(
                 UiAck(
                     command_id=error.command_id,
-                    edge_id=edge_id,
+                    edge_id=error.edge_id or "unknown",
                     status="rejected",
                     reason=error.code,
                     detail=error.detail,

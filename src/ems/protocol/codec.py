@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=BaseModel)
+_EDGE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -56,6 +57,7 @@ class FrameError:
     detail: str
     frame_type: str | None = None
     command_id: str | None = None
+    edge_id: str | None = None  # of a refused command, when it is a well-formed id
 
     def frame(self) -> ErrorFrame:
         return ErrorFrame(code=self.code, detail=self.detail)
@@ -105,6 +107,7 @@ class Decoder(Generic[F]):
             )
         if kind == "union_tag_not_found":
             return FrameError("invalid_payload", "frame has no 'type' field")
+        edge_id = document.get("edge_id")
         command_id = document.get("command_id")
         known_id = (
             command_id if isinstance(command_id, str) and _UUID_RE.match(command_id) else None
@@ -114,6 +117,7 @@ class Decoder(Generic[F]):
             _describe(exc),
             frame_type if isinstance(frame_type, str) else None,
             known_id,
+            edge_id if isinstance(edge_id, str) and _EDGE_ID_RE.match(edge_id) else None,
         )
 
 

@@ -86,9 +86,13 @@ def test_refused_command_names_its_id_when_readable() -> None:
     assert result.command_id == CID
     assert result.frame_type == "command"
     assert "value" in result.detail
+    assert result.edge_id == "site-1"
     unreadable = UI_TO_CLOUD.decode(json.dumps(command(command_id="x", value={})))
     assert isinstance(unreadable, FrameError)
     assert unreadable.command_id is None
+    bad_edge = UI_TO_CLOUD.decode(json.dumps(command(edge_id="Site 1!", value={})))
+    assert isinstance(bad_edge, FrameError)
+    assert bad_edge.edge_id is None
 
 
 def test_no_coercion() -> None:
