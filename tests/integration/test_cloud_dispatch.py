@@ -460,6 +460,37 @@ async def test_telemetry_is_stored_acked_and_read_back(site: Site) -> None:
     assert points[0]["avg"] == 61.5
 
 
+@pytest.mark.asyncio
+async def test_a_new_connection_of_an_edge_replaces_the_old_one(site: Site) -> None:
+    key = (site.data / "site-2.key").read_text().strip()
+    first = await edge_socket(site, "site-2", key)
+    assert json.loads(await asyncio.wait_for(first.recv(), 5))["type"] == "auth_ok"
+    second = await edge_socket(site, "site-2", key)
+    try:
+        assert json.loads(await asyncio.wait_for(second.recv(), 5))["type"] == "auth_ok"
+        _, code = await until_closed(first)
+        assert code == 4409, "the older connection is closed as replaced"
+        await second.send(
+            json.dumps(
+                {"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]}
+            )
+        )
+        headers = {"Authorization": f"Bearer {token(site, 'vic')}"}
+        async with httpx.AsyncClient() as client:
+            edges = (await client.get(site.http("/api/edges"), headers=headers)).json()["edges"]
+        assert {e["edge_id"]: e["online"] for e in edges}["site-2"] is True
+    finally:
+        await second.close()
+
+
+def test_profiles_are_served(site: Site) -> None:
+    battery = httpx.get(site.http("/api/profiles/battery")).json()
+    assert battery["actions"]["set_active_power"]["output"] == "SetActivePower"
+    assert httpx.get(site.http("/api/profiles/warp_drive")).status_code == 404
+    assert httpx.get(site.http("/docs")).status_code == 200
+    assert httpx.get(site.http("/openapi.json")).json()["info"]["title"] == "EMS cloud"
+
+
 def test_history_needs_a_token(site: Site) -> None:
     r = httpx.get(site.http("/api/edges/site-1/telemetry"), params={"channel": "battery_1/Soc"})
     assert r.status_code == 401
