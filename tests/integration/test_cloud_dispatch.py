@@ -110,11 +110,19 @@ def site(
         )
         edges.append(edge)
         cloud.wait_for("edge site-1 inventory", 60)
-        yield Site(base, data, cloud, edge)
+        ready = Site(base, data, cloud, edge)
+        asyncio.run(first_telemetry(ready))  # dynamic limits need the edge's first report
+        yield ready
     finally:
         for p in edges:
             p.stop()
         cloud.stop()
+
+
+async def first_telemetry(site: Site, edge_id: str = "site-1") -> None:
+    async with connect(site.ws(f"/ws/ui?token={token(site, 'vic')}")) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "edge_id": edge_id}))
+        await next_of(ws, "telemetry", timeout_s=30)
 
 
 def token(site: Site, username: str) -> str:
@@ -481,6 +489,92 @@ async def test_a_new_connection_of_an_edge_replaces_the_old_one(site: Site) -> N
         assert {e["edge_id"]: e["online"] for e in edges}["site-2"] is True
     finally:
         await second.close()
+
+
+@pytest.mark.asyncio
+async def test_setpoint_beyond_the_batterys_current_limit(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        cmd = command(value=-60_000)  # within the static range, beyond what the battery takes
+        await ws.send(json.dumps(cmd))
+        ack = await next_of(ws, "ack", command_id=cmd["command_id"])
+        assert (ack["status"], ack["reason"]) == ("rejected", "exceeds_dynamic_limit")
+        assert "outside the current limits" in ack["detail"]
+        assert "W" in ack["detail"]
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_dynamic_limits_from_an_edges_telemetry_and_the_watchdog(site: Site) -> None:
+    """A hand-driven site-2: no telemetry, stale telemetry, a tight limit, then silence."""
+    key = (site.data / "site-2.key").read_text().strip()
+    edge = await edge_socket(site, "site-2", key)
+    ws = await ui(site)
+    try:
+        assert json.loads(await asyncio.wait_for(edge.recv(), 5))["type"] == "auth_ok"
+        await edge.send(
+            json.dumps(
+                {"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]}
+            )
+        )
+
+        async def verdict(value: float) -> dict[str, Any]:
+            cmd = command(edge_id="site-2", value=value)
+            await ws.send(json.dumps(cmd))
+            return await next_of(ws, "ack", command_id=cmd["command_id"])
+
+        async def report(age_s: float, max_charge_w: float) -> None:
+            at = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
+            await edge.send(
+                json.dumps(
+                    {
+                        "type": "telemetry",
+                        "seq": int(time.time() * 1000),
+                        "ts": at,
+                        "channels": {
+                            "battery_1/MaxChargePower": {"v": max_charge_w, "t": at},
+                            "battery_1/MaxDischargePower": {"v": 3000.0, "t": at},
+                        },
+                    }
+                )
+            )
+            assert json.loads(await asyncio.wait_for(edge.recv(), 10))["type"] == "telemetry_ack"
+
+        assert (await verdict(-500))["reason"] == "no_telemetry"
+        await report(age_s=60, max_charge_w=4000)
+        stale = await verdict(-500)
+        assert stale["reason"] == "stale_telemetry"
+        await report(age_s=0, max_charge_w=1000)
+        over = await verdict(-1500)
+        assert over["reason"] == "exceeds_dynamic_limit"
+        assert "[-1000, 3000] W" in over["detail"]
+        ok = await verdict(-500)
+        assert ok["status"] == "received"
+        sent = json.loads(await asyncio.wait_for(edge.recv(), 5))
+        assert (sent["type"], sent["value"], sent["user"]) == ("command", -500, "olga")
+        deadline = datetime.fromisoformat(sent["deadline"])
+        assert 3 <= (deadline - datetime.now(UTC)).total_seconds() <= 6
+        # The hand-driven edge never answers: the watchdog fails it once.
+        timed_out = await next_of(ws, "ack", timeout_s=10, command_id=ok["command_id"])
+        assert (timed_out["status"], timed_out["reason"]) == ("failed", "edge_timeout")
+        # A late final ack is only audited, never a second final status.
+        await edge.send(
+            json.dumps(
+                {
+                    "type": "ack",
+                    "command_id": ok["command_id"],
+                    "status": "executed",
+                    "at": datetime.now(UTC).isoformat(),
+                }
+            )
+        )
+        site.cloud.wait_for(f"command {ok['command_id']} cloud.late_ack", 10)
+        with pytest.raises(TimeoutError):
+            await next_of(ws, "ack", timeout_s=1.5, command_id=ok["command_id"])
+    finally:
+        await ws.close()
+        await edge.close()
 
 
 def test_profiles_are_served(site: Site) -> None:

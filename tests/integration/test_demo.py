@@ -32,7 +32,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmsProcess,
     ) as proc:
         proc.wait_for("EMS demo on", 60)
         proc.wait_for("inventory", 60)  # the demo edge is connected
-        yield proc, f"127.0.0.1:{port}"
+        base = f"127.0.0.1:{port}"
+        asyncio.run(first_telemetry(base))  # commands are judged by the edge's latest report
+        yield proc, base
+
+
+async def first_telemetry(base: str) -> None:
+    async with connect(f"ws://{base}/ws/ui?token={token(base, 'viewer')}") as ws:
+        await ws.send(json.dumps({"type": "subscribe", "edge_id": "site-1"}))
+        async for frame in frames(ws, 30):
+            if frame["type"] == "telemetry":
+                return
+    raise AssertionError("no telemetry from the demo edge within 30 s")
 
 
 def token(base: str, username: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ems.cloud.hub import Hub
-from ems.profiles import DeviceProfile, check_static
+from ems.profiles import DeviceProfile, Problem, check_static, dynamic_limits, within
 from ems.protocol import CloudToEdgeCommand, EdgeAck, UiAck, UiCommand
 
 __all__ = ["Dispatcher", "Tracked"]
@@ -72,7 +72,7 @@ class Dispatcher:
             cmd.command_id, username, cmd.edge_id, cmd.device, cmd.action, cmd.value, "new"
         )
         self._remember(tracked)
-        problem = self._validate(role, cmd)
+        problem = self._validate(role, cmd, now)
         if problem is not None:
             reason, detail = problem
             return self._finish(tracked, "rejected", reason, detail, now)
@@ -99,7 +99,7 @@ class Dispatcher:
         self._audit("cloud.sent", cmd.command_id, username, cmd.edge_id, "received", None)
         return self._set(tracked, "received", None, f"sent to {cmd.edge_id}", now)
 
-    def _validate(self, role: str, cmd: UiCommand) -> tuple[str, str] | None:
+    def _validate(self, role: str, cmd: UiCommand, now: float) -> tuple[str, str] | None:
         if role not in COMMAND_ROLES:
             return "forbidden", f"role {role!r} may not send commands"
         devices = self._hub.inventory.get(cmd.edge_id)
@@ -118,6 +118,21 @@ class Dispatcher:
         problem = check_static(action, cmd.value)
         if problem is not None:
             return problem.reason, problem.detail
+        if self._hub.online(cmd.edge_id) and action.dynamic_limits is not None:
+            # The edge will execute it within a cycle: judge it by what it reports now.
+            latest = self._hub.latest.get(cmd.edge_id, {})
+            prefix = f"{cmd.device}/"
+
+            def lookup(channel: str) -> tuple[object, float] | None:
+                return latest.get(prefix + channel)
+
+            limits = dynamic_limits(action, lookup, now)
+            if isinstance(limits, Problem):
+                return limits.reason, limits.detail
+            if isinstance(cmd.value, int | float) and not isinstance(cmd.value, bool):
+                beyond = within(limits, cmd.value, action.value.unit)
+                if beyond is not None:
+                    return beyond.reason, beyond.detail
         return None
 
     # -- from an edge ------------------------------------------------------

@@ -38,6 +38,10 @@ class Hub:
         self.edges: dict[str, EdgeSession] = {}
         self.inventory: dict[str, list[DeviceRef]] = {}
         self.last_seen: dict[str, float] = {}  # edge id -> UTC epoch s
+        # Latest telemetry of each connected edge: address -> (value, UTC epoch s).
+        # Every frame of an online edge passes through this process, so this is
+        # as fresh as the latest-value table and costs no query per command.
+        self.latest: dict[str, dict[str, tuple[object, float]]] = {}
         self.users: dict[str, set[UiSession]] = defaultdict(set)
         self.subscribers: dict[str, set[UiSession]] = defaultdict(set)
 
@@ -53,6 +57,7 @@ class Hub:
     def detach_edge(self, session: EdgeSession) -> None:
         if self.edges.get(session.edge_id) is session:
             del self.edges[session.edge_id]
+            self.latest.pop(session.edge_id, None)
             self.broadcast_status(session.edge_id)
 
     def seen(self, edge_id: str) -> None:

@@ -114,6 +114,9 @@ class EdgeEndpoint:
             if isinstance(frame, FrameError):
                 session.peer.send(frame.frame())
             elif isinstance(frame, EdgeTelemetry):
+                latest = self._hub.latest.setdefault(edge_id, {})
+                for address, sample in frame.channels.items():
+                    latest[address] = (sample.v, sample.t.timestamp())
                 self._forward_live(edge_id, frame)
                 try:
                     telemetry.put_nowait(frame)
