@@ -10,7 +10,8 @@
 :class:`CloudLink` keeps the ``/ws/edge`` socket up (auth, inventory,
 reconnect with backoff), turns commands into requests and DAL acks into ack
 frames (:mod:`.dispatcher`) and sends one telemetry frame per cycle through a
-bounded queue (:mod:`.uplink`). :mod:`.profiles` fetches device profiles with a
+bounded queue (:mod:`.uplink`). :mod:`.seen` records every command taken, on
+disk, so one delivered again (even after a restart) is never executed twice. :mod:`.profiles` fetches device profiles with a
 disk cache for starting while the cloud is unreachable.
 """
 
@@ -25,6 +26,7 @@ from ems.edge.link.profiles import (
     profile_cache_dir,
     refresh_profile_cache,
 )
+from ems.edge.link.seen import SeenCommands, SeenRecord
 from ems.edge.link.uplink import TelemetryUplink
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "CloudLink",
     "CommandDispatcher",
     "ProfileSource",
+    "SeenCommands",
+    "SeenRecord",
     "TelemetryUplink",
     "cloud_endpoints",
     "fetch_profiles",

@@ -30,6 +30,7 @@ from ems.edge.link.backoff import Backoff
 from ems.edge.link.dispatcher import AckOutbox, CommandDispatcher, audit_ack_sent
 from ems.edge.link.endpoints import cloud_endpoints
 from ems.edge.link.profiles import refresh_profile_cache
+from ems.edge.link.seen import SeenCommands
 from ems.edge.link.uplink import TelemetryUplink
 from ems.edge.runtime import EdgeRuntime
 from ems.protocol import (
@@ -58,6 +59,8 @@ REPLACED = 4409
 #: The cycle writes this channel last in every cycle: one write, one frame.
 CYCLE_INDEX = "_cycle/Index"
 MAX_API_KEY_CHARS = 256  # EdgeAuth.api_key's limit
+#: The durable record of commands taken, in ``cache_dir`` (it must survive restarts).
+SEEN_COMMANDS_FILE = "seen-commands.sqlite3"
 
 
 class _Secret:
@@ -102,10 +105,16 @@ class CloudLink:
 
     ``url`` is the cloud's base URL (``http(s)://`` or ``ws(s)://host[:port]``);
     the socket is ``ws(s)://host/ws/edge``. ``cache_dir`` keeps the last
-    profiles fetched from the cloud (refreshed after the first connection).
-    ``telemetry_queue_frames`` bounds the frames waiting for the socket (one
-    per cycle); ``drift_warn_s`` is the clock offset from the cloud above which
-    a warning is logged [s].
+    profiles fetched from the cloud (refreshed after the first connection) and
+    the record of commands taken. ``telemetry_queue_frames`` bounds the frames
+    waiting for the socket (one per cycle); ``drift_warn_s`` is the clock
+    offset from the cloud above which a warning is logged [s].
+
+    ``seen`` is the durable record of commands this edge has taken, so a
+    command delivered again is never executed again, even across restarts;
+    by default a :class:`~ems.edge.link.seen.SeenCommands` at
+    ``cache_dir / "seen-commands.sqlite3"``. The link owns it and closes it
+    when :meth:`run` returns, so a link runs once.
     """
 
     def __init__(
@@ -122,6 +131,7 @@ class CloudLink:
         auth_timeout_s: float = 5.0,
         max_frame_bytes: int = 2**20,
         refresh_profiles: bool = True,
+        seen: SeenCommands | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not 1 <= len(api_key) <= MAX_API_KEY_CHARS:
             raise ValueError(f"the API key must be 1 to {MAX_API_KEY_CHARS} characters")
@@ -142,14 +152,23 @@ class CloudLink:
             type="inventory",
             devices=[DeviceRef(id=d.id, profile=d.profile) for d in runtime.config.devices],
         )
+        # Opened here, not in run: a damaged file is reported (and replaced) at start.
+        self._seen = (
+            seen
+            if seen is not None
+            else SeenCommands(cache_dir / SEEN_COMMANDS_FILE, clock=self._clock)
+        )
         self._wake = asyncio.Event()  # set when an ack or a frame is ready to send
         self._outbox = AckOutbox(self._wake.set)
-        self._dispatcher = CommandDispatcher(runtime.requests.submit, self._clock, self._outbox)
+        self._dispatcher = CommandDispatcher(
+            runtime.requests.submit, self._clock, self._outbox, seen=self._seen
+        )
         self._uplink = TelemetryUplink(
             runtime.store, self._clock, telemetry_queue_frames, self._wake.set, marker=CYCLE_INDEX
         )
         self._ws_logger = _NoFrameDebug(logging.getLogger("ems.edge.link.websockets"), {})
         self._running = False
+        self._finished = False  # run returned: the command record is closed
         self._connected = False
         self._refresh_task: asyncio.Task[None] | None = None
         self.connections = 0  # sessions that got auth_ok
@@ -202,6 +221,8 @@ class CloudLink:
         """Keep the link up until ``stop`` is set; never raises for network trouble."""
         if self._running:
             raise RuntimeError("CloudLink.run is already running")
+        if self._finished:
+            raise RuntimeError("CloudLink.run has already returned; build a new link")
         self._running = True
         loop = asyncio.get_running_loop()
         store = self._runtime.store
@@ -226,11 +247,18 @@ class CloudLink:
         finally:
             for undo in unwatch:
                 undo()
-            if self._refresh_task is not None:
-                self._refresh_task.cancel()
-                await asyncio.wait({self._refresh_task})
-            self._connected = False
-            self._running = False
+            try:
+                # Acks handed over before the unwatch are still queued on the
+                # loop: let them reach the dispatcher (and the record) first.
+                await asyncio.sleep(0)
+                if self._refresh_task is not None:
+                    self._refresh_task.cancel()
+                    await asyncio.wait({self._refresh_task})
+            finally:
+                self._seen.close()
+                self._finished = True
+                self._connected = False
+                self._running = False
 
     def _on_ack_write(self, loop: asyncio.AbstractEventLoop, sample: Sample) -> None:
         # Under the store lock: copy the value and leave.

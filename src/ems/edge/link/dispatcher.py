@@ -7,6 +7,12 @@ writer's reason. The final ``executed``/``failed`` status a controller writes to
 an ``ack/…`` channel is forwarded when it appears. Every ack waits in an
 :class:`AckOutbox` until the socket takes it, so acks produced while the link
 is down are sent, in order, after it reconnects.
+
+At most once: with a :class:`~ems.edge.link.seen.SeenCommands`, a command is
+recorded on disk as taken *before* it is submitted, and its statuses are
+recorded as they are reported. A command id delivered again (after a
+reconnect, or after this edge restarted) is answered with its recorded status
+and never submitted again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pydantic import ValidationError
 
 from ems.clock import Clock
 from ems.edge.link._wire import utc_datetime
+from ems.edge.link.seen import SeenCommands, SeenRecord
 from ems.edge.requests import CommandRequest, Verdict
 from ems.protocol import CloudToEdgeCommand, EdgeAck, FrameError
 from ems.timefmt import parse_rfc3339, to_rfc3339
@@ -70,7 +77,9 @@ class CommandDispatcher:
     """Turns cloud commands into requests and DAL acks into ack frames.
 
     Runs on the event loop only (the link hands store callbacks over with
-    ``call_soon_threadsafe``), so it needs no lock.
+    ``call_soon_threadsafe``), so it needs no lock. ``seen`` is the durable
+    record of commands taken (the truth across restarts); without it, only the
+    last ``remember`` command ids of this process are known.
     """
 
     def __init__(
@@ -80,12 +89,15 @@ class CommandDispatcher:
         outbox: AckOutbox,
         *,
         remember: int = 4096,
+        seen: SeenCommands | None = None,
     ) -> None:
         self._submit = submit
         self._clock = clock
         self._outbox = outbox
-        # Latest ack per recent command id: a command the cloud sends again
-        # (after a reconnect) is answered from here, never submitted twice.
+        self._seen = seen
+        # Latest ack per recent command id: a fast path in front of ``seen``
+        # (no disk read for a re-delivery in the same process), and the only
+        # memory of answers given to unreadable frames, which are never taken.
         self._latest: OrderedDict[str, EdgeAck] = OrderedDict()
         self._remember = remember
         self.commands_received = 0
@@ -108,6 +120,16 @@ class CommandDispatcher:
             },
         )
         known = self._latest.get(command.command_id)
+        # Recorded on disk before the request channel is written: once
+        # submitted, the command may be applied at the next cycle, and a power
+        # cut after that must not leave this edge willing to take it again.
+        if (
+            known is None
+            and self._seen is not None
+            and not self._seen.record_taken(command.command_id)
+        ):
+            known = self._from_record(command.command_id)
+            self._remember_ack(known)
         if known is not None:
             # Executing it again could apply a setpoint the operator has since
             # replaced; the cloud only needs to hear where the command stands.
@@ -143,6 +165,7 @@ class CommandDispatcher:
             detail=_clip(verdict.detail),
             at=utc_datetime(self._clock.time()),
         )
+        self._record(ack)
         self._enqueue(ack)
         return ack
 
@@ -154,8 +177,12 @@ class CommandDispatcher:
         """
         if error.frame_type != "command" or error.command_id is None:
             return None
-        if error.command_id in self._latest:
+        if error.command_id in self._latest or (
+            self._seen is not None and self._seen.get(error.command_id) is not None
+        ):
             return None  # never contradict an answer already given
+        # Not recorded as taken: an unreadable command is never submitted, so
+        # running it "again" is impossible.
         ack = EdgeAck(
             type="ack",
             command_id=error.command_id,
@@ -188,15 +215,71 @@ class CommandDispatcher:
         except (KeyError, ValidationError, ValueError):
             log.debug("ack %r is not for a cloud command; not forwarded", value.get("command_id"))
             return None
+        # Recorded before it is queued: a re-delivery after the cloud heard
+        # the outcome is then answered with that outcome.
+        self._record(ack)
         self._enqueue(ack)
         return ack
 
-    def _enqueue(self, ack: EdgeAck) -> None:
+    @property
+    def durable(self) -> bool:
+        """Whether taken commands are recorded on disk (they survive a restart)."""
+        return self._seen is not None and self._seen.durable
+
+    def _from_record(self, command_id: str) -> EdgeAck:
+        """The answer to a re-delivered command, from the durable record."""
+        assert self._seen is not None
+        record = self._seen.get(command_id)
+        try:
+            return _ack_from_record(command_id, record, self._clock.time())
+        except ValidationError as exc:
+            # A row this class did not write (edited by hand?): still never run
+            # the command again; "delivered" lets the cloud's watchdog settle it.
+            log.error(
+                "record of command %s is unreadable (%s); answering delivered", command_id, exc
+            )
+            return _ack_from_record(command_id, None, self._clock.time())
+
+    def _record(self, ack: EdgeAck) -> None:
+        # Closed: the link has stopped and this is a final ack that was still
+        # on its way. Unrecorded, the command reads "delivered" to a later
+        # delivery, which is still never executed again.
+        if self._seen is not None and not self._seen.closed:
+            self._seen.update(
+                ack.command_id, ack.status, ack.reason, ack.detail, ack.at.timestamp()
+            )
+
+    def _remember_ack(self, ack: EdgeAck) -> None:
         self._latest[ack.command_id] = ack
         self._latest.move_to_end(ack.command_id)
         while len(self._latest) > self._remember:
             self._latest.popitem(last=False)
+
+    def _enqueue(self, ack: EdgeAck) -> None:
+        self._remember_ack(ack)
         self._outbox.put(ack)
+
+
+def _ack_from_record(command_id: str, record: SeenRecord | None, now_s: float) -> EdgeAck:
+    """Where a recorded command stands, as an ack frame.
+
+    Taken with no verdict yet (the edge stopped between recording and
+    submitting, or before the verdict was recorded) reads as ``delivered``: it
+    may have reached the request channel, so it must not be submitted again.
+    A record that vanished between the insert and this read (pruned, or the
+    file replaced after an error) reads the same way.
+    """
+    if record is None or record.status == "taken":
+        at_s = now_s if record is None else record.received_at
+        return EdgeAck(type="ack", command_id=command_id, status="delivered", at=utc_datetime(at_s))
+    return EdgeAck(
+        type="ack",
+        command_id=command_id,
+        status=record.status,
+        reason=record.reason,
+        detail=_clip(record.detail),
+        at=utc_datetime(record.received_at if record.at is None else record.at),
+    )
 
 
 def audit_ack_sent(ack: EdgeAck) -> None:
