@@ -11,8 +11,9 @@
 reconnect with backoff), turns commands into requests and DAL acks into ack
 frames (:mod:`.dispatcher`) and sends one telemetry frame per cycle through a
 bounded queue (:mod:`.uplink`). :mod:`.seen` records every command taken, on
-disk, so one delivered again (even after a restart) is never executed twice. :mod:`.profiles` fetches device profiles with a
-disk cache for starting while the cloud is unreachable.
+disk, so one delivered again (even after a restart) is never executed twice.
+:mod:`.profiles` fetches device profiles with a disk cache for starting while
+the cloud is unreachable.
 """
 
 from ems.edge.link.backoff import Backoff
