@@ -17,6 +17,10 @@ system-deps:
 		echo "installing PostgreSQL (Debian package) for the integration tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		echo "installing redis-server (Debian package) for the integration tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	fi
 
 # Re-install when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
