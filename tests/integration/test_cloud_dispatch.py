@@ -64,7 +64,7 @@ def ems(*args: str, data: Path) -> str:
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    env: dict[str, str] = {}
+    env: dict[str, str] = {"EMS_QUEUE_LIMIT": "5"}
     if request.param == "postgres":
         env["EMS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     data = tmp_path_factory.mktemp(f"cloud-{request.param}")
@@ -190,7 +190,6 @@ async def test_full_lifecycle_in_order(site: Site) -> None:
         ({"device": "battery_9"}, "olga", "unknown_device"),
         ({"action": "fly"}, "olga", "unknown_action"),
         ({"value": 2_000_000}, "olga", "out_of_range"),
-        ({"edge_id": "site-2"}, "olga", "edge_offline"),
         ({"value": {"watts": 5}}, "olga", "invalid_payload"),
         ({"ttl_s": 99_999}, "olga", "invalid_payload"),
     ],
@@ -590,3 +589,83 @@ def test_history_needs_a_token(site: Site) -> None:
     assert r.status_code == 401
     assert httpx.get(site.http("/api/profiles")).json()["profiles"]["battery"]["type"] == "battery"
     assert httpx.get(site.http("/healthz")).json()["status"] == "ok"
+
+
+# -- offline edges: the queue -----------------------------------------------------
+async def drive_edge(edge: ClientConnection, count: int) -> list[dict[str, Any]]:
+    """Play the edge: take ``count`` commands, answer delivered then executed for each."""
+    got = []
+    while len(got) < count:
+        frame = json.loads(await asyncio.wait_for(edge.recv(), 10))
+        if frame["type"] != "command":
+            continue
+        got.append(frame)
+        for status in ("delivered", "executed"):
+            await edge.send(
+                json.dumps(
+                    {
+                        "type": "ack",
+                        "command_id": frame["command_id"],
+                        "status": status,
+                        "at": datetime.now(UTC).isoformat(),
+                    }
+                )
+            )
+    return got
+
+
+@pytest.mark.asyncio
+async def test_offline_edge_queues_then_delivers_in_order(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        cmds = [command(edge_id="site-2", value=-100.0 * (i + 1)) for i in range(3)]
+        for position, cmd in enumerate(cmds, start=1):
+            await ws.send(json.dumps(cmd))
+            ack = await next_of(ws, "ack", command_id=cmd["command_id"])
+            assert ack["status"] == "queued"
+            assert f"position {position}" in ack["detail"]
+        key = (site.data / "site-2.key").read_text().strip()
+        edge = await edge_socket(site, "site-2", key)
+        try:
+            sent = await drive_edge(edge, 3)
+        finally:
+            await edge.close()
+        assert [f["command_id"] for f in sent] == [c["command_id"] for c in cmds], "FIFO"
+        for cmd in cmds:
+            delivered = await next_of(ws, "ack", command_id=cmd["command_id"])
+            executed = await next_of(ws, "ack", command_id=cmd["command_id"])
+            assert (delivered["status"], executed["status"]) == ("delivered", "executed")
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_queued_command_expires_without_any_reconnect(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        cmd = command(edge_id="site-2", ttl_s=1)
+        await ws.send(json.dumps(cmd))
+        assert (await next_of(ws, "ack", command_id=cmd["command_id"]))["status"] == "queued"
+        failed = await next_of(ws, "ack", timeout_s=5, command_id=cmd["command_id"])
+        assert (failed["status"], failed["reason"]) == ("failed", "timeout_in_queue")
+    finally:
+        await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_a_full_queue_refuses_more(site: Site) -> None:
+    ws = await ui(site)
+    try:
+        fillers = [command(edge_id="site-2", ttl_s=2) for _ in range(5)]  # EMS_QUEUE_LIMIT=5
+        for cmd in fillers:
+            await ws.send(json.dumps(cmd))
+            assert (await next_of(ws, "ack", command_id=cmd["command_id"]))["status"] == "queued"
+        extra = command(edge_id="site-2")
+        await ws.send(json.dumps(extra))
+        ack = await next_of(ws, "ack", command_id=extra["command_id"])
+        assert (ack["status"], ack["reason"]) == ("rejected", "queue_full")
+        for cmd in fillers:  # they expire, leaving the queue empty for other tests
+            done = await next_of(ws, "ack", timeout_s=10, command_id=cmd["command_id"])
+            assert done["reason"] == "timeout_in_queue"
+    finally:
+        await ws.close()

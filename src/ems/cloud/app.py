@@ -20,6 +20,7 @@ from ems.cloud.auth.jwt import Claims, JwtVerifier
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import Hub
 from ems.cloud.settings import CloudSettings
+from ems.cloud.shared import InFlight, OfflineQueue, shared_redis
 from ems.cloud.telemetry import (
     PostgresTelemetryStore,
     SqliteTelemetryStore,
@@ -76,7 +77,16 @@ def _embedded_auth(
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
     settings = settings or CloudSettings()
     hub = Hub()
-    dispatcher = Dispatcher(hub, builtin_profiles(), settings.watchdog_s)
+    redis = shared_redis(settings.redis_url)
+    dispatcher = Dispatcher(
+        hub,
+        builtin_profiles(),
+        InFlight(redis),
+        OfflineQueue(redis, limit=settings.queue_limit),
+        worker_id=settings.node_id,
+        watchdog_s=settings.watchdog_s,
+        queue_offline=settings.queue_offline,
+    )
     store = _telemetry_store(settings)
     batcher = TelemetryBatcher(
         store,
@@ -99,11 +109,14 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await store.start()
+        await dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await batcher.close()
             await store.close()
+            await redis.aclose()
 
     app = FastAPI(
         title="EMS cloud",

@@ -1,23 +1,32 @@
 """Command dispatch: validate an operator's command, route it, track it to one final status.
 
 The checks run in the order of DESIGN section 4 and the first failure is the
-``rejected`` reason. A command sent to an edge carries a ``deadline``; if no
-final status arrives by then the watchdog fails it with ``edge_timeout``, and
-the edge itself refuses to apply it after that moment, so what the operator
-saw fail is never carried out later.
+``rejected`` reason. A command for an online edge is sent with a ``deadline``
+and enters the in-flight set; if no final status arrives by then the watchdog
+fails it with ``edge_timeout``, and the edge itself refuses to apply it after
+that moment, so what the operator saw fail is never carried out later. A
+command for an offline edge waits in that edge's FIFO queue (``queued``) until
+the edge reconnects or its ``ttl_s`` passes (``timeout_in_queue``). Whoever
+removes a command from the in-flight set or a queue (one atomic Redis step)
+owns its final status, so the watchdog, the expiry worker and a final ack
+never report the same command twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ems.cloud.hub import Hub
+from ems.cloud.hub import EdgeSession, Hub
+from ems.cloud.shared import ExpiredInQueue, InFlight, OfflineQueue, ToDeliver
 from ems.profiles import DeviceProfile, Problem, check_static, dynamic_limits, within
 from ems.protocol import CloudToEdgeCommand, EdgeAck, UiAck, UiCommand
 
@@ -29,6 +38,7 @@ audit = logging.getLogger("ems.audit")
 TERMINAL = frozenset({"rejected", "executed", "failed"})
 COMMAND_ROLES = frozenset({"operator", "admin"})
 _REMEMBER = 100_000  # finished commands kept for replay checks and late acks
+_WORKER_PERIOD_S = 0.2  # how often the watchdog and the expiry worker look
 
 
 @dataclass(eq=False)
@@ -39,28 +49,90 @@ class Tracked:
     device: str
     action: str
     value: object
+    issued_at: str
+    ttl_s: int
     status: str
     history: list[tuple[str, str | None, float]] = field(default_factory=list)
-    timer: asyncio.TimerHandle | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def envelope(self) -> str:
+        """What Redis keeps about the command (enough to finish it after a restart)."""
+        return json.dumps(
+            {
+                "command_id": self.command_id,
+                "user": self.username,
+                "edge_id": self.edge_id,
+                "device": self.device,
+                "action": self.action,
+                "value": self.value,
+                "issued_at": self.issued_at,
+                "ttl_s": self.ttl_s,
+            }
+        )
+
+    @classmethod
+    def from_envelope(cls, text: str, status: str) -> Tracked:
+        e: dict[str, Any] = json.loads(text)
+        return cls(
+            e["command_id"],
+            e["user"],
+            e["edge_id"],
+            e["device"],
+            e["action"],
+            e["value"],
+            e["issued_at"],
+            e["ttl_s"],
+            status,
+        )
+
 
 class Dispatcher:
     def __init__(
-        self, hub: Hub, profiles: Mapping[str, DeviceProfile], watchdog_s: float = 5.0
+        self,
+        hub: Hub,
+        profiles: Mapping[str, DeviceProfile],
+        inflight: InFlight,
+        queue: OfflineQueue,
+        worker_id: str,
+        watchdog_s: float = 5.0,
+        queue_offline: bool = True,
     ) -> None:
         self._hub = hub
         self._profiles = profiles
+        self._inflight = inflight
+        self._queue = queue
+        self._worker_id = worker_id
         self._watchdog_s = watchdog_s
+        self._queue_offline = queue_offline
         self.commands: OrderedDict[str, Tracked] = OrderedDict()
+        self._draining: dict[str, asyncio.Task[None]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        """Put back what a crash of this worker left half-delivered; start the workers."""
+        recovered = await self._queue.recover(self._worker_id)
+        if recovered:
+            log.warning("put %d half-delivered command(s) back in their queues", recovered)
+        self._workers = [
+            asyncio.create_task(self._watchdog(), name="watchdog"),
+            asyncio.create_task(self._expiry(), name="queue-expiry"),
+        ]
+
+    async def stop(self) -> None:
+        for task in [*self._workers, *self._draining.values()]:
+            task.cancel()
+        for task in [*self._workers, *self._draining.values()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # -- from a dashboard --------------------------------------------------
-    def submit(self, username: str, role: str, cmd: UiCommand) -> UiAck:
-        """Validate and route. The immediate ack (``received`` or ``rejected``) goes to
-        every socket of the user, like every later ack; it is also returned."""
+    async def submit(self, username: str, role: str, cmd: UiCommand) -> UiAck:
+        """Validate and route. The immediate ack (``received``, ``queued`` or ``rejected``)
+        goes to every socket of the user, like every later ack; it is also returned."""
         now = time.time()
         self._audit("cloud.received", cmd.command_id, username, cmd.edge_id, "received", None)
         if cmd.command_id in self.commands:
@@ -69,37 +141,61 @@ class Dispatcher:
                 username, cmd, "rejected", "replay", "command_id was already used", now
             )
         tracked = Tracked(
-            cmd.command_id, username, cmd.edge_id, cmd.device, cmd.action, cmd.value, "new"
+            cmd.command_id,
+            username,
+            cmd.edge_id,
+            cmd.device,
+            cmd.action,
+            cmd.value,
+            _rfc3339(cmd.issued_at),
+            cmd.ttl_s,
+            "new",
         )
         self._remember(tracked)
-        problem = self._validate(role, cmd, now)
+        session = self._hub.edges.get(cmd.edge_id)
+        # While an edge's queue drains, newer commands line up behind it (FIFO).
+        direct = (
+            session is not None
+            and not self._is_draining(cmd.edge_id)
+            and await self._queue.depth(cmd.edge_id) == 0
+        )
+        problem = self._validate(role, cmd, now, check_dynamic=direct)
         if problem is not None:
             reason, detail = problem
-            return self._finish(tracked, "rejected", reason, detail, now)
-        session = self._hub.edges.get(cmd.edge_id)
-        if session is None:
-            return self._finish(
+            return self._set(tracked, "rejected", reason, detail, now)
+        if session is not None and direct:
+            await self._send(tracked, session, now)
+            return self._set(tracked, "received", None, f"sent to {cmd.edge_id}", now)
+        if session is None and not self._queue_offline:
+            return self._set(
                 tracked, "rejected", "edge_offline", f"{cmd.edge_id} is not connected", now
             )
-        deadline = datetime.fromtimestamp(now, UTC) + timedelta(seconds=self._watchdog_s)
-        session.peer.send(
-            CloudToEdgeCommand(
-                command_id=cmd.command_id,
-                device=cmd.device,
-                action=cmd.action,
-                value=cmd.value,
-                issued_at=cmd.issued_at,
-                deadline=deadline,
-                user=username,
+        pushed = await self._queue.push(
+            cmd.edge_id, cmd.command_id, tracked.envelope(), now + cmd.ttl_s
+        )
+        if not pushed.queued:
+            return self._set(
+                tracked,
+                "rejected",
+                "queue_full",
+                f"{cmd.edge_id} already has {self._queue.limit} commands waiting",
+                now,
             )
+        self._audit("cloud.queued", cmd.command_id, username, cmd.edge_id, "queued", None)
+        ack = self._set(
+            tracked,
+            "queued",
+            None,
+            f"{cmd.edge_id} is offline; position {pushed.position}, expires in {cmd.ttl_s} s",
+            now,
         )
-        tracked.timer = asyncio.get_running_loop().call_later(
-            self._watchdog_s, self._timeout, cmd.command_id
-        )
-        self._audit("cloud.sent", cmd.command_id, username, cmd.edge_id, "received", None)
-        return self._set(tracked, "received", None, f"sent to {cmd.edge_id}", now)
+        if session is not None:
+            self.drain(cmd.edge_id)
+        return ack
 
-    def _validate(self, role: str, cmd: UiCommand, now: float) -> tuple[str, str] | None:
+    def _validate(
+        self, role: str, cmd: UiCommand, now: float, check_dynamic: bool
+    ) -> tuple[str, str] | None:
         if role not in COMMAND_ROLES:
             return "forbidden", f"role {role!r} may not send commands"
         devices = self._hub.inventory.get(cmd.edge_id)
@@ -118,8 +214,9 @@ class Dispatcher:
         problem = check_static(action, cmd.value)
         if problem is not None:
             return problem.reason, problem.detail
-        if self._hub.online(cmd.edge_id) and action.dynamic_limits is not None:
-            # The edge will execute it within a cycle: judge it by what it reports now.
+        if check_dynamic and action.dynamic_limits is not None:
+            # It goes out now and runs within a cycle: judge it by what the edge
+            # reports now. A queued command is revalidated by the edge when it runs.
             latest = self._hub.latest.get(cmd.edge_id, {})
             prefix = f"{cmd.device}/"
 
@@ -135,45 +232,141 @@ class Dispatcher:
                     return beyond.reason, beyond.detail
         return None
 
+    # -- to an edge --------------------------------------------------------
+    async def _send(self, tracked: Tracked, session: EdgeSession, now: float) -> bool:
+        deadline_s = now + self._watchdog_s
+        await self._inflight.add(
+            tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
+        )
+        sent = session.peer.send(
+            CloudToEdgeCommand(
+                command_id=tracked.command_id,
+                device=tracked.device,
+                action=tracked.action,
+                value=tracked.value,  # type: ignore[arg-type]
+                issued_at=datetime.fromisoformat(tracked.issued_at),
+                deadline=datetime.fromtimestamp(now, UTC) + timedelta(seconds=self._watchdog_s),
+                user=tracked.username,
+            )
+        )
+        self._audit(
+            "cloud.sent", tracked.command_id, tracked.username, tracked.edge_id, "sent", None
+        )
+        return sent
+
+    def _is_draining(self, edge_id: str) -> bool:
+        task = self._draining.get(edge_id)
+        return task is not None and not task.done()
+
+    def drain(self, edge_id: str) -> None:
+        """Deliver ``edge_id``'s queue in order (one drain per edge at a time)."""
+        if not self._is_draining(edge_id):
+            self._draining[edge_id] = asyncio.create_task(
+                self._drain(edge_id), name=f"drain-{edge_id}"
+            )
+
+    async def _drain(self, edge_id: str) -> None:
+        while True:
+            session = self._hub.edges.get(edge_id)
+            if session is None:
+                return
+            taken = await self._queue.take_for_delivery(edge_id, self._worker_id, now_s=time.time())
+            if taken is None:
+                return
+            now = time.time()
+            if isinstance(taken, ExpiredInQueue):
+                self._finish_removed(
+                    taken.expired.payload,
+                    "timeout_in_queue",
+                    f"not delivered within its ttl ({edge_id} was offline)",
+                    now,
+                )
+                continue
+            assert isinstance(taken, ToDeliver)
+            tracked = self._tracked(taken.command.payload, "queued")
+            if not await self._send(tracked, session, now):
+                # The socket closed under us: back to the front of the queue.
+                await self._inflight.complete(tracked.command_id)
+                await self._queue.recover(self._worker_id)
+                return
+            await self._queue.delivered(edge_id, self._worker_id, tracked.command_id)
+
     # -- from an edge ------------------------------------------------------
-    def on_edge_ack(self, edge_id: str, ack: EdgeAck) -> None:
+    async def on_edge_ack(self, edge_id: str, ack: EdgeAck) -> None:
         tracked = self.commands.get(ack.command_id)
-        now = time.time()
-        if tracked is None or tracked.edge_id != edge_id:
-            self._audit("cloud.ack_unknown", ack.command_id, None, edge_id, ack.status, ack.reason)
-            return
-        if tracked.terminal:
-            # E.g. executed after the watchdog already failed it: audit only.
+        if tracked is not None and tracked.edge_id != edge_id:
             self._audit(
-                "cloud.late_ack", ack.command_id, tracked.username, edge_id, ack.status, ack.reason
+                "cloud.ack_wrong_edge", ack.command_id, None, edge_id, ack.status, ack.reason
             )
             return
-        if ack.status in TERMINAL:
-            self._finish(tracked, ack.status, ack.reason, ack.detail, now)
-        else:
-            self._set(tracked, ack.status, ack.reason, ack.detail, now)
-
-    def _timeout(self, command_id: str) -> None:
-        tracked = self.commands.get(command_id)
-        if tracked is None or tracked.terminal:
+        now = time.time()
+        if ack.status not in TERMINAL:
+            if tracked is not None and not tracked.terminal:
+                self._set(tracked, ack.status, ack.reason, ack.detail, now)
             return
-        self._finish(
-            tracked,
-            "failed",
-            "edge_timeout",
-            f"no final status from {tracked.edge_id} within {self._watchdog_s:g} s",
-            time.time(),
-        )
+        if not await self._inflight.complete(ack.command_id):
+            # The watchdog got there first (or this ack repeats): audit only.
+            self._audit("cloud.late_ack", ack.command_id, None, edge_id, ack.status, ack.reason)
+            return
+        if tracked is None:  # sent before this process restarted
+            self._audit("cloud.acked", ack.command_id, None, edge_id, ack.status, ack.reason)
+            return
+        self._set(tracked, ack.status, ack.reason, ack.detail, now)
+
+    # -- workers -----------------------------------------------------------
+    async def _watchdog(self) -> None:
+        while True:
+            try:
+                for entry in await self._inflight.claim_expired(time.time()):
+                    self._finish_removed(
+                        entry.text,
+                        "edge_timeout",
+                        f"no final status from {entry.edge_id} within {self._watchdog_s:g} s",
+                        time.time(),
+                    )
+            except Exception:
+                log.exception("watchdog pass failed; retrying")
+            await asyncio.sleep(_WORKER_PERIOD_S)
+
+    async def _expiry(self) -> None:
+        while True:
+            try:
+                for expired in await self._queue.expire(time.time()):
+                    self._finish_removed(
+                        expired.payload,
+                        "timeout_in_queue",
+                        f"not delivered within its ttl ({expired.edge_id} stayed offline)",
+                        time.time(),
+                    )
+            except Exception:
+                log.exception("queue expiry pass failed; retrying")
+            await asyncio.sleep(_WORKER_PERIOD_S)
+
+    def _finish_removed(self, envelope: str, reason: str, detail: str, now: float) -> None:
+        """Fail a command this process removed from the in-flight set or a queue."""
+        tracked = self._tracked(envelope, "queued")
+        if tracked.terminal:
+            self._audit(
+                "cloud.late_failure",
+                tracked.command_id,
+                tracked.username,
+                tracked.edge_id,
+                "failed",
+                reason,
+            )
+            return
+        self._set(tracked, "failed", reason, detail, now)
+
+    def _tracked(self, envelope: str, status: str) -> Tracked:
+        """The command's record here, or one rebuilt from Redis (after a restart)."""
+        fresh = Tracked.from_envelope(envelope, status)
+        known = self.commands.get(fresh.command_id)
+        if known is not None:
+            return known
+        self._remember(fresh)
+        return fresh
 
     # -- bookkeeping -------------------------------------------------------
-    def _finish(
-        self, tracked: Tracked, status: str, reason: str | None, detail: str | None, now: float
-    ) -> UiAck:
-        if tracked.timer is not None:
-            tracked.timer.cancel()
-            tracked.timer = None
-        return self._set(tracked, status, reason, detail, now)
-
     def _set(
         self, tracked: Tracked, status: str, reason: str | None, detail: str | None, now: float
     ) -> UiAck:
@@ -214,9 +407,7 @@ class Dispatcher:
     def _remember(self, tracked: Tracked) -> None:
         self.commands[tracked.command_id] = tracked
         while len(self.commands) > _REMEMBER:
-            _, old = self.commands.popitem(last=False)
-            if old.timer is not None:
-                old.timer.cancel()
+            self.commands.popitem(last=False)
 
     @staticmethod
     def _audit(
@@ -240,3 +431,7 @@ class Dispatcher:
                 "reason": reason,
             },
         )
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

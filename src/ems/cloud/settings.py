@@ -28,6 +28,19 @@ class CloudSettings(BaseSettings):
     auth_database_url: str | None = Field(
         default=None, description="postgresql://… for users and keys; default SQLite in data_dir"
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://… shared by every cloud process; default the embedded store",
+    )
+    node_id: str = Field(
+        default="cloud-1",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="This process's name in shared state; stable across its restarts",
+    )
+    queue_limit: int = Field(default=10_000, ge=1, description="Commands queued per edge")
+    queue_offline: bool = Field(
+        default=True, description="Queue commands for offline edges (else: edge_offline)"
+    )
     auth_url: str | None = Field(
         default=None,
         description="Base URL of an external auth service (its JWKS); default: serve it at /auth",

@@ -69,6 +69,7 @@ class EdgeEndpoint:
             await old.peer.close(CLOSE_REPLACED, "replaced by a newer connection")
         peer.send(EdgeAuthOk(server_time=datetime.now(UTC)))
         log.info("edge %s connected", auth.edge_id)
+        self._dispatcher.drain(auth.edge_id)  # what waited while it was offline, in order
         telemetry: asyncio.Queue[EdgeTelemetry] = asyncio.Queue(maxsize=1000)
         writer = asyncio.create_task(self._store_telemetry(session, telemetry))
         try:
@@ -126,7 +127,7 @@ class EdgeEndpoint:
                         "edge %s: telemetry backlog full; frame %d not stored", edge_id, frame.seq
                     )
             elif isinstance(frame, EdgeAck):
-                self._dispatcher.on_edge_ack(edge_id, frame)
+                await self._dispatcher.on_edge_ack(edge_id, frame)
             elif isinstance(frame, EdgeInventory):
                 self._hub.inventory[edge_id] = list(frame.devices)
                 log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])

@@ -123,7 +123,7 @@ class UiEndpoint:
             if isinstance(frame, FrameError):
                 self._refuse(session, frame)
             elif isinstance(frame, UiCommand):
-                self._dispatcher.submit(session.username, session.role, frame)
+                await self._dispatcher.submit(session.username, session.role, frame)
             elif isinstance(frame, UiSubscribe):
                 self._hub.subscribe(session, frame.edge_id)
                 session.peer.send(self._hub.status(frame.edge_id))
