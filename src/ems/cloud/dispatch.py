@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ems.clock import Clock, RealClock
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.shared import ExpiredInQueue, InFlight, OfflineQueue, ToDeliver
 from ems.profiles import DeviceProfile, Problem, check_static, dynamic_limits, within
@@ -99,6 +99,7 @@ class Dispatcher:
         worker_id: str,
         watchdog_s: float = 5.0,
         queue_offline: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self._hub = hub
         self._profiles = profiles
@@ -107,6 +108,9 @@ class Dispatcher:
         self._worker_id = worker_id
         self._watchdog_s = watchdog_s
         self._queue_offline = queue_offline
+        self._clock: Clock = clock or RealClock()
+        #: Called with every status change (the command records subscribe here).
+        self.listeners: list[Callable[[Tracked, UiAck], None]] = []
         self.commands: OrderedDict[str, Tracked] = OrderedDict()
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._workers: list[asyncio.Task[None]] = []
@@ -133,7 +137,7 @@ class Dispatcher:
     async def submit(self, username: str, role: str, cmd: UiCommand) -> UiAck:
         """Validate and route. The immediate ack (``received``, ``queued`` or ``rejected``)
         goes to every socket of the user, like every later ack; it is also returned."""
-        now = time.time()
+        now = self._clock.time()
         self._audit("cloud.received", cmd.command_id, username, cmd.edge_id, "received", None)
         if cmd.command_id in self.commands:
             # Not tracked as a new command: the original keeps its own status.
@@ -270,10 +274,12 @@ class Dispatcher:
             session = self._hub.edges.get(edge_id)
             if session is None:
                 return
-            taken = await self._queue.take_for_delivery(edge_id, self._worker_id, now_s=time.time())
+            taken = await self._queue.take_for_delivery(
+                edge_id, self._worker_id, now_s=self._clock.time()
+            )
             if taken is None:
                 return
-            now = time.time()
+            now = self._clock.time()
             if isinstance(taken, ExpiredInQueue):
                 self._finish_removed(
                     taken.expired.payload,
@@ -299,7 +305,7 @@ class Dispatcher:
                 "cloud.ack_wrong_edge", ack.command_id, None, edge_id, ack.status, ack.reason
             )
             return
-        now = time.time()
+        now = self._clock.time()
         if ack.status not in TERMINAL:
             if tracked is not None and not tracked.terminal:
                 self._set(tracked, ack.status, ack.reason, ack.detail, now)
@@ -314,16 +320,34 @@ class Dispatcher:
         self._set(tracked, ack.status, ack.reason, ack.detail, now)
 
     # -- workers -----------------------------------------------------------
+    async def watchdog_pass(self) -> int:
+        """Fail every sent command whose deadline passed; returns how many this call failed."""
+        entries = await self._inflight.claim_expired(self._clock.time())
+        for entry in entries:
+            self._finish_removed(
+                entry.text,
+                "edge_timeout",
+                f"no final status from {entry.edge_id} within {self._watchdog_s:g} s",
+                self._clock.time(),
+            )
+        return len(entries)
+
+    async def expiry_pass(self) -> int:
+        """Fail every queued command whose ttl passed; returns how many this call failed."""
+        expired = await self._queue.expire(self._clock.time())
+        for command in expired:
+            self._finish_removed(
+                command.payload,
+                "timeout_in_queue",
+                f"not delivered within its ttl ({command.edge_id} stayed offline)",
+                self._clock.time(),
+            )
+        return len(expired)
+
     async def _watchdog(self) -> None:
         while True:
             try:
-                for entry in await self._inflight.claim_expired(time.time()):
-                    self._finish_removed(
-                        entry.text,
-                        "edge_timeout",
-                        f"no final status from {entry.edge_id} within {self._watchdog_s:g} s",
-                        time.time(),
-                    )
+                await self.watchdog_pass()
             except Exception:
                 log.exception("watchdog pass failed; retrying")
             await asyncio.sleep(_WORKER_PERIOD_S)
@@ -331,13 +355,7 @@ class Dispatcher:
     async def _expiry(self) -> None:
         while True:
             try:
-                for expired in await self._queue.expire(time.time()):
-                    self._finish_removed(
-                        expired.payload,
-                        "timeout_in_queue",
-                        f"not delivered within its ttl ({expired.edge_id} stayed offline)",
-                        time.time(),
-                    )
+                await self.expiry_pass()
             except Exception:
                 log.exception("queue expiry pass failed; retrying")
             await asyncio.sleep(_WORKER_PERIOD_S)
@@ -385,6 +403,11 @@ class Dispatcher:
         )
         for ui in self._hub.users.get(tracked.username, ()):
             ui.peer.send(ack)
+        for listener in self.listeners:
+            try:
+                listener(tracked, ack)
+            except Exception:
+                log.exception("command status listener failed")
         return ack
 
     def _ack(
