@@ -20,7 +20,7 @@ from ems.cloud.auth.jwt import Claims, JwtVerifier
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import Hub
 from ems.cloud.settings import CloudSettings
-from ems.cloud.shared import InFlight, OfflineQueue, shared_redis
+from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
 from ems.cloud.telemetry import (
     PostgresTelemetryStore,
     SqliteTelemetryStore,
@@ -83,6 +83,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         builtin_profiles(),
         InFlight(redis),
         OfflineQueue(redis, limit=settings.queue_limit),
+        Inventories(redis),
         worker_id=settings.node_id,
         watchdog_s=settings.watchdog_s,
         queue_offline=settings.queue_offline,

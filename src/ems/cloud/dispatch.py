@@ -26,9 +26,9 @@ from typing import Any
 
 from ems.clock import Clock, RealClock
 from ems.cloud.hub import EdgeSession, Hub
-from ems.cloud.shared import ExpiredInQueue, InFlight, OfflineQueue, ToDeliver
+from ems.cloud.shared import ExpiredInQueue, InFlight, Inventories, OfflineQueue, ToDeliver
 from ems.profiles import DeviceProfile, Problem, check_static, dynamic_limits, within
-from ems.protocol import CloudToEdgeCommand, EdgeAck, UiAck, UiCommand
+from ems.protocol import CloudToEdgeCommand, DeviceRef, EdgeAck, UiAck, UiCommand
 
 __all__ = ["Dispatcher", "Tracked"]
 
@@ -96,6 +96,7 @@ class Dispatcher:
         profiles: Mapping[str, DeviceProfile],
         inflight: InFlight,
         queue: OfflineQueue,
+        inventories: Inventories,
         worker_id: str,
         watchdog_s: float = 5.0,
         queue_offline: bool = True,
@@ -105,6 +106,7 @@ class Dispatcher:
         self._profiles = profiles
         self._inflight = inflight
         self._queue = queue
+        self._inventories = inventories
         self._worker_id = worker_id
         self._watchdog_s = watchdog_s
         self._queue_offline = queue_offline
@@ -118,6 +120,8 @@ class Dispatcher:
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         """Put back what a crash of this worker left half-delivered; start the workers."""
+        for edge_id, devices in (await self._inventories.all()).items():
+            self._hub.inventory.setdefault(edge_id, [DeviceRef(**d) for d in devices])
         recovered = await self._queue.recover(self._worker_id)
         if recovered:
             log.warning("put %d half-delivered command(s) back in their queues", recovered)
@@ -156,6 +160,11 @@ class Dispatcher:
             "new",
         )
         self._remember(tracked)
+        if cmd.edge_id not in self._hub.inventory:
+            # Reported to another cloud process, or before this one restarted.
+            stored = await self._inventories.get(cmd.edge_id)
+            if stored is not None:
+                self._hub.inventory[cmd.edge_id] = [DeviceRef(**d) for d in stored]
         session = self._hub.edges.get(cmd.edge_id)
         # While an edge's queue drains, newer commands line up behind it (FIFO).
         direct = (
@@ -298,6 +307,11 @@ class Dispatcher:
             await self._queue.delivered(edge_id, self._worker_id, tracked.command_id)
 
     # -- from an edge ------------------------------------------------------
+    async def record_inventory(self, edge_id: str, devices: list[DeviceRef]) -> None:
+        """Keep what an edge reported, here and in the shared store."""
+        self._hub.inventory[edge_id] = list(devices)
+        await self._inventories.save(edge_id, [d.model_dump() for d in devices])
+
     async def on_edge_ack(self, edge_id: str, ack: EdgeAck) -> None:
         tracked = self.commands.get(ack.command_id)
         if tracked is not None and tracked.edge_id != edge_id:

@@ -129,7 +129,7 @@ class EdgeEndpoint:
             elif isinstance(frame, EdgeAck):
                 await self._dispatcher.on_edge_ack(edge_id, frame)
             elif isinstance(frame, EdgeInventory):
-                self._hub.inventory[edge_id] = list(frame.devices)
+                await self._dispatcher.record_inventory(edge_id, list(frame.devices))
                 log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])
             else:  # a second auth frame
                 session.peer.send(

@@ -88,6 +88,12 @@ class EmsProcess:
             self.proc.stdout.close()
         return self.proc.returncode
 
+    def kill(self, timeout_s: float = 15.0) -> int:
+        """SIGKILL: no chance to clean up, as in a crash."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.stop(timeout_s)
+
     @property
     def output(self) -> str:
         return "".join(self.lines)

@@ -11,6 +11,7 @@ owns its terminal status (DESIGN sections 4 and 7).
 
 from ems.cloud.shared.connect import embedded_server, reset_embedded_server, shared_redis
 from ems.cloud.shared.inflight import InFlight, InFlightEntry
+from ems.cloud.shared.inventory import Inventories
 from ems.cloud.shared.queue import (
     QUEUE_FULL,
     TIMEOUT_IN_QUEUE,
@@ -28,6 +29,7 @@ __all__ = [
     "ExpiredInQueue",
     "InFlight",
     "InFlightEntry",
+    "Inventories",
     "OfflineQueue",
     "PushResult",
     "QueuedCommand",
