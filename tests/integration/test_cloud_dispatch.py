@@ -1,7 +1,7 @@
 """``ems cloud`` and ``ems edge`` as real processes: dispatch, refusals, bad frames, telemetry.
 
-Runs once on the embedded stores (SQLite) and once with telemetry in a real
-PostgreSQL that the test run starts.
+Runs once on the embedded stores (SQLite, the in-process Redis) and once on a
+real PostgreSQL and a real redis-server that the test run starts.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     env: dict[str, str] = {"EMS_QUEUE_LIMIT": "5"}
-    if request.param == "postgres":
+    if request.param == "postgres":  # the production stores: PostgreSQL and a real Redis
         env["EMS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        env["EMS_REDIS_URL"] = request.getfixturevalue("redis_url")
     data = tmp_path_factory.mktemp(f"cloud-{request.param}")
     ems("auth", "create-user", "olga", "--role", "operator", "--password", PASSWORD, data=data)
     ems("auth", "create-user", "vic", "--role", "viewer", "--password", PASSWORD, data=data)
