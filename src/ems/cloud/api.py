@@ -1,4 +1,5 @@
-"""HTTP API: profiles (public, edges fetch them at start), edges and their telemetry history."""
+"""HTTP API: profiles (public, edges fetch them at start), edges and their telemetry history,
+command records."""
 
 from __future__ import annotations
 
@@ -7,20 +8,28 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.hub import Hub
+from ems.cloud.records import Recorder
 from ems.cloud.telemetry import TelemetryStore
 from ems.profiles import builtin_profile_documents
 
 __all__ = ["build_router"]
 
 _MAX_RANGE_S = 366 * 86_400.0
+# The wire contract's patterns (ems.protocol.types), so a malformed id is a 422, not a 404.
+_EDGE_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_COMMAND_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def build_router(
-    hub: Hub, store: TelemetryStore, verify: Callable[[str], Awaitable[Claims]]
+    hub: Hub,
+    store: TelemetryStore,
+    verify: Callable[[str], Awaitable[Claims]],
+    *,
+    records: Recorder,
 ) -> APIRouter:
     router = APIRouter(prefix="/api")
 
@@ -87,5 +96,41 @@ def build_router(
             "end": end_s,
             "channels": {name: [p._asdict() for p in points] for name, points in history.items()},
         }
+
+    @router.get(
+        "/commands",
+        summary="An edge's recent commands, newest first",
+        dependencies=signed_in,
+    )
+    async def commands(
+        edge_id: Annotated[str, Query(pattern=_EDGE_ID)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Up to ``limit`` commands sent to ``edge_id``, newest (by ``created_at``) first.
+
+        Each has its current ``status`` (with ``reason`` and ``updated_at``) but
+        not its history. Read from the database, merged with the Redis copy so
+        that a command of the last moments (not yet in the database) is listed
+        with its latest status. Any signed-in user may read, viewers included;
+        per-edge permissions are not part of this release.
+        """
+        found = await records.list_for_edge(edge_id, limit)
+        return {"edge_id": edge_id, "commands": [r.to_api(with_history=False) for r in found]}
+
+    @router.get(
+        "/commands/{command_id}",
+        summary="One command: its current status and every status it went through",
+        dependencies=signed_in,
+    )
+    async def command(command_id: Annotated[str, Path(pattern=_COMMAND_ID)]) -> dict[str, Any]:
+        """The command's record; ``history`` lists ``{status, reason, detail, at}`` oldest
+        first (times RFC 3339 UTC). 404 when no command has this id. Any signed-in
+        user may read, viewers included; per-edge permissions are not part of this
+        release.
+        """
+        record = await records.get(command_id)
+        if record is None:
+            raise HTTPException(404, f"no command {command_id!r}")
+        return record.to_api()
 
     return router

@@ -19,6 +19,7 @@ from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import Claims, JwtVerifier
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import Hub
+from ems.cloud.records import CommandStore, HotRecords, Recorder, command_store
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
 from ems.cloud.telemetry import (
@@ -45,6 +46,8 @@ class CloudParts:
     dispatcher: Dispatcher
     store: TelemetryStore
     batcher: TelemetryBatcher
+    records: Recorder
+    command_store: CommandStore
 
 
 def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
@@ -94,6 +97,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         max_rows=settings.telemetry_batch_rows,
         max_delay_s=settings.telemetry_batch_delay_s,
     )
+    commands = command_store(settings.database_url, settings.data_dir)
+    records = Recorder(HotRecords(redis), commands)
+    dispatcher.listeners.append(records.on_status)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:
         import httpx
@@ -110,13 +116,17 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await store.start()
+        await commands.start()
+        records.start()
         await dispatcher.start()
         try:
             yield
         finally:
             await dispatcher.stop()
+            await records.stop()  # writes every status reported so far, then ends
             await batcher.close()
             await store.close()
+            await commands.close()
             await redis.aclose()
 
     app = FastAPI(
@@ -125,7 +135,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Edges and dashboards over WebSockets, command dispatch, telemetry.",
     )
-    app.state.parts = CloudParts(settings, hub, dispatcher, store, batcher)
+    app.state.parts = CloudParts(
+        settings, hub, dispatcher, store, batcher, records=records, command_store=commands
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -145,9 +157,10 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         "/ws/edge", EdgeEndpoint(hub, dispatcher, batcher, check_key, settings)
     )
     app.add_api_websocket_route(
-        "/ws/ui", UiEndpoint(hub, dispatcher, verify, settings, origin_allowed)
+        "/ws/ui",
+        UiEndpoint(hub, dispatcher, verify, settings, origin_allowed, records.unfinished),
     )
-    app.include_router(build_router(hub, store, verify))
+    app.include_router(build_router(hub, store, verify, records=records))
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:

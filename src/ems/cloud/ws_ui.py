@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -28,12 +28,14 @@ from ems.protocol import (
     UiUnsubscribe,
 )
 
-__all__ = ["TokenCheck", "UiEndpoint"]
+__all__ = ["CatchUp", "TokenCheck", "UiEndpoint"]
 
 log = logging.getLogger(__name__)
 
 #: Verifies a JWT; raises :class:`AuthError` with a reason code.
 TokenCheck = Callable[[str], Awaitable[Claims]]
+#: A user's unfinished commands, each as an ack with its current status.
+CatchUp = Callable[[str], Awaitable[Sequence[UiAck]]]
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
@@ -48,12 +50,14 @@ class UiEndpoint:
         verify: TokenCheck,
         settings: CloudSettings,
         origin_allowed: Callable[[WebSocket], bool],
+        catch_up: CatchUp | None = None,
     ) -> None:
         self._hub = hub
         self._dispatcher = dispatcher
         self._verify = verify
         self._settings = settings
         self._origin_allowed = origin_allowed
+        self._catch_up = catch_up
 
     async def __call__(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -76,11 +80,31 @@ class UiEndpoint:
             UiAuthOk(user=claims.username, role=claims.role, server_time=datetime.now(UTC))  # type: ignore[arg-type]
         )
         try:
+            await self._send_catch_up(session)
             await self._receive(websocket, session)
         finally:
             expiry.cancel()
             self._hub.detach_ui(session)
             await peer.stop()
+
+    async def _send_catch_up(self, session: UiSession) -> None:
+        """The current status of the user's unfinished commands, so a dashboard that
+        reconnects is not left showing a status its last socket missed changing.
+
+        The socket is attached before this, so a change meanwhile may also arrive
+        as a live ack: a repeat of the same status, never an older one.
+        """
+        if self._catch_up is None:
+            return
+        try:
+            acks = await self._catch_up(session.username)
+        except Exception:
+            log.warning(
+                "no catch-up for %s: command records unreadable", session.username, exc_info=True
+            )
+            return
+        for ack in acks:
+            session.peer.send(ack)
 
     async def _authenticate(self, websocket: WebSocket) -> Claims | None:
         token = websocket.query_params.get("token")

@@ -1,0 +1,197 @@
+"""The production durable copy of the command records: PostgreSQL through asyncpg.
+
+The tables live next to telemetry (same ``EMS_DATABASE_URL``). The schema is
+made the way telemetry's is (:mod:`ems.cloud.telemetry.pg_schema`): on every
+start, in one transaction holding the same advisory lock
+(``SCHEMA_LOCK_KEY``), versioned in the shared ``schema_version`` table under
+the component ``commands``, so several cloud processes may start at once.
+
+A write is one transaction: the command rows are upserted first, in
+command-id order (this locks them, in an order every writer shares, so two
+processes writing the same commands wait for each other instead of
+deadlocking), then the events are appended. Both rules are in
+:mod:`ems.cloud.records.sql`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from ems.cloud.records import sql
+from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
+from ems.cloud.telemetry.pg_schema import SCHEMA_LOCK_KEY
+
+__all__ = ["PostgresCommandStore", "ensure_schema"]
+
+COMPONENT = "commands"
+
+# Ids are ASCII (protocol patterns): byte order ("C") is cheaper and the same everywhere.
+_V1 = (
+    """CREATE TABLE commands (
+        command_id text COLLATE "C" PRIMARY KEY,
+        edge_id text COLLATE "C" NOT NULL,
+        username text NOT NULL,
+        device text COLLATE "C" NOT NULL,
+        action text COLLATE "C" NOT NULL,
+        value jsonb NOT NULL,
+        issued_at timestamptz NOT NULL,
+        ttl_s integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        status text NOT NULL,
+        reason text,
+        terminal boolean NOT NULL,
+        updated_at timestamptz NOT NULL)""",
+    "CREATE INDEX commands_edge_created ON commands (edge_id, created_at)",
+    """CREATE TABLE command_events (
+        command_id text COLLATE "C" NOT NULL REFERENCES commands ON DELETE CASCADE,
+        seq integer NOT NULL,
+        status text NOT NULL,
+        reason text,
+        detail text,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (command_id, seq),
+        UNIQUE (command_id, status, at))""",
+)
+
+#: Schema steps; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+
+# value: asyncpg takes and returns jsonb as JSON text.
+_UPSERT = sql.render(sql.UPSERT_COMMAND, "dollar")
+_INSERT_EVENT = sql.render(sql.INSERT_EVENT, "dollar")
+_SELECT_COMMAND = sql.render(sql.SELECT_COMMAND, "dollar")
+_SELECT_EVENTS = sql.render(sql.SELECT_EVENTS, "dollar")
+_LIST = sql.render(sql.LIST_FOR_EDGE, "dollar")
+
+
+async def ensure_schema(conn: asyncpg.Connection) -> None:
+    """Create or upgrade the command tables. ``conn`` is outside any transaction."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
+        # Same definition as telemetry's: whichever component starts first makes it.
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_version (
+                component text PRIMARY KEY,
+                version integer NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        current = await conn.fetchval(
+            "SELECT version FROM schema_version WHERE component = $1", COMPONENT
+        )
+        current = current or 0
+        if current > len(MIGRATIONS):
+            raise RuntimeError(
+                f"commands schema version {current} is newer than this release "
+                f"understands ({len(MIGRATIONS)})"
+            )
+        for step in MIGRATIONS[current:]:
+            for statement in step:
+                await conn.execute(statement)
+        await conn.execute(
+            """INSERT INTO schema_version (component, version) VALUES ($1, $2)
+            ON CONFLICT (component) DO UPDATE SET version = $2, updated_at = now()""",
+            COMPONENT,
+            len(MIGRATIONS),
+        )
+
+
+class PostgresCommandStore:
+    """A :class:`~ems.cloud.records.model.CommandStore` in PostgreSQL at ``dsn``."""
+
+    def __init__(self, dsn: str, *, pool_size: int = 2, command_timeout_s: float = 30.0) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._command_timeout_s = command_timeout_s
+        self._pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=self._command_timeout_s,
+            )
+        async with self._pool.acquire() as conn:
+            await ensure_schema(conn)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def write(self, changes: Sequence[StatusChange]) -> None:
+        if not changes:
+            return
+        # sorted() is stable: one command's changes keep their order.
+        locking_order = sorted(changes, key=lambda c: c.command.command_id)
+        async with self._require_pool().acquire() as conn, conn.transaction():
+            await conn.executemany(_UPSERT, [_command_row(c) for c in locking_order])
+            await conn.executemany(_INSERT_EVENT, [_event_row(c) for c in changes])
+
+    async def get(self, command_id: str) -> CommandRecord | None:
+        async with self._require_pool().acquire() as conn, conn.transaction(readonly=True):
+            row = await conn.fetchrow(_SELECT_COMMAND, command_id)
+            if row is None:
+                return None
+            events = await conn.fetch(_SELECT_EVENTS, command_id)
+        history = tuple(StatusEvent(s, r, d, at.timestamp()) for s, r, d, at in events)
+        return _record(row, history)
+
+    async def list_for_edge(self, edge_id: str, limit: int) -> list[CommandRecord]:
+        rows = await self._require_pool().fetch(_LIST, edge_id, limit)
+        return [_record(row, ()) for row in rows]
+
+    def _require_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("command store not started (or closed)")
+        return self._pool
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def _command_row(change: StatusChange) -> tuple[object, ...]:
+    c, e = change.command, change.event
+    return (
+        c.command_id,
+        c.edge_id,
+        c.user,
+        c.device,
+        c.action,
+        json.dumps(c.value),
+        _utc(c.issued_at),
+        c.ttl_s,
+        _utc(c.created_at),
+        e.status,
+        e.reason,
+        e.terminal,
+        _utc(e.at),
+    )
+
+
+def _event_row(change: StatusChange) -> tuple[object, ...]:
+    e = change.event
+    return (change.command.command_id, e.status, e.reason, e.detail, _utc(e.at))
+
+
+def _record(row: Sequence[Any], history: tuple[StatusEvent, ...]) -> CommandRecord:
+    (cid, edge, user, device, action, value, issued, ttl, created, status, reason, final, at) = row
+    info = CommandInfo(
+        cid,
+        edge,
+        user,
+        device,
+        action,
+        json.loads(value),
+        issued.timestamp(),
+        ttl,
+        created.timestamp(),
+    )
+    return CommandRecord(info, status, reason, final, at.timestamp(), history)

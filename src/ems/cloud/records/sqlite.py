@@ -1,0 +1,203 @@
+"""The embedded durable copy of the command records: one SQLite file, no server.
+
+Built like the telemetry store (:mod:`ems.cloud.telemetry.sqlite`): all work on
+one dedicated thread, WAL mode, ``synchronous=NORMAL``, and a
+``schema_version(component, version)`` row (component ``commands``) that the
+migrations below advance under ``BEGIN IMMEDIATE``, so processes starting on
+the same file take turns. Times are REAL UTC epoch seconds, ``value`` is JSON
+text, ``terminal`` is 0/1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ems.cloud.records import sql
+from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
+
+__all__ = ["SqliteCommandStore"]
+
+T = TypeVar("T")
+
+COMPONENT = "commands"
+
+#: Schema steps; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE commands (
+            command_id TEXT PRIMARY KEY, edge_id TEXT NOT NULL, username TEXT NOT NULL,
+            device TEXT NOT NULL, action TEXT NOT NULL, value TEXT NOT NULL,
+            issued_at REAL NOT NULL, ttl_s INTEGER NOT NULL, created_at REAL NOT NULL,
+            status TEXT NOT NULL, reason TEXT, terminal INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX commands_edge_created ON commands (edge_id, created_at)",
+        """CREATE TABLE command_events (
+            command_id TEXT NOT NULL REFERENCES commands (command_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, detail TEXT,
+            at REAL NOT NULL,
+            PRIMARY KEY (command_id, seq),
+            UNIQUE (command_id, status, at)
+        ) WITHOUT ROWID""",
+    ),
+)
+
+_UPSERT = sql.render(sql.UPSERT_COMMAND, "qmark")
+_INSERT_EVENT = sql.render(sql.INSERT_EVENT, "qmark")
+_SELECT_COMMAND = sql.render(sql.SELECT_COMMAND, "qmark")
+_SELECT_EVENTS = sql.render(sql.SELECT_EVENTS, "qmark")
+_LIST = sql.render(sql.LIST_FOR_EDGE, "qmark")
+
+
+class SqliteCommandStore:
+    """A :class:`~ems.cloud.records.model.CommandStore` in the SQLite file at ``path``."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
+        self.path = path
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ems-commands-db")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        await self._run(self._start)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    async def write(self, changes: Sequence[StatusChange]) -> None:
+        if changes:
+            await self._run(self._write, changes)
+
+    async def get(self, command_id: str) -> CommandRecord | None:
+        return await self._run(self._get, command_id)
+
+    async def list_for_edge(self, edge_id: str, limit: int) -> list[CommandRecord]:
+        return await self._run(self._list, edge_id, limit)
+
+    # -- on the worker thread -------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("command store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("command store not started")
+        return self._conn
+
+    def _start(self) -> None:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None)  # we BEGIN/COMMIT
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn = conn
+        self._migrate(self._db())
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        with _transaction(conn, "BEGIN IMMEDIATE"):
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_version (
+                    component TEXT PRIMARY KEY, version INTEGER NOT NULL,
+                    updated_at REAL NOT NULL)"""
+            )
+            found = conn.execute(
+                "SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)
+            ).fetchone()
+            current = 0 if found is None else int(found[0])
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path}: commands schema version {current} is newer than this "
+                    f"release understands ({len(MIGRATIONS)})"
+                )
+            for step in MIGRATIONS[current:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(
+                """INSERT INTO schema_version (component, version, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (component) DO UPDATE
+                SET version = excluded.version, updated_at = excluded.updated_at""",
+                (COMPONENT, len(MIGRATIONS), time.time()),
+            )
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _write(self, changes: Sequence[StatusChange]) -> None:
+        conn = self._db()
+        with _transaction(conn, "BEGIN IMMEDIATE"):
+            conn.executemany(_UPSERT, [_command_row(c) for c in changes])
+            conn.executemany(_INSERT_EVENT, [_event_row(c) for c in changes])
+
+    def _get(self, command_id: str) -> CommandRecord | None:
+        conn = self._db()
+        with _transaction(conn, "BEGIN"):  # one snapshot for both reads
+            row = conn.execute(_SELECT_COMMAND, (command_id,)).fetchone()
+            if row is None:
+                return None
+            events = conn.execute(_SELECT_EVENTS, (command_id,)).fetchall()
+        return _record(row, tuple(StatusEvent(s, r, d, at) for s, r, d, at in events))
+
+    def _list(self, edge_id: str, limit: int) -> list[CommandRecord]:
+        rows = self._db().execute(_LIST, (edge_id, limit)).fetchall()
+        return [_record(row, ()) for row in rows]
+
+
+def _command_row(change: StatusChange) -> tuple[object, ...]:
+    c, e = change.command, change.event
+    return (
+        c.command_id,
+        c.edge_id,
+        c.user,
+        c.device,
+        c.action,
+        json.dumps(c.value),
+        c.issued_at,
+        c.ttl_s,
+        c.created_at,
+        e.status,
+        e.reason,
+        int(e.terminal),
+        e.at,
+    )
+
+
+def _event_row(change: StatusChange) -> tuple[object, ...]:
+    e = change.event
+    return (change.command.command_id, e.status, e.reason, e.detail, e.at)
+
+
+def _record(row: Sequence[Any], history: tuple[StatusEvent, ...]) -> CommandRecord:
+    (cid, edge, user, device, action, value, issued, ttl, created, status, reason, final, at) = row
+    info = CommandInfo(cid, edge, user, device, action, json.loads(value), issued, ttl, created)
+    return CommandRecord(info, status, reason, bool(final), at, history)
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+    """BEGIN … COMMIT, or ROLLBACK when the block raises (the connection is in autocommit)."""
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

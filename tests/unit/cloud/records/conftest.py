@@ -1,0 +1,5 @@
+"""The record contract checks live in the package: rewrite their asserts to show values."""
+
+import pytest
+
+pytest.register_assert_rewrite("ems.cloud.records.testing")
