@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from ems.cloud.migrations import migrate_postgres, postgres_version
 from ems.cloud.records import sql
 from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
 from ems.cloud.telemetry.pg_schema import SCHEMA_LOCK_KEY
@@ -73,31 +74,8 @@ async def ensure_schema(conn: asyncpg.Connection) -> None:
     """Create or upgrade the command tables. ``conn`` is outside any transaction."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-        # Same definition as telemetry's: whichever component starts first makes it.
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_version (
-                component text PRIMARY KEY,
-                version integer NOT NULL,
-                updated_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        current = await conn.fetchval(
-            "SELECT version FROM schema_version WHERE component = $1", COMPONENT
-        )
-        current = current or 0
-        if current > len(MIGRATIONS):
-            raise RuntimeError(
-                f"commands schema version {current} is newer than this release "
-                f"understands ({len(MIGRATIONS)})"
-            )
-        for step in MIGRATIONS[current:]:
-            for statement in step:
-                await conn.execute(statement)
-        await conn.execute(
-            """INSERT INTO schema_version (component, version) VALUES ($1, $2)
-            ON CONFLICT (component) DO UPDATE SET version = $2, updated_at = now()""",
-            COMPONENT,
-            len(MIGRATIONS),
-        )
+        current = await postgres_version(conn, COMPONENT)
+        await migrate_postgres(conn, COMPONENT, MIGRATIONS, current)
 
 
 class PostgresCommandStore:

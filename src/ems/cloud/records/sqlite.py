@@ -11,15 +11,14 @@ text, ``terminal`` is 0/1.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ems.cloud.migrations import migrate_sqlite, open_sqlite, sqlite_transaction
 from ems.cloud.records import sql
 from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
 
@@ -102,39 +101,8 @@ class SqliteCommandStore:
 
     def _start(self) -> None:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None)  # we BEGIN/COMMIT
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn = conn
-        self._migrate(self._db())
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        with _transaction(conn, "BEGIN IMMEDIATE"):
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_version (
-                    component TEXT PRIMARY KEY, version INTEGER NOT NULL,
-                    updated_at REAL NOT NULL)"""
-            )
-            found = conn.execute(
-                "SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)
-            ).fetchone()
-            current = 0 if found is None else int(found[0])
-            if current > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"{self.path}: commands schema version {current} is newer than this "
-                    f"release understands ({len(MIGRATIONS)})"
-                )
-            for step in MIGRATIONS[current:]:
-                for statement in step:
-                    conn.execute(statement)
-            conn.execute(
-                """INSERT INTO schema_version (component, version, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (component) DO UPDATE
-                SET version = excluded.version, updated_at = excluded.updated_at""",
-                (COMPONENT, len(MIGRATIONS), time.time()),
-            )
+            self._conn = open_sqlite(self.path, self._busy_timeout_ms)
+        migrate_sqlite(self._db(), COMPONENT, MIGRATIONS, self.path)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -143,13 +111,13 @@ class SqliteCommandStore:
 
     def _write(self, changes: Sequence[StatusChange]) -> None:
         conn = self._db()
-        with _transaction(conn, "BEGIN IMMEDIATE"):
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
             conn.executemany(_UPSERT, [_command_row(c) for c in changes])
             conn.executemany(_INSERT_EVENT, [_event_row(c) for c in changes])
 
     def _get(self, command_id: str) -> CommandRecord | None:
         conn = self._db()
-        with _transaction(conn, "BEGIN"):  # one snapshot for both reads
+        with sqlite_transaction(conn, "BEGIN"):  # one snapshot for both reads
             row = conn.execute(_SELECT_COMMAND, (command_id,)).fetchone()
             if row is None:
                 return None
@@ -189,15 +157,3 @@ def _record(row: Sequence[Any], history: tuple[StatusEvent, ...]) -> CommandReco
     (cid, edge, user, device, action, value, issued, ttl, created, status, reason, final, at) = row
     info = CommandInfo(cid, edge, user, device, action, json.loads(value), issued, ttl, created)
     return CommandRecord(info, status, reason, bool(final), at, history)
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
-    """BEGIN … COMMIT, or ROLLBACK when the block raises (the connection is in autocommit)."""
-    conn.execute(begin)
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

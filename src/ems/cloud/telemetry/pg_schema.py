@@ -35,6 +35,8 @@ from enum import Enum
 
 import asyncpg
 
+from ems.cloud.migrations import migrate_postgres, postgres_version
+
 __all__ = [
     "SCHEMA_LOCK_KEY",
     "StorageMode",
@@ -114,32 +116,9 @@ async def ensure_schema(conn: asyncpg.Connection, *, today: date | None = None) 
     today = today or datetime.now(UTC).date()
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_version (
-                component text PRIMARY KEY,
-                version integer NOT NULL,
-                updated_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        current = await conn.fetchval(
-            "SELECT version FROM schema_version WHERE component = $1", COMPONENT
-        )
+        current = await postgres_version(conn, COMPONENT)
         mode = await _existing_mode(conn) if current else await _choose_mode(conn)
-        steps = MIGRATIONS[mode]
-        current = current or 0
-        if current > len(steps):
-            raise RuntimeError(
-                f"telemetry schema version {current} is newer than this release "
-                f"understands ({len(steps)})"
-            )
-        for step in steps[current:]:
-            for statement in step:
-                await conn.execute(statement)
-        await conn.execute(
-            """INSERT INTO schema_version (component, version) VALUES ($1, $2)
-            ON CONFLICT (component) DO UPDATE SET version = $2, updated_at = now()""",
-            COMPONENT,
-            len(steps),
-        )
+        await migrate_postgres(conn, COMPONENT, MIGRATIONS[mode], current)
         if mode is StorageMode.PARTITIONED:
             await _create_partitions(conn, [today + timedelta(days=d) for d in range(-1, 3)])
     return mode

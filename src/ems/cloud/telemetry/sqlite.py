@@ -19,15 +19,14 @@ history query walks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ems.cloud.migrations import migrate_sqlite, open_sqlite, sqlite_transaction
 from ems.cloud.telemetry.buckets import bucket_width_s, merge_points
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
 
@@ -139,42 +138,8 @@ class SqliteTelemetryStore:
 
     def _start(self) -> None:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: we issue BEGIN/COMMIT ourselves.
-            conn = sqlite3.connect(self.path, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn = conn
-        self._migrate(self._db())
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        # IMMEDIATE takes the write lock up front, so two processes starting on
-        # the same file apply the migrations one after the other.
-        with _transaction(conn, "BEGIN IMMEDIATE"):
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_version (
-                    component TEXT PRIMARY KEY, version INTEGER NOT NULL,
-                    updated_at REAL NOT NULL)"""
-            )
-            found = conn.execute(
-                "SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)
-            ).fetchone()
-            current = 0 if found is None else int(found[0])
-            if current > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"{self.path}: telemetry schema version {current} is newer than this "
-                    f"release understands ({len(MIGRATIONS)})"
-                )
-            for step in MIGRATIONS[current:]:
-                for statement in step:
-                    conn.execute(statement)
-            conn.execute(
-                """INSERT INTO schema_version (component, version, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (component) DO UPDATE
-                SET version = excluded.version, updated_at = excluded.updated_at""",
-                (COMPONENT, len(MIGRATIONS), time.time()),
-            )
+            self._conn = open_sqlite(self.path, self._busy_timeout_ms)
+        migrate_sqlite(self._db(), COMPONENT, MIGRATIONS, self.path)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -189,7 +154,7 @@ class SqliteTelemetryStore:
             if known is None or row.time_s > known.time_s:  # first of equals wins, as in history
                 newest[key] = row
         conn = self._db()
-        with _transaction(conn, "BEGIN IMMEDIATE"):
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
             # A row is already a (time, edge_id, channel, value, text) tuple.
             conn.executemany(_INSERT, rows)
             conn.executemany(_UPSERT_LATEST, newest.values())
@@ -216,7 +181,7 @@ class SqliteTelemetryStore:
             "w": width,
         }
         conn = self._db()
-        with _transaction(conn, "BEGIN"):  # one snapshot for both queries
+        with sqlite_transaction(conn, "BEGIN"):  # one snapshot for both queries
             numeric = conn.execute(_HISTORY_NUMERIC, params).fetchall()
             text = [row[:3] for row in conn.execute(_HISTORY_TEXT, params)]
         return merge_points(
@@ -228,15 +193,3 @@ class SqliteTelemetryStore:
     def _edges(self) -> list[str]:
         rows = self._db().execute("SELECT DISTINCT edge_id FROM telemetry_latest ORDER BY edge_id")
         return [edge_id for (edge_id,) in rows]
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
-    """BEGIN … COMMIT, or ROLLBACK when the block raises (the connection is in autocommit)."""
-    conn.execute(begin)
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
