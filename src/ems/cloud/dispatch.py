@@ -115,6 +115,7 @@ class Dispatcher:
         self.listeners: list[Callable[[Tracked, UiAck], None]] = []
         self.commands: OrderedDict[str, Tracked] = OrderedDict()
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._drain_again: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
 
     # -- lifecycle ---------------------------------------------------------
@@ -202,7 +203,9 @@ class Dispatcher:
             f"{cmd.edge_id} is offline; position {pushed.position}, expires in {cmd.ttl_s} s",
             now,
         )
-        if session is not None:
+        if cmd.edge_id in self._hub.edges:
+            # Checked after the push: the edge may have connected (and found its
+            # queue empty) while this command was on its way into the queue.
             self.drain(cmd.edge_id)
         return ack
 
@@ -273,7 +276,10 @@ class Dispatcher:
 
     def drain(self, edge_id: str) -> None:
         """Deliver ``edge_id``'s queue in order (one drain per edge at a time)."""
-        if not self._is_draining(edge_id):
+        if self._is_draining(edge_id):
+            # The running drain may already have seen an empty queue: make it look again.
+            self._drain_again.add(edge_id)
+        else:
             self._draining[edge_id] = asyncio.create_task(
                 self._drain(edge_id), name=f"drain-{edge_id}"
             )
@@ -287,6 +293,11 @@ class Dispatcher:
                 edge_id, self._worker_id, now_s=self._clock.time()
             )
             if taken is None:
+                # No await between this check and returning, so a drain() call
+                # cannot slip in between and be lost.
+                if edge_id in self._drain_again:
+                    self._drain_again.discard(edge_id)
+                    continue
                 return
             now = self._clock.time()
             if isinstance(taken, ExpiredInQueue):
