@@ -123,7 +123,12 @@ class Dispatcher:
         """Put back what a crash of this worker left half-delivered; start the workers."""
         for edge_id, devices in (await self._inventories.all()).items():
             self._hub.inventory.setdefault(edge_id, [DeviceRef(**d) for d in devices])
-        recovered = await self._queue.recover(self._worker_id)
+        # One delivery list per edge (worker "<node>.<edge>"), so putting back
+        # one edge's half-delivered command never touches another edge's.
+        edges = set(self._hub.inventory) | set(await self._queue.edges_with_queues())
+        recovered = 0
+        for edge_id in sorted(edges):
+            recovered += await self._queue.recover(self._delivery_worker(edge_id))
         if recovered:
             log.warning("put %d half-delivered command(s) back in their queues", recovered)
         self._workers = [
@@ -250,6 +255,8 @@ class Dispatcher:
 
     # -- to an edge --------------------------------------------------------
     async def _send(self, tracked: Tracked, session: EdgeSession, now: float) -> bool:
+        if tracked.terminal:
+            return True  # finished already (e.g. handed out twice after a recovery)
         deadline_s = now + self._watchdog_s
         await self._inflight.add(
             tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
@@ -269,6 +276,9 @@ class Dispatcher:
             "cloud.sent", tracked.command_id, tracked.username, tracked.edge_id, "sent", None
         )
         return sent
+
+    def _delivery_worker(self, edge_id: str) -> str:
+        return f"{self._worker_id}.{edge_id}"
 
     def _is_draining(self, edge_id: str) -> bool:
         task = self._draining.get(edge_id)
@@ -290,7 +300,7 @@ class Dispatcher:
             if session is None:
                 return
             taken = await self._queue.take_for_delivery(
-                edge_id, self._worker_id, now_s=self._clock.time()
+                edge_id, self._delivery_worker(edge_id), now_s=self._clock.time()
             )
             if taken is None:
                 # No await between this check and returning, so a drain() call
@@ -313,9 +323,9 @@ class Dispatcher:
             if not await self._send(tracked, session, now):
                 # The socket closed under us: back to the front of the queue.
                 await self._inflight.complete(tracked.command_id)
-                await self._queue.recover(self._worker_id)
+                await self._queue.recover(self._delivery_worker(edge_id))
                 return
-            await self._queue.delivered(edge_id, self._worker_id, tracked.command_id)
+            await self._queue.delivered(edge_id, self._delivery_worker(edge_id), tracked.command_id)
 
     # -- from an edge ------------------------------------------------------
     async def record_inventory(self, edge_id: str, devices: list[DeviceRef]) -> None:
@@ -341,6 +351,10 @@ class Dispatcher:
             return
         if tracked is None:  # sent before this process restarted
             self._audit("cloud.acked", ack.command_id, None, edge_id, ack.status, ack.reason)
+            return
+        if tracked.terminal:
+            # A repeat of a final status for a command sent twice: never a second one.
+            self._audit("cloud.late_ack", ack.command_id, None, edge_id, ack.status, ack.reason)
             return
         self._set(tracked, ack.status, ack.reason, ack.detail, now)
 
