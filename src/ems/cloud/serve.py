@@ -28,6 +28,8 @@ def make_server(app: FastAPI, settings: CloudSettings) -> uvicorn.Server:
         access_log=False,
         lifespan="on",
         server_header=False,
+        # Open sockets (dashboards, edges) must not hold a shutdown up forever.
+        timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
 
