@@ -10,17 +10,14 @@ text, ``terminal`` is 0/1.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ems.cloud.migrations import migrate_sqlite, open_sqlite, sqlite_transaction
+from ems.cloud.migrations import sqlite_transaction
 from ems.cloud.records import sql
 from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
+from ems.cloud.sqlite_worker import SqliteWorker
 
 __all__ = ["SqliteCommandStore"]
 
@@ -56,27 +53,11 @@ _SELECT_EVENTS = sql.render(sql.SELECT_EVENTS, "qmark")
 _LIST = sql.render(sql.LIST_FOR_EDGE, "qmark")
 
 
-class SqliteCommandStore:
+class SqliteCommandStore(SqliteWorker):
     """A :class:`~ems.cloud.records.model.CommandStore` in the SQLite file at ``path``."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
-        self.path = path
-        self._busy_timeout_ms = int(busy_timeout_s * 1000)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ems-commands-db")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-
-    async def start(self) -> None:
-        await self._run(self._start)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-        finally:
-            self._executor.shutdown(wait=True)
+    component = COMPONENT
+    migrations = MIGRATIONS
 
     async def write(self, changes: Sequence[StatusChange]) -> None:
         if changes:
@@ -89,26 +70,6 @@ class SqliteCommandStore:
         return await self._run(self._list, edge_id, limit)
 
     # -- on the worker thread -------------------------------------------------------
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._closed:
-            raise RuntimeError("command store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("command store not started")
-        return self._conn
-
-    def _start(self) -> None:
-        if self._conn is None:
-            self._conn = open_sqlite(self.path, self._busy_timeout_ms)
-        migrate_sqlite(self._db(), COMPONENT, MIGRATIONS, self.path)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     def _write(self, changes: Sequence[StatusChange]) -> None:
         conn = self._db()
         with sqlite_transaction(conn, "BEGIN IMMEDIATE"):

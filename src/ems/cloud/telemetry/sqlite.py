@@ -18,15 +18,12 @@ history query walks.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
-from ems.cloud.migrations import migrate_sqlite, open_sqlite, sqlite_transaction
+from ems.cloud.migrations import sqlite_transaction
+from ems.cloud.sqlite_worker import SqliteWorker
 from ems.cloud.telemetry.buckets import bucket_width_s, merge_points
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
 
@@ -77,27 +74,11 @@ _HISTORY_TEXT = f"""SELECT channel, {_BUCKET} AS bucket, text_value, max(time)
     GROUP BY channel, bucket"""
 
 
-class SqliteTelemetryStore:
+class SqliteTelemetryStore(SqliteWorker):
     """A :class:`~ems.cloud.telemetry.model.TelemetryStore` in the SQLite file at ``path``."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
-        self.path = path
-        self._busy_timeout_ms = int(busy_timeout_s * 1000)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ems-telemetry-db")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-
-    async def start(self) -> None:
-        await self._run(self._start)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-        finally:
-            self._executor.shutdown(wait=True)  # the worker is idle by now: returns at once
+    component = COMPONENT
+    migrations = MIGRATIONS
 
     async def write(self, rows: Sequence[TelemetryRow]) -> None:
         if rows:
@@ -126,26 +107,6 @@ class SqliteTelemetryStore:
         return await self._run(self._edges)
 
     # -- on the worker thread -------------------------------------------------------
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._closed:
-            raise RuntimeError("telemetry store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("telemetry store not started")
-        return self._conn
-
-    def _start(self) -> None:
-        if self._conn is None:
-            self._conn = open_sqlite(self.path, self._busy_timeout_ms)
-        migrate_sqlite(self._db(), COMPONENT, MIGRATIONS, self.path)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     def _write(self, rows: Sequence[TelemetryRow]) -> None:
         newest: dict[tuple[str, str], TelemetryRow] = {}
         for row in rows:
