@@ -146,21 +146,32 @@ class Latency:
     interleave the same way. With ``rng`` set, each call to the in-flight set
     or the queues lets other tasks run 0 to 8 times before and after it, as a
     real Redis round trip would. ``hook``, when set, is awaited before each
-    call with the call's name and its edge id (the worker id for ``recover``),
-    so a test can run something at an exact point of a drain.
+    call with the call's name and its edge id (the worker id for ``recover``,
+    else empty), so a test can stop a drain at an exact point; ``done`` lists
+    the calls that have returned, in order, and :meth:`returned` waits for one.
     """
 
     def __init__(self) -> None:
         self.rng: random.Random | None = None
         self.hook: Callable[[str, str], Awaitable[None]] | None = None
+        self.done: list[tuple[str, str]] = []
+        self._returned: dict[str, asyncio.Event] = {}
+
+    async def returned(self, call: str) -> None:
+        """Wait until a call named ``call`` has returned (at once if one has)."""
+        await self._returned.setdefault(call, asyncio.Event()).wait()
 
     async def before(self, call: str, key: str) -> None:
-        await self.after()
+        await self._turns()
         if self.hook is not None:
             await self.hook(call, key)
 
-    async def after(self) -> None:
-        """A few turns of the loop (none without ``rng``)."""
+    async def after(self, call: str, key: str) -> None:
+        self.done.append((call, key))
+        self._returned.setdefault(call, asyncio.Event()).set()
+        await self._turns()
+
+    async def _turns(self) -> None:
         if self.rng is not None:
             for _ in range(self.rng.choice((0, 0, 1, 2, 3, 5, 8))):
                 await asyncio.sleep(0)
@@ -178,18 +189,18 @@ class SlowInFlight(InFlight):
     ) -> None:
         await self._latency.before("add", edge_id)
         await super().add(command_id, edge_id, deadline_s, payload)
-        await self._latency.after()
+        await self._latency.after("add", edge_id)
 
     async def complete(self, command_id: str) -> bool:
         await self._latency.before("complete", "")
         removed = await super().complete(command_id)
-        await self._latency.after()
+        await self._latency.after("complete", "")
         return removed
 
     async def claim_expired(self, now_s: float, limit: int = 100) -> list[InFlightEntry]:
         await self._latency.before("claim_expired", "")
         claimed = await super().claim_expired(now_s, limit)
-        await self._latency.after()
+        await self._latency.after("claim_expired", "")
         return claimed
 
 
@@ -205,7 +216,7 @@ class SlowQueue(OfflineQueue):
     ) -> PushResult:
         await self._latency.before("push", edge_id)
         pushed = await super().push(edge_id, command_id, payload, expires_at_s)
-        await self._latency.after()
+        await self._latency.after("push", edge_id)
         return pushed
 
     async def take_for_delivery(
@@ -213,31 +224,31 @@ class SlowQueue(OfflineQueue):
     ) -> Taken | None:
         await self._latency.before("take_for_delivery", edge_id)
         taken = await super().take_for_delivery(edge_id, worker_id, now_s=now_s)
-        await self._latency.after()
+        await self._latency.after("take_for_delivery", edge_id)
         return taken
 
     async def delivered(self, edge_id: str, worker_id: str, command_id: str) -> bool:
         await self._latency.before("delivered", edge_id)
         removed = await super().delivered(edge_id, worker_id, command_id)
-        await self._latency.after()
+        await self._latency.after("delivered", edge_id)
         return removed
 
     async def recover(self, worker_id: str, *args: Any, **kwargs: Any) -> int:
         await self._latency.before("recover", worker_id)
         moved = await super().recover(worker_id, *args, **kwargs)
-        await self._latency.after()
+        await self._latency.after("recover", worker_id)
         return moved
 
     async def expire(self, now_s: float, *, limit: int = 1000) -> list[QueuedCommand]:
         await self._latency.before("expire", "")
         expired = await super().expire(now_s, limit=limit)
-        await self._latency.after()
+        await self._latency.after("expire", "")
         return expired
 
     async def depth(self, edge_id: str) -> int:
         await self._latency.before("depth", edge_id)
         depth = await super().depth(edge_id)
-        await self._latency.after()
+        await self._latency.after("depth", edge_id)
         return depth
 
 
@@ -387,9 +398,9 @@ class Cloud:
     async def settle(self) -> None:
         """Run the loop until every other task (the drains) has finished."""
         me = asyncio.current_task()
-        for _ in range(1000):
+        for _ in range(100):
             pending = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
             if not pending:
                 return
-            await asyncio.wait(pending, timeout=5.0)
-        raise AssertionError("tasks did not settle")
+            await asyncio.wait(pending, timeout=0.5)
+        raise AssertionError(f"tasks still running: {pending}")

@@ -130,6 +130,8 @@ async def _make_cloud() -> Cloud:
 
 
 class DispatchLifecycle(RuleBasedStateMachine):
+    """One cloud process, two edges, one dashboard user; one event loop per example."""
+
     concurrent = False
 
     def __init__(self) -> None:
@@ -624,6 +626,7 @@ FAST = settings(
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+    report_multiple_bugs=False,  # shrink one failure, not every distinct one (minutes)
 )
 
 
