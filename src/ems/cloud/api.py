@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.cluster import Cluster
 from ems.cloud.hub import Hub
 from ems.cloud.records import Recorder
+from ems.cloud.shared import Inventories
 from ems.cloud.telemetry import TelemetryStore
 from ems.profiles import builtin_profile_documents
 
@@ -30,6 +32,8 @@ def build_router(
     verify: Callable[[str], Awaitable[Claims]],
     *,
     records: Recorder,
+    cluster: Cluster,
+    inventories: Inventories,
 ) -> APIRouter:
     router = APIRouter(prefix="/api")
 
@@ -58,15 +62,23 @@ def build_router(
 
     @router.get("/edges", summary="Edges known to the cloud, online or not", dependencies=signed_in)
     async def edges() -> dict[str, Any]:
+        """Every edge any cloud process has heard from: ``online`` when some process
+        holds its socket now, ``last_seen`` (RFC 3339 UTC, or null) and its devices."""
+        reported = await inventories.all()
+        known = sorted(set(await cluster.known_edges()) | set(reported))
+        statuses = await cluster.statuses(known)
         out = []
-        for edge_id in hub.known_edges():
-            status = hub.status(edge_id)
+        for edge_id in known:
+            status = statuses[edge_id]
+            devices = reported.get(edge_id)
+            if devices is None:
+                devices = [d.model_dump() for d in hub.inventory.get(edge_id, [])]
             out.append(
                 {
                     "edge_id": edge_id,
                     "online": status.online,
                     "last_seen": status.last_seen,
-                    "devices": [d.model_dump() for d in hub.inventory.get(edge_id, [])],
+                    "devices": devices,
                 }
             )
         return {"edges": out}

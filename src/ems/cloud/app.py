@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import Claims, JwtVerifier
+from ems.cloud.cluster import Cluster
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import Hub
 from ems.cloud.records import CommandStore, HotRecords, Recorder, command_store
@@ -43,6 +44,7 @@ class CloudParts:
 
     settings: CloudSettings
     hub: Hub
+    cluster: Cluster
     dispatcher: Dispatcher
     store: TelemetryStore
     batcher: TelemetryBatcher
@@ -81,17 +83,28 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     settings = settings or CloudSettings()
     hub = Hub()
     redis = shared_redis(settings.redis_url)
+    cluster = Cluster(redis, hub, settings.node_id, registry_ttl_s=settings.registry_ttl_s)
+    store = _telemetry_store(settings)
+
+    async def stored_latest(
+        edge_id: str, addresses: Sequence[str]
+    ) -> dict[str, tuple[object, float]]:
+        found = await store.latest(edge_id, addresses)
+        return {a: (v.value if v.text is None else v.text, v.time_s) for a, v in found.items()}
+
+    inventories = Inventories(redis)
     dispatcher = Dispatcher(
         hub,
         builtin_profiles(),
         InFlight(redis),
         OfflineQueue(redis, limit=settings.queue_limit),
-        Inventories(redis),
+        inventories,
         worker_id=settings.node_id,
         watchdog_s=settings.watchdog_s,
         queue_offline=settings.queue_offline,
+        cluster=cluster,
+        remote_latest=stored_latest,
     )
-    store = _telemetry_store(settings)
     batcher = TelemetryBatcher(
         store,
         max_rows=settings.telemetry_batch_rows,
@@ -118,11 +131,13 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         await store.start()
         await commands.start()
         records.start()
+        await cluster.start()
         await dispatcher.start()
         try:
             yield
         finally:
             await dispatcher.stop()
+            await cluster.stop()
             await records.stop()  # writes every status reported so far, then ends
             await batcher.close()
             await store.close()
@@ -136,7 +151,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         description="Edges and dashboards over WebSockets, command dispatch, telemetry.",
     )
     app.state.parts = CloudParts(
-        settings, hub, dispatcher, store, batcher, records=records, command_store=commands
+        settings, hub, cluster, dispatcher, store, batcher, records=records, command_store=commands
     )
     app.add_middleware(
         CORSMiddleware,
@@ -154,13 +169,15 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return urlsplit(origin).netloc == websocket.headers.get("host")
 
     app.add_api_websocket_route(
-        "/ws/edge", EdgeEndpoint(hub, dispatcher, batcher, check_key, settings)
+        "/ws/edge", EdgeEndpoint(hub, dispatcher, batcher, check_key, settings, cluster)
     )
     app.add_api_websocket_route(
         "/ws/ui",
-        UiEndpoint(hub, dispatcher, verify, settings, origin_allowed, records.unfinished),
+        UiEndpoint(hub, dispatcher, verify, settings, origin_allowed, cluster, records.unfinished),
     )
-    app.include_router(build_router(hub, store, verify, records=records))
+    app.include_router(
+        build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)
+    )
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:

@@ -19,18 +19,31 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from ems.clock import Clock, RealClock
+from ems.cloud.cluster import Cluster
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.shared import ExpiredInQueue, InFlight, Inventories, OfflineQueue, ToDeliver
-from ems.profiles import DeviceProfile, Problem, check_static, dynamic_limits, within
+from ems.profiles import (
+    ActionSpec,
+    DeviceProfile,
+    Problem,
+    check_static,
+    dynamic_limits,
+    within,
+)
 from ems.protocol import CloudToEdgeCommand, DeviceRef, EdgeAck, UiAck, UiCommand
 
-__all__ = ["Dispatcher", "Tracked"]
+__all__ = ["Dispatcher", "LatestSource", "Tracked"]
+
+#: ``(edge_id, addresses) -> {address: (value, time [s, Unix epoch])}``: the newest
+#: stored values of an edge held by another cloud process (the latest-value table).
+LatestSource = Callable[[str, Sequence[str]], Awaitable[Mapping[str, tuple[object, float]]]]
+Latest = Mapping[str, tuple[object, float]]
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("ems.audit")
@@ -52,6 +65,10 @@ class Tracked:
     issued_at: str
     ttl_s: int
     status: str
+    created_at: float = 0.0
+    """When the cloud took the command [s, Unix epoch] (on whichever process)."""
+    routed: bool = False
+    """Sent here by another cloud process, which holds the command's first statuses."""
     history: list[tuple[str, str | None, float]] = field(default_factory=list)
 
     @property
@@ -70,6 +87,7 @@ class Tracked:
                 "value": self.value,
                 "issued_at": self.issued_at,
                 "ttl_s": self.ttl_s,
+                "created_at": self.created_at,
             }
         )
 
@@ -86,6 +104,7 @@ class Tracked:
             e["issued_at"],
             e["ttl_s"],
             status,
+            created_at=e.get("created_at", 0.0),
         )
 
 
@@ -101,6 +120,8 @@ class Dispatcher:
         watchdog_s: float = 5.0,
         queue_offline: bool = True,
         clock: Clock | None = None,
+        cluster: Cluster | None = None,
+        remote_latest: LatestSource | None = None,
     ) -> None:
         self._hub = hub
         self._profiles = profiles
@@ -111,10 +132,16 @@ class Dispatcher:
         self._watchdog_s = watchdog_s
         self._queue_offline = queue_offline
         self._clock: Clock = clock or RealClock()
+        self._cluster = cluster
+        self._remote_latest = remote_latest
+        if cluster is not None:
+            cluster.on_routed = self.on_routed
+            cluster.on_drain = self.drain
         #: Called with every status change (the command records subscribe here).
         self.listeners: list[Callable[[Tracked, UiAck], None]] = []
         self.commands: OrderedDict[str, Tracked] = OrderedDict()
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._routed: dict[str, asyncio.Task[None]] = {}  # per edge: the last routed send
         self._drain_again: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
 
@@ -136,10 +163,24 @@ class Dispatcher:
             asyncio.create_task(self._expiry(), name="queue-expiry"),
         ]
 
+    async def take_over(self, edge_id: str, previous_node: str) -> None:
+        """``edge_id`` moved here from ``previous_node``: put back what that process had
+        taken off the edge's queue and not delivered (it may have died meanwhile).
+
+        If it is alive and still sending, the edge gets that command twice and
+        answers the second from its record of the first (at most once at the edge).
+        """
+        back = await self._queue.recover(f"{previous_node}.{edge_id}")
+        if back:
+            log.warning(
+                "%s: put back %d command(s) %s was delivering", edge_id, back, previous_node
+            )
+
     async def stop(self) -> None:
-        for task in [*self._workers, *self._draining.values()]:
+        tasks = [*self._workers, *self._draining.values(), *self._routed.values()]
+        for task in tasks:
             task.cancel()
-        for task in [*self._workers, *self._draining.values()]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -164,6 +205,7 @@ class Dispatcher:
             _rfc3339(cmd.issued_at),
             cmd.ttl_s,
             "new",
+            created_at=now,
         )
         self._remember(tracked)
         if cmd.edge_id not in self._hub.inventory:
@@ -171,21 +213,33 @@ class Dispatcher:
             stored = await self._inventories.get(cmd.edge_id)
             if stored is not None:
                 self._hub.inventory[cmd.edge_id] = [DeviceRef(**d) for d in stored]
+        checked = self._validate_static(role, cmd)
+        if isinstance(checked, Problem):
+            return self._set(tracked, "rejected", checked.reason, checked.detail, now)
         session = self._hub.edges.get(cmd.edge_id)
+        owner = None  # the other cloud process holding the edge
+        if session is None and self._cluster is not None:
+            owner = await self._cluster.remote_owner(cmd.edge_id)
         # While an edge's queue drains, newer commands line up behind it (FIFO).
+        # (The holder of a remote edge waits for its own drain before sending.)
         direct = (
-            session is not None
-            and not self._is_draining(cmd.edge_id)
-            and await self._queue.depth(cmd.edge_id) == 0
-        )
-        problem = self._validate(role, cmd, now, check_dynamic=direct)
-        if problem is not None:
-            reason, detail = problem
-            return self._set(tracked, "rejected", reason, detail, now)
-        if session is not None and direct:
-            await self._send(tracked, session, now)
+            (session is not None and not self._is_draining(cmd.edge_id)) or owner is not None
+        ) and await self._queue.depth(cmd.edge_id) == 0
+        if direct:
+            # It goes out now and runs within a cycle: judge it by what the edge
+            # reports now. A queued command is revalidated by the edge when it runs.
+            latest = await self._latest(cmd, checked, local=session is not None)
+            problem = self._validate_dynamic(cmd, checked, latest, now)
+            if problem is not None:
+                return self._set(tracked, "rejected", problem.reason, problem.detail, now)
+            if session is not None:
+                await self._send(tracked, session, now)
+            else:
+                assert owner is not None
+                await self._route(tracked, owner, now)
             return self._set(tracked, "received", None, f"sent to {cmd.edge_id}", now)
-        if session is None and not self._queue_offline:
+        online = session is not None or owner is not None
+        if not online and not self._queue_offline:
             return self._set(
                 tracked, "rejected", "edge_offline", f"{cmd.edge_id} is not connected", now
             )
@@ -201,56 +255,80 @@ class Dispatcher:
                 now,
             )
         self._audit("cloud.queued", cmd.command_id, username, cmd.edge_id, "queued", None)
+        where = (
+            f"{cmd.edge_id} is offline"
+            if not online
+            else f"{cmd.edge_id} is still receiving earlier commands"
+        )
         ack = self._set(
             tracked,
             "queued",
             None,
-            f"{cmd.edge_id} is offline; position {pushed.position}, expires in {cmd.ttl_s} s",
+            f"{where}; position {pushed.position}, expires in {cmd.ttl_s} s",
             now,
         )
+        # Looked at after the push: the edge may have connected (and found its
+        # queue empty) while this command was on its way into the queue.
         if cmd.edge_id in self._hub.edges:
-            # Checked after the push: the edge may have connected (and found its
-            # queue empty) while this command was on its way into the queue.
             self.drain(cmd.edge_id)
+        elif self._cluster is not None:
+            owner = await self._cluster.remote_owner(cmd.edge_id)
+            if owner is not None:
+                self._cluster.request_drain(owner, cmd.edge_id)
         return ack
 
-    def _validate(
-        self, role: str, cmd: UiCommand, now: float, check_dynamic: bool
-    ) -> tuple[str, str] | None:
+    def _validate_static(self, role: str, cmd: UiCommand) -> ActionSpec | Problem:
+        """Role, edge, device, action and the profile's fixed range, in that order."""
         if role not in COMMAND_ROLES:
-            return "forbidden", f"role {role!r} may not send commands"
+            return Problem("forbidden", f"role {role!r} may not send commands")
         devices = self._hub.inventory.get(cmd.edge_id)
         if devices is None:
-            return "unknown_edge", f"no edge {cmd.edge_id!r} has reported its devices"
+            return Problem("unknown_edge", f"no edge {cmd.edge_id!r} has reported its devices")
         ref = next((d for d in devices if d.id == cmd.device), None)
         if ref is None:
-            return "unknown_device", f"{cmd.edge_id} has no device {cmd.device!r}"
+            return Problem("unknown_device", f"{cmd.edge_id} has no device {cmd.device!r}")
         profile = self._profiles.get(ref.profile)
         if profile is None:
-            return "unknown_device", f"{cmd.device} has an unknown profile {ref.profile!r}"
+            return Problem("unknown_device", f"{cmd.device} has an unknown profile {ref.profile!r}")
         action = profile.actions.get(cmd.action)
         if action is None:
             known = ", ".join(profile.actions) or "none"
-            return "unknown_action", f"{profile.type} has no action {cmd.action!r} ({known})"
+            return Problem(
+                "unknown_action", f"{profile.type} has no action {cmd.action!r} ({known})"
+            )
         problem = check_static(action, cmd.value)
-        if problem is not None:
-            return problem.reason, problem.detail
-        if check_dynamic and action.dynamic_limits is not None:
-            # It goes out now and runs within a cycle: judge it by what the edge
-            # reports now. A queued command is revalidated by the edge when it runs.
-            latest = self._hub.latest.get(cmd.edge_id, {})
-            prefix = f"{cmd.device}/"
+        return action if problem is None else problem
 
-            def lookup(channel: str) -> tuple[object, float] | None:
-                return latest.get(prefix + channel)
+    async def _latest(self, cmd: UiCommand, action: ActionSpec, *, local: bool) -> Latest:
+        """The edge's newest values of the channels bounding ``action`` on ``cmd.device``.
 
-            limits = dynamic_limits(action, lookup, now)
-            if isinstance(limits, Problem):
-                return limits.reason, limits.detail
-            if isinstance(cmd.value, int | float) and not isinstance(cmd.value, bool):
-                beyond = within(limits, cmd.value, action.value.unit)
-                if beyond is not None:
-                    return beyond.reason, beyond.detail
+        An edge held here: every frame passed through this process, so its own
+        cache is as fresh as the latest-value table. An edge held by another
+        process: that table (shared by every process), read once per command.
+        """
+        if local:
+            return self._hub.latest.get(cmd.edge_id, {})
+        if action.dynamic_limits is None or self._remote_latest is None:
+            return {}
+        bounds = (action.dynamic_limits.min, action.dynamic_limits.max)
+        addresses = [f"{cmd.device}/{b.channel}" for b in bounds if b is not None]
+        return await self._remote_latest(cmd.edge_id, addresses)
+
+    def _validate_dynamic(
+        self, cmd: UiCommand, action: ActionSpec, latest: Latest, now: float
+    ) -> Problem | None:
+        if action.dynamic_limits is None:
+            return None
+        prefix = f"{cmd.device}/"
+
+        def lookup(channel: str) -> tuple[object, float] | None:
+            return latest.get(prefix + channel)
+
+        limits = dynamic_limits(action, lookup, now)
+        if isinstance(limits, Problem):
+            return limits
+        if isinstance(cmd.value, int | float) and not isinstance(cmd.value, bool):
+            return within(limits, cmd.value, action.value.unit)
         return None
 
     # -- to an edge --------------------------------------------------------
@@ -261,6 +339,10 @@ class Dispatcher:
         await self._inflight.add(
             tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
         )
+        return self._emit(tracked, session, deadline_s)
+
+    def _emit(self, tracked: Tracked, session: EdgeSession, deadline_s: float) -> bool:
+        """Write the command to the edge's socket; the edge refuses it after ``deadline_s``."""
         sent = session.peer.send(
             CloudToEdgeCommand(
                 command_id=tracked.command_id,
@@ -268,7 +350,7 @@ class Dispatcher:
                 action=tracked.action,
                 value=tracked.value,  # type: ignore[arg-type]
                 issued_at=datetime.fromisoformat(tracked.issued_at),
-                deadline=datetime.fromtimestamp(now, UTC) + timedelta(seconds=self._watchdog_s),
+                deadline=datetime.fromtimestamp(deadline_s, UTC),
                 user=tracked.username,
             )
         )
@@ -276,6 +358,65 @@ class Dispatcher:
             "cloud.sent", tracked.command_id, tracked.username, tracked.edge_id, "sent", None
         )
         return sent
+
+    async def _route(self, tracked: Tracked, owner: str, now: float) -> None:
+        """Hand the command to the process holding its edge, watched from now.
+
+        Pub/sub may lose it (that process died, Redis restarted): the in-flight
+        entry, added first, then fails it with ``edge_timeout``, never silence.
+        """
+        assert self._cluster is not None
+        deadline_s = now + self._watchdog_s
+        await self._inflight.add(
+            tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
+        )
+        self._cluster.route_command(owner, tracked.envelope(), deadline_s)
+        self._audit(
+            "cloud.routed", tracked.command_id, tracked.username, tracked.edge_id, owner, None
+        )
+
+    def on_routed(self, message: Mapping[str, Any]) -> None:
+        """A command another process accepted for an edge held here: send it on, in order."""
+        tracked = self._tracked(message["envelope"], "received")
+        tracked.routed = True
+        edge_id = tracked.edge_id
+        previous = self._routed.get(edge_id)
+        task = asyncio.create_task(
+            self._send_routed(tracked, float(message["deadline"]), previous),
+            name=f"routed-{tracked.command_id}",
+        )
+        self._routed[edge_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._routed.get(edge_id) is done:
+                del self._routed[edge_id]
+
+        task.add_done_callback(forget)
+
+    async def _send_routed(
+        self, tracked: Tracked, deadline_s: float, previous: asyncio.Task[None] | None
+    ) -> None:
+        # In the order they came (one after the other), and after what this
+        # process is draining from the edge's queue: those were accepted earlier.
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(previous)
+        while self._is_draining(tracked.edge_id):
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._draining[tracked.edge_id])
+        session = self._hub.edges.get(tracked.edge_id)
+        if session is None or tracked.terminal or self._clock.time() >= deadline_s:
+            # Gone meanwhile, or too late: the watchdog reports edge_timeout.
+            self._audit(
+                "cloud.routed_undeliverable",
+                tracked.command_id,
+                tracked.username,
+                tracked.edge_id,
+                tracked.status,
+                None,
+            )
+            return
+        self._emit(tracked, session, deadline_s)
 
     def _delivery_worker(self, edge_id: str) -> str:
         return f"{self._worker_id}.{edge_id}"
@@ -342,16 +483,21 @@ class Dispatcher:
             return
         now = self._clock.time()
         if ack.status not in TERMINAL:
-            if tracked is not None and not tracked.terminal:
-                self._set(tracked, ack.status, ack.reason, ack.detail, now)
+            if tracked is None or tracked.terminal:
+                return
+            if tracked.routed and not await self._inflight.contains(ack.command_id):
+                # Another process already reported its final status (its watchdog).
+                self._audit("cloud.late_ack", ack.command_id, None, edge_id, ack.status, ack.reason)
+                return
+            self._set(tracked, ack.status, ack.reason, ack.detail, now)
             return
-        if not await self._inflight.complete(ack.command_id):
+        envelope = await self._inflight.finish(ack.command_id, edge_id)
+        if envelope is None:
             # The watchdog got there first (or this ack repeats): audit only.
             self._audit("cloud.late_ack", ack.command_id, None, edge_id, ack.status, ack.reason)
             return
-        if tracked is None:  # sent before this process restarted
-            self._audit("cloud.acked", ack.command_id, None, edge_id, ack.status, ack.reason)
-            return
+        if tracked is None:  # sent before this process restarted: its envelope says whose
+            tracked = self._tracked(envelope.decode(), "received")
         if tracked.terminal:
             # A repeat of a final status for a command sent twice: never a second one.
             self._audit("cloud.late_ack", ack.command_id, None, edge_id, ack.status, ack.reason)
@@ -440,8 +586,7 @@ class Dispatcher:
         self._audit(
             "cloud.acked", tracked.command_id, tracked.username, tracked.edge_id, status, reason
         )
-        for ui in self._hub.users.get(tracked.username, ()):
-            ui.peer.send(ack)
+        self._tell_user(tracked.username, ack)
         for listener in self.listeners:
             try:
                 listener(tracked, ack)
@@ -462,9 +607,15 @@ class Dispatcher:
             at=datetime.fromtimestamp(now, UTC),
         )
         self._audit("cloud.acked", cmd.command_id, username, cmd.edge_id, status, reason)
+        self._tell_user(username, ack)
+        return ack
+
+    def _tell_user(self, username: str, ack: UiAck) -> None:
+        """Every dashboard of the user, on this process and (through Redis) on the others."""
         for ui in self._hub.users.get(username, ()):
             ui.peer.send(ack)
-        return ack
+        if self._cluster is not None:
+            self._cluster.user_ack(username, ack)
 
     def _remember(self, tracked: Tracked) -> None:
         self.commands[tracked.command_id] = tracked

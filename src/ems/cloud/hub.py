@@ -1,7 +1,7 @@
-"""Who is connected: edges, dashboards, subscriptions, inventories (one process).
+"""Who is connected to *this* process: edges, dashboards, subscriptions, inventories.
 
-The next milestone moves what must be shared between cloud processes into
-Redis; this in-process hub is the single-process version of that picture.
+What other cloud processes must know (which process holds which edge, acks
+and telemetry for dashboards elsewhere) goes through :mod:`ems.cloud.cluster`.
 """
 
 from __future__ import annotations
@@ -54,11 +54,14 @@ class Hub:
         self.broadcast_status(session.edge_id)
         return old
 
-    def detach_edge(self, session: EdgeSession) -> None:
-        if self.edges.get(session.edge_id) is session:
-            del self.edges[session.edge_id]
-            self.latest.pop(session.edge_id, None)
-            self.broadcast_status(session.edge_id)
+    def detach_edge(self, session: EdgeSession) -> bool:
+        """Forget an edge connection; False when a newer one had replaced it already."""
+        if self.edges.get(session.edge_id) is not session:
+            return False
+        del self.edges[session.edge_id]
+        self.latest.pop(session.edge_id, None)
+        self.broadcast_status(session.edge_id)
+        return True
 
     def seen(self, edge_id: str) -> None:
         self.last_seen[edge_id] = time.time()

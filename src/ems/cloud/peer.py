@@ -39,12 +39,16 @@ class Peer:
 
     def send(self, frame: BaseModel, droppable: bool = False) -> bool:
         """Queue a frame; returns False when it was dropped (or the peer is closed)."""
+        return self.send_text(encode(frame), droppable)
+
+    def send_text(self, text: str, droppable: bool = False) -> bool:
+        """Queue a frame already encoded (e.g. relayed from another cloud process)."""
         if self._closed:
             return False
         if droppable and len(self._queue) >= self._max_backlog:
             self.dropped += 1
             return False
-        self._queue.append(encode(frame))
+        self._queue.append(text)
         self._wake.set()
         return True
 

@@ -37,6 +37,11 @@ class CloudSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
         description="This process's name in shared state; stable across its restarts",
     )
+    registry_ttl_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A process that dies holding edges stops being named after this [s]",
+    )
     queue_limit: int = Field(default=10_000, ge=1, description="Commands queued per edge")
     queue_offline: bool = Field(
         default=True, description="Queue commands for offline edges (else: edge_offline)"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ems.cloud.cluster import CLOSE_REPLACED, Cluster
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.peer import Peer
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 KeyCheck = Callable[[str, str], Awaitable[bool]]
 
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_REPLACED = 4409  # a newer connection of the same edge took over
 CLOSE_TOO_BIG = 1009
 
 
@@ -48,8 +48,10 @@ class EdgeEndpoint:
         batcher: TelemetryBatcher,
         check_key: KeyCheck,
         settings: CloudSettings,
+        cluster: Cluster,
     ) -> None:
         self._hub = hub
+        self._cluster = cluster
         self._dispatcher = dispatcher
         self._batcher = batcher
         self._check_key = check_key
@@ -67,18 +69,28 @@ class EdgeEndpoint:
         if old is not None:
             log.info("edge %s reconnected; closing its previous connection", auth.edge_id)
             await old.peer.close(CLOSE_REPLACED, "replaced by a newer connection")
-        peer.send(EdgeAuthOk(server_time=datetime.now(UTC)))
-        log.info("edge %s connected", auth.edge_id)
-        self._dispatcher.drain(auth.edge_id)  # what waited while it was offline, in order
         telemetry: asyncio.Queue[EdgeTelemetry] = asyncio.Queue(maxsize=1000)
-        writer = asyncio.create_task(self._store_telemetry(session, telemetry))
+        writer: asyncio.Task[None] | None = None
         try:
+            # Claimed before draining: a command queued elsewhere meanwhile either
+            # is in the queue this drain reads or sees the claim and asks for a drain.
+            previous = await self._cluster.edge_attached(session)
+            if previous is not None:
+                # That process may have died mid-delivery: what it held goes back first.
+                await self._dispatcher.take_over(auth.edge_id, previous)
+            peer.send(EdgeAuthOk(server_time=datetime.now(UTC)))
+            log.info("edge %s connected", auth.edge_id)
+            self._dispatcher.drain(auth.edge_id)  # what waited while it was offline, in order
+            writer = asyncio.create_task(self._store_telemetry(session, telemetry))
             await self._receive(websocket, session, telemetry)
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            self._hub.detach_edge(session)
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+            if self._hub.detach_edge(session):
+                with contextlib.suppress(Exception):  # the claim expires by itself
+                    await self._cluster.edge_detached(auth.edge_id)
             await peer.stop()
             log.info("edge %s disconnected", auth.edge_id)
 
@@ -138,11 +150,14 @@ class EdgeEndpoint:
 
     def _forward_live(self, edge_id: str, frame: EdgeTelemetry) -> None:
         subscribers = self._hub.subscribers.get(edge_id)
-        if not subscribers:
+        remote = self._cluster.wants_live(edge_id)
+        if not subscribers and not remote:
             return
         live = UiTelemetry(edge_id=edge_id, ts=frame.ts, channels=frame.channels)
-        for ui in subscribers:
+        for ui in subscribers or ():
             ui.peer.send(live, droppable=True)
+        if remote:
+            self._cluster.telemetry(live)
 
     async def _store_telemetry(
         self, session: EdgeSession, queue: asyncio.Queue[EdgeTelemetry]

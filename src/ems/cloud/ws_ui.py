@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.cluster import Cluster
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import Hub, UiSession
 from ems.cloud.peer import Peer
@@ -50,9 +51,11 @@ class UiEndpoint:
         verify: TokenCheck,
         settings: CloudSettings,
         origin_allowed: Callable[[WebSocket], bool],
+        cluster: Cluster,
         catch_up: CatchUp | None = None,
     ) -> None:
         self._hub = hub
+        self._cluster = cluster
         self._dispatcher = dispatcher
         self._verify = verify
         self._settings = settings
@@ -71,6 +74,7 @@ class UiEndpoint:
         peer.start()
         session = UiSession(claims.username, claims.role, peer, claims.exp)
         self._hub.attach_ui(session)
+        await self._cluster.watch_user(session.username)  # acks from other processes
         # A dashboard that only listens sends nothing to check its token on.
         expiry = asyncio.get_running_loop().call_later(
             max(0.0, claims.exp - time.time()),
@@ -85,6 +89,10 @@ class UiEndpoint:
         finally:
             expiry.cancel()
             self._hub.detach_ui(session)
+            with contextlib.suppress(Exception):
+                await self._cluster.unwatch_user(session.username)
+                for edge_id in session.subscriptions:
+                    await self._cluster.unwatch_edge(edge_id)
             await peer.stop()
 
     async def _send_catch_up(self, session: UiSession) -> None:
@@ -149,10 +157,14 @@ class UiEndpoint:
             elif isinstance(frame, UiCommand):
                 await self._dispatcher.submit(session.username, session.role, frame)
             elif isinstance(frame, UiSubscribe):
-                self._hub.subscribe(session, frame.edge_id)
-                session.peer.send(self._hub.status(frame.edge_id))
+                if frame.edge_id not in session.subscriptions:
+                    self._hub.subscribe(session, frame.edge_id)
+                    await self._cluster.watch_edge(frame.edge_id)
+                session.peer.send(await self._cluster.status(frame.edge_id))
             elif isinstance(frame, UiUnsubscribe):
-                self._hub.unsubscribe(session, frame.edge_id)
+                if frame.edge_id in session.subscriptions:
+                    self._hub.unsubscribe(session, frame.edge_id)
+                    await self._cluster.unwatch_edge(frame.edge_id)
             else:  # a second auth frame
                 session.peer.send(
                     ErrorFrame(code="invalid_payload", detail="already authenticated")

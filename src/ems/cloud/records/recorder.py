@@ -104,9 +104,12 @@ class Recorder:
     # -- from the dispatcher (synchronous, on the event loop) ------------------------
     def on_status(self, tracked: Tracked, ack: UiAck) -> None:
         """A :attr:`Dispatcher.listeners` callback: queue the change, return at once."""
-        # The dispatcher appends the new status before calling listeners, so the
-        # first entry is the command's first status here: when the cloud took it.
-        created_at = tracked.history[0][2] if tracked.history else ack.at.timestamp()
+        # When the cloud took it: kept in the command's envelope, so a process that
+        # only saw its later statuses agrees. Else the first status in the history
+        # (the dispatcher appends the new status before calling listeners).
+        created_at = tracked.created_at or (
+            tracked.history[0][2] if tracked.history else ack.at.timestamp()
+        )
         command = CommandInfo.from_dispatch(
             command_id=tracked.command_id,
             edge_id=tracked.edge_id,

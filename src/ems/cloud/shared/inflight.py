@@ -50,13 +50,21 @@ return 1
 # removes with ZREM inside a script); only that caller deletes the hash fields
 # and reports True.
 # KEYS: deadline zset, edge hash, payload hash. ARGV: command id.
+# Returns the payload to the remover (so a process that did not send the command,
+# or sent it before a restart, still knows whose it is), nil to everyone else.
+# With an edge id (ARGV[2]), only a command sent to that edge is removed: an
+# edge cannot finish another edge's command.
 _COMPLETE = """
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-if removed == 1 then
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+  return false
+end
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local payload = redis.call('HGET', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
+  return payload or ''
 end
-return removed
+return false
 """
 
 # Atomicity: the range query and the removals run as one script, so nothing can
@@ -136,15 +144,24 @@ class InFlight:
             raise ValueError(f"deadline_s must be finite, not {deadline_s!r}")
         await self._add(keys=self._keys, args=[command_id, deadline_s, edge_id, payload])
 
-    async def complete(self, command_id: str) -> bool:
+    async def complete(self, command_id: str, edge_id: str | None = None) -> bool:
         """Remove ``command_id`` on its terminal ack.
 
         True if this call removed it: the caller owns the terminal status. False
         if it was not there (the watchdog claimed it first, or it was never
         added): the ack is late and goes to the audit trail only.
         """
-        removed: Any = await self._complete(keys=self._keys, args=[command_id])
-        return int(removed) == 1
+        return await self.finish(command_id, edge_id) is not None
+
+    async def finish(self, command_id: str, edge_id: str | None = None) -> bytes | None:
+        """:meth:`complete`, returning the command's payload to the caller that removed it
+        (None when it was not there, or was sent to another edge than ``edge_id``)."""
+        payload: Any = await self._complete(keys=self._keys, args=[command_id, edge_id or ""])
+        return None if payload is None else bytes(payload)
+
+    async def contains(self, command_id: str) -> bool:
+        """Whether ``command_id`` still waits for its terminal ack."""
+        return await self._redis.zscore(self._keys[0], command_id) is not None
 
     async def claim_expired(self, now_s: float, limit: int = 100) -> list[InFlightEntry]:
         """Remove and return up to ``limit`` commands with ``deadline_s <= now_s``.

@@ -14,10 +14,11 @@ from fastapi import FastAPI
 
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.cluster import Cluster
 from ems.cloud.hub import Hub
 from ems.cloud.records import HotRecords, Recorder, SqliteCommandStore
 from ems.cloud.records.testing import T0, change, info
-from ems.cloud.shared import reset_embedded_server, shared_redis
+from ems.cloud.shared import Inventories, reset_embedded_server, shared_redis
 from ems.cloud.telemetry import SqliteTelemetryStore
 
 VIEWER = {"Authorization": "Bearer viewer-token"}
@@ -40,7 +41,16 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder
     recorder.start()
     telemetry = SqliteTelemetryStore(tmp_path / "telemetry.sqlite3")  # not started: unused
     app = FastAPI()
-    app.include_router(build_router(Hub(), telemetry, verify, records=recorder))
+    hub = Hub()
+    router = build_router(
+        hub,
+        telemetry,
+        verify,
+        records=recorder,
+        cluster=Cluster(redis, hub, "cloud-1"),
+        inventories=Inventories(redis),
+    )
+    app.include_router(router)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://cloud"
     ) as client:

@@ -1,0 +1,260 @@
+"""This process's part in a cloud of several: who holds which edge, and what crosses over.
+
+DESIGN section 7. Every cloud process runs one :class:`Cluster`, with the
+embedded store too (then it is a cluster of one, through the same code). It
+keeps this process's claims in the :class:`~ems.cloud.shared.registry.EdgeRegistry`
+and carries three kinds of traffic over the :class:`~ems.cloud.shared.bus.Bus`:
+
+- to a *node* (``P:node:N``): a command accepted here for an edge held there,
+  a request to drain an edge's queue, and "your socket of this edge is stale";
+- to a *user* (``P:user:U``): every status change of the user's commands, to
+  the user's dashboards on any process;
+- from an *edge* (``P:edge:E``): its connection status, and its live telemetry
+  while some other process has a dashboard subscribed to it.
+
+A process subscribes to a user's or an edge's channel only while it has a
+dashboard of that user or subscribed to that edge, and ignores what it
+published itself (its own dashboards got that directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as redis_async
+
+from ems.cloud.hub import EdgeSession, Hub
+from ems.cloud.shared.bus import Bus
+from ems.cloud.shared.registry import EdgeRegistry
+from ems.protocol import EdgeStatus, UiAck, UiTelemetry, encode
+
+__all__ = ["CLOSE_REPLACED", "Cluster"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_REPLACED = 4409  # a newer connection of the same edge took over
+_TICK_S = 1.0  # how often the registry is looked at
+_WANT_FOR_S = 10.0  # how long one announcement of interest in an edge's telemetry lasts
+
+#: A command routed here: ``{"envelope": <Tracked envelope>, "deadline": <s>}``.
+RoutedHandler = Callable[[dict[str, Any]], None]
+
+
+class Cluster:
+    def __init__(
+        self,
+        redis: redis_async.Redis,
+        hub: Hub,
+        node_id: str,
+        *,
+        registry_ttl_s: float = 10.0,
+        key_prefix: str = "ems",
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.node_id = node_id
+        self._hub = hub
+        self._prefix = key_prefix
+        self._now = wall_clock
+        self.registry = EdgeRegistry(redis, node_id, ttl_s=registry_ttl_s, key_prefix=key_prefix)
+        self.bus = Bus(redis, self._on_message)
+        self._inbox = self._node_channel(node_id)
+        self._wanted: set[str] = set()  # held here, and some other process shows them live
+        self._task: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
+        #: Set by the dispatcher: what to do with a command routed here, and a drain request.
+        self.on_routed: RoutedHandler = lambda _message: None
+        self.on_drain: Callable[[str], None] = lambda _edge_id: None
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.bus.start(self._inbox)
+        self._task = asyncio.create_task(self._maintain(), name="cluster")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.bus.stop()
+
+    # -- edges held here -------------------------------------------------------------
+    async def edge_attached(self, session: EdgeSession) -> str | None:
+        """Claim the edge; tell its previous holder (another process) to drop its socket.
+
+        Returns that previous holder, or None.
+        """
+        edge_id = session.edge_id
+        previous = await self.registry.claim(edge_id, self._now())
+        if previous is not None and previous != self.node_id:
+            self._to_node(previous, {"k": "taken", "edge_id": edge_id, "at": session.connected_at})
+        else:
+            previous = None
+        self.publish_status(edge_id)
+        return previous
+
+    async def edge_detached(self, edge_id: str) -> None:
+        """Release the claim (unless another process took the edge over meanwhile)."""
+        if await self.registry.release(edge_id):
+            self.publish_status(edge_id)
+
+    async def remote_owner(self, edge_id: str) -> str | None:
+        """The *other* process holding ``edge_id``, or None (here, or offline everywhere)."""
+        owner = await self.registry.owner(edge_id)
+        return None if owner is None or owner == self.node_id else owner
+
+    def publish_status(self, edge_id: str) -> None:
+        self.bus.publish(
+            self._edge_channel(edge_id),
+            self._wrap("status", encode(self._hub.status(edge_id))),
+        )
+
+    def wants_live(self, edge_id: str) -> bool:
+        """Whether another process shows ``edge_id``'s live telemetry (held here)."""
+        return edge_id in self._wanted
+
+    def telemetry(self, live: UiTelemetry) -> None:
+        """Live telemetry of an edge held here, for dashboards on other processes."""
+        self.bus.publish(self._edge_channel(live.edge_id), self._wrap("telemetry", encode(live)))
+
+    # -- routing ---------------------------------------------------------------------
+    def route_command(self, node_id: str, envelope: str, deadline_s: float) -> None:
+        self._to_node(node_id, {"k": "command", "envelope": envelope, "deadline": deadline_s})
+
+    def request_drain(self, node_id: str, edge_id: str) -> None:
+        self._to_node(node_id, {"k": "drain", "edge_id": edge_id})
+
+    def user_ack(self, username: str, ack: UiAck) -> None:
+        self.bus.publish(self._user_channel(username), self._wrap("ack", encode(ack)))
+
+    # -- dashboards here -------------------------------------------------------------
+    async def watch_user(self, username: str) -> None:
+        await self.bus.subscribe(self._user_channel(username))
+
+    async def unwatch_user(self, username: str) -> None:
+        await self.bus.unsubscribe(self._user_channel(username))
+
+    async def watch_edge(self, edge_id: str) -> None:
+        await self.bus.subscribe(self._edge_channel(edge_id))
+        if edge_id not in self._hub.edges:
+            try:
+                await self.registry.want([edge_id], self._now() + _WANT_FOR_S)
+            except Exception:  # announced again on the next tick
+                log.warning("could not announce interest in %s", edge_id, exc_info=True)
+
+    async def unwatch_edge(self, edge_id: str) -> None:
+        await self.bus.unsubscribe(self._edge_channel(edge_id))
+
+    async def status(self, edge_id: str) -> EdgeStatus:
+        """The edge's connection status as every process sees it."""
+        return (await self.statuses([edge_id]))[edge_id]
+
+    async def statuses(self, edge_ids: Sequence[str]) -> dict[str, EdgeStatus]:
+        owners = await self.registry.owners([e for e in edge_ids if e not in self._hub.edges])
+        seen = await self.registry.last_seen() if owners else {}
+        out: dict[str, EdgeStatus] = {}
+        for edge_id in edge_ids:
+            if edge_id in self._hub.edges:
+                out[edge_id] = self._hub.status(edge_id)
+                continue
+            at = max(seen.get(edge_id, 0.0), self._hub.last_seen.get(edge_id, 0.0)) or None
+            out[edge_id] = EdgeStatus(
+                edge_id=edge_id,
+                online=owners.get(edge_id) is not None,
+                last_seen=None if at is None else datetime.fromtimestamp(at, UTC),
+            )
+        return out
+
+    async def known_edges(self) -> list[str]:
+        """Every edge any process has heard from, plus this process's own knowledge."""
+        return sorted(set(self._hub.known_edges()) | set(await self.registry.last_seen()))
+
+    # -- the background tick ---------------------------------------------------------
+    async def _maintain(self) -> None:
+        refresh_every = max(1, int(self.registry.ttl_s / 3 / _TICK_S))
+        tick = 0
+        while True:
+            try:
+                await self.tick(refresh=tick % refresh_every == 0, announce=tick % 3 == 0)
+            except Exception:
+                log.warning("cluster: registry upkeep failed; retrying", exc_info=True)
+            tick += 1
+            await asyncio.sleep(_TICK_S)
+
+    async def tick(self, *, refresh: bool = True, announce: bool = True) -> None:
+        """One round of upkeep (public for tests): keep claims, read and announce interest."""
+        now = self._now()
+        held = {e: self._hub.last_seen.get(e, now) for e in self._hub.edges}
+        if refresh:
+            for edge_id in await self.registry.refresh(held):
+                self._drop_stale(edge_id, "another cloud process holds this edge now")
+        self._wanted = await self.registry.wanted(now) & set(self._hub.edges) if held else set()
+        if announce:
+            remote = [e for e in self._hub.subscribers if e not in self._hub.edges]
+            await self.registry.want(remote, now + _WANT_FOR_S)
+
+    def _drop_stale(self, edge_id: str, why: str, before_s: float | None = None) -> None:
+        session = self._hub.edges.get(edge_id)
+        if session is None or (before_s is not None and session.connected_at >= before_s):
+            return
+        log.info("edge %s: closing this process's socket: %s", edge_id, why)
+        closing = asyncio.ensure_future(
+            session.peer.close(CLOSE_REPLACED, "replaced by a newer connection")
+        )
+        self._closing.add(closing)  # a reference, so the task is not collected mid-close
+        closing.add_done_callback(self._closing.discard)
+
+    # -- messages --------------------------------------------------------------------
+    def _wrap(self, kind: str, frame: str) -> str:
+        return json.dumps({"o": self.node_id, "k": kind, "f": frame})
+
+    def _to_node(self, node_id: str, message: dict[str, Any]) -> None:
+        self.bus.publish(self._node_channel(node_id), json.dumps(message))
+
+    def _on_message(self, channel: str, data: bytes) -> None:
+        message: dict[str, Any] = json.loads(data)
+        if channel == self._inbox:
+            self._on_node_message(message)
+            return
+        if message.get("o") == self.node_id:
+            return  # published here; local sockets had it directly
+        kind, frame = message["k"], message["f"]
+        _, scope, name = channel.rsplit(":", 2)
+        if scope == "user":
+            for ui in self._hub.users.get(name, ()):
+                ui.peer.send_text(frame)
+        elif scope == "edge":
+            droppable = kind == "telemetry"
+            for ui in self._hub.subscribers.get(name, ()):
+                ui.peer.send_text(frame, droppable=droppable)
+
+    def _on_node_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("k")
+        if kind == "command":
+            self.on_routed(message)
+        elif kind == "drain":
+            self.on_drain(message["edge_id"])
+        elif kind == "taken":
+            self._drop_stale(
+                message["edge_id"],
+                "it connected to another cloud process",
+                before_s=float(message["at"]),
+            )
+        else:
+            log.warning("cluster: unknown message kind %r ignored", kind)
+
+    # -- channel names ---------------------------------------------------------------
+    def _node_channel(self, node_id: str) -> str:
+        return f"{self._prefix}:node:{node_id}"
+
+    def _user_channel(self, username: str) -> str:
+        return f"{self._prefix}:user:{username}"
+
+    def _edge_channel(self, edge_id: str) -> str:
+        return f"{self._prefix}:edge:{edge_id}"

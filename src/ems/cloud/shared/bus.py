@@ -1,0 +1,162 @@
+"""Redis pub/sub between cloud processes: fire-and-forget publishing, counted subscriptions.
+
+DESIGN section 7: commands routed to the process holding an edge, acks to the
+processes holding a user's dashboards, live telemetry to the processes with
+subscribers. Pub/sub is at-most-once and this module keeps it that way on
+purpose: commands rely on the in-flight watchdog (a lost one ends
+``failed(edge_timeout)``), dashboards catch up on reconnect and live telemetry
+is best effort. So publishing never blocks its caller and never raises: a
+message goes into a local queue, and one task sends whatever queued up in one
+pipelined round trip (a busy process pays one round trip per batch, not per
+message). When Redis is unreachable the batch is dropped, counted and logged.
+
+Subscriptions are reference-counted: the first :meth:`Bus.subscribe` of a
+channel subscribes, the last :meth:`Bus.unsubscribe` unsubscribes. One task
+reads every message and hands it to ``on_message``; after a lost connection
+redis-py reconnects and subscribes again to every channel it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis.asyncio as redis_async
+from redis.exceptions import RedisError
+
+__all__ = ["Bus", "BusStats"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH = 1000  # messages per pipelined round trip
+_MAX_BACKLOG = 100_000  # beyond this, new messages are dropped (Redis is down)
+_RETRY_S = 0.5  # pause after a failed read before reading again
+
+
+@dataclass(slots=True)
+class BusStats:
+    published: int = 0
+    dropped: int = 0  # not sent: Redis unreachable or the backlog full
+    received: int = 0
+
+
+class Bus:
+    """Publishes to and reads from Redis channels for one cloud process.
+
+    ``on_message(channel, data)`` is called on the event loop for every message
+    of a subscribed channel; it must not block (and its exceptions are logged).
+    """
+
+    def __init__(self, redis: redis_async.Redis, on_message: Callable[[str, bytes], None]) -> None:
+        self._redis = redis
+        self._on_message = on_message
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._outbox: list[tuple[str, str]] = []
+        self._wake = asyncio.Event()
+        self._counts: Counter[str] = Counter()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stats = BusStats()
+
+    async def start(self, *channels: str) -> None:
+        """Subscribe to ``channels`` (kept for the process's life) and start the tasks."""
+        for channel in channels:
+            await self.subscribe(channel)
+        self._tasks = [
+            asyncio.create_task(self._publish_loop(), name="bus-publish"),
+            asyncio.create_task(self._read_loop(), name="bus-read"),
+        ]
+
+    async def stop(self) -> None:
+        """Send what is queued (best effort), then stop reading."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._flush()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    # -- publishing ------------------------------------------------------------------
+    def publish(self, channel: str, data: str) -> None:
+        """Queue ``data`` for ``channel``; returns at once, never raises."""
+        if len(self._outbox) >= _MAX_BACKLOG:
+            self.stats.dropped += 1
+            return
+        self._outbox.append((channel, data))
+        self._wake.set()
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                try:
+                    await self._flush()
+                except (RedisError, OSError) as exc:
+                    log.warning("bus: publishing failed (%r); dropped what was queued", exc)
+                    self.stats.dropped += len(self._outbox)
+                    self._outbox.clear()
+
+    async def _flush(self) -> None:
+        batch, self._outbox = self._outbox[:_MAX_BATCH], self._outbox[_MAX_BATCH:]
+        if not batch:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for channel, data in batch:
+            pipe.publish(channel, data)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError):
+            self.stats.dropped += len(batch)
+            raise
+        self.stats.published += len(batch)
+
+    # -- subscribing -----------------------------------------------------------------
+    async def subscribe(self, channel: str) -> None:
+        self._counts[channel] += 1
+        if self._counts[channel] == 1:
+            await self._change(self._pubsub.subscribe, channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        if self._counts[channel] <= 0:
+            return
+        self._counts[channel] -= 1
+        if self._counts[channel] == 0:
+            del self._counts[channel]
+            await self._change(self._pubsub.unsubscribe, channel)
+
+    def subscribed(self, channel: str) -> bool:
+        return self._counts[channel] > 0
+
+    @staticmethod
+    async def _change(how: Callable[..., object], channel: str) -> None:
+        try:
+            await how(channel)  # type: ignore[misc]
+        except (RedisError, OSError) as exc:
+            # redis-py subscribes again to what the PubSub holds when it reconnects.
+            log.warning("bus: (un)subscribing %s failed (%r); applied on reconnect", channel, exc)
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError) as exc:
+                log.warning("bus: reading failed (%r); reconnecting", exc)
+                await asyncio.sleep(_RETRY_S)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            self.stats.received += 1
+            channel = message["channel"]
+            try:
+                self._on_message(
+                    channel.decode() if isinstance(channel, bytes) else channel, message["data"]
+                )
+            except Exception:
+                log.exception("bus: handling a message of %s failed", channel)
