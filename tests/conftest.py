@@ -17,7 +17,7 @@ pytest.register_assert_rewrite("ems.cloud.telemetry.testing")
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-pytest.register_assert_rewrite("ems.cloud.shared.testing")
+pytest.register_assert_rewrite("ems.cloud.shared.testing", "ems.cloud.shared.cluster_checks")
 
 from ems.testing.postgres import PostgresNotFound, find_postgres_bin, start_postgres  # noqa: E402
 from ems.testing.redis import RedisNotFound, RunningRedis, find_redis_server, start_redis  # noqa: E402

@@ -16,6 +16,7 @@ import pytest_asyncio
 import redis.asyncio as redis_async
 
 from ems.cloud.shared import InFlight, OfflineQueue, ToDeliver, shared_redis
+from ems.cloud.shared.cluster_checks import CLUSTER_CHECKS
 from ems.cloud.shared.testing import CHECKS, T0, Check, Clients
 from ems.testing.redis import RedisNotFound, RunningRedis, find_redis_server, start_redis
 
@@ -28,7 +29,9 @@ async def clients(redis_url: str) -> AsyncIterator[Clients]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("check", CHECKS.values(), ids=list(CHECKS))
+@pytest.mark.parametrize(
+    "check", [*CHECKS.values(), *CLUSTER_CHECKS.values()], ids=[*CHECKS, *CLUSTER_CHECKS]
+)
 async def test_contract(clients: Clients, check: Check) -> None:
     await check(clients)
 

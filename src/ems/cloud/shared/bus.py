@@ -11,9 +11,12 @@ pipelined round trip (a busy process pays one round trip per batch, not per
 message). When Redis is unreachable the batch is dropped, counted and logged.
 
 Subscriptions are reference-counted: the first :meth:`Bus.subscribe` of a
-channel subscribes, the last :meth:`Bus.unsubscribe` unsubscribes. One task
-reads every message and hands it to ``on_message``; after a lost connection
-redis-py reconnects and subscribes again to every channel it had.
+channel subscribes, the last :meth:`Bus.unsubscribe` unsubscribes. A first
+subscribe returns once Redis confirmed it, so whatever is published after it
+returns is received (unless Redis is unreachable; then it is applied when it
+comes back). One task reads every message and hands it to ``on_message``;
+after a lost connection redis-py reconnects and subscribes again to every
+channel it had.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 _MAX_BATCH = 1000  # messages per pipelined round trip
 _MAX_BACKLOG = 100_000  # beyond this, new messages are dropped (Redis is down)
 _RETRY_S = 0.5  # pause after a failed read before reading again
+_CONFIRM_S = 2.0  # longest wait for Redis to confirm a subscription
 
 
 @dataclass(slots=True)
@@ -54,17 +58,21 @@ class Bus:
     def __init__(self, redis: redis_async.Redis, on_message: Callable[[str, bytes], None]) -> None:
         self._redis = redis
         self._on_message = on_message
-        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = redis.pubsub()
         self._outbox: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
         self._counts: Counter[str] = Counter()
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._any = asyncio.Event()  # set while subscribed to something
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = BusStats()
 
     async def start(self, *channels: str) -> None:
         """Subscribe to ``channels`` (kept for the process's life) and start the tasks."""
-        for channel in channels:
-            await self.subscribe(channel)
+        for channel in channels:  # before the reader: it needs a subscribed connection
+            self._counts[channel] += 1
+            await self._pubsub.subscribe(channel)
+            self._any.set()
         self._tasks = [
             asyncio.create_task(self._publish_loop(), name="bus-publish"),
             asyncio.create_task(self._read_loop(), name="bus-read"),
@@ -120,8 +128,17 @@ class Bus:
     # -- subscribing -----------------------------------------------------------------
     async def subscribe(self, channel: str) -> None:
         self._counts[channel] += 1
-        if self._counts[channel] == 1:
-            await self._change(self._pubsub.subscribe, channel)
+        if self._counts[channel] != 1:
+            return
+        confirmed = self._confirmations.setdefault(
+            channel, asyncio.get_running_loop().create_future()
+        )
+        await self._change(self._pubsub.subscribe, channel)
+        self._any.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), _CONFIRM_S)
+        except TimeoutError:
+            log.warning("bus: no confirmation of the subscription to %s yet", channel)
 
     async def unsubscribe(self, channel: str) -> None:
         if self._counts[channel] <= 0:
@@ -144,16 +161,28 @@ class Bus:
 
     async def _read_loop(self) -> None:
         while True:
+            if not self._counts:
+                # Reading needs a subscribed connection; until there is one, wait.
+                self._any.clear()
+                await self._any.wait()
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
             except (RedisError, OSError) as exc:
                 log.warning("bus: reading failed (%r); reconnecting", exc)
                 await asyncio.sleep(_RETRY_S)
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None:
+                continue
+            channel = message["channel"]
+            if message.get("type") == "subscribe":
+                name = channel.decode() if isinstance(channel, bytes) else channel
+                confirmed = self._confirmations.pop(name, None)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+                continue
+            if message.get("type") != "message":
                 continue
             self.stats.received += 1
-            channel = message["channel"]
             try:
                 self._on_message(
                     channel.decode() if isinstance(channel, bytes) else channel, message["data"]
