@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps demo test check fmt lint types bench clean
+.PHONY: install system-deps browser-deps web-deps web web-test web-e2e web-lint web-types \
+	demo test check fmt lint types bench clean
 
 install: $(STAMP)
 
@@ -22,6 +23,48 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
+# Debian's Chromium for the dashboard's end-to-end tests (Playwright drives it;
+# no browser is downloaded).
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium (Debian package) for the dashboard's end-to-end tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium fonts-liberation >/dev/null; \
+	fi
+
+# The dashboard (web/): Node >= 20.19, packages from the committed lock file.
+WEB       := web
+WEB_STAMP := $(WEB)/node_modules/.package-lock.json
+WEB_OUT   := $(WEB)/out/index.html
+NPM       := cd $(WEB) && NEXT_TELEMETRY_DISABLED=1 npm
+
+web-deps: $(WEB_STAMP)
+
+$(WEB_STAMP): $(WEB)/package-lock.json $(WEB)/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "the dashboard needs Node.js >= 20.19 with npm"; exit 1; }
+	$(NPM) ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+# Always rebuilt: a few seconds, and never a stale dashboard under test.
+web: web-deps
+	$(NPM) run build
+
+# Built once when missing (make demo); `make web` rebuilds.
+$(WEB_OUT): | $(WEB_STAMP)
+	$(NPM) run build
+
+web-test: web-deps
+	$(NPM) test
+
+web-e2e: install web-deps browser-deps web
+	$(NPM) run e2e
+
+web-lint: web-deps
+	$(NPM) run lint
+
+web-types: web-deps
+	$(NPM) run typecheck
+
 # Re-install when the lock or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,20 +73,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-demo: install
+demo: install $(WEB_OUT)
 	$(BIN)/ems demo
 
 test: install system-deps
 	$(BIN)/python -m pytest
+	$(MAKE) web-test web-e2e
 
 fmt: install
 	$(BIN)/ruff format src tests bench
 
-lint: install
+lint: install web-lint
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 
-types: install
+types: install web-types
 	$(BIN)/mypy
 
 check: lint types test
@@ -54,3 +98,4 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(WEB)/node_modules $(WEB)/.next $(WEB)/out $(WEB)/test-results

@@ -23,6 +23,7 @@ from ems.cloud.hub import Hub
 from ems.cloud.records import CommandStore, HotRecords, Recorder, command_store
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
+from ems.cloud.static import mount_dashboard
 from ems.cloud.telemetry import (
     PostgresTelemetryStore,
     SqliteTelemetryStore,
@@ -185,4 +186,5 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     if not settings.auth_url:
         app.mount("/auth", auth_app)
+    mount_dashboard(app)  # last: it takes every path no route above took
     return app

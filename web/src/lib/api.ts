@@ -1,0 +1,124 @@
+import { z } from "zod";
+
+/** HTTP calls to the cloud and the auth service, with their answers checked. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export function apiUrl(base: string, path: string): string {
+  return `${base}${path}`;
+}
+
+async function readError(response: Response): Promise<string> {
+  try {
+    const body: unknown = await response.json();
+    if (body && typeof body === "object") {
+      const b = body as Record<string, unknown>;
+      const text = b.detail ?? b.error;
+      if (typeof text === "string") return text;
+    }
+  } catch {
+    // not JSON: the status says enough
+  }
+  return `${response.status} ${response.statusText}`.trim();
+}
+
+export async function getJson<T>(
+  base: string,
+  path: string,
+  token: string,
+  schema: z.ZodType<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const response = await fetch(apiUrl(base, path), {
+    headers: { Authorization: `Bearer ${token}` },
+    signal,
+  });
+  if (!response.ok) throw new ApiError(response.status, await readError(response));
+  return schema.parse(await response.json());
+}
+
+export async function postJson<T>(
+  base: string,
+  path: string,
+  body: unknown,
+  schema: z.ZodType<T>,
+): Promise<T> {
+  const response = await fetch(apiUrl(base, path), {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new ApiError(response.status, await readError(response));
+  return schema.parse(await response.json());
+}
+
+// -- the cloud's answers ------------------------------------------------------------
+export const edgeSchema = z.object({
+  edge_id: z.string(),
+  online: z.boolean(),
+  last_seen: z.string().nullable(),
+  devices: z.array(z.object({ id: z.string(), profile: z.string() })),
+});
+export type Edge = z.infer<typeof edgeSchema>;
+export const edgesSchema = z.object({ edges: z.array(edgeSchema) });
+
+export const historyPointSchema = z.object({
+  time_s: z.number(),
+  avg: z.number().nullable(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+});
+export type HistoryPoint = z.infer<typeof historyPointSchema>;
+export const telemetryHistorySchema = z.object({
+  edge_id: z.string(),
+  start: z.number(),
+  end: z.number(),
+  channels: z.record(z.string(), z.array(historyPointSchema)),
+});
+export type TelemetryHistory = z.infer<typeof telemetryHistorySchema>;
+
+const statusEventSchema = z.object({
+  status: z.enum(["received", "queued", "delivered", "rejected", "executed", "failed"]),
+  reason: z.string().nullable(),
+  detail: z.string().nullable(),
+  at: z.string(),
+});
+export type StatusEvent = z.infer<typeof statusEventSchema>;
+
+export const commandRecordSchema = z.object({
+  command_id: z.string(),
+  edge_id: z.string(),
+  user: z.string(),
+  device: z.string(),
+  action: z.string(),
+  value: z.union([z.number(), z.string(), z.boolean(), z.null()]),
+  issued_at: z.string(),
+  created_at: z.string(),
+  status: statusEventSchema.shape.status,
+  reason: z.string().nullable(),
+  terminal: z.boolean(),
+  updated_at: z.string(),
+  history: z.array(statusEventSchema).optional(),
+});
+export type CommandRecord = z.infer<typeof commandRecordSchema>;
+export const commandListSchema = z.object({
+  edge_id: z.string(),
+  commands: z.array(commandRecordSchema),
+});
+
+export function telemetryPath(edgeId: string, channels: string[], startS: number, endS: number, maxPoints: number): string {
+  const query = new URLSearchParams();
+  for (const channel of channels) query.append("channel", channel);
+  query.set("start", new Date(startS * 1000).toISOString());
+  query.set("end", new Date(endS * 1000).toISOString());
+  query.set("max_points", String(maxPoints));
+  return `/api/edges/${encodeURIComponent(edgeId)}/telemetry?${query.toString()}`;
+}
