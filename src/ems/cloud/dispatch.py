@@ -69,6 +69,10 @@ class Tracked:
     """When the cloud took the command [s, Unix epoch] (on whichever process)."""
     routed: bool = False
     """Sent here by another cloud process, which holds the command's first statuses."""
+    answered: bool = True
+    """False while :meth:`Dispatcher.submit` has not given its immediate ack yet."""
+    deferred: list[UiAck] = field(default_factory=list)
+    """Later statuses that came before the immediate ack (sent right after it)."""
     history: list[tuple[str, str | None, float]] = field(default_factory=list)
 
     @property
@@ -206,6 +210,7 @@ class Dispatcher:
             cmd.ttl_s,
             "new",
             created_at=now,
+            answered=False,
         )
         self._remember(tracked)
         if cmd.edge_id not in self._hub.inventory:
@@ -215,7 +220,7 @@ class Dispatcher:
                 self._hub.inventory[cmd.edge_id] = [DeviceRef(**d) for d in stored]
         checked = self._validate_static(role, cmd)
         if isinstance(checked, Problem):
-            return self._set(tracked, "rejected", checked.reason, checked.detail, now)
+            return self._answer(tracked, "rejected", checked.reason, checked.detail, now)
         session = self._hub.edges.get(cmd.edge_id)
         owner = None  # the other cloud process holding the edge
         if session is None and self._cluster is not None:
@@ -231,23 +236,23 @@ class Dispatcher:
             latest = await self._latest(cmd, checked, local=session is not None)
             problem = self._validate_dynamic(cmd, checked, latest, now)
             if problem is not None:
-                return self._set(tracked, "rejected", problem.reason, problem.detail, now)
+                return self._answer(tracked, "rejected", problem.reason, problem.detail, now)
             if session is not None:
                 await self._send(tracked, session, now)
             else:
                 assert owner is not None
                 await self._route(tracked, owner, now)
-            return self._set(tracked, "received", None, f"sent to {cmd.edge_id}", now)
+            return self._answer(tracked, "received", None, f"sent to {cmd.edge_id}", now)
         online = session is not None or owner is not None
         if not online and not self._queue_offline:
-            return self._set(
+            return self._answer(
                 tracked, "rejected", "edge_offline", f"{cmd.edge_id} is not connected", now
             )
         pushed = await self._queue.push(
             cmd.edge_id, cmd.command_id, tracked.envelope(), now + cmd.ttl_s
         )
         if not pushed.queued:
-            return self._set(
+            return self._answer(
                 tracked,
                 "rejected",
                 "queue_full",
@@ -260,7 +265,7 @@ class Dispatcher:
             if not online
             else f"{cmd.edge_id} is still receiving earlier commands"
         )
-        ack = self._set(
+        ack = self._answer(
             tracked,
             "queued",
             None,
@@ -570,12 +575,42 @@ class Dispatcher:
         return fresh
 
     # -- bookkeeping -------------------------------------------------------
+    def _answer(
+        self, tracked: Tracked, status: str, reason: str | None, detail: str | None, now: float
+    ) -> UiAck:
+        """The immediate ack of :meth:`submit`, then whatever overtook it, in order.
+
+        A command pushed into the queue of an edge that connects meanwhile can be
+        delivered (even finished) while :meth:`submit` still waits for the push:
+        those statuses wait in ``tracked.deferred`` so that everyone sees
+        ``queued`` first.
+        """
+        ack = self._ack_frame(tracked, status, reason, detail, now)
+        if tracked.status == "new":
+            tracked.status = status
+        tracked.answered = True
+        self._publish(tracked, ack)
+        for later in tracked.deferred:
+            self._publish(tracked, later)
+        tracked.deferred.clear()
+        return ack
+
     def _set(
         self, tracked: Tracked, status: str, reason: str | None, detail: str | None, now: float
     ) -> UiAck:
         tracked.status = status
-        tracked.history.append((status, reason, now))
-        ack = UiAck(
+        ack = self._ack_frame(tracked, status, reason, detail, now)
+        if tracked.answered:
+            self._publish(tracked, ack)
+        else:
+            tracked.deferred.append(ack)
+        return ack
+
+    @staticmethod
+    def _ack_frame(
+        tracked: Tracked, status: str, reason: str | None, detail: str | None, now: float
+    ) -> UiAck:
+        return UiAck(
             command_id=tracked.command_id,
             edge_id=tracked.edge_id,
             status=status,  # type: ignore[arg-type]
@@ -583,8 +618,17 @@ class Dispatcher:
             detail=detail,
             at=datetime.fromtimestamp(now, UTC),
         )
+
+    def _publish(self, tracked: Tracked, ack: UiAck) -> None:
+        """Record one status change and tell the user's dashboards and the listeners."""
+        tracked.history.append((ack.status, ack.reason, ack.at.timestamp()))
         self._audit(
-            "cloud.acked", tracked.command_id, tracked.username, tracked.edge_id, status, reason
+            "cloud.acked",
+            tracked.command_id,
+            tracked.username,
+            tracked.edge_id,
+            ack.status,
+            ack.reason,
         )
         self._tell_user(tracked.username, ack)
         for listener in self.listeners:
@@ -592,7 +636,6 @@ class Dispatcher:
                 listener(tracked, ack)
             except Exception:
                 log.exception("command status listener failed")
-        return ack
 
     def _ack(
         self, username: str, cmd: UiCommand, status: str, reason: str, detail: str, now: float

@@ -191,11 +191,12 @@ class SlowInFlight(InFlight):
         await super().add(command_id, edge_id, deadline_s, payload)
         await self._latency.after("add", edge_id)
 
-    async def complete(self, command_id: str) -> bool:
-        await self._latency.before("complete", "")
-        removed = await super().complete(command_id)
-        await self._latency.after("complete", "")
-        return removed
+    async def finish(self, command_id: str, edge_id: str | None = None) -> bytes | None:
+        # complete() goes through here too.
+        await self._latency.before("complete", edge_id or "")
+        payload = await super().finish(command_id, edge_id)
+        await self._latency.after("complete", edge_id or "")
+        return payload
 
     async def claim_expired(self, now_s: float, limit: int = 100) -> list[InFlightEntry]:
         await self._latency.before("claim_expired", "")

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -27,6 +28,7 @@ from dispatch_fakes import (
     command_id,
 )
 
+from ems.cloud.shared import PushResult
 from ems.protocol import UiAck
 
 A, B = EDGES
@@ -533,6 +535,36 @@ async def test_a_command_queued_while_its_edge_connects_is_delivered(cloud: Clou
     assert ack.status == "queued"
     assert sent(cloud) == [cid]
     assert await cloud.queue.depth(A) == 0
+
+
+@pytest.mark.asyncio
+async def test_statuses_that_overtake_the_immediate_ack_come_after_it(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (found by the concurrent lifecycle model): the edge connected while
+    submit waited for the push's reply, and delivered and executed the command before
+    submit could say ``queued``. The dashboard and the listeners still hear ``queued``
+    first."""
+    cid = command_id(1)
+    push = cloud.queue.push
+
+    async def push_then_connect(*args: Any, **kwargs: Any) -> PushResult:
+        pushed = await push(*args, **kwargs)
+        peer = cloud.attach(A)  # before the reply reaches submit
+        cloud.dispatcher.drain(A)
+        await asyncio.wait_for(cloud.latency.returned("delivered"), 5)  # the drain sent it
+        assert [f.frame.command_id for f in peer.received] == [cid]
+        await cloud.ack(A, cid, "delivered")
+        await cloud.ack(A, cid, "executed")
+        return pushed
+
+    monkeypatch.setattr(cloud.queue, "push", push_then_connect)
+    ack = await cloud.submit(cloud.command(cid, A))
+
+    assert ack.status == "queued"
+    assert sent(cloud) == [cid]
+    assert cloud.statuses(cid) == [("queued", None), ("delivered", None), ("executed", None)]
+    assert [a.status for _, a in cloud.heard] == ["queued", "delivered", "executed"]
 
 
 # -- listeners -------------------------------------------------------------------
