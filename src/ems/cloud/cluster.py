@@ -33,7 +33,7 @@ import redis.asyncio as redis_async
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.shared.bus import Bus
 from ems.cloud.shared.registry import EdgeRegistry
-from ems.protocol import EdgeStatus, UiAck, UiTelemetry, encode
+from ems.protocol import EdgeStatus, UiTelemetry, encode
 
 __all__ = ["CLOSE_REPLACED", "Cluster"]
 
@@ -130,8 +130,9 @@ class Cluster:
     def request_drain(self, node_id: str, edge_id: str) -> None:
         self._to_node(node_id, {"k": "drain", "edge_id": edge_id})
 
-    def user_ack(self, username: str, ack: UiAck) -> None:
-        self.bus.publish(self._user_channel(username), self._wrap("ack", encode(ack)))
+    def user_ack(self, username: str, ack_text: str) -> None:
+        """An ack frame (encoded) for the user's dashboards on the other processes."""
+        self.bus.publish(self._user_channel(username), self._wrap("ack", ack_text))
 
     # -- dashboards here -------------------------------------------------------------
     async def watch_user(self, username: str) -> None:
@@ -212,19 +213,19 @@ class Cluster:
 
     # -- messages --------------------------------------------------------------------
     def _wrap(self, kind: str, frame: str) -> str:
-        return json.dumps({"o": self.node_id, "k": kind, "f": frame})
+        """``origin NL kind NL frame``: the frame travels as it is, not escaped into JSON."""
+        return f"{self.node_id}\n{kind}\n{frame}"
 
     def _to_node(self, node_id: str, message: dict[str, Any]) -> None:
         self.bus.publish(self._node_channel(node_id), json.dumps(message))
 
     def _on_message(self, channel: str, data: bytes) -> None:
-        message: dict[str, Any] = json.loads(data)
         if channel == self._inbox:
-            self._on_node_message(message)
+            self._on_node_message(json.loads(data))
             return
-        if message.get("o") == self.node_id:
+        origin, kind, frame = data.decode().split("\n", 2)
+        if origin == self.node_id:
             return  # published here; local sockets had it directly
-        kind, frame = message["k"], message["f"]
         _, scope, name = channel.rsplit(":", 2)
         if scope == "user":
             for ui in self._hub.users.get(name, ()):

@@ -36,7 +36,7 @@ from ems.profiles import (
     dynamic_limits,
     within,
 )
-from ems.protocol import CloudToEdgeCommand, DeviceRef, EdgeAck, UiAck, UiCommand
+from ems.protocol import CloudToEdgeCommand, DeviceRef, EdgeAck, UiAck, UiCommand, encode
 
 __all__ = ["Dispatcher", "LatestSource", "Tracked"]
 
@@ -655,10 +655,11 @@ class Dispatcher:
 
     def _tell_user(self, username: str, ack: UiAck) -> None:
         """Every dashboard of the user, on this process and (through Redis) on the others."""
+        text = encode(ack)  # once, for every socket and the other processes
         for ui in self._hub.users.get(username, ()):
-            ui.peer.send(ack)
+            ui.peer.send_text(text)
         if self._cluster is not None:
-            self._cluster.user_ack(username, ack)
+            self._cluster.user_ack(username, text)
 
     def _remember(self, tracked: Tracked) -> None:
         self.commands[tracked.command_id] = tracked

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -43,5 +45,19 @@ async def serve_cloud(settings: CloudSettings) -> None:
 
 def run_cloud(settings: CloudSettings) -> int:
     log.info("cloud listening on http://%s:%d", settings.host, settings.port)
-    asyncio.run(serve_cloud(settings))
+    run_loop(serve_cloud(settings))
     return 0
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it exists (Linux, macOS), else on asyncio's own loop.
+
+    The cloud spends most of its time in the event loop (socket reads and writes,
+    Redis round trips); libuv's loop roughly halves that cost.
+    """
+    try:
+        import uvloop
+    except ImportError:  # e.g. Windows: the standard loop does the same, slower
+        asyncio.run(main)
+        return
+    uvloop.run(main)

@@ -108,10 +108,13 @@ class FakePeer(Generic[F]):
         self.on_frame: Callable[[Seen[F]], None] | None = None
 
     def send(self, frame: BaseModel, droppable: bool = False) -> bool:
+        return self.send_text(encode(frame), droppable)
+
+    def send_text(self, text: str, droppable: bool = False) -> bool:
         if self.closed or self.broken:
             return False
-        decoded = self._decoder.decode(encode(frame))
-        assert isinstance(decoded, BaseModel), f"the wire refuses {frame!r}: {decoded!r}"
+        decoded = self._decoder.decode(text)
+        assert isinstance(decoded, BaseModel), f"the wire refuses {text!r}: {decoded!r}"
         if isinstance(decoded, self._kind):
             seen = Seen(decoded, self._clock.time())
             self.received.append(seen)
