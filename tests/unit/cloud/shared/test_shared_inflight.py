@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 
-from ems.cloud.shared import InFlight, reset_embedded_server, shared_redis
+from ems.cloud.shared import InFlight
 from ems.cloud.shared.testing import INFLIGHT_CHECKS, T0, Check, Clients
-
-
-@pytest_asyncio.fixture
-async def clients() -> AsyncIterator[Clients]:
-    """Clients of a fresh embedded store, made the way the cloud makes them."""
-    reset_embedded_server()
-    made = Clients(lambda: shared_redis(None))
-    yield made
-    await made.aclose()
-    reset_embedded_server()
 
 
 @pytest.mark.asyncio

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from ems.cloud.shared import (
     ExpiredInQueue,
     OfflineQueue,
     ToDeliver,
-    reset_embedded_server,
-    shared_redis,
 )
 from ems.cloud.shared.testing import QUEUE_CHECKS, T0, Check, Clients
-
-
-@pytest_asyncio.fixture
-async def clients() -> AsyncIterator[Clients]:
-    """Clients of a fresh embedded store, made the way the cloud makes them."""
-    reset_embedded_server()
-    made = Clients(lambda: shared_redis(None))
-    yield made
-    await made.aclose()
-    reset_embedded_server()
 
 
 @pytest.mark.asyncio
