@@ -92,9 +92,10 @@ types: install web-types
 
 check: lint types test
 
-bench: install
+bench: install system-deps
 	$(BIN)/python bench/dal.py
 	$(BIN)/python bench/cycle_jitter.py
+	$(BIN)/python bench/commands.py --cloud-log-json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
