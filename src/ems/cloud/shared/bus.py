@@ -39,6 +39,7 @@ _MAX_BATCH = 1000  # messages per pipelined round trip
 _MAX_BACKLOG = 100_000  # beyond this, new messages are dropped (Redis is down)
 _RETRY_S = 0.5  # pause after a failed read before reading again
 _CONFIRM_S = 2.0  # longest wait for Redis to confirm a subscription
+_STOP_S = 2.0  # longest wait at stop for what is queued to be sent
 
 
 @dataclass(slots=True)
@@ -64,6 +65,7 @@ class Bus:
         self._counts: Counter[str] = Counter()
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._any = asyncio.Event()  # set while subscribed to something
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = BusStats()
 
@@ -79,10 +81,15 @@ class Bus:
         ]
 
     async def stop(self) -> None:
-        """Send what is queued (best effort), then stop reading."""
-        with contextlib.suppress(RedisError, OSError):
-            await self._flush()
-        for task in self._tasks:
+        """Send what is queued (best effort, at most ``_STOP_S``), then stop reading."""
+        self._stopping = True
+        self._wake.set()
+        # The publisher ends by itself once its outbox is empty: a pipeline is
+        # never cut off halfway (the client's connection would be left unusable).
+        if not self._tasks:  # never started
+            return
+        _, pending = await asyncio.wait(self._tasks[:1], timeout=_STOP_S)
+        for task in [*pending, *self._tasks[1:]]:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,6 +117,8 @@ class Bus:
                     log.warning("bus: publishing failed (%r); dropped what was queued", exc)
                     self.stats.dropped += len(self._outbox)
                     self._outbox.clear()
+            if self._stopping:
+                return
 
     async def _flush(self) -> None:
         batch, self._outbox = self._outbox[:_MAX_BATCH], self._outbox[_MAX_BATCH:]

@@ -29,6 +29,9 @@ from urllib.parse import urlsplit
 
 import fakeredis
 import redis.asyncio as redis_async
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["REAL_SCHEMES", "embedded_server", "reset_embedded_server", "shared_redis"]
 
@@ -59,7 +62,15 @@ def shared_redis(url: str | None) -> redis_async.Redis:
             f"not a Redis URL (scheme {scheme!r}; expected one of {sorted(REAL_SCHEMES)}); "
             "leave it unset for the embedded store"
         )
-    client: redis_async.Redis = redis_async.Redis.from_url(url, decode_responses=False)
+    client: redis_async.Redis = redis_async.Redis.from_url(
+        url,
+        decode_responses=False,
+        # After a Redis restart every pooled connection is dead: a command on one
+        # fails with ConnectionError before it reached the server. Reconnect and
+        # send it again. (Not on timeouts: that command may have run.)
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=5),
+        retry_on_error=[RedisConnectionError],
+    )
     return client
 
 

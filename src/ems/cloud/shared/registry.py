@@ -50,14 +50,16 @@ end
 return 0
 """
 
-# Atomicity: compare and extend, per edge. Returns the edges no longer held by
-# this node (taken over, or expired while this process was frozen).
+# Atomicity: compare and extend, per edge. A claim nobody holds (it expired
+# while this process was frozen, or Redis lost it in a restart) is taken again:
+# this process still holds the socket. Returns the edges another node holds now.
 # KEYS: owner keys. ARGV: node id, ttl [ms].
 _REFRESH = """
 local lost = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('PEXPIRE', key, ARGV[2])
+  local owner = redis.call('GET', key)
+  if owner == ARGV[1] or not owner then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
   else
     lost[#lost + 1] = i
   end
@@ -116,7 +118,8 @@ class EdgeRegistry:
         """Extend this node's claims and record when each edge was last heard from.
 
         ``seen``: edge id -> last heard from [s, Unix epoch], for every edge this
-        node believes it holds. Returns those it no longer holds: their sockets
+        node believes it holds. A claim that vanished (expired, or lost by Redis)
+        is made again. Returns those another node holds now: their sockets here
         are stale and must be closed.
         """
         if not seen:

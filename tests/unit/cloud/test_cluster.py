@@ -1,0 +1,186 @@
+"""Two cloud processes' :class:`Cluster` parts on one embedded store: what crosses over."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+import pytest_asyncio
+
+from ems.cloud.cluster import CLOSE_REPLACED, Cluster
+from ems.cloud.hub import EdgeSession, Hub, UiSession
+from ems.cloud.peer import Peer
+from ems.cloud.shared import reset_embedded_server, shared_redis
+from ems.protocol import ChannelSample, UiAck, UiTelemetry, encode
+
+WAIT_S = 5.0
+
+
+@dataclass(eq=False)
+class FakePeer:
+    """Keeps what it is sent; ``got`` wakes a waiting test."""
+
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    closed_with: int | None = None
+    got: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def send(self, frame: Any, droppable: bool = False) -> bool:
+        return self.send_text(encode(frame), droppable)
+
+    def send_text(self, text: str, droppable: bool = False) -> bool:
+        self.frames.append(json.loads(text))
+        self.got.set()
+        return True
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed_with = code
+        self.got.set()
+
+    async def next(self, kind: str) -> dict[str, Any]:
+        while True:
+            for frame in self.frames:
+                if frame["type"] == kind:
+                    self.frames.remove(frame)
+                    return frame
+            self.got.clear()
+            await asyncio.wait_for(self.got.wait(), WAIT_S)
+
+    @property
+    def as_peer(self) -> Peer:
+        return cast(Peer, self)
+
+
+@dataclass
+class Node:
+    hub: Hub
+    cluster: Cluster
+
+
+@pytest_asyncio.fixture
+async def nodes() -> AsyncIterator[tuple[Node, Node]]:
+    reset_embedded_server()
+    made = []
+    for name in ("cloud-a", "cloud-b"):
+        hub = Hub()
+        cluster = Cluster(shared_redis(None), hub, name)
+        await cluster.start()
+        made.append(Node(hub, cluster))
+    yield made[0], made[1]
+    for node in made:
+        await node.cluster.stop()
+    reset_embedded_server()
+
+
+def ack(status: str = "executed") -> UiAck:
+    return UiAck(
+        command_id="00000000-0000-4000-8000-000000000001",
+        edge_id="site-1",
+        status=status,  # type: ignore[arg-type]
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+async def dashboard(node: Node, username: str = "olga") -> FakePeer:
+    peer = FakePeer()
+    node.hub.attach_ui(UiSession(username, "operator", peer.as_peer, token_exp_s=1e12))
+    await node.cluster.watch_user(username)
+    return peer
+
+
+async def edge(node: Node, edge_id: str = "site-1", connected_at: float = 1.0) -> FakePeer:
+    peer = FakePeer()
+    session = EdgeSession(edge_id, peer.as_peer, connected_at)
+    node.hub.attach_edge(session)
+    await node.cluster.edge_attached(session)
+    return peer
+
+
+@pytest.mark.asyncio
+async def test_a_users_acks_reach_their_dashboards_on_the_other_process(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    on_a, other_user = await dashboard(a), await dashboard(a, "oscar")
+    b.cluster.user_ack("olga", encode(ack()))
+    assert (await on_a.next("ack"))["status"] == "executed"
+    a.cluster.user_ack("olga", encode(ack("delivered")))  # published by A itself
+    b.cluster.user_ack("olga", encode(ack("failed")))
+    # A's own publication is not relayed back to A's sockets (they had it directly).
+    assert (await on_a.next("ack"))["status"] == "failed"
+    assert on_a.frames == []
+    assert other_user.frames == []
+
+
+@pytest.mark.asyncio
+async def test_the_holder_is_known_everywhere_and_status_reaches_subscribers(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    viewer = FakePeer()
+    session = UiSession("vic", "viewer", viewer.as_peer, token_exp_s=1e12)
+    a.hub.attach_ui(session)
+    a.hub.subscribe(session, "site-1")
+    await a.cluster.watch_edge("site-1")
+
+    await edge(b)
+    status = await viewer.next("edge_status")
+    assert (status["edge_id"], status["online"]) == ("site-1", True)
+    assert await a.cluster.remote_owner("site-1") == "cloud-b"
+    assert await b.cluster.remote_owner("site-1") is None  # its own
+    assert (await a.cluster.status("site-1")).online is True
+
+    # A asked for site-1's live telemetry: after B's next upkeep, B publishes it.
+    await a.cluster.tick()
+    await b.cluster.tick()
+    assert b.cluster.wants_live("site-1")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    b.cluster.telemetry(
+        UiTelemetry(
+            edge_id="site-1", ts=now, channels={"grid/ActivePower": ChannelSample(v=5.0, t=now)}
+        )
+    )
+    live = await viewer.next("telemetry")
+    assert live["channels"]["grid/ActivePower"]["v"] == 5.0
+
+    assert b.hub.detach_edge(b.hub.edges["site-1"])
+    await b.cluster.edge_detached("site-1")
+    assert (await viewer.next("edge_status"))["online"] is False
+    assert await a.cluster.remote_owner("site-1") is None
+
+
+@pytest.mark.asyncio
+async def test_an_edge_that_connects_elsewhere_closes_its_old_socket(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    old = await edge(a, connected_at=1.0)
+    await edge(b, connected_at=2.0)  # the edge reconnected, to B
+    while old.closed_with is None:
+        old.got.clear()
+        await asyncio.wait_for(old.got.wait(), WAIT_S)
+    assert old.closed_with == CLOSE_REPLACED
+    # A's late release leaves B's claim alone.
+    a.hub.detach_edge(a.hub.edges["site-1"])
+    await a.cluster.edge_detached("site-1")
+    assert await a.cluster.remote_owner("site-1") == "cloud-b"
+
+
+@pytest.mark.asyncio
+async def test_commands_and_drain_requests_reach_the_named_process(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    routed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    drains: asyncio.Queue[str] = asyncio.Queue()
+    b.cluster.on_routed = routed.put_nowait
+    b.cluster.on_drain = drains.put_nowait
+    a.cluster.route_command("cloud-b", '{"command_id": "x"}', 1234.5)
+    a.cluster.request_drain("cloud-b", "site-1")
+    message = await asyncio.wait_for(routed.get(), WAIT_S)
+    assert (message["envelope"], message["deadline"]) == ('{"command_id": "x"}', 1234.5)
+    assert await asyncio.wait_for(drains.get(), WAIT_S) == "site-1"
