@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,13 +36,20 @@ from ems.cloud.shared.bus import Bus
 from ems.cloud.shared.registry import EdgeRegistry
 from ems.protocol import EdgeStatus, UiTelemetry, encode
 
-__all__ = ["CLOSE_REPLACED", "Cluster"]
+__all__ = ["CLOSE_REPLACED", "Cluster", "NodeIdInUse"]
 
 log = logging.getLogger(__name__)
 
 CLOSE_REPLACED = 4409  # a newer connection of the same edge took over
 _TICK_S = 1.0  # how often the registry is looked at
 _WANT_FOR_S = 10.0  # how long one announcement of interest in an edge's telemetry lasts
+
+_LEASE_POLL_S = 0.5  # how often a starting process looks whether its node id is free
+
+
+class NodeIdInUse(RuntimeError):
+    """Another running process calls itself by this process's ``EMS_NODE_ID``."""
+
 
 #: A command routed here: ``{"envelope": <Tracked envelope>, "deadline": <s>}``.
 RoutedHandler = Callable[[dict[str, Any]], None]
@@ -68,12 +76,37 @@ class Cluster:
         self._wanted: set[str] = set()  # held here, and some other process shows them live
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
+        self._token = uuid.uuid4().hex  # this instance, in the node-id lease
         #: Set by the dispatcher: what to do with a command routed here, and a drain request.
         self.on_routed: RoutedHandler = lambda _message: None
         self.on_drain: Callable[[str], None] = lambda _edge_id: None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
+        """Lease the node id, then join. Raises :class:`NodeIdInUse` when another
+        process keeps it: two processes of one name would take each other's
+        deliveries and claims.
+
+        A predecessor of this name that died without stopping holds the lease
+        until it expires (at most the registry TTL): the start waits that long.
+        """
+        waited_until = time.monotonic() + self.registry.ttl_s + 2 * _LEASE_POLL_S
+        warned = False
+        while not await self.registry.take_node(self._token):
+            if time.monotonic() > waited_until:
+                raise NodeIdInUse(
+                    f"another running cloud process is node {self.node_id!r}: give each "
+                    "process its own EMS_NODE_ID"
+                )
+            if not warned:
+                log.warning(
+                    "node id %s is leased by another process (or one that died): "
+                    "waiting up to %.0f s for it to expire",
+                    self.node_id,
+                    self.registry.ttl_s,
+                )
+                warned = True
+            await asyncio.sleep(_LEASE_POLL_S)
         await self.bus.start(self._inbox)
         self._task = asyncio.create_task(self._maintain(), name="cluster")
 
@@ -83,6 +116,8 @@ class Cluster:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.bus.stop()
+        with contextlib.suppress(Exception):  # it expires by itself
+            await self.registry.drop_node(self._token)
 
     # -- edges held here -------------------------------------------------------------
     async def edge_attached(self, session: EdgeSession) -> str | None:
@@ -191,6 +226,10 @@ class Cluster:
     async def tick(self, *, refresh: bool = True, announce: bool = True) -> None:
         """One round of upkeep (public for tests): keep claims, read and announce interest."""
         now = self._now()
+        # Lost when frozen longer than the TTL, or Redis lost it: taken back if free.
+        kept = await self.registry.keep_node(self._token)
+        if not kept and not await self.registry.take_node(self._token):
+            log.error("node id %s is now used by another process", self.node_id)
         held = {e: self._hub.last_seen.get(e, now) for e in self._hub.edges}
         if refresh:
             for edge_id in await self.registry.refresh(held):

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 import pytest_asyncio
 
-from ems.cloud.cluster import CLOSE_REPLACED, Cluster
+from ems.cloud.cluster import CLOSE_REPLACED, Cluster, NodeIdInUse
 from ems.cloud.hub import EdgeSession, Hub, UiSession
 from ems.cloud.peer import Peer
 from ems.cloud.shared import reset_embedded_server, shared_redis
@@ -184,3 +184,18 @@ async def test_commands_and_drain_requests_reach_the_named_process(
     message = await asyncio.wait_for(routed.get(), WAIT_S)
     assert (message["envelope"], message["deadline"]) == ('{"command_id": "x"}', 1234.5)
     assert await asyncio.wait_for(drains.get(), WAIT_S) == "site-1"
+
+
+@pytest.mark.asyncio
+async def test_a_second_process_with_the_same_node_id_refuses_to_start(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, _ = nodes
+    # A short TTL, so the refusal comes quickly: the first one keeps its lease meanwhile.
+    twin = Cluster(shared_redis(None), Hub(), a.cluster.node_id, registry_ttl_s=0.3)
+    with pytest.raises(NodeIdInUse, match="EMS_NODE_ID"):
+        await twin.start()
+    # Once the first stops cleanly, the name is free at once.
+    await a.cluster.stop()
+    await twin.start()
+    await twin.stop()

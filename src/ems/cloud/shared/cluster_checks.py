@@ -60,6 +60,23 @@ async def check_registry_claims_expire_unless_refreshed(clients: Clients) -> Non
     assert 0 < await client.pttl(key) <= 10_000
 
 
+async def check_registry_one_process_per_node_id(clients: Clients) -> None:
+    client, prefix = clients(), _prefix()
+    first = EdgeRegistry(client, "cloud-1", ttl_s=10, key_prefix=prefix)
+    second = EdgeRegistry(clients(), "cloud-1", ttl_s=10, key_prefix=prefix)
+    other = EdgeRegistry(clients(), "cloud-2", ttl_s=10, key_prefix=prefix)
+    assert await first.take_node("instance-1") is True
+    assert await second.take_node("instance-2") is False  # the same name, still running
+    assert await other.take_node("instance-3") is True  # another name
+    assert await second.keep_node("instance-2") is False
+    assert await first.keep_node("instance-1") is True
+    assert 9_000 < await client.pttl(f"{prefix}:node:cloud-1") <= 10_000
+    await second.drop_node("instance-2")  # not its lease: nothing happens
+    assert await second.take_node("instance-2") is False
+    await first.drop_node("instance-1")  # a clean stop frees the name at once
+    assert await second.take_node("instance-2") is True
+
+
 async def check_registry_wanted_until(clients: Clients) -> None:
     prefix = _prefix()
     holder = EdgeRegistry(clients(), "cloud-b", key_prefix=prefix)
@@ -121,6 +138,7 @@ async def check_bus_delivers_across_clients(clients: Clients) -> None:
 CLUSTER_CHECKS: dict[str, Check] = {
     "registry_newer_claim_wins": check_registry_newer_claim_wins,
     "registry_claims_expire_unless_refreshed": check_registry_claims_expire_unless_refreshed,
+    "registry_one_process_per_node_id": check_registry_one_process_per_node_id,
     "registry_wanted_until": check_registry_wanted_until,
     "inflight_finish_hands_over_the_payload": check_inflight_finish_hands_over_the_payload,
     "bus_delivers_across_clients": check_bus_delivers_across_clients,

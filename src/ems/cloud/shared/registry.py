@@ -10,6 +10,9 @@ end ``failed(edge_timeout)`` through the in-flight watchdog, never silently.
 
 Layout (``P`` is the key prefix, ``E`` an edge id):
 
+- ``P:node:N`` string: the running process's instance token, with a TTL: one
+  process at a time may call itself node ``N`` (its delivery lists and claims
+  are named after it)
 - ``P:edge-owner:E`` string: the node id holding ``E``, with a TTL
 - ``P:edge-seen`` hash: edge id -> last heard from [s, Unix epoch]
 - ``P:edge-wanted`` sorted set: edge id -> until when [s, Unix epoch] some
@@ -39,6 +42,15 @@ local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 return old
+"""
+
+# Atomicity: compare and extend the node lease (only the instance that holds it).
+# KEYS: node key. ARGV: instance token, ttl [ms].
+_KEEP_NODE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
 """
 
 # Atomicity: compare and delete, so a release never removes another node's claim.
@@ -93,6 +105,26 @@ class EdgeRegistry:
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._refresh = redis.register_script(_REFRESH)
+        self._keep_node = redis.register_script(_KEEP_NODE)
+
+    # -- this process's lease on its node id -----------------------------------------
+    async def take_node(self, token: str) -> bool:
+        """Lease this node id for the instance ``token``; False while another holds it."""
+        taken = await self._redis.set(self._node_key, token, nx=True, px=self._ttl_ms)
+        return bool(taken)
+
+    async def keep_node(self, token: str) -> bool:
+        """Extend the lease; False when this instance no longer holds it."""
+        kept: Any = await self._keep_node(keys=[self._node_key], args=[token, self._ttl_ms])
+        return int(kept) == 1
+
+    async def drop_node(self, token: str) -> None:
+        """End the lease (a clean stop), so a successor need not wait for it to expire."""
+        await self._release(keys=[self._node_key], args=[token])
+
+    @property
+    def _node_key(self) -> str:
+        return f"{self._prefix}:node:{self.node_id}"
 
     def _owner_key(self, edge_id: str) -> str:
         return f"{self._prefix}:edge-owner:{edge_id}"
