@@ -192,8 +192,9 @@ class Cluster:
         return (await self.statuses([edge_id]))[edge_id]
 
     async def statuses(self, edge_ids: Sequence[str]) -> dict[str, EdgeStatus]:
-        owners = await self.registry.owners([e for e in edge_ids if e not in self._hub.edges])
-        seen = await self.registry.last_seen() if owners else {}
+        elsewhere = [e for e in edge_ids if e not in self._hub.edges]
+        owners = await self.registry.owners(elsewhere)
+        seen = await self.registry.seen_at(elsewhere)
         out: dict[str, EdgeStatus] = {}
         for edge_id in edge_ids:
             if edge_id in self._hub.edges:

@@ -340,11 +340,16 @@ class Dispatcher:
     async def _send(self, tracked: Tracked, session: EdgeSession, now: float) -> bool:
         if tracked.terminal:
             return True  # finished already (e.g. handed out twice after a recovery)
+        deadline_s = await self._watch(tracked, now)
+        return self._emit(tracked, session, deadline_s)
+
+    async def _watch(self, tracked: Tracked, now: float, envelope: str | None = None) -> float:
+        """Put the command in the in-flight set; returns its deadline [s, Unix epoch]."""
         deadline_s = now + self._watchdog_s
         await self._inflight.add(
-            tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
+            tracked.command_id, tracked.edge_id, deadline_s, envelope or tracked.envelope()
         )
-        return self._emit(tracked, session, deadline_s)
+        return deadline_s
 
     def _emit(self, tracked: Tracked, session: EdgeSession, deadline_s: float) -> bool:
         """Write the command to the edge's socket; the edge refuses it after ``deadline_s``."""
@@ -371,13 +376,11 @@ class Dispatcher:
         entry, added first, then fails it with ``edge_timeout``, never silence.
         """
         assert self._cluster is not None
-        deadline_s = now + self._watchdog_s
-        await self._inflight.add(
-            tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
-        )
-        self._cluster.route_command(owner, tracked.envelope(), deadline_s)
+        envelope = tracked.envelope()
+        deadline_s = await self._watch(tracked, now, envelope)
+        self._cluster.route_command(owner, envelope, deadline_s)
         self._audit(
-            "cloud.routed", tracked.command_id, tracked.username, tracked.edge_id, owner, None
+            "cloud.routed", tracked.command_id, tracked.username, tracked.edge_id, "routed", None
         )
 
     def on_routed(self, message: Mapping[str, Any]) -> None:

@@ -42,6 +42,7 @@ async def check_registry_newer_claim_wins(clients: Clients) -> None:
     assert await a.owner("edge-1") is None
     # When each edge was last heard from outlives the claim.
     assert await a.last_seen() == {"edge-1": T0 + 3}
+    assert await a.seen_at(["edge-1", "edge-2"]) == {"edge-1": T0 + 3}
 
 
 async def check_registry_claims_expire_unless_refreshed(clients: Clients) -> None:

@@ -175,6 +175,13 @@ class EdgeRegistry:
         raw = await self._redis.mget([self._owner_key(e) for e in edge_ids])
         return {e: None if r is None else _text(r) for e, r in zip(edge_ids, raw, strict=True)}
 
+    async def seen_at(self, edge_ids: Sequence[str]) -> dict[str, float]:
+        """When each of ``edge_ids`` was last heard from [s, Unix epoch] (absent: never)."""
+        if not edge_ids:
+            return {}
+        raw = await self._redis.hmget(self._seen_key, list(edge_ids))
+        return {e: float(t) for e, t in zip(edge_ids, raw, strict=True) if t is not None}
+
     async def last_seen(self) -> dict[str, float]:
         """Every edge ever heard from -> when last [s, Unix epoch] (as of its holder's
         latest refresh)."""
