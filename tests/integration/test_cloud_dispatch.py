@@ -30,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ems.testing.processes import EmsProcess, free_port
+from ems.testing.site import edge_ack
 
 PASSWORD = "integration-Password-1"
 
@@ -559,16 +560,7 @@ async def test_dynamic_limits_from_an_edges_telemetry_and_the_watchdog(site: Sit
         timed_out = await next_of(ws, "ack", timeout_s=10, command_id=ok["command_id"])
         assert (timed_out["status"], timed_out["reason"]) == ("failed", "edge_timeout")
         # A late final ack is only audited, never a second final status.
-        await edge.send(
-            json.dumps(
-                {
-                    "type": "ack",
-                    "command_id": ok["command_id"],
-                    "status": "executed",
-                    "at": datetime.now(UTC).isoformat(),
-                }
-            )
-        )
+        await edge_ack(edge, ok["command_id"], "executed")
         site.cloud.wait_for(f"command {ok['command_id']} cloud.late_ack", 10)
         with pytest.raises(TimeoutError):
             await next_of(ws, "ack", timeout_s=1.5, command_id=ok["command_id"])
@@ -602,16 +594,7 @@ async def drive_edge(edge: ClientConnection, count: int) -> list[dict[str, Any]]
             continue
         got.append(frame)
         for status in ("delivered", "executed"):
-            await edge.send(
-                json.dumps(
-                    {
-                        "type": "ack",
-                        "command_id": frame["command_id"],
-                        "status": status,
-                        "at": datetime.now(UTC).isoformat(),
-                    }
-                )
-            )
+            await edge_ack(edge, frame["command_id"], status)
     return got
 
 

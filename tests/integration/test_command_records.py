@@ -51,6 +51,7 @@ from ems.cloud.records.testing import (  # noqa: E402
 from ems.cloud.shared import shared_redis  # noqa: E402
 from ems.cloud.telemetry import PostgresTelemetryStore  # noqa: E402
 from ems.testing.processes import EmsProcess, free_port  # noqa: E402
+from ems.testing.site import edge_ack  # noqa: E402
 
 PASSWORD = "integration-Password-1"
 
@@ -339,19 +340,6 @@ def command(cloud: Cloud, edge_id: str, **changes: Any) -> dict[str, Any]:
     frame.update(changes)
     cloud.recorded.append(frame["command_id"])
     return frame
-
-
-async def edge_ack(ws: ClientConnection, command_id: str, status: str) -> None:
-    await ws.send(
-        json.dumps(
-            {
-                "type": "ack",
-                "command_id": command_id,
-                "status": status,
-                "at": datetime.now(UTC).isoformat(),
-            }
-        )
-    )
 
 
 @pytest.mark.asyncio

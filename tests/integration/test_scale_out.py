@@ -11,14 +11,13 @@ import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from ems.testing.redis import start_redis
-from ems.testing.site import PASSWORD, CloudSite, command, edge_socket, next_of
+from ems.testing.site import PASSWORD, CloudSite, command, edge_ack, edge_socket, next_of
 
 # Edge ids of this module's own: the session's PostgreSQL is shared with other modules.
 EDGE = "scale-1"
@@ -211,16 +210,7 @@ async def test_an_edge_that_reconnects_to_the_other_process_moves_there(pair: Pa
             -700,
         )
         assert (await next_of(ws, "ack", command_id=cmd["command_id"]))["status"] == "received"
-        await on_a.send(
-            json.dumps(
-                {
-                    "type": "ack",
-                    "command_id": cmd["command_id"],
-                    "status": "executed",
-                    "at": datetime.now(UTC).isoformat(),
-                }
-            )
-        )
+        await edge_ack(on_a, cmd["command_id"], "executed")
         done = await next_of(ws, "ack", timeout_s=10, command_id=cmd["command_id"])
         assert done["status"] == "executed"
     finally:

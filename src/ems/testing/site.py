@@ -28,6 +28,7 @@ __all__ = [
     "PASSWORD",
     "CloudSite",
     "command",
+    "edge_ack",
     "edge_socket",
     "ems_cli",
     "next_of",
@@ -171,6 +172,20 @@ def command(**changes: Any) -> dict[str, Any]:
     }
     frame.update(changes)
     return frame
+
+
+async def edge_ack(ws: ClientConnection, command_id: str, status: str) -> None:
+    """A hand-driven edge's ack frame for ``command_id``, stamped now."""
+    await ws.send(
+        json.dumps(
+            {
+                "type": "ack",
+                "command_id": command_id,
+                "status": status,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+    )
 
 
 async def edge_socket(site: CloudSite, edge_id: str, key: str) -> ClientConnection:
