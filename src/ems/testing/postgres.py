@@ -31,7 +31,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -167,13 +167,16 @@ def start_postgres(
     database: str = "ems_test",
     fsync: bool = False,
     timeout_s: float = 60.0,
+    settings: Mapping[str, str] | None = None,
 ) -> RunningPostgres:
     """Start a private server in a new directory under ``base_dir`` (default: the temp dir).
 
     When running as root, the server user must be able to reach ``base_dir``:
     pytest's ``tmp_path`` (under a root-only directory) is not suitable, the
     system temp dir is. ``timeout_s`` bounds the wait for the server to accept
-    connections. Raises :class:`PostgresNotFound` or :class:`PostgresStartError`.
+    connections. ``settings`` are more server settings (``-c name=value``), e.g.
+    ``{"shared_preload_libraries": "timescaledb"}``. Raises
+    :class:`PostgresNotFound` or :class:`PostgresStartError`.
     """
     bin_dir = find_postgres_bin()
     runner = _runner()
@@ -185,7 +188,7 @@ def start_postgres(
     try:
         _prepare_dir(root, runner)
         _initdb(server)
-        _start(server, fsync=fsync, timeout_s=timeout_s)
+        _start(server, fsync=fsync, timeout_s=timeout_s, settings=settings or {})
         createdb = ("-h", server.socket_dir, "-p", server.port, "-U", _SUPERUSER, database)
         _run(server._tool("createdb", *createdb), cwd=root, what="createdb")
     except BaseException:
@@ -255,7 +258,9 @@ def _initdb(server: RunningPostgres) -> None:
         pwfile.unlink(missing_ok=True)
 
 
-def _start(server: RunningPostgres, *, fsync: bool, timeout_s: float) -> None:
+def _start(
+    server: RunningPostgres, *, fsync: bool, timeout_s: float, settings: Mapping[str, str]
+) -> None:
     for attempt in range(1, _PORT_ATTEMPTS + 1):
         server.port = _free_port()
         options = [
@@ -264,6 +269,7 @@ def _start(server: RunningPostgres, *, fsync: bool, timeout_s: float) -> None:
             f"-k {shlex.quote(str(server.socket_dir))}",
             f"-c fsync={'on' if fsync else 'off'}",
             "-c full_page_writes=off" if not fsync else "",
+            *(f"-c {shlex.quote(f'{name}={value}')}" for name, value in settings.items()),
         ]
         # pg_ctl -w polls the server until it accepts connections, up to -t seconds.
         argv = server._tool(

@@ -176,9 +176,18 @@ async def _choose_mode(conn: asyncpg.Connection) -> StorageMode:
     )
     if not available:
         return StorageMode.PARTITIONED
+    preloaded = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+    if "timescaledb" not in {name.strip() for name in str(preloaded or "").split(",")}:
+        # Asked to create it then, TimescaleDB ends the session (FATAL), not just
+        # the statement: look first.
+        log.warning(
+            "timescaledb is installed but not in shared_preload_libraries; "
+            "using native partitions (add it and restart PostgreSQL to use a hypertable)"
+        )
+        return StorageMode.PARTITIONED
     try:
-        # A savepoint: the extension may be installed but not preloaded, or the
-        # role may lack the right to create it; then we fall back, not fail.
+        # A savepoint: the role may lack the right to create the extension;
+        # then we fall back, not fail.
         async with conn.transaction():
             await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     except asyncpg.PostgresError as exc:
