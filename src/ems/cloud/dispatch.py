@@ -227,22 +227,24 @@ class Dispatcher:
             owner = await self._cluster.remote_owner(cmd.edge_id)
         # While an edge's queue drains, newer commands line up behind it (FIFO).
         # (The holder of a remote edge waits for its own drain before sending.)
-        direct = (
-            (session is not None and not self._is_draining(cmd.edge_id)) or owner is not None
-        ) and await self._queue.depth(cmd.edge_id) == 0
-        if direct:
+        if (session is not None and not self._is_draining(cmd.edge_id)) or owner is not None:
             # It goes out now and runs within a cycle: judge it by what the edge
             # reports now. A queued command is revalidated by the edge when it runs.
             latest = await self._latest(cmd, checked, local=session is not None)
             problem = self._validate_dynamic(cmd, checked, latest, now)
-            if problem is not None:
+            if problem is None:
+                envelope = tracked.envelope()
+                deadline_s = await self._watch_unless_queued(tracked, now, envelope)
+                if deadline_s is not None:
+                    if session is not None:
+                        self._emit(tracked, session, deadline_s)
+                    else:
+                        assert owner is not None
+                        self._hand_over(tracked, owner, envelope, deadline_s)
+                    return self._answer(tracked, "received", None, f"sent to {cmd.edge_id}", now)
+            elif await self._queue.depth(cmd.edge_id) == 0:
                 return self._answer(tracked, "rejected", problem.reason, problem.detail, now)
-            if session is not None:
-                await self._send(tracked, session, now)
-            else:
-                assert owner is not None
-                await self._route(tracked, owner, now)
-            return self._answer(tracked, "received", None, f"sent to {cmd.edge_id}", now)
+            # Else commands wait in the edge's queue: this one lines up behind them.
         online = session is not None or owner is not None
         if not online and not self._queue_offline:
             return self._answer(
@@ -343,13 +345,28 @@ class Dispatcher:
         deadline_s = await self._watch(tracked, now)
         return self._emit(tracked, session, deadline_s)
 
-    async def _watch(self, tracked: Tracked, now: float, envelope: str | None = None) -> float:
+    async def _watch(self, tracked: Tracked, now: float) -> float:
         """Put the command in the in-flight set; returns its deadline [s, Unix epoch]."""
         deadline_s = now + self._watchdog_s
         await self._inflight.add(
-            tracked.command_id, tracked.edge_id, deadline_s, envelope or tracked.envelope()
+            tracked.command_id, tracked.edge_id, deadline_s, tracked.envelope()
         )
         return deadline_s
+
+    async def _watch_unless_queued(
+        self, tracked: Tracked, now: float, envelope: str
+    ) -> float | None:
+        """:meth:`_watch`, only while nothing waits in the edge's queue (in the same
+        Redis step); None, and nothing added, when something does."""
+        deadline_s = now + self._watchdog_s
+        added = await self._inflight.add_unless_queued(
+            tracked.command_id,
+            tracked.edge_id,
+            deadline_s,
+            envelope,
+            self._queue.queue_key(tracked.edge_id),
+        )
+        return deadline_s if added else None
 
     def _emit(self, tracked: Tracked, session: EdgeSession, deadline_s: float) -> bool:
         """Write the command to the edge's socket; the edge refuses it after ``deadline_s``."""
@@ -369,15 +386,13 @@ class Dispatcher:
         )
         return sent
 
-    async def _route(self, tracked: Tracked, owner: str, now: float) -> None:
-        """Hand the command to the process holding its edge, watched from now.
+    def _hand_over(self, tracked: Tracked, owner: str, envelope: str, deadline_s: float) -> None:
+        """Hand the command (already watched) to the process holding its edge.
 
         Pub/sub may lose it (that process died, Redis restarted): the in-flight
         entry, added first, then fails it with ``edge_timeout``, never silence.
         """
         assert self._cluster is not None
-        envelope = tracked.envelope()
-        deadline_s = await self._watch(tracked, now, envelope)
         self._cluster.route_command(owner, envelope, deadline_s)
         self._audit(
             "cloud.routed", tracked.command_id, tracked.username, tracked.edge_id, "routed", None

@@ -194,6 +194,19 @@ class SlowInFlight(InFlight):
         await super().add(command_id, edge_id, deadline_s, payload)
         await self._latency.after("add", edge_id)
 
+    async def add_unless_queued(
+        self,
+        command_id: str,
+        edge_id: str,
+        deadline_s: float,
+        payload: bytes | str,
+        queue_key: str,
+    ) -> bool:
+        await self._latency.before("add", edge_id)
+        added = await super().add_unless_queued(command_id, edge_id, deadline_s, payload, queue_key)
+        await self._latency.after("add", edge_id)
+        return added
+
     async def finish(self, command_id: str, edge_id: str | None = None) -> bytes | None:
         # complete() goes through here too.
         await self._latency.before("complete", edge_id or "")

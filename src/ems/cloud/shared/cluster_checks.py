@@ -1,4 +1,5 @@
-"""What the edge registry, the pub/sub bus and the in-flight hand-over must do, on any store.
+"""What the edge registry, the pub/sub bus and the in-flight hand-over must do, on any store
+(and the in-flight set's "only while nothing is queued" step, which direct sends rely on).
 
 Like :mod:`ems.cloud.shared.testing`: each check takes a
 :class:`~ems.cloud.shared.testing.Clients` (several clients of one server
@@ -13,6 +14,7 @@ import uuid
 
 from ems.cloud.shared.bus import Bus
 from ems.cloud.shared.inflight import InFlight
+from ems.cloud.shared.queue import OfflineQueue
 from ems.cloud.shared.registry import EdgeRegistry
 from ems.cloud.shared.testing import T0, Check, Clients
 
@@ -102,6 +104,21 @@ async def check_inflight_finish_hands_over_the_payload(clients: Clients) -> None
     assert await sender.finish("cmd-1", "edge-1") is None  # exactly one owner
 
 
+async def check_inflight_add_unless_queued(clients: Clients) -> None:
+    prefix = _prefix()
+    inflight, queue = InFlight(clients(), prefix), OfflineQueue(clients(), prefix)
+    key = queue.queue_key("edge-1")
+    assert await inflight.add_unless_queued("cmd-1", "edge-1", T0 + 5, b"p1", key) is True
+    assert await inflight.contains("cmd-1")
+    await queue.push("edge-1", "cmd-q", "queued one", T0 + 60)
+    assert await inflight.add_unless_queued("cmd-2", "edge-1", T0 + 5, b"p2", key) is False
+    assert not await inflight.contains("cmd-2")  # nothing added
+    assert await inflight.count() == 1
+    # Another edge's queue does not hold this one back.
+    other = queue.queue_key("edge-2")
+    assert await inflight.add_unless_queued("cmd-3", "edge-2", T0 + 5, b"p3", other) is True
+
+
 async def check_bus_delivers_across_clients(clients: Clients) -> None:
     prefix = _prefix()
     got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -142,5 +159,6 @@ CLUSTER_CHECKS: dict[str, Check] = {
     "registry_one_process_per_node_id": check_registry_one_process_per_node_id,
     "registry_wanted_until": check_registry_wanted_until,
     "inflight_finish_hands_over_the_payload": check_inflight_finish_hands_over_the_payload,
+    "inflight_add_unless_queued": check_inflight_add_unless_queued,
     "bus_delivers_across_clients": check_bus_delivers_across_clients,
 }

@@ -45,6 +45,21 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 return 1
 """
 
+# Atomicity: the queue is looked at and the command added in one step, so no
+# command can enter the edge's queue in between: a command goes out directly
+# only while nothing waits before it (FIFO per edge).
+# KEYS: deadline zset, edge hash, payload hash, the edge's offline queue.
+# ARGV: command id, deadline [s], edge id, payload. Returns 1 if added, 0 if queued ones wait.
+_ADD_UNLESS_QUEUED = """
+if redis.call('LLEN', KEYS[4]) > 0 then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+return 1
+"""
+
 # Atomicity: ZREM returns 1 to exactly one caller for a given command id, whether
 # the other contender is another complete() or a claim_expired() (which also
 # removes with ZREM inside a script); only that caller deletes the hash fields
@@ -130,6 +145,7 @@ class InFlight:
             f"{key_prefix}:inflight:payload",
         ]
         self._add = redis.register_script(_ADD)
+        self._add_unless_queued = redis.register_script(_ADD_UNLESS_QUEUED)
         self._complete = redis.register_script(_COMPLETE)
         self._claim_expired = redis.register_script(_CLAIM_EXPIRED)
 
@@ -143,6 +159,26 @@ class InFlight:
         if not math.isfinite(deadline_s):
             raise ValueError(f"deadline_s must be finite, not {deadline_s!r}")
         await self._add(keys=self._keys, args=[command_id, deadline_s, edge_id, payload])
+
+    async def add_unless_queued(
+        self,
+        command_id: str,
+        edge_id: str,
+        deadline_s: float,
+        payload: bytes | str,
+        queue_key: str,
+    ) -> bool:
+        """:meth:`add`, but only while the list ``queue_key`` (the edge's offline queue,
+        :meth:`OfflineQueue.queue_key`) is empty; False (nothing added) otherwise.
+
+        One round trip for "may this command go out now?" and "watch it".
+        """
+        if not math.isfinite(deadline_s):
+            raise ValueError(f"deadline_s must be finite, not {deadline_s!r}")
+        added: Any = await self._add_unless_queued(
+            keys=[*self._keys, queue_key], args=[command_id, deadline_s, edge_id, payload]
+        )
+        return int(added) == 1
 
     async def complete(self, command_id: str, edge_id: str | None = None) -> bool:
         """Remove ``command_id`` on its terminal ack.

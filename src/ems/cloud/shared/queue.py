@@ -389,6 +389,11 @@ class OfflineQueue:
             expired += (_decode(edge_id, item) for item in items)
         return expired
 
+    def queue_key(self, edge_id: str) -> str:
+        """The Redis list holding ``edge_id``'s queue (for :meth:`InFlight.add_unless_queued`)."""
+        _check_id("edge_id", edge_id)
+        return self._queue_keys(edge_id)[0]
+
     async def depth(self, edge_id: str) -> int:
         """How many commands wait in ``edge_id``'s queue (not counting ones being delivered)."""
         _check_id("edge_id", edge_id)
