@@ -11,14 +11,10 @@ import base64
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,36 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.processes import EmsProcess, free_port
-from ems.testing.site import edge_ack
+from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
 
-PASSWORD = "integration-Password-1"
-
-
-@dataclass
-class Site:
-    base: str
-    data: Path
-    cloud: EmsProcess
-    edge: EmsProcess
-
-    def http(self, path: str) -> str:
-        return f"http://{self.base}{path}"
-
-    def ws(self, path: str) -> str:
-        return f"ws://{self.base}{path}"
-
-
-def ems(*args: str, data: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ems.cli", *args, "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+#: The site as the tests see it: one ``ems cloud``, ``olga`` (operator) and ``vic``
+#: (viewer), site-1 connected and reporting, site-2 known (its devices) but offline.
+Site = CloudSite
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -69,107 +40,24 @@ def site(
     if request.param == "postgres":  # the production stores: PostgreSQL and a real Redis
         env["EMS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env["EMS_REDIS_URL"] = request.getfixturevalue("redis_url")
-    data = tmp_path_factory.mktemp(f"cloud-{request.param}")
-    ems("auth", "create-user", "olga", "--role", "operator", "--password", PASSWORD, data=data)
-    ems("auth", "create-user", "vic", "--role", "viewer", "--password", PASSWORD, data=data)
-    for edge_id in ("site-1", "site-2"):
-        key = ems("auth", "create-edge-key", edge_id, data=data).strip()
-        (data / f"{edge_id}.key").write_text(key + "\n")
-    port = free_port()
-    cloud = EmsProcess(["cloud", "--port", str(port), "--data-dir", str(data)], env)
-    edges: list[EmsProcess] = []
+    site = CloudSite(tmp_path_factory.mktemp(f"cloud-{request.param}"), env=env)
+    site.create_accounts(("site-1", "site-2"))
     try:
-        cloud.wait_for("Uvicorn running", 60)
-        base = f"127.0.0.1:{port}"
+        cloud = site.start_cloud()
         # site-2 connects once (so the cloud knows its devices) and goes away.
-        site2 = EmsProcess(
-            [
-                "edge",
-                "--cloud",
-                f"http://{base}",
-                "--edge-id",
-                "site-2",
-                "--api-key-file",
-                str(data / "site-2.key"),
-                "--data-dir",
-                str(data / "e2"),
-            ]
-        )
-        edges.append(site2)
-        cloud.wait_for("edge site-2 inventory", 60)
-        assert site2.stop() == 0
+        assert site.start_edge("site-2").stop() == 0
+        site.edges.pop("site-2")
         cloud.wait_for("edge site-2 disconnected", 30)
-        edge = EmsProcess(
-            [
-                "edge",
-                "--cloud",
-                f"http://{base}",
-                "--api-key-file",
-                str(data / "site-1.key"),
-                "--data-dir",
-                str(data / "e1"),
-            ]
-        )
-        edges.append(edge)
-        cloud.wait_for("edge site-1 inventory", 60)
-        ready = Site(base, data, cloud, edge)
-        asyncio.run(first_telemetry(ready))  # dynamic limits need the edge's first report
-        yield ready
+        site.start_edge("site-1")
+        asyncio.run(site.first_telemetry())  # dynamic limits need the edge's first report
+        yield site
     finally:
-        for p in edges:
-            p.stop()
-        cloud.stop()
-
-
-async def first_telemetry(site: Site, edge_id: str = "site-1") -> None:
-    async with connect(site.ws(f"/ws/ui?token={token(site, 'vic')}")) as ws:
-        await ws.send(json.dumps({"type": "subscribe", "edge_id": edge_id}))
-        await next_of(ws, "telemetry", timeout_s=30)
-
-
-def token(site: Site, username: str) -> str:
-    r = httpx.post(site.http("/auth/token"), json={"username": username, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    access: str = r.json()["access"]
-    return access
-
-
-async def ui(site: Site, username: str = "olga") -> ClientConnection:
-    ws = await connect(site.ws(f"/ws/ui?token={token(site, username)}"))
-    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert hello["type"] == "auth_ok"
-    return ws
-
-
-async def next_of(
-    ws: ClientConnection, kind: str, timeout_s: float = 5.0, **match: Any
-) -> dict[str, Any]:
-    """The next frame of ``kind`` (and matching fields), skipping telemetry and others."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - loop.time()))
-        if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
-            return frame
-
-
-def command(**changes: Any) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "type": "command",
-        "command_id": str(uuid.uuid4()),
-        "edge_id": "site-1",
-        "device": "battery_1",
-        "action": "set_active_power",
-        "value": -1000,
-        "issued_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
-    frame.update(changes)
-    return frame
+        site.stop()
 
 
 @pytest.mark.asyncio
 async def test_full_lifecycle_in_order(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         cmd = command(value=-1500)
         await ws.send(json.dumps(cmd))
@@ -199,7 +87,7 @@ async def test_full_lifecycle_in_order(site: Site) -> None:
 async def test_every_reject_reason(
     site: Site, changes: dict[str, Any], user: str, reason: str
 ) -> None:
-    ws = await ui(site, user)
+    ws = await site.ui(user)
     try:
         cmd = command(**changes)
         await ws.send(json.dumps(cmd))
@@ -213,7 +101,7 @@ async def test_every_reject_reason(
 
 @pytest.mark.asyncio
 async def test_replayed_command_id_is_rejected_and_not_run_twice(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         cmd = command(value=-700)
         await ws.send(json.dumps(cmd))
@@ -227,7 +115,7 @@ async def test_replayed_command_id_is_rejected_and_not_run_twice(site: Site) -> 
 
 @pytest.mark.asyncio
 async def test_acks_reach_every_socket_of_the_user(site: Site) -> None:
-    first, second = await ui(site), await ui(site)
+    first, second = await site.ui(), await site.ui()
     try:
         cmd = command(value=-900)
         await first.send(json.dumps(cmd))
@@ -240,7 +128,7 @@ async def test_acks_reach_every_socket_of_the_user(site: Site) -> None:
 
 @pytest.mark.asyncio
 async def test_bad_frames_get_errors_and_the_socket_keeps_working(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         for raw, code in [
             ("{not json", "malformed_json"),
@@ -395,25 +283,10 @@ async def test_no_auth_within_the_timeout_or_wrong_first_frame(site: Site) -> No
 
 
 # -- edges ----------------------------------------------------------------------
-async def edge_socket(site: Site, edge_id: str, key: str) -> ClientConnection:
-    ws = await connect(site.ws("/ws/edge"))
-    await ws.send(
-        json.dumps(
-            {
-                "type": "auth",
-                "edge_id": edge_id,
-                "api_key": key,
-                "edge_time": datetime.now(UTC).isoformat(),
-            }
-        )
-    )
-    return ws
-
-
 @pytest.mark.asyncio
 @pytest.mark.parametrize("which", ["wrong_key", "other_edges_key", "unknown_edge"])
 async def test_edge_refused_with_a_wrong_key(site: Site, which: str) -> None:
-    key2 = (site.data / "site-2.key").read_text().strip()
+    key2 = site.key("site-2")
     edge_id, key = {
         "wrong_key": ("site-2", "ems_nope_" + "0" * 43),
         "other_edges_key": ("site-1", key2),
@@ -428,7 +301,7 @@ async def test_edge_refused_with_a_wrong_key(site: Site, which: str) -> None:
 @pytest.mark.asyncio
 async def test_telemetry_is_stored_acked_and_read_back(site: Site) -> None:
     """A second connection of site-2 sends one known frame; the history endpoint returns it."""
-    key = (site.data / "site-2.key").read_text().strip()
+    key = site.key("site-2")
     ws = await edge_socket(site, "site-2", key)
     try:
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
@@ -461,7 +334,7 @@ async def test_telemetry_is_stored_acked_and_read_back(site: Site) -> None:
                 "start": (at - timedelta(minutes=1)).isoformat(),
                 "end": (at + timedelta(minutes=1)).isoformat(),
             },
-            headers={"Authorization": f"Bearer {token(site, 'vic')}"},
+            headers={"Authorization": f"Bearer {site.token('vic')}"},
         )
     assert r.status_code == 200, r.text
     points = r.json()["channels"]["battery_1/Soc"]
@@ -471,7 +344,7 @@ async def test_telemetry_is_stored_acked_and_read_back(site: Site) -> None:
 
 @pytest.mark.asyncio
 async def test_a_new_connection_of_an_edge_replaces_the_old_one(site: Site) -> None:
-    key = (site.data / "site-2.key").read_text().strip()
+    key = site.key("site-2")
     first = await edge_socket(site, "site-2", key)
     assert json.loads(await asyncio.wait_for(first.recv(), 5))["type"] == "auth_ok"
     second = await edge_socket(site, "site-2", key)
@@ -484,7 +357,7 @@ async def test_a_new_connection_of_an_edge_replaces_the_old_one(site: Site) -> N
                 {"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]}
             )
         )
-        headers = {"Authorization": f"Bearer {token(site, 'vic')}"}
+        headers = {"Authorization": f"Bearer {site.token('vic')}"}
         async with httpx.AsyncClient() as client:
             edges = (await client.get(site.http("/api/edges"), headers=headers)).json()["edges"]
         assert {e["edge_id"]: e["online"] for e in edges}["site-2"] is True
@@ -494,7 +367,7 @@ async def test_a_new_connection_of_an_edge_replaces_the_old_one(site: Site) -> N
 
 @pytest.mark.asyncio
 async def test_setpoint_beyond_the_batterys_current_limit(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         cmd = command(value=-60_000)  # within the static range, beyond what the battery takes
         await ws.send(json.dumps(cmd))
@@ -509,9 +382,9 @@ async def test_setpoint_beyond_the_batterys_current_limit(site: Site) -> None:
 @pytest.mark.asyncio
 async def test_dynamic_limits_from_an_edges_telemetry_and_the_watchdog(site: Site) -> None:
     """A hand-driven site-2: no telemetry, stale telemetry, a tight limit, then silence."""
-    key = (site.data / "site-2.key").read_text().strip()
+    key = site.key("site-2")
     edge = await edge_socket(site, "site-2", key)
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         assert json.loads(await asyncio.wait_for(edge.recv(), 5))["type"] == "auth_ok"
         await edge.send(
@@ -561,6 +434,7 @@ async def test_dynamic_limits_from_an_edges_telemetry_and_the_watchdog(site: Sit
         assert (timed_out["status"], timed_out["reason"]) == ("failed", "edge_timeout")
         # A late final ack is only audited, never a second final status.
         await edge_ack(edge, ok["command_id"], "executed")
+        assert site.cloud is not None
         site.cloud.wait_for(f"command {ok['command_id']} cloud.late_ack", 10)
         with pytest.raises(TimeoutError):
             await next_of(ws, "ack", timeout_s=1.5, command_id=ok["command_id"])
@@ -600,7 +474,7 @@ async def drive_edge(edge: ClientConnection, count: int) -> list[dict[str, Any]]
 
 @pytest.mark.asyncio
 async def test_offline_edge_queues_then_delivers_in_order(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         cmds = [command(edge_id="site-2", value=-100.0 * (i + 1)) for i in range(3)]
         for position, cmd in enumerate(cmds, start=1):
@@ -608,7 +482,7 @@ async def test_offline_edge_queues_then_delivers_in_order(site: Site) -> None:
             ack = await next_of(ws, "ack", command_id=cmd["command_id"])
             assert ack["status"] == "queued"
             assert f"position {position}" in ack["detail"]
-        key = (site.data / "site-2.key").read_text().strip()
+        key = site.key("site-2")
         edge = await edge_socket(site, "site-2", key)
         try:
             sent = await drive_edge(edge, 3)
@@ -625,7 +499,7 @@ async def test_offline_edge_queues_then_delivers_in_order(site: Site) -> None:
 
 @pytest.mark.asyncio
 async def test_queued_command_expires_without_any_reconnect(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         cmd = command(edge_id="site-2", ttl_s=1)
         await ws.send(json.dumps(cmd))
@@ -638,7 +512,7 @@ async def test_queued_command_expires_without_any_reconnect(site: Site) -> None:
 
 @pytest.mark.asyncio
 async def test_a_full_queue_refuses_more(site: Site) -> None:
-    ws = await ui(site)
+    ws = await site.ui()
     try:
         fillers = [command(edge_id="site-2", ttl_s=2) for _ in range(5)]  # EMS_QUEUE_LIMIT=5
         for cmd in fillers:
