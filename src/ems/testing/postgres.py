@@ -33,7 +33,8 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+
+from ems.testing.server import ThrowawayServer
 
 __all__ = [
     "PostgresNotFound",
@@ -85,7 +86,7 @@ def find_postgres_bin() -> Path:
     )
 
 
-class RunningPostgres:
+class RunningPostgres(ThrowawayServer):
     """A server started by :func:`start_postgres`; ``stop()`` (or leaving ``with``) ends it."""
 
     def __init__(
@@ -141,24 +142,6 @@ class RunningPostgres:
         if not os.access(path, os.X_OK):
             path = Path(_client_tool(self.bin_dir, name))
         return [*self._runner, str(path), *map(str, args)]
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The end of the server log, for error messages."""
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
-
-    def __enter__(self) -> RunningPostgres:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_postgres(

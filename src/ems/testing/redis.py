@@ -30,8 +30,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
+
+from ems.testing.server import ThrowawayServer
 
 __all__ = [
     "AppendFsync",
@@ -68,7 +69,7 @@ def find_redis_server() -> Path:
     return Path(found)
 
 
-class RunningRedis:
+class RunningRedis(ThrowawayServer):
     """A server started by :func:`start_redis`; ``stop()`` (or leaving ``with``) ends it.
 
     ``dir`` holds the config file, the log and (with ``appendonly``) the
@@ -149,24 +150,6 @@ class RunningRedis:
             proc.kill()
         proc.wait()
         self._proc = None
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The end of the server log, for error messages."""
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
-
-    def __enter__(self) -> RunningRedis:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
