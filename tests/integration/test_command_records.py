@@ -14,13 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,7 +26,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis_async
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 pytest.register_assert_rewrite("ems.cloud.records.testing")
 
@@ -50,10 +47,8 @@ from ems.cloud.records.testing import (  # noqa: E402
 )
 from ems.cloud.shared import shared_redis  # noqa: E402
 from ems.cloud.telemetry import PostgresTelemetryStore  # noqa: E402
-from ems.testing.processes import EmsProcess, free_port  # noqa: E402
-from ems.testing.site import edge_ack  # noqa: E402
-
-PASSWORD = "integration-Password-1"
+from ems.testing.processes import EmsProcess  # noqa: E402
+from ems.testing.site import CloudSite, edge_ack, edge_socket, next_of  # noqa: E402
 
 
 # -- PostgreSQL -------------------------------------------------------------------------
@@ -197,30 +192,15 @@ async def test_recorder_on_postgres_and_redis(
 
 # -- end to end -------------------------------------------------------------------------
 @dataclass
-class Cloud:
-    base: str
-    data: Path
-    process: EmsProcess
-    keys: dict[str, str]
-    recorded: list[str] = field(default_factory=list)  # command ids the tests sent
+class Cloud(CloudSite):
+    """One ``ems cloud`` (see :class:`CloudSite`), and the commands the tests sent to it."""
 
-    def http(self, path: str) -> str:
-        return f"http://{self.base}{path}"
+    recorded: list[str] = field(default_factory=list)
 
-    def ws(self, path: str) -> str:
-        return f"ws://{self.base}{path}"
-
-
-def ems(*args: str, data: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ems.cli", *args, "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    @property
+    def process(self) -> EmsProcess:
+        assert self.cloud is not None
+        return self.cloud
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -238,18 +218,13 @@ def cloud(
         # Database 5 of the session's server: none of the other tests' keys.
         redis_url = request.getfixturevalue("redis_url")
         env["EMS_REDIS_URL"] = urlunsplit(urlsplit(redis_url)._replace(path="/5"))
-    data = tmp_path_factory.mktemp(f"records-{request.param}")
-    ems("auth", "create-user", "olga", "--role", "operator", "--password", PASSWORD, data=data)
-    ems("auth", "create-user", "vic", "--role", "viewer", "--password", PASSWORD, data=data)
-    keys = {e: ems("auth", "create-edge-key", e, data=data).strip() for e in ("rec-1", "rec-2")}
-    port = free_port()
-    process = EmsProcess(["cloud", "--port", str(port), "--data-dir", str(data)], env)
+    made = Cloud(tmp_path_factory.mktemp(f"records-{request.param}"), env=env)
+    made.create_accounts(("rec-1", "rec-2"))
     try:
-        process.wait_for("Uvicorn running", 60)
-        made = Cloud(f"127.0.0.1:{port}", data, process, keys)
+        made.start_cloud()
         yield made
     finally:
-        process.stop()
+        made.stop()
     try:
         stored = _stored_statuses(made, env.get("EMS_DATABASE_URL"))
         for command_id in made.recorded:
@@ -281,49 +256,14 @@ def _stored_statuses(cloud: Cloud, dsn: str | None) -> dict[str, list[str]]:
     return out
 
 
-def token(cloud: Cloud, username: str) -> str:
-    r = httpx.post(cloud.http("/auth/token"), json={"username": username, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    access: str = r.json()["access"]
-    return access
-
-
-async def dashboard(
-    cloud: Cloud, username: str = "olga"
-) -> tuple[ClientConnection, dict[str, Any]]:
-    ws = await connect(cloud.ws(f"/ws/ui?token={token(cloud, username)}"))
-    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert hello["type"] == "auth_ok"
-    return ws, hello
-
-
 async def edge(cloud: Cloud, edge_id: str) -> ClientConnection:
     """A hand-driven edge: authenticated, its battery reported."""
-    ws = await connect(cloud.ws("/ws/edge"))
-    await ws.send(
-        json.dumps(
-            {
-                "type": "auth",
-                "edge_id": edge_id,
-                "api_key": cloud.keys[edge_id],
-                "edge_time": datetime.now(UTC).isoformat(),
-            }
-        )
-    )
+    ws = await edge_socket(cloud, edge_id, cloud.key(edge_id))
     assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
     await ws.send(
         json.dumps({"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]})
     )
     return ws
-
-
-async def next_of(ws: ClientConnection, kind: str, **match: Any) -> dict[str, Any]:
-    """The next frame of ``kind`` with the given fields (others are skipped), within 10 s."""
-    async with asyncio.timeout(10):
-        while True:
-            frame: dict[str, Any] = json.loads(await ws.recv())
-            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
-                return frame
 
 
 def command(cloud: Cloud, edge_id: str, **changes: Any) -> dict[str, Any]:
@@ -345,23 +285,23 @@ def command(cloud: Cloud, edge_id: str, **changes: Any) -> dict[str, Any]:
 @pytest.mark.asyncio
 async def test_history_and_listing_over_http(cloud: Cloud) -> None:
     fake_edge = await edge(cloud, "rec-1")
-    ui, _ = await dashboard(cloud)
+    ui = await cloud.ui()
     try:
         cloud.process.wait_for("edge rec-1 inventory", 10)
         cmd = command(cloud, "rec-1")
         await ui.send(json.dumps(cmd))
-        received = await next_of(ui, "ack", command_id=cmd["command_id"])
+        received = await next_of(ui, "ack", command_id=cmd["command_id"], timeout_s=10)
         assert received["status"] == "received", received
-        sent = await next_of(fake_edge, "command", command_id=cmd["command_id"])
+        sent = await next_of(fake_edge, "command", command_id=cmd["command_id"], timeout_s=10)
         assert (sent["action"], sent["value"], sent["user"]) == ("set_mode", "manual", "olga")
         await edge_ack(fake_edge, cmd["command_id"], "delivered")
         await edge_ack(fake_edge, cmd["command_id"], "executed")
-        await next_of(ui, "ack", command_id=cmd["command_id"], status="executed")
+        await next_of(ui, "ack", command_id=cmd["command_id"], status="executed", timeout_s=10)
     finally:
         await ui.close()
         await fake_edge.close()
 
-    headers = {"Authorization": f"Bearer {token(cloud, 'vic')}"}  # a viewer may read
+    headers = {"Authorization": f"Bearer {cloud.token('vic')}"}  # a viewer may read
     async with httpx.AsyncClient(headers=headers) as client:
         one = await client.get(cloud.http(f"/api/commands/{cmd['command_id']}"))
         listed = await client.get(cloud.http("/api/commands"), params={"edge_id": "rec-1"})
@@ -391,16 +331,16 @@ async def test_a_reconnecting_dashboard_gets_its_queued_command(cloud: Cloud) ->
     await offline.close()
     cloud.process.wait_for("edge rec-2 disconnected", 10)
 
-    first, _ = await dashboard(cloud)
+    first = await cloud.ui()
     try:
         cmd = command(cloud, "rec-2", ttl_s=3600)
         await first.send(json.dumps(cmd))
-        queued = await next_of(first, "ack", command_id=cmd["command_id"])
+        queued = await next_of(first, "ack", command_id=cmd["command_id"], timeout_s=10)
         assert queued["status"] == "queued", queued
     finally:
         await first.close()
 
-    second, _ = await dashboard(cloud)
+    second = await cloud.ui()
     try:
         # Right after auth_ok: the catch-up acks, before anything else.
         async with asyncio.timeout(5):
@@ -415,7 +355,7 @@ async def test_a_reconnecting_dashboard_gets_its_queued_command(cloud: Cloud) ->
         k: queued[k] for k in ("edge_id", "status", "reason", "detail", "at")
     }
 
-    headers = {"Authorization": f"Bearer {token(cloud, 'olga')}"}
+    headers = {"Authorization": f"Bearer {cloud.token('olga')}"}
     async with httpx.AsyncClient(headers=headers) as client:
         listed = await client.get(cloud.http("/api/commands"), params={"edge_id": "rec-2"})
     assert [(c["command_id"], c["status"]) for c in listed.json()["commands"]] == [
