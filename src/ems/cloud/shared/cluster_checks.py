@@ -73,7 +73,7 @@ async def check_registry_one_process_per_node_id(clients: Clients) -> None:
     assert await other.take_node("instance-3") is True  # another name
     assert await second.keep_node("instance-2") is False
     assert await first.keep_node("instance-1") is True
-    assert 9_000 < await client.pttl(f"{prefix}:node:cloud-1") <= 10_000
+    assert 9_000 < await client.pttl(f"{prefix}:node-lease:cloud-1") <= 10_000
     await second.drop_node("instance-2")  # not its lease: nothing happens
     assert await second.take_node("instance-2") is False
     await first.drop_node("instance-1")  # a clean stop frees the name at once

@@ -10,7 +10,7 @@ end ``failed(edge_timeout)`` through the in-flight watchdog, never silently.
 
 Layout (``P`` is the key prefix, ``E`` an edge id):
 
-- ``P:node:N`` string: the running process's instance token, with a TTL: one
+- ``P:node-lease:N`` string: the running process's instance token, with a TTL: one
   process at a time may call itself node ``N`` (its delivery lists and claims
   are named after it)
 - ``P:edge-owner:E`` string: the node id holding ``E``, with a TTL
@@ -124,7 +124,7 @@ class EdgeRegistry:
 
     @property
     def _node_key(self) -> str:
-        return f"{self._prefix}:node:{self.node_id}"
+        return f"{self._prefix}:node-lease:{self.node_id}"
 
     def _owner_key(self, edge_id: str) -> str:
         return f"{self._prefix}:edge-owner:{edge_id}"
