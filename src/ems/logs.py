@@ -1,15 +1,23 @@
-"""Logging setup: stdlib ``logging`` everywhere, rendered by structlog (console or JSON lines)."""
+"""Logging setup: stdlib ``logging`` everywhere, rendered by structlog (console or JSON lines).
+
+Audit records (:mod:`ems.audit`) arrive already built by a native structlog
+logger; the formatter here renders their fields directly instead of running
+the processor chain again. :func:`add_log_file` adds a rotating file of JSON
+lines (every record, audit included) for a log shipper (``deploy/filebeat.yml``).
+"""
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
 import sys
 import typing
+from pathlib import Path
 
 import structlog
 
-__all__ = ["RedactSecrets", "configure_logging"]
+__all__ = ["RedactSecrets", "add_log_file", "configure_logging"]
 
 
 class _CurrentStderr(logging.StreamHandler[typing.TextIO]):
@@ -27,6 +35,8 @@ class RedactSecrets(logging.Filter):
     """Never let a token on a URL reach a log (uvicorn logs WebSocket paths with their query)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if "ems_audit" in record.__dict__:
+            return True  # built from known fields only, never a URL
         message = record.getMessage()
         if "=" in message and _SECRET_RE.search(message):
             record.msg = _SECRET_RE.sub(r"\1[redacted]", message)
@@ -36,23 +46,57 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", json: bool = False) -> None:
-    shared: list[structlog.types.Processor] = [
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, with a shortcut for records built by :mod:`ems.audit`."""
+
+    def __init__(self, renderer: structlog.types.Processor, **kwargs: typing.Any) -> None:
+        super().__init__(**kwargs)
+        self._renderer = renderer
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__.get("ems_audit")
+        if fields is not None:
+            return typing.cast(str, self._renderer(None, "info", dict(fields)))
+        return super().format(record)
+
+
+def _shared() -> list[structlog.types.Processor]:
+    return [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.stdlib.ExtraAdder(),  # `extra={...}` fields become keys (audit records)
+        structlog.stdlib.ExtraAdder(),  # `extra={...}` fields become keys
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+
+
+def _formatter(json: bool) -> _Formatter:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+    return _Formatter(
+        renderer,
+        foreign_pre_chain=_shared(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
     handler = _CurrentStderr()
-    handler.setFormatter(formatter)
+    handler.setFormatter(_formatter(json))
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+
+
+def add_log_file(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """Also write every record as a JSON line to ``path``, rotated at ``max_bytes``
+    with ``backups`` old files kept (``path.1`` … newest first). Returns the handler."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+    )
+    handler.setFormatter(_formatter(json=True))
+    handler.addFilter(RedactSecrets())
+    logging.getLogger().addHandler(handler)
+    return handler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["parse_rfc3339", "to_rfc3339"]
+__all__ = ["parse_rfc3339", "to_rfc3339", "to_rfc3339_us"]
 
 
 def to_rfc3339(epoch_s: float) -> str:
@@ -12,6 +12,16 @@ def to_rfc3339(epoch_s: float) -> str:
     return (
         datetime.fromtimestamp(epoch_s, UTC)
         .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def to_rfc3339_us(epoch_s: float) -> str:
+    """``1767225600.5`` → ``"2026-01-01T00:00:00.500000Z"`` (microseconds: audit records,
+    whose order across cloud and edge must survive the round trip)."""
+    return (
+        datetime.fromtimestamp(epoch_s, UTC)
+        .isoformat(timespec="microseconds")
         .replace("+00:00", "Z")
     )
 

@@ -136,13 +136,18 @@ def build_router(
     )
     async def command(command_id: Annotated[str, Path(pattern=_COMMAND_ID)]) -> dict[str, Any]:
         """The command's record; ``history`` lists ``{status, reason, detail, at}`` oldest
-        first (times RFC 3339 UTC). 404 when no command has this id. Any signed-in
-        user may read, viewers included; per-edge permissions are not part of this
-        release.
+        first (times RFC 3339 UTC); ``trace`` lists every audit waypoint, the cloud's
+        and those of the edge it was sent to, as ``{at, source, event, status,
+        reason, detail}`` in time order (``source`` ``cloud`` or ``edge``; an edge's
+        times are on its clock, which it keeps in sync with the cloud's). 404 when
+        no command has this id. Any signed-in user may read, viewers included;
+        per-edge permissions are not part of this release.
         """
         record = await records.get(command_id)
         if record is None:
             raise HTTPException(404, f"no command {command_id!r}")
-        return record.to_api()
+        out = record.to_api()
+        out["trace"] = [entry.to_api() for entry in await records.trace(command_id)]
+        return out
 
     return router

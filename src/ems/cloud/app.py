@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -21,7 +22,13 @@ from ems.cloud.auth.jwt import Claims, JwtVerifier
 from ems.cloud.cluster import Cluster
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.hub import Hub
-from ems.cloud.records import CommandStore, HotRecords, Recorder, command_store
+from ems.cloud.records import (
+    CommandStore,
+    EdgeTraceIntake,
+    HotRecords,
+    Recorder,
+    command_store,
+)
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
 from ems.cloud.static import mount_dashboard
@@ -115,6 +122,13 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     commands = command_store(settings.database_url, settings.data_dir)
     records = Recorder(HotRecords(redis), commands)
     dispatcher.listeners.append(records.on_status)
+    dispatcher.audit.listeners.append(records.on_audit)  # the cloud's waypoints, per command
+
+    def sent_to(command_id: str) -> str | None:
+        tracked = dispatcher.commands.get(command_id)
+        return None if tracked is None else tracked.edge_id
+
+    edge_trace = EdgeTraceIntake(records, sent_to, dispatcher.audit, time.time)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:
         import httpx
@@ -176,7 +190,10 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return urlsplit(origin).netloc == websocket.headers.get("host")
 
     app.add_api_websocket_route(
-        "/ws/edge", EdgeEndpoint(hub, dispatcher, batcher, check_key, settings, cluster)
+        "/ws/edge",
+        EdgeEndpoint(
+            hub, dispatcher, batcher, check_key, settings, cluster, trace=edge_trace.accept
+        ),
     )
     app.add_api_websocket_route(
         "/ws/ui",

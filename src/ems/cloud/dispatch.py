@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ems.audit import AuditTrail
 from ems.clock import Clock, RealClock
 from ems.cloud.cluster import Cluster
 from ems.cloud.hub import EdgeSession, Hub
@@ -46,7 +47,6 @@ LatestSource = Callable[[str, Sequence[str]], Awaitable[Mapping[str, tuple[objec
 Latest = Mapping[str, tuple[object, float]]
 
 log = logging.getLogger(__name__)
-audit = logging.getLogger("ems.audit")
 
 TERMINAL = frozenset({"rejected", "executed", "failed"})
 COMMAND_ROLES = frozenset({"operator", "admin"})
@@ -126,6 +126,7 @@ class Dispatcher:
         clock: Clock | None = None,
         cluster: Cluster | None = None,
         remote_latest: LatestSource | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._hub = hub
         self._profiles = profiles
@@ -138,6 +139,8 @@ class Dispatcher:
         self._clock: Clock = clock or RealClock()
         self._cluster = cluster
         self._remote_latest = remote_latest
+        #: Where this process's waypoints go (the command records listen to it).
+        self.audit = audit or AuditTrail("cloud")
         if cluster is not None:
             cluster.on_routed = self.on_routed
             cluster.on_drain = self.drain
@@ -221,6 +224,7 @@ class Dispatcher:
         checked = self._validate_static(role, cmd)
         if isinstance(checked, Problem):
             return self._answer(tracked, "rejected", checked.reason, checked.detail, now)
+        self._audit("cloud.validated", cmd.command_id, username, cmd.edge_id, "validated", None)
         session = self._hub.edges.get(cmd.edge_id)
         owner = None  # the other cloud process holding the edge
         if session is None and self._cluster is not None:
@@ -581,6 +585,15 @@ class Dispatcher:
                 reason,
             )
             return
+        self._audit(
+            "cloud.timed_out",
+            tracked.command_id,
+            tracked.username,
+            tracked.edge_id,
+            "failed",
+            reason,
+            detail,
+        )
         self._set(tracked, "failed", reason, detail, now)
 
     def _tracked(self, envelope: str, status: str) -> Tracked:
@@ -647,6 +660,7 @@ class Dispatcher:
             tracked.edge_id,
             ack.status,
             ack.reason,
+            ack.detail,
         )
         self._tell_user(tracked.username, ack)
         for listener in self.listeners:
@@ -684,27 +698,25 @@ class Dispatcher:
         while len(self.commands) > _REMEMBER:
             self.commands.popitem(last=False)
 
-    @staticmethod
     def _audit(
+        self,
         event: str,
         command_id: str,
         user: str | None,
         edge_id: str,
         status: str,
         reason: str | None,
+        detail: str | None = None,
     ) -> None:
-        audit.info(
-            "command %s %s",
-            command_id,
+        self.audit.record(
             event,
-            extra={
-                "event_type": event,
-                "command_id": command_id,
-                "user": user,
-                "edge_id": edge_id,
-                "status": status,
-                "reason": reason,
-            },
+            command_id,
+            self._clock.time(),
+            user=user,
+            edge_id=edge_id,
+            status=status,
+            reason=reason,
+            detail=detail,
         )
 
 

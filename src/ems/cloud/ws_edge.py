@@ -18,7 +18,10 @@ from ems.cloud.settings import CloudSettings
 from ems.cloud.telemetry import TelemetryBatcher, rows_from_frame
 from ems.protocol import (
     EDGE_TO_CLOUD,
+    ClockPing,
+    ClockPong,
     EdgeAck,
+    EdgeAudit,
     EdgeAuth,
     EdgeAuthOk,
     EdgeInventory,
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: ``(edge_id, api_key) -> valid?``; must compare in constant time.
 KeyCheck = Callable[[str, str], Awaitable[bool]]
+#: ``(edge_id, frame)``: store an edge's audit records (those it may write).
+TraceSink = Callable[[str, EdgeAudit], Awaitable[object]]
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
@@ -49,7 +54,9 @@ class EdgeEndpoint:
         check_key: KeyCheck,
         settings: CloudSettings,
         cluster: Cluster,
+        trace: TraceSink | None = None,
     ) -> None:
+        self._trace = trace
         self._hub = hub
         self._cluster = cluster
         self._dispatcher = dispatcher
@@ -140,6 +147,13 @@ class EdgeEndpoint:
                     )
             elif isinstance(frame, EdgeAck):
                 await self._dispatcher.on_edge_ack(edge_id, frame)
+            elif isinstance(frame, EdgeAudit):
+                if self._trace is not None:
+                    await self._trace(edge_id, frame)
+            elif isinstance(frame, ClockPing):
+                session.peer.send(
+                    ClockPong(edge_time=frame.edge_time, server_time=datetime.now(UTC))
+                )
             elif isinstance(frame, EdgeInventory):
                 await self._dispatcher.record_inventory(edge_id, list(frame.devices))
                 log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])

@@ -20,12 +20,14 @@ from ems.dal.address import check_device_id
 from ems.errors import ConfigError, EmsError
 
 __all__ = [
+    "ClockConfig",
     "CloudConfig",
     "CommandsConfig",
     "ControllerConfig",
     "CycleConfig",
     "DeviceConfig",
     "EdgeConfig",
+    "LoggingConfig",
     "SiteConfig",
     "demo_config_path",
     "load_edge_config",
@@ -70,6 +72,32 @@ class CommandsConfig(_Strict):
     )
 
 
+class ClockConfig(_Strict):
+    max_offset_ms: float = Field(
+        default=500.0,
+        gt=0,
+        description="Warn when the clock differs from the cloud's by more than this [ms]",
+    )
+    check_interval_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="How often the offset to the cloud's clock is measured again [s]",
+    )
+
+
+class LoggingConfig(_Strict):
+    directory: Path | None = Field(
+        default=None,
+        description="Where the rotating JSON-lines log files go; default <data dir>/edge/<id>/logs",
+    )
+    max_bytes: int = Field(
+        default=10_000_000, ge=10_000, description="A log file is rotated at this size [bytes]"
+    )
+    backups: int = Field(default=5, ge=0, le=1000, description="Rotated files kept")
+    enabled: bool = Field(default=True, description="Write log files (ems edge with a cloud)")
+
+
 class CloudConfig(_Strict):
     url: str | None = None  # ws:// or wss:// address of the cloud; None = standalone
     api_key_file: Path | None = None
@@ -110,6 +138,8 @@ class EdgeConfig(_Strict):
     cycle: CycleConfig = CycleConfig()
     commands: CommandsConfig = CommandsConfig()
     cloud: CloudConfig = CloudConfig()
+    clock: ClockConfig = ClockConfig()
+    logging: LoggingConfig = LoggingConfig()
     devices: list[DeviceConfig] = Field(min_length=1)
     controllers: list[ControllerConfig] = Field(default_factory=list)
 

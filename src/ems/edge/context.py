@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ems.dal import Snapshot, Value
+from ems.edge.clocksync import ClockSync
 from ems.profiles import DeviceProfile
 
 __all__ = ["Ack", "CycleContext", "CycleWrites"]
@@ -54,6 +55,7 @@ class CycleContext:
 
     __slots__ = (
         "_outputs",
+        "_sync",
         "_writes",
         "deadline_margin_s",
         "devices",
@@ -72,6 +74,7 @@ class CycleContext:
         devices: Mapping[str, DeviceProfile],
         deadline_margin_s: float,
         output_addresses: frozenset[str],
+        clock_sync: ClockSync | None = None,
     ) -> None:
         self.snapshot = snapshot
         # Requests this cycle took off their channels (address -> request); each
@@ -82,7 +85,14 @@ class CycleContext:
         self.devices = devices  # device id -> profile
         self.deadline_margin_s = deadline_margin_s
         self._outputs = output_addresses
+        self._sync = clock_sync or ClockSync()
         self._writes = CycleWrites()
+
+    def past_deadline(self, deadline_s: float) -> bool:
+        """Whether a command with this deadline [UTC epoch s, the cloud's clock] may no
+        longer be applied in this cycle: it is converted to this edge's clock with the
+        measured offset, less ``deadline_margin_s`` and the offset's uncertainty."""
+        return self._sync.past_deadline(self.now_s, deadline_s, self.deadline_margin_s)
 
     def write(self, address: str, value: Value) -> None:
         """Set an output channel for this cycle (the last controller to write it wins)."""

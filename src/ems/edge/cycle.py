@@ -19,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import ACK_PREFIX, REQUEST_PREFIX, Category, ChannelStore, Sample, Snapshot, Value
+from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack, CycleContext, CycleWrites
 from ems.edge.controllers.base import Controller
 from ems.edge.virtual_meter import VirtualMeter
@@ -30,7 +32,6 @@ from ems.timefmt import to_rfc3339
 __all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle"]
 
 log = logging.getLogger(__name__)
-audit = logging.getLogger("ems.audit")
 
 CYCLE = "_cycle"
 #: name -> unit of the cycle's own channels.
@@ -63,6 +64,9 @@ class EdgeCycle:
         devices: Mapping[str, DeviceProfile],
         period_s: float = 1.0,
         deadline_margin_s: float = 0.5,
+        *,
+        audit: AuditTrail | None = None,
+        clock_sync: ClockSync | None = None,
     ) -> None:
         if period_s <= 0:
             raise ValueError("period_s must be positive")
@@ -74,6 +78,8 @@ class EdgeCycle:
         self._devices = devices
         self.period_s = period_s
         self._margin_s = deadline_margin_s
+        self._audit = audit or AuditTrail("edge")
+        self._sync = clock_sync or ClockSync()
         self._meter = VirtualMeter(devices)
         self._meter.declare(store)
         for name, unit in CYCLE_CHANNELS.items():
@@ -109,6 +115,7 @@ class EdgeCycle:
                 self._devices,
                 self._margin_s,
                 self._output_addresses,
+                self._sync,
             )
             try:
                 controller.run(ctx)
@@ -173,18 +180,14 @@ class EdgeCycle:
         at = to_rfc3339(now_s)
         for ack in writes.acks:
             self._store.set_channel(ack.address, ack.value(at), ts=now_s)
-            audit.info(
-                "command %s %s",
+            self._audit.record(
+                "controller." + ack.status,
                 ack.command_id,
-                ack.status,
-                extra={
-                    "event_type": "controller." + ack.status,
-                    "command_id": ack.command_id,
-                    "status": ack.status,
-                    "reason": ack.reason,
-                    "detail": ack.detail,
-                    "channel": ack.address,
-                },
+                now_s,
+                status=ack.status,
+                reason=ack.reason,
+                detail=ack.detail,
+                channel=ack.address,
             )
 
     # -- the loop --------------------------------------------------------

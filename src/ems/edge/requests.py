@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import ChannelStore
+from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack
 from ems.profiles import DeviceProfile
 from ems.timefmt import parse_rfc3339, to_rfc3339
@@ -23,7 +25,6 @@ from ems.timefmt import parse_rfc3339, to_rfc3339
 __all__ = ["CommandRequest", "RequestWriter", "Verdict"]
 
 log = logging.getLogger(__name__)
-audit = logging.getLogger("ems.audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +65,34 @@ class RequestWriter:
         clock: Clock,
         devices: Mapping[str, DeviceProfile],
         deadline_margin_s: float,
+        *,
+        audit: AuditTrail | None = None,
+        clock_sync: ClockSync | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._devices = devices
         self._margin_s = deadline_margin_s
+        self._audit = audit or AuditTrail("edge")
+        # The cloud's deadline is in the cloud's time: converted with the measured offset.
+        self._sync = clock_sync or ClockSync()
 
     def submit(self, command: CommandRequest) -> Verdict:
         """Validate lightly (device, action, deadline) and write the request channel."""
+        verdict = self._submit(command)
+        if verdict.status != "delivered":
+            self._audit.record(
+                "edge.request_refused",
+                command.command_id,
+                self._clock.time(),
+                user=command.user,
+                status=verdict.status,
+                reason=verdict.reason,
+                detail=verdict.detail,
+            )
+        return verdict
+
+    def _submit(self, command: CommandRequest) -> Verdict:
         profile = self._devices.get(command.device)
         if profile is None:
             return Verdict(
@@ -91,9 +112,11 @@ class RequestWriter:
                 deadline_s = parse_rfc3339(command.deadline)
             except ValueError as exc:
                 return Verdict("rejected", "invalid_payload", str(exc))
-            if self._clock.time() > deadline_s - self._margin_s:
+            if self._sync.past_deadline(self._clock.time(), deadline_s, self._margin_s):
                 return Verdict(
-                    "failed", "expired", f"arrived after its deadline {command.deadline}"
+                    "failed",
+                    "expired",
+                    f"arrived after its deadline {command.deadline} less the drift margin",
                 )
         address = action.request_address(command.device)
         now_s = self._clock.time()
@@ -110,17 +133,16 @@ class RequestWriter:
                 )
                 self._store.set_channel(ack.address, ack.value(to_rfc3339(now_s)), ts=now_s)
                 log.info("command %s superseded by %s", old_id, command.command_id)
-        audit.info(
-            "command %s request written",
+        self._audit.record(
+            "edge.request_written",
             command.command_id,
-            extra={
-                "event_type": "edge.request_written",
-                "command_id": command.command_id,
-                "device": command.device,
-                "action": command.action,
-                "value": command.value,
-                "user": command.user,
-                "channel": address,
-            },
+            now_s,
+            user=command.user,
+            status="delivered",
+            detail=f"{address} = {command.value!r}",
+            device=command.device,
+            action=command.action,
+            value=command.value,
+            channel=address,
         )
         return Verdict("delivered", request_address=address)

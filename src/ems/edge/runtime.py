@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
+from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import Category, ChannelStore
 from ems.devices.base import SIMULATORS, Simulator, SiteContext
 from ems.devices.host import SimulationHost
+from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controllers.base import CONTROLLERS, Controller
 from ems.edge.cycle import EdgeCycle
@@ -41,6 +43,10 @@ class EdgeRuntime:
         self.config = config
         self.clock = clock
         self.store = ChannelStore(clock)
+        #: This edge's audit records (the cloud link forwards them to the cloud).
+        self.audit = AuditTrail("edge", edge_id=config.edge_id)
+        #: The measured offset to the cloud's clock (the cloud link updates it).
+        self.clock_sync = ClockSync()
         self.devices: dict[str, DeviceProfile] = {d.id: profiles[d.profile] for d in config.devices}
         declare_device_channels(self.store, self.devices)
         site = SiteContext(
@@ -68,9 +74,16 @@ class EdgeRuntime:
             self.devices,
             period_s=config.cycle.period_s,
             deadline_margin_s=config.commands.deadline_margin_s,
+            audit=self.audit,
+            clock_sync=self.clock_sync,
         )
         self.requests = RequestWriter(
-            self.store, clock, self.devices, config.commands.deadline_margin_s
+            self.store,
+            clock,
+            self.devices,
+            config.commands.deadline_margin_s,
+            audit=self.audit,
+            clock_sync=self.clock_sync,
         )
 
     def _build_simulators(self, site: SiteContext) -> list[Simulator]:

@@ -18,8 +18,10 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ems.audit import AuditTrail
 from ems.clock import VirtualClock
 from ems.dal import ChannelStore, Value
+from ems.edge.clocksync import ClockSync
 from ems.edge.context import CycleWrites
 from ems.edge.controllers.base import Controller
 from ems.edge.cycle import EdgeCycle
@@ -49,10 +51,27 @@ class CycleHarness:
         self.clock = VirtualClock() if clock is None else clock
         self.store = ChannelStore(self.clock)
         declare_device_channels(self.store, devices)
+        #: The offset to the cloud's clock the deadline checks use (tests set it).
+        self.clock_sync = ClockSync()
+        self.audit = AuditTrail("edge")
         self.cycle = EdgeCycle(
-            self.store, self.clock, controllers, devices, period_s, deadline_margin_s
+            self.store,
+            self.clock,
+            controllers,
+            devices,
+            period_s,
+            deadline_margin_s,
+            audit=self.audit,
+            clock_sync=self.clock_sync,
         )
-        self.requests = RequestWriter(self.store, self.clock, devices, deadline_margin_s)
+        self.requests = RequestWriter(
+            self.store,
+            self.clock,
+            devices,
+            deadline_margin_s,
+            audit=self.audit,
+            clock_sync=self.clock_sync,
+        )
         self.acks: list[dict[str, Any]] = []
         self.store.watch(
             "ack/",

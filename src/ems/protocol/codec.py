@@ -15,8 +15,11 @@ from typing import Annotated, Any, Generic, TypeVar, Union
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from ems.protocol.frames import (
+    ClockPing,
+    ClockPong,
     CloudToEdgeCommand,
     EdgeAck,
+    EdgeAudit,
     EdgeAuth,
     EdgeAuthOk,
     EdgeInventory,
@@ -164,6 +167,9 @@ _TAGS = {
         UiTelemetry,
         EdgeStatus,
         UiAck,
+        EdgeAudit,
+        ClockPing,
+        ClockPong,
     )
 }
 
@@ -172,12 +178,12 @@ UI_TO_CLOUD: Decoder[UiAuth | UiSubscribe | UiUnsubscribe | UiCommand] = Decoder
     UiAuth, UiSubscribe, UiUnsubscribe, UiCommand
 )
 #: What an edge may send the cloud.
-EDGE_TO_CLOUD: Decoder[EdgeAuth | EdgeInventory | EdgeAck | EdgeTelemetry] = Decoder(
-    EdgeAuth, EdgeInventory, EdgeAck, EdgeTelemetry
-)
+EDGE_TO_CLOUD: Decoder[
+    EdgeAuth | EdgeInventory | EdgeAck | EdgeTelemetry | EdgeAudit | ClockPing
+] = Decoder(EdgeAuth, EdgeInventory, EdgeAck, EdgeTelemetry, EdgeAudit, ClockPing)
 #: What the cloud sends an edge.
-CLOUD_TO_EDGE: Decoder[EdgeAuthOk | CloudToEdgeCommand | TelemetryAck | ErrorFrame] = Decoder(
-    EdgeAuthOk, CloudToEdgeCommand, TelemetryAck, ErrorFrame
+CLOUD_TO_EDGE: Decoder[EdgeAuthOk | CloudToEdgeCommand | TelemetryAck | ErrorFrame | ClockPong] = (
+    Decoder(EdgeAuthOk, CloudToEdgeCommand, TelemetryAck, ErrorFrame, ClockPong)
 )
 #: What the cloud sends a dashboard.
 CLOUD_TO_UI: Decoder[UiAuthOk | UiTelemetry | EdgeStatus | UiAck | ErrorFrame] = Decoder(

@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from ems.protocol.types import (
     ActionName,
+    AuditEventName,
     ChannelAddress,
     ChannelValue,
     CommandId,
     CommandValue,
     DeviceId,
     EdgeId,
+    PreciseTimestamp,
     Reason,
     Timestamp,
     Username,
@@ -26,12 +28,17 @@ from ems.protocol.types import (
 
 __all__ = [
     "DEFAULT_TTL_S",
+    "MAX_AUDIT_RECORDS",
     "MAX_TTL_S",
     "AckStatus",
+    "AuditRecord",
     "ChannelSample",
+    "ClockPing",
+    "ClockPong",
     "CloudToEdgeCommand",
     "DeviceRef",
     "EdgeAck",
+    "EdgeAudit",
     "EdgeAuth",
     "EdgeAuthOk",
     "EdgeInventory",
@@ -50,6 +57,7 @@ __all__ = [
 ]
 
 DEFAULT_TTL_S = 300
+MAX_AUDIT_RECORDS = 100  # per audit frame
 MAX_TTL_S = 3600
 
 AckStatus = Literal["received", "queued", "delivered", "rejected", "executed", "failed"]
@@ -187,3 +195,43 @@ class EdgeTelemetry(Frame):
 class TelemetryAck(Frame):
     type: Literal["telemetry_ack"] = "telemetry_ack"
     seq: Annotated[StrictInt, Field(ge=0)]
+
+
+class AuditRecord(Frame):
+    """One of the edge's audit records about a command the cloud sent it.
+
+    ``id`` (a UUID the edge picks) identifies the record: the cloud stores a
+    record once however often it arrives. ``seq`` counts the edge's records
+    (it orders records with the same ``at``).
+    """
+
+    id: CommandId
+    seq: Annotated[StrictInt, Field(ge=0)]
+    command_id: CommandId
+    event: AuditEventName
+    status: Reason | None = None
+    reason: Reason | None = None
+    detail: Detail = None
+    at: PreciseTimestamp
+
+
+class EdgeAudit(Frame):
+    """edge → cloud: audit records, oldest first (kept by the edge until the socket takes them)."""
+
+    type: Literal["audit"]
+    records: Annotated[list[AuditRecord], Field(min_length=1, max_length=MAX_AUDIT_RECORDS)]
+
+
+class ClockPing(Frame):
+    """edge → cloud: "what time is it?"; ``edge_time`` is when the edge sent it (its clock)."""
+
+    type: Literal["clock_ping"]
+    edge_time: PreciseTimestamp
+
+
+class ClockPong(Frame):
+    """cloud → edge: the ping's ``edge_time`` echoed and the cloud's time when it answered."""
+
+    type: Literal["clock_pong"] = "clock_pong"
+    edge_time: PreciseTimestamp
+    server_time: PreciseTimestamp

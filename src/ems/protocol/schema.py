@@ -20,12 +20,20 @@ _ENDPOINTS: dict[str, tuple[type[BaseModel], ...]] = {
         frames.UiAck,
         frames.ErrorFrame,
     ),
-    "edge_to_cloud": (frames.EdgeAuth, frames.EdgeInventory, frames.EdgeAck, frames.EdgeTelemetry),
+    "edge_to_cloud": (
+        frames.EdgeAuth,
+        frames.EdgeInventory,
+        frames.EdgeAck,
+        frames.EdgeTelemetry,
+        frames.EdgeAudit,
+        frames.ClockPing,
+    ),
     "cloud_to_edge": (
         frames.EdgeAuthOk,
         frames.CloudToEdgeCommand,
         frames.TelemetryAck,
         frames.ErrorFrame,
+        frames.ClockPong,
     ),
 }
 

@@ -18,12 +18,14 @@ from pydantic import (
 
 __all__ = [
     "ActionName",
+    "AuditEventName",
     "ChannelAddress",
     "ChannelValue",
     "CommandId",
     "CommandValue",
     "DeviceId",
     "EdgeId",
+    "PreciseTimestamp",
     "Reason",
     "Timestamp",
     "Username",
@@ -42,6 +44,22 @@ def _rfc3339(value: datetime) -> str:
 #: RFC 3339 with an explicit offset on the way in, UTC ``…Z`` on the way out.
 Timestamp: TypeAlias = Annotated[
     AwareDatetime, AfterValidator(_utc), PlainSerializer(_rfc3339, return_type=str)
+]
+
+
+def _rfc3339_us(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+#: Like :data:`Timestamp`, written with microseconds (audit records, clock pings:
+#: their order and round trips are finer than a millisecond).
+PreciseTimestamp: TypeAlias = Annotated[
+    AwareDatetime, AfterValidator(_utc), PlainSerializer(_rfc3339_us, return_type=str)
+]
+
+#: An edge's audit event: ``edge.<what>`` or ``controller.<what>`` (never ``cloud.…``).
+AuditEventName = Annotated[
+    StrictStr, Field(pattern=r"^(?:edge|controller)\.[a-z][a-z0-9_]*$", max_length=64)
 ]
 
 EdgeId = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]

@@ -69,7 +69,7 @@ def audited(caplog: pytest.LogCaptureFixture, event_type: str) -> list[str]:
     return [
         str(getattr(r, "command_id", ""))
         for r in caplog.records
-        if getattr(r, "event_type", None) == event_type
+        if getattr(r, "event", None) == event_type
     ]
 
 

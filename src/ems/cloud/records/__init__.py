@@ -11,6 +11,7 @@ recorder, which merges the two copies.
 """
 
 from ems.cloud.records.backends import SQLITE_FILE, command_store
+from ems.cloud.records.intake import EdgeTraceIntake
 from ems.cloud.records.model import (
     TERMINAL,
     CommandInfo,
@@ -18,6 +19,7 @@ from ems.cloud.records.model import (
     CommandStore,
     StatusChange,
     StatusEvent,
+    TraceEntry,
     merge_records,
     supersedes,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "CommandInfo",
     "CommandRecord",
     "CommandStore",
+    "EdgeTraceIntake",
     "HotRecords",
     "OpenCommand",
     "PostgresCommandStore",
@@ -42,6 +45,7 @@ __all__ = [
     "SqliteCommandStore",
     "StatusChange",
     "StatusEvent",
+    "TraceEntry",
     "command_store",
     "merge_records",
     "supersedes",

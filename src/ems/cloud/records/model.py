@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ems.timefmt import parse_rfc3339, to_rfc3339
+from ems.timefmt import parse_rfc3339, to_rfc3339, to_rfc3339_us
 
 __all__ = [
     "TERMINAL",
@@ -29,6 +29,7 @@ __all__ = [
     "CommandStore",
     "StatusChange",
     "StatusEvent",
+    "TraceEntry",
     "merge_records",
     "micros",
     "supersedes",
@@ -160,6 +161,37 @@ class CommandInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One audit waypoint of a command, from the cloud or from the edge it was sent to.
+
+    ``record_id`` identifies it (the edge picks a UUID, the cloud its own
+    ``c…`` id), so storing it again adds nothing. ``seq`` orders entries
+    with the same ``at`` from one source.
+    """
+
+    command_id: str
+    record_id: str
+    source: str  # "cloud" | "edge"
+    edge_id: str | None
+    event: str  # cloud.received, edge.request_written, controller.executed, …
+    status: str | None
+    reason: str | None
+    detail: str | None
+    at: float  # UTC epoch s (µs resolution), on the source's clock
+    seq: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "at": to_rfc3339_us(self.at),
+            "source": self.source,
+            "event": self.event,
+            "status": self.status,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     """One status change of one command: what the recorder writes."""
 
@@ -262,6 +294,13 @@ class CommandStore(Protocol):
         Writing an event the store already holds (same command, status and
         ``at``: a batch retried after an unclear failure) changes nothing.
         """
+
+    async def write_trace(self, entries: Sequence[TraceEntry]) -> None:
+        """Store audit waypoints; one already stored (same command and ``record_id``)
+        is skipped."""
+
+    async def get_trace(self, command_id: str) -> list[TraceEntry]:
+        """The command's waypoints ordered by ``at`` (then ``seq``); empty when none."""
 
     async def get(self, command_id: str) -> CommandRecord | None:
         """The record with its full history, or ``None`` when unknown."""

@@ -24,7 +24,13 @@ import asyncpg
 
 from ems.cloud.migrations import migrate_postgres, postgres_version
 from ems.cloud.records import sql
-from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
+from ems.cloud.records.model import (
+    CommandInfo,
+    CommandRecord,
+    StatusChange,
+    StatusEvent,
+    TraceEntry,
+)
 from ems.cloud.telemetry.pg_schema import SCHEMA_LOCK_KEY
 
 __all__ = ["PostgresCommandStore", "ensure_schema"]
@@ -59,8 +65,25 @@ _V1 = (
         UNIQUE (command_id, status, at))""",
 )
 
+# The audit trace of each command, cloud and edge waypoints (no foreign key:
+# a waypoint may arrive before another process wrote the command's row).
+_V2 = (
+    """CREATE TABLE command_trace (
+        command_id text COLLATE "C" NOT NULL,
+        record_id text COLLATE "C" NOT NULL,
+        source text NOT NULL,
+        edge_id text COLLATE "C",
+        event text NOT NULL,
+        status text,
+        reason text,
+        detail text,
+        at timestamptz NOT NULL,
+        seq bigint NOT NULL,
+        PRIMARY KEY (command_id, record_id))""",
+)
+
 #: Schema steps; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 
 # value: asyncpg takes and returns jsonb as JSON text.
 _UPSERT = sql.render(sql.UPSERT_COMMAND, "dollar")
@@ -68,6 +91,8 @@ _INSERT_EVENT = sql.render(sql.INSERT_EVENT, "dollar")
 _SELECT_COMMAND = sql.render(sql.SELECT_COMMAND, "dollar")
 _SELECT_EVENTS = sql.render(sql.SELECT_EVENTS, "dollar")
 _LIST = sql.render(sql.LIST_FOR_EDGE, "dollar")
+_INSERT_TRACE = sql.render(sql.INSERT_TRACE, "dollar")
+_SELECT_TRACE = sql.render(sql.SELECT_TRACE, "dollar")
 
 
 async def ensure_schema(conn: asyncpg.Connection) -> None:
@@ -121,6 +146,18 @@ class PostgresCommandStore:
         history = tuple(StatusEvent(s, r, d, at.timestamp()) for s, r, d, at in events)
         return _record(row, history)
 
+    async def write_trace(self, entries: Sequence[TraceEntry]) -> None:
+        if entries:
+            async with self._require_pool().acquire() as conn, conn.transaction():
+                await conn.executemany(_INSERT_TRACE, [_trace_row(e) for e in entries])
+
+    async def get_trace(self, command_id: str) -> list[TraceEntry]:
+        rows = await self._require_pool().fetch(_SELECT_TRACE, command_id)
+        return [
+            TraceEntry(cid, rid, src, edge, event, status, reason, detail, at.timestamp(), seq)
+            for cid, rid, src, edge, event, status, reason, detail, at, seq in rows
+        ]
+
     async def list_for_edge(self, edge_id: str, limit: int) -> list[CommandRecord]:
         rows = await self._require_pool().fetch(_LIST, edge_id, limit)
         return [_record(row, ()) for row in rows]
@@ -151,6 +188,21 @@ def _command_row(change: StatusChange) -> tuple[object, ...]:
         e.reason,
         e.terminal,
         _utc(e.at),
+    )
+
+
+def _trace_row(e: TraceEntry) -> tuple[object, ...]:
+    return (
+        e.command_id,
+        e.record_id,
+        e.source,
+        e.edge_id,
+        e.event,
+        e.status,
+        e.reason,
+        e.detail,
+        _utc(e.at),
+        e.seq,
     )
 
 

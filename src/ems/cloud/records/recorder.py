@@ -29,15 +29,18 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from ems.audit import AuditEvent
 from ems.cloud.records.model import (
     CommandInfo,
     CommandRecord,
     CommandStore,
     StatusChange,
     StatusEvent,
+    TraceEntry,
     merge_records,
+    micros,
     supersedes,
 )
 from ems.cloud.records.recent import RecentChanges
@@ -62,6 +65,8 @@ class RecorderStats:
     batches: int = 0  # batches written (to the database)
     hot_failures: int = 0  # batches Redis refused after every attempt
     lost: int = 0  # changes the database refused after every attempt
+    trace_entries: int = 0  # audit waypoints queued (cloud and edge)
+    trace_lost: int = 0  # waypoints the database refused after every attempt
 
 
 class Recorder:
@@ -87,7 +92,8 @@ class Recorder:
         self._retry_delay_s = retry_delay_s
         self._read_wait_s = read_wait_s
         self._recent = recent or RecentChanges()
-        self._queue: asyncio.Queue[StatusChange | object] = asyncio.Queue()
+        self._queue: asyncio.Queue[StatusChange | TraceEntry | object] = asyncio.Queue()
+        self._trace_seq = 0  # orders this process's waypoints that share an ``at``
         self._progress = asyncio.Condition()
         self._queued = 0  # changes queued so far
         self._hot_done = 0  # of those, written to Redis (or given up on)
@@ -139,6 +145,33 @@ class Recorder:
         self.stats.changes += 1
         self._queue.put_nowait(change)
 
+    def on_audit(self, event: AuditEvent) -> None:
+        """An :class:`~ems.audit.AuditTrail` listener: keep the cloud's waypoint in the
+        command's trace."""
+        self._trace_seq += 1
+        self.record_trace(
+            TraceEntry(
+                event.command_id,
+                f"c{micros(event.at)}-{self._trace_seq}",
+                "cloud",
+                event.edge_id,
+                event.event,
+                event.status,
+                event.reason,
+                event.detail,
+                event.at,
+                self._trace_seq,
+            )
+        )
+
+    def record_trace(self, entry: TraceEntry) -> None:
+        """Queue one waypoint for the database (in order with the status changes)."""
+        if self._stopping:
+            return
+        self._queued += 1
+        self.stats.trace_entries += 1
+        self._queue.put_nowait(entry)
+
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         """Start :meth:`run` as a task of the running loop."""
@@ -186,10 +219,11 @@ class Recorder:
                     break
                 batch.append(item)
             changes = [c for c in batch if isinstance(c, StatusChange)]
-            hot_target = self._hot_done + len(changes)
-            durable_target = self._durable_done + len(changes)
+            traces = [c for c in batch if isinstance(c, TraceEntry)]
+            hot_target = self._hot_done + len(changes) + len(traces)
+            durable_target = self._durable_done + len(changes) + len(traces)
             try:
-                await self._write(changes)
+                await self._write(changes, traces)
             except Exception:  # a bug, not a store error: keep recording what follows
                 log.exception("command recorder failed on a batch of %d", len(changes))
                 # Readers waiting on this batch must not wait for it forever.
@@ -225,6 +259,21 @@ class Recorder:
             log.warning("command record read from Redis only: database failed", exc_info=True)
             durable = None
         return merge_records(durable, hot)
+
+    async def trace(self, command_id: str) -> list[TraceEntry]:
+        """The command's audit waypoints, cloud and edge, in time order.
+
+        Waits (at most ``read_wait_s``) until the database holds every waypoint
+        queued so far: the trace is kept there only.
+        """
+        if self._task is not None and not self._task.done():
+            target = self._queued
+            try:
+                async with asyncio.timeout(self._read_wait_s), self._progress:
+                    await self._progress.wait_for(lambda: self._durable_done >= target)
+            except TimeoutError:
+                log.warning("reading a command trace while database writes lag behind")
+        return await self._store.get_trace(command_id)
 
     async def list_for_edge(self, edge_id: str, limit: int) -> list[CommandRecord]:
         """The edge's ``limit`` newest commands, newest first, without history.
@@ -276,34 +325,41 @@ class Recorder:
         return [_ack(c) for c in open_]
 
     # -- writing ---------------------------------------------------------------------
-    async def _write(self, changes: Sequence[StatusChange]) -> None:
-        if not await self._attempt("Redis", self._hot.write, changes):
+    async def _write(self, changes: Sequence[StatusChange], traces: Sequence[TraceEntry]) -> None:
+        if changes and not await self._attempt("Redis", self._hot.write, changes):
             self.stats.hot_failures += 1
-        await self._advance(hot=len(changes))
+        await self._advance(hot=len(changes) + len(traces))  # traces are kept durable only
+        if changes:
+            await self._write_durable(changes)
+        if traces and not await self._attempt("database", self._store.write_trace, traces):
+            self.stats.trace_lost += len(traces)
+            log.error("%d audit waypoint(s) NOT stored in the database", len(traces))
+        await self._advance(durable=len(changes) + len(traces))
+
+    async def _write_durable(self, changes: Sequence[StatusChange]) -> None:
         if await self._attempt("database", self._store.write, changes):
             self.stats.batches += 1
-        else:
-            self.stats.lost += len(changes)
-            for change in changes:
-                log.error(
-                    "command %s status %s%s NOT stored in the database",
-                    change.command.command_id,
-                    change.event.status,
-                    " (final)" if change.event.terminal else "",
-                    extra={
-                        "command_id": change.command.command_id,
-                        "edge_id": change.command.edge_id,
-                        "status": change.event.status,
-                        "reason": change.event.reason,
-                    },
-                )
-        await self._advance(durable=len(changes))
+            return
+        self.stats.lost += len(changes)
+        for change in changes:
+            log.error(
+                "command %s status %s%s NOT stored in the database",
+                change.command.command_id,
+                change.event.status,
+                " (final)" if change.event.terminal else "",
+                extra={
+                    "command_id": change.command.command_id,
+                    "edge_id": change.command.edge_id,
+                    "status": change.event.status,
+                    "reason": change.event.reason,
+                },
+            )
 
     async def _attempt(
         self,
         where: str,
-        write: Callable[[Sequence[StatusChange]], Awaitable[None]],
-        changes: Sequence[StatusChange],
+        write: Callable[[Sequence[Any]], Awaitable[None]],
+        changes: Sequence[Any],
     ) -> bool:
         for attempt in range(1, self._attempts + 1):
             try:

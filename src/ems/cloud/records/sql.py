@@ -24,7 +24,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["INSERT_EVENT", "LIST_FOR_EDGE", "SELECT_COMMAND", "SELECT_EVENTS", "UPSERT_COMMAND"]
+__all__ = [
+    "INSERT_EVENT",
+    "INSERT_TRACE",
+    "LIST_FOR_EDGE",
+    "SELECT_COMMAND",
+    "SELECT_EVENTS",
+    "SELECT_TRACE",
+    "UPSERT_COMMAND",
+]
 
 _COLUMNS = (
     "command_id, edge_id, username, device, action, value, issued_at, ttl_s, created_at,"
@@ -53,6 +61,17 @@ WHERE command_id = {p1} ORDER BY seq"""
 
 LIST_FOR_EDGE = f"""SELECT {_COLUMNS} FROM commands WHERE edge_id = {{p1}}
 ORDER BY created_at DESC, command_id DESC LIMIT {{p2}}"""
+
+# No foreign key to ``commands``: a waypoint may be written before its command's
+# row (another process records the statuses); the cloud checks who may write.
+INSERT_TRACE = """INSERT INTO command_trace
+    (command_id, record_id, source, edge_id, event, status, reason, detail, at, seq)
+VALUES ({p1}, {p2}, {p3}, {p4}, {p5}, {p6}, {p7}, {p8}, {p9}, {p10})
+ON CONFLICT (command_id, record_id) DO NOTHING"""
+
+SELECT_TRACE = """SELECT command_id, record_id, source, edge_id, event, status, reason, detail,
+    at, seq
+FROM command_trace WHERE command_id = {p1} ORDER BY at, seq"""
 
 _PLACEHOLDER = re.compile(r"\{p(\d+)\}")
 

@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 
 from ems.cloud.migrations import sqlite_transaction
 from ems.cloud.records import sql
-from ems.cloud.records.model import CommandInfo, CommandRecord, StatusChange, StatusEvent
+from ems.cloud.records.model import (
+    CommandInfo,
+    CommandRecord,
+    StatusChange,
+    StatusEvent,
+    TraceEntry,
+)
 from ems.cloud.sqlite_worker import SqliteWorker
 
 __all__ = ["SqliteCommandStore"]
@@ -44,6 +50,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNIQUE (command_id, status, at)
         ) WITHOUT ROWID""",
     ),
+    (
+        """CREATE TABLE command_trace (
+            command_id TEXT NOT NULL, record_id TEXT NOT NULL, source TEXT NOT NULL,
+            edge_id TEXT, event TEXT NOT NULL, status TEXT, reason TEXT, detail TEXT,
+            at REAL NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (command_id, record_id)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 _UPSERT = sql.render(sql.UPSERT_COMMAND, "qmark")
@@ -51,6 +65,8 @@ _INSERT_EVENT = sql.render(sql.INSERT_EVENT, "qmark")
 _SELECT_COMMAND = sql.render(sql.SELECT_COMMAND, "qmark")
 _SELECT_EVENTS = sql.render(sql.SELECT_EVENTS, "qmark")
 _LIST = sql.render(sql.LIST_FOR_EDGE, "qmark")
+_INSERT_TRACE = sql.render(sql.INSERT_TRACE, "qmark")
+_SELECT_TRACE = sql.render(sql.SELECT_TRACE, "qmark")
 
 
 class SqliteCommandStore(SqliteWorker):
@@ -66,6 +82,13 @@ class SqliteCommandStore(SqliteWorker):
     async def get(self, command_id: str) -> CommandRecord | None:
         return await self._run(self._get, command_id)
 
+    async def write_trace(self, entries: Sequence[TraceEntry]) -> None:
+        if entries:
+            await self._run(self._write_trace, entries)
+
+    async def get_trace(self, command_id: str) -> list[TraceEntry]:
+        return await self._run(self._get_trace, command_id)
+
     async def list_for_edge(self, edge_id: str, limit: int) -> list[CommandRecord]:
         return await self._run(self._list, edge_id, limit)
 
@@ -75,6 +98,15 @@ class SqliteCommandStore(SqliteWorker):
         with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
             conn.executemany(_UPSERT, [_command_row(c) for c in changes])
             conn.executemany(_INSERT_EVENT, [_event_row(c) for c in changes])
+
+    def _write_trace(self, entries: Sequence[TraceEntry]) -> None:
+        conn = self._db()
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
+            conn.executemany(_INSERT_TRACE, [_trace_row(e) for e in entries])
+
+    def _get_trace(self, command_id: str) -> list[TraceEntry]:
+        rows = self._db().execute(_SELECT_TRACE, (command_id,)).fetchall()
+        return [TraceEntry(*row) for row in rows]
 
     def _get(self, command_id: str) -> CommandRecord | None:
         conn = self._db()
@@ -106,6 +138,21 @@ def _command_row(change: StatusChange) -> tuple[object, ...]:
         e.reason,
         int(e.terminal),
         e.at,
+    )
+
+
+def _trace_row(e: TraceEntry) -> tuple[object, ...]:
+    return (
+        e.command_id,
+        e.record_id,
+        e.source,
+        e.edge_id,
+        e.event,
+        e.status,
+        e.reason,
+        e.detail,
+        e.at,
+        e.seq,
     )
 
 

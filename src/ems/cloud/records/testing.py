@@ -15,7 +15,13 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis_async
 
-from ems.cloud.records.model import CommandInfo, CommandStore, StatusChange, StatusEvent
+from ems.cloud.records.model import (
+    CommandInfo,
+    CommandStore,
+    StatusChange,
+    StatusEvent,
+    TraceEntry,
+)
 from ems.cloud.records.redis_hot import HotRecords
 
 __all__ = ["HOT_CHECKS", "STORE_CHECKS", "T0", "HotCheck", "StoreCheck", "change"]
@@ -162,7 +168,48 @@ async def store_survives_a_new_instance(store: CommandStore, factory: StoreFacto
         await again.close()
 
 
+def waypoint(
+    command_id: str, event: str, at: float, *, source: str = "edge", seq: int = 0
+) -> TraceEntry:
+    return TraceEntry(
+        command_id,
+        str(uuid.uuid4()),
+        source,
+        EDGE,
+        event,
+        "delivered",
+        None,
+        f"{event} detail",
+        at,
+        seq,
+    )
+
+
+async def store_trace_in_time_order(store: CommandStore, _: StoreFactory) -> None:
+    c = info()
+    t = c.created_at
+    late = waypoint(c.command_id, "controller.executed", t + 0.5, seq=2)
+    first = waypoint(c.command_id, "cloud.received", t, source="cloud", seq=7)
+    tie_a = waypoint(c.command_id, "edge.received", t + 0.1, seq=0)
+    tie_b = waypoint(c.command_id, "edge.request_written", t + 0.1, seq=1)
+    await store.write_trace([late, tie_b])
+    await store.write_trace([first, tie_a])
+    await store.write_trace([waypoint(info().command_id, "edge.received", t)])  # another command
+    assert await store.get_trace(c.command_id) == [first, tie_a, tie_b, late]
+
+
+async def store_repeated_trace_adds_nothing(store: CommandStore, _: StoreFactory) -> None:
+    c = info()
+    entry = waypoint(c.command_id, "edge.received", c.created_at)
+    await store.write_trace([entry])
+    await store.write_trace([entry, entry])  # an edge's resend, a retried batch
+    assert await store.get_trace(c.command_id) == [entry]
+    assert await store.get_trace(info().command_id) == []
+
+
 STORE_CHECKS: dict[str, StoreCheck] = {
+    "trace_in_time_order": store_trace_in_time_order,
+    "repeated_trace_adds_nothing": store_repeated_trace_adds_nothing,
     "history_in_order": store_history_in_order,
     "one_batch_keeps_order": store_one_batch_keeps_order,
     "final_status_is_final": store_final_status_is_final,

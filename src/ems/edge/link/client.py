@@ -24,8 +24,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from ems import __version__
 from ems.clock import Clock
-from ems.dal import ACK_PREFIX, Sample
+from ems.dal import ACK_PREFIX, Category, Sample
+from ems.edge.clocksync import ClockSample, ClockSync
 from ems.edge.link._wire import utc_datetime
+from ems.edge.link.audit_outbox import AuditOutbox
 from ems.edge.link.backoff import Backoff
 from ems.edge.link.dispatcher import AckOutbox, CommandDispatcher, audit_ack_sent
 from ems.edge.link.endpoints import cloud_endpoints
@@ -35,6 +37,8 @@ from ems.edge.link.uplink import TelemetryUplink
 from ems.edge.runtime import EdgeRuntime
 from ems.protocol import (
     CLOUD_TO_EDGE,
+    ClockPing,
+    ClockPong,
     CloudToEdgeCommand,
     DeviceRef,
     EdgeAuth,
@@ -59,6 +63,12 @@ REPLACED = 4409
 #: The cycle writes this channel last in every cycle: one write, one frame.
 CYCLE_INDEX = "_cycle/Index"
 MAX_API_KEY_CHARS = 256  # EdgeAuth.api_key's limit
+#: The link's own channels: the measured offset to the cloud's clock (cloud minus
+#: edge) and its uncertainty (half the round trip of the measurement) [ms].
+CLOCK_OFFSET = "_link/ClockOffsetMs"
+CLOCK_UNCERTAINTY = "_link/ClockUncertaintyMs"
+#: A clock warning is repeated at most this often while the offset stays too large [s].
+CLOCK_WARN_EVERY_S = 600.0
 #: The durable record of commands taken, in ``cache_dir`` (it must survive restarts).
 SEEN_COMMANDS_FILE = "seen-commands.sqlite3"
 
@@ -108,7 +118,11 @@ class CloudLink:
     profiles fetched from the cloud (refreshed after the first connection) and
     the record of commands taken. ``telemetry_queue_frames`` bounds the frames
     waiting for the socket (one per cycle); ``drift_warn_s`` is the clock
-    offset from the cloud above which a warning is logged [s].
+    offset from the cloud above which a warning is logged [s] (default: the
+    config's ``clock.max_offset_ms``), measured at connect and then every
+    ``clock_check_s`` (default ``clock.check_interval_s``) with a
+    ``clock_ping``. The offset goes to ``runtime.clock_sync`` (the deadline
+    checks use it) and to the ``_link/ClockOffsetMs`` channel.
 
     ``seen`` is the durable record of commands this edge has taken, so a
     command delivered again is never executed again, even across restarts;
@@ -127,7 +141,8 @@ class CloudLink:
         clock: Clock | None = None,
         telemetry_queue_frames: int = 120,
         backoff: Backoff | None = None,
-        drift_warn_s: float = 2.0,
+        drift_warn_s: float | None = None,
+        clock_check_s: float | None = None,
         auth_timeout_s: float = 5.0,
         max_frame_bytes: int = 2**20,
         refresh_profiles: bool = True,
@@ -143,7 +158,18 @@ class CloudLink:
         self._cache_dir = cache_dir
         self._clock = clock or runtime.clock
         self._backoff = backoff or Backoff()
-        self._drift_warn_s = drift_warn_s
+        clock_config = runtime.config.clock
+        self._drift_warn_s = (
+            clock_config.max_offset_ms / 1000.0 if drift_warn_s is None else drift_warn_s
+        )
+        self._clock_check_s = (
+            clock_config.check_interval_s if clock_check_s is None else clock_check_s
+        )
+        self._sync: ClockSync = runtime.clock_sync
+        self._last_clock_warning: float | None = None  # monotonic s
+        self._ping_due = False
+        runtime.store.declare(CLOCK_OFFSET, Category.INPUT, "ms")
+        runtime.store.declare(CLOCK_UNCERTAINTY, Category.INPUT, "ms")
         self._auth_timeout_s = auth_timeout_s
         self._max_frame_bytes = max_frame_bytes
         self._refresh_profiles = refresh_profiles
@@ -161,8 +187,11 @@ class CloudLink:
         self._wake = asyncio.Event()  # set when an ack or a frame is ready to send
         self._outbox = AckOutbox(self._wake.set)
         self._dispatcher = CommandDispatcher(
-            runtime.requests.submit, self._clock, self._outbox, seen=self._seen
+            runtime.requests.submit, self._clock, self._outbox, seen=self._seen, audit=runtime.audit
         )
+        # The edge's audit records, for the cloud's copy of each command's trace.
+        self._audit_outbox = AuditOutbox(self._wake.set)
+        runtime.audit.listeners.append(self._audit_outbox.on_event)
         self._uplink = TelemetryUplink(
             runtime.store, self._clock, telemetry_queue_frames, self._wake.set, marker=CYCLE_INDEX
         )
@@ -215,6 +244,14 @@ class CloudLink:
     @property
     def acks_pending(self) -> int:
         return len(self._outbox)
+
+    @property
+    def audit_records_pending(self) -> int:
+        return len(self._audit_outbox)
+
+    @property
+    def audit_records_dropped(self) -> int:
+        return self._audit_outbox.dropped
 
     # -- the loop --------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -330,25 +367,39 @@ class CloudLink:
         if isinstance(frame, EdgeAuthOk):
             # The server stamped its time somewhere in the round trip; its
             # midpoint is the best local estimate of that moment.
-            local_s = (sent_at + received_at) / 2.0
-            self._record_offset(frame.server_time.timestamp() - local_s)
+            self._record_offset(
+                ClockSync.sample(sent_at, frame.server_time.timestamp(), received_at), connect=True
+            )
             return
         if isinstance(frame, ErrorFrame):
             raise _AuthFailed(f"error {frame.code}: {frame.detail or ''}")
         what = frame.code if isinstance(frame, FrameError) else frame.type
         raise _AuthFailed(f"expected auth_ok, got {what}")
 
-    def _record_offset(self, offset_s: float) -> None:
+    def _record_offset(self, sample: ClockSample, *, connect: bool = False) -> None:
+        self._sync.update(sample)
+        offset_s = sample.offset_s
         self.last_clock_offset_s = offset_s
+        self._runtime.store.set_channels(
+            {
+                CLOCK_OFFSET: round(offset_s * 1000.0, 3),
+                CLOCK_UNCERTAINTY: round(sample.uncertainty_s * 1000.0, 3),
+            }
+        )
         if abs(offset_s) > self._drift_warn_s:
-            log.warning(
-                "clock offset to the cloud is %+.3f s (cloud minus edge), beyond %.1f s: "
-                "commands may expire early or late here; check NTP on this edge",
-                offset_s,
-                self._drift_warn_s,
-            )
-        else:
-            log.info("clock offset to the cloud %+.3f s", offset_s)
+            now = self._clock.monotonic()
+            last = self._last_clock_warning
+            if last is None or now - last >= CLOCK_WARN_EVERY_S:
+                self._last_clock_warning = now
+                log.warning(
+                    "clock offset to the cloud is %+.3f s (cloud minus edge, ± %.3f s), "
+                    "beyond %.3f s: deadlines are converted with it, but check NTP on this edge",
+                    offset_s,
+                    sample.uncertainty_s,
+                    self._drift_warn_s,
+                )
+        elif connect:
+            log.info("clock offset to the cloud %+.3f s (± %.3f s)", offset_s, sample.uncertainty_s)
 
     async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         """Inventory, then read and write until the connection ends or ``stop`` is set."""
@@ -358,7 +409,8 @@ class CloudLink:
         reader = asyncio.create_task(self._read(ws))
         writer = asyncio.create_task(self._write(ws))
         stopper = asyncio.create_task(stop.wait())
-        tasks = {reader, writer, stopper}
+        pinger = asyncio.create_task(self._ping_every(self._clock_check_s))
+        tasks = {reader, writer, stopper, pinger}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -378,6 +430,14 @@ class CloudLink:
             ws.close_reason or "",
         )
 
+    async def _ping_every(self, interval_s: float) -> None:
+        """Ask the writer for a ``clock_ping`` every ``interval_s`` [s] (the connect
+        measured the offset already)."""
+        while True:
+            await self._clock.sleep_until(self._clock.monotonic() + interval_s)
+            self._ping_due = True
+            self._wake.set()
+
     async def _read(self, ws: ClientConnection) -> None:
         async for raw in ws:
             self._on_frame(raw)
@@ -391,6 +451,12 @@ class CloudLink:
             self._dispatcher.handle(frame)
         elif isinstance(frame, TelemetryAck):
             self._uplink.acked(frame.seq)
+        elif isinstance(frame, ClockPong):
+            self._record_offset(
+                ClockSync.sample(
+                    frame.edge_time.timestamp(), frame.server_time.timestamp(), self._clock.time()
+                )
+            )
         elif isinstance(frame, ErrorFrame):
             self.errors_received += 1
             log.warning("cloud reported an error: %s: %s", frame.code, frame.detail or "")
@@ -398,7 +464,9 @@ class CloudLink:
             log.warning("ignored an unexpected %s frame from the cloud", frame.type)
 
     async def _write(self, ws: ClientConnection) -> None:
-        """Acks first (a command's status is what an operator waits for), then telemetry."""
+        """Acks first (a command's status is what an operator waits for), then a clock
+        ping when due (its round trip should not wait behind telemetry), audit records,
+        then telemetry."""
         while True:
             self._wake.clear()
             ack = self._outbox.peek()
@@ -407,7 +475,17 @@ class CloudLink:
                 # Only now: an ack the socket never took is sent again after reconnect.
                 self._outbox.sent()
                 self.acks_sent += 1
-                audit_ack_sent(ack)
+                audit_ack_sent(self._runtime.audit, ack, self._clock.time())
+                continue
+            if self._ping_due:
+                self._ping_due = False
+                ping = ClockPing(type="clock_ping", edge_time=utc_datetime(self._clock.time()))
+                await ws.send(encode(ping))
+                continue
+            records = self._audit_outbox.peek()
+            if records is not None:
+                await ws.send(encode(records))
+                self._audit_outbox.sent(records)
                 continue
             captured = self._uplink.take()
             if captured is None:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.edge.link._wire import utc_datetime
 from ems.edge.link.seen import SeenCommands, SeenRecord
@@ -34,7 +35,6 @@ from ems.timefmt import parse_rfc3339, to_rfc3339
 __all__ = ["AckOutbox", "CommandDispatcher", "audit_ack_sent"]
 
 log = logging.getLogger(__name__)
-audit = logging.getLogger("ems.audit")
 
 #: Outbox length above which a warning is logged: acks are rare, so a long
 #: outbox means the link has been down for a long time with commands in flight.
@@ -90,8 +90,10 @@ class CommandDispatcher:
         *,
         remember: int = 4096,
         seen: SeenCommands | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._submit = submit
+        self._audit = audit or AuditTrail("edge")
         self._clock = clock
         self._outbox = outbox
         self._seen = seen
@@ -106,18 +108,16 @@ class CommandDispatcher:
     def handle(self, command: CloudToEdgeCommand) -> EdgeAck:
         """Submit a command and queue its first ack; returns that ack."""
         self.commands_received += 1
-        audit.info(
-            "command %s received",
+        self._audit.record(
+            "edge.received",
             command.command_id,
-            extra={
-                "event_type": "edge.command_received",
-                "command_id": command.command_id,
-                "device": command.device,
-                "action": command.action,
-                "value": command.value,
-                "user": command.user,
-                "deadline": to_rfc3339(command.deadline.timestamp()),
-            },
+            self._clock.time(),
+            user=command.user,
+            detail=f"{command.device} {command.action} {command.value!r}",
+            device=command.device,
+            action=command.action,
+            value=command.value,
+            deadline=to_rfc3339(command.deadline.timestamp()),
         )
         known = self._latest.get(command.command_id)
         # Recorded on disk before the request channel is written: once
@@ -134,15 +134,14 @@ class CommandDispatcher:
             # Executing it again could apply a setpoint the operator has since
             # replaced; the cloud only needs to hear where the command stands.
             self.duplicates += 1
-            audit.info(
-                "command %s received again; answering %s",
+            self._audit.record(
+                "edge.duplicate",
                 command.command_id,
-                known.status,
-                extra={
-                    "event_type": "edge.command_duplicate",
-                    "command_id": command.command_id,
-                    "status": known.status,
-                },
+                self._clock.time(),
+                user=command.user,
+                status=known.status,
+                reason=known.reason,
+                detail="received again: answered from the record, not executed again",
             )
             self._outbox.put(known)
             return known
@@ -282,19 +281,15 @@ def _ack_from_record(command_id: str, record: SeenRecord | None, now_s: float) -
     )
 
 
-def audit_ack_sent(ack: EdgeAck) -> None:
+def audit_ack_sent(trail: AuditTrail, ack: EdgeAck, now_s: float) -> None:
     """The audit record for an ack the socket took."""
-    audit.info(
-        "command %s ack %s sent",
+    trail.record(
+        "edge.ack_sent",
         ack.command_id,
-        ack.status,
-        extra={
-            "event_type": "edge.ack_sent",
-            "command_id": ack.command_id,
-            "status": ack.status,
-            "reason": ack.reason,
-            "detail": ack.detail,
-        },
+        now_s,
+        status=ack.status,
+        reason=ack.reason,
+        detail=ack.detail,
     )
 
 

@@ -54,7 +54,7 @@ async def test_sqlite_schema_and_listing_index(store: SqliteCommandStore) -> Non
     with sqlite3.connect(store.path) as conn:
         assert conn.execute(
             "SELECT version FROM schema_version WHERE component = 'commands'"
-        ).fetchall() == [(1,)]
+        ).fetchall() == [(2,)]
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT * FROM commands WHERE edge_id = 'site-1' "
             "ORDER BY created_at DESC LIMIT 5"
@@ -77,7 +77,7 @@ async def test_sqlite_shares_a_file_with_telemetry(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT component, version FROM schema_version ORDER BY 1").fetchall()
     conn.close()
-    assert rows == [("commands", 1), ("telemetry", 1)]
+    assert rows == [("commands", 2), ("telemetry", 1)]
 
 
 @pytest.mark.asyncio
@@ -89,3 +89,29 @@ async def test_a_newer_schema_is_refused(store: SqliteCommandStore) -> None:
     with pytest.raises(RuntimeError, match="newer than this release"):
         await again.start()
     await again.close()
+
+
+@pytest.mark.asyncio
+async def test_a_version_1_file_gains_the_trace_and_keeps_its_records(tmp_path: Path) -> None:
+    """The trace table is migration step 2: a file written by the release before it
+    is upgraded in place at start, its records untouched."""
+    from ems.cloud.records.sqlite import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+
+    class Release1(SqliteCommandStore):
+        migrations = MIGRATIONS[:1]
+
+    old = Release1(path)
+    await old.start()
+    command = info()
+    await old.write([change(command, "queued", 0.0)])
+    await old.close()
+    new = SqliteCommandStore(path)
+    await new.start()
+    try:
+        record = await new.get(command.command_id)
+        assert record is not None and record.status == "queued"
+        assert await new.get_trace(command.command_id) == []
+    finally:
+        await new.close()

@@ -250,7 +250,7 @@ def test_dispatcher_hands_the_writer_the_command_as_sent(
     (ack,) = _drain(outbox)
     assert (ack.status, ack.reason, ack.at) == ("delivered", None, command.issued_at)
     (record,) = caplog.records
-    assert record.event_type == "edge.command_received"  # type: ignore[attr-defined]
+    assert record.event == "edge.received"  # type: ignore[attr-defined]
     assert record.command_id == command.command_id  # type: ignore[attr-defined]
 
 

@@ -379,7 +379,7 @@ def _requests_written(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.command_id  # type: ignore[attr-defined]
         for r in caplog.records
-        if getattr(r, "event_type", None) == "edge.request_written"
+        if getattr(r, "event", None) == "edge.request_written"
     ]
 
 

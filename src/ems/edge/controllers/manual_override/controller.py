@@ -141,7 +141,7 @@ class ManualOverride(Controller):
                 deadline_s = parse_rfc3339(str(deadline))
             except ValueError:
                 return Problem("revalidation_failed", f"unreadable deadline {deadline!r}")
-            if ctx.now_s > deadline_s - ctx.deadline_margin_s:
+            if ctx.past_deadline(deadline_s):
                 return Problem("expired", f"past its deadline {deadline} less the drift margin")
         if request.get("action") != action.name:
             return Problem(
