@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ems.cloud.settings import CloudSettings
+from ems.cloud.settings import CloudSettings, add_cloud_log_file
 
 __all__ = ["run_demo"]
 
@@ -96,6 +96,7 @@ def run_demo(port: int, data_dir: Path, host: str = "127.0.0.1") -> int:
     from ems.cloud.app import create_app
 
     settings = CloudSettings(host=host, port=port, data_dir=data_dir)
+    add_cloud_log_file(settings)
     app = create_app(settings)  # configures the auth service
     # Django's database work happens here, before the event loop starts.
     password = os.environ.get("EMS_DEMO_PASSWORD") or secrets.token_urlsafe(12)

@@ -28,7 +28,17 @@ class _CurrentStderr(logging.StreamHandler[typing.TextIO]):
         super().emit(record)
 
 
-_SECRET_RE = re.compile(r"((?:token|api_key|access|refresh|password)=)[^&\s\"']+", re.IGNORECASE)
+_SECRET_NAMES = r"(?:token|api_key|access|refresh|password)"
+#: ``token=…`` in a URL or form, and ``"token": "…"`` in JSON (uvicorn logs the start and
+#: end of every WebSocket frame at DEBUG, the first frame of a socket carries the key).
+_SECRET_RE = re.compile(
+    rf"({_SECRET_NAMES}=)[^&\s\"']+|(\\?\"{_SECRET_NAMES}\\?\"\s*:\s*\\?\")[^\"\\]*",
+    re.IGNORECASE,
+)
+
+
+def _redact(match: re.Match[str]) -> str:
+    return (match.group(1) or match.group(2)) + "[redacted]"
 
 
 class RedactSecrets(logging.Filter):
@@ -38,8 +48,8 @@ class RedactSecrets(logging.Filter):
         if "ems_audit" in record.__dict__:
             return True  # built from known fields only, never a URL
         message = record.getMessage()
-        if "=" in message and _SECRET_RE.search(message):
-            record.msg = _SECRET_RE.sub(r"\1[redacted]", message)
+        if ("=" in message or ":" in message) and _SECRET_RE.search(message):
+            record.msg = _SECRET_RE.sub(_redact, message)
             record.args = ()
         # uvicorn's ANSI-coloured duplicate of the message would repeat it as a field.
         record.__dict__.pop("color_message", None)
@@ -49,14 +59,20 @@ class RedactSecrets(logging.Filter):
 class _Formatter(structlog.stdlib.ProcessorFormatter):
     """structlog's formatter, with a shortcut for records built by :mod:`ems.audit`."""
 
-    def __init__(self, renderer: structlog.types.Processor, **kwargs: typing.Any) -> None:
+    def __init__(
+        self,
+        renderer: structlog.types.Processor,
+        static: typing.Mapping[str, object] | None = None,
+        **kwargs: typing.Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._renderer = renderer
+        self._static = dict(static or {})
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.__dict__.get("ems_audit")
         if fields is not None:
-            return typing.cast(str, self._renderer(None, "info", dict(fields)))
+            return typing.cast(str, self._renderer(None, "info", {**self._static, **fields}))
         return super().format(record)
 
 
@@ -69,13 +85,26 @@ def _shared() -> list[structlog.types.Processor]:
     ]
 
 
-def _formatter(json: bool) -> _Formatter:
+def _formatter(json: bool, static: typing.Mapping[str, object] | None = None) -> _Formatter:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    chain = _shared()
+    if static:
+        fixed = dict(static)
+
+        def add_static(
+            _logger: typing.Any, _name: str, event: typing.MutableMapping[str, typing.Any]
+        ) -> typing.MutableMapping[str, typing.Any]:
+            for key, value in fixed.items():
+                event.setdefault(key, value)
+            return event
+
+        chain.append(add_static)
     return _Formatter(
         renderer,
-        foreign_pre_chain=_shared(),
+        static,
+        foreign_pre_chain=chain,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
 
@@ -89,14 +118,24 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     root.setLevel(level.upper())
 
 
-def add_log_file(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+def add_log_file(
+    path: Path,
+    max_bytes: int,
+    backups: int,
+    static: typing.Mapping[str, object] | None = None,
+) -> logging.Handler:
     """Also write every record as a JSON line to ``path``, rotated at ``max_bytes``
-    with ``backups`` old files kept (``path.1`` … newest first). Returns the handler."""
+    with ``backups`` old files kept (``path.1`` … newest first); ``static`` fields
+    (``service``, ``edge_id``) go into every line. Returns the handler."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
     )
-    handler.setFormatter(_formatter(json=True))
+    handler.setFormatter(_formatter(json=True, static=static))
     handler.addFilter(RedactSecrets())
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        # Audit records are INFO: a file meant for the aggregator must get them.
+        root.setLevel(logging.INFO)
     return handler

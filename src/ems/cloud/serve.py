@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from ems.cloud.settings import CloudSettings
+from ems.cloud.settings import CloudSettings, add_cloud_log_file
 
 __all__ = ["make_server", "serve_cloud"]
 
@@ -44,6 +44,7 @@ async def serve_cloud(settings: CloudSettings) -> None:
 
 
 def run_cloud(settings: CloudSettings) -> int:
+    add_cloud_log_file(settings)
     log.info("cloud listening on http://%s:%d", settings.host, settings.port)
     run_loop(serve_cloud(settings))
     return 0

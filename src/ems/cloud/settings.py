@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CloudSettings", "default_data_dir"]
+__all__ = ["CloudSettings", "add_cloud_log_file", "default_data_dir"]
 
 
 def default_data_dir() -> Path:
@@ -62,5 +62,27 @@ class CloudSettings(BaseSettings):
     )
     ui_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     edge_max_frame_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    log_file: Path | None = Field(
+        default=None,
+        description="Also write every log line (audit records included) as JSON to this file",
+    )
+    log_file_max_bytes: int = Field(
+        default=50_000_000, ge=10_000, description="The log file is rotated at this size [bytes]"
+    )
+    log_file_backups: int = Field(default=10, ge=0, le=1000, description="Rotated files kept")
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
+
+
+def add_cloud_log_file(settings: CloudSettings) -> None:
+    """``EMS_LOG_FILE``: every log line also as JSON, rotated, for a log shipper."""
+    if settings.log_file is None:
+        return
+    from ems.logs import add_log_file
+
+    add_log_file(
+        settings.log_file,
+        settings.log_file_max_bytes,
+        settings.log_file_backups,
+        {"service": "ems-cloud", "node_id": settings.node_id},
+    )

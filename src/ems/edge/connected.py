@@ -15,7 +15,7 @@ from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.runtime import EdgeRuntime
 from ems.errors import ConfigError
 
-__all__ = ["read_api_key", "run_connected", "serve_connected"]
+__all__ = ["add_edge_log_file", "read_api_key", "run_connected", "serve_connected"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,28 @@ async def serve_connected(
     return runtime
 
 
+def add_edge_log_file(config: EdgeConfig, state_dir: Path) -> Path | None:
+    """The edge's rotating JSON-lines log (``logging`` in its YAML); returns its path."""
+    if not config.logging.enabled:
+        return None
+    from ems.logs import add_log_file
+
+    directory = config.logging.directory or state_dir / "logs"
+    path = directory / f"edge-{config.edge_id}.log"
+    add_log_file(
+        path,
+        config.logging.max_bytes,
+        config.logging.backups,
+        {"service": "ems-edge", "edge_id": config.edge_id},
+    )
+    return path
+
+
 def run_connected(config: EdgeConfig, url: str, api_key: str, state_dir: Path) -> int:
+    path = add_edge_log_file(config, state_dir)
+    if path is not None:
+        log.info("edge %s logs to %s", config.edge_id, path)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
