@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -105,9 +107,7 @@ async def _until_executed(demo: Demo, token: str, cmd: dict[str, Any]) -> list[s
     return statuses
 
 
-async def _trace_until(
-    demo: Demo, token: str, command_id: str, last_event: str
-) -> dict[str, Any]:
+async def _trace_until(demo: Demo, token: str, command_id: str, last_event: str) -> dict[str, Any]:
     """The command's record once its trace holds ``last_event`` (the edge's records
     follow its acks on the socket, so they may land a moment after ``executed``)."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -125,7 +125,9 @@ async def _trace_until(
 def _subsequence(wanted: list[tuple[str, str | None]], trace: list[dict[str, Any]]) -> bool:
     steps = iter((t["event"], t["status"]) for t in trace)
     return all(
-        any(event == w_event and (w_status is None or status == w_status) for event, status in steps)
+        any(
+            event == w_event and (w_status is None or status == w_status) for event, status in steps
+        )
         for w_event, w_status in wanted
     )
 
@@ -163,53 +165,49 @@ async def test_an_executed_command_shows_cloud_and_edge_waypoints_in_order(demo:
     )
 
 
+async def _close_code(url: str, first: dict[str, Any] | None = None) -> int | None:
+    """How the cloud closes a socket opened at ``url`` (after sending ``first``)."""
+    try:
+        async with connect(url) as ws:
+            if first is not None:
+                await ws.send(json.dumps(first))
+            await asyncio.wait_for(ws.recv(), 5)
+    except ConnectionClosed as closed:
+        return None if closed.rcvd is None else closed.rcvd.code
+    return None
+
+
 @pytest.mark.asyncio
 async def test_tokens_keys_and_passwords_never_reach_a_log(demo: Demo) -> None:
-    # A login and a refresh token; a failed login.
-    r = httpx.post(
-        f"http://{demo.base}/auth/token", json={"username": "operator", "password": PASSWORD}
-    )
-    assert r.status_code == 200
-    access, refresh = r.json()["access"], r.json()["refresh"]
-    failed = httpx.post(
-        f"http://{demo.base}/auth/token",
-        json={"username": "operator", "password": WRONG_PASSWORD},
-    )
-    assert failed.status_code in (400, 401)
-    # The token on a socket URL (with a command), and as a bearer header.
-    await _until_executed(demo, access, _command(-500))
-    api = httpx.get(
-        f"http://{demo.base}/api/edges", headers={"Authorization": f"Bearer {access}"}
-    )
-    assert api.status_code == 200
+    async with httpx.AsyncClient(base_url=f"http://{demo.base}") as http:
+        # A login and a refresh token; a failed login.
+        r = await http.post("/auth/token", json={"username": "operator", "password": PASSWORD})
+        assert r.status_code == 200
+        access, refresh = r.json()["access"], r.json()["refresh"]
+        failed = await http.post(
+            "/auth/token", json={"username": "operator", "password": WRONG_PASSWORD}
+        )
+        assert failed.status_code in (400, 401)
+        # The token on a socket URL (with a command), and as a bearer header.
+        await _until_executed(demo, access, _command(-500))
+        api = await http.get("/api/edges", headers={"Authorization": f"Bearer {access}"})
+        assert api.status_code == 200
+        # A forged token on the URL and as a header: refused.
+        assert await _close_code(f"ws://{demo.base}/ws/ui?token={BAD_TOKEN}") == 4401
+        bad_api = await http.get("/api/edges", headers={"Authorization": f"Bearer {BAD_TOKEN}"})
+        assert bad_api.status_code == 401
     # The token in a first auth frame (uvicorn logs the ends of every frame at DEBUG).
     async with connect(f"ws://{demo.base}/ws/ui") as ws:
         await ws.send(json.dumps({"type": "auth", "token": access}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
-    # A forged token on the URL and as a header: refused.
-    with pytest.raises(ConnectionClosed) as closed:
-        async with connect(f"ws://{demo.base}/ws/ui?token={BAD_TOKEN}") as ws:
-            await asyncio.wait_for(ws.recv(), 5)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-    bad_api = httpx.get(
-        f"http://{demo.base}/api/edges", headers={"Authorization": f"Bearer {BAD_TOKEN}"}
-    )
-    assert bad_api.status_code == 401
     # An edge with a wrong key: refused.
-    with pytest.raises(ConnectionClosed) as refused:
-        async with connect(f"ws://{demo.base}/ws/edge") as ws:
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "auth",
-                        "edge_id": "site-1",
-                        "api_key": WRONG_KEY,
-                        "edge_time": datetime.now(UTC).isoformat(),
-                    }
-                )
-            )
-            await asyncio.wait_for(ws.recv(), 5)
-    assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401
+    wrong_edge = {
+        "type": "auth",
+        "edge_id": "site-1",
+        "api_key": WRONG_KEY,
+        "edge_time": datetime.now(UTC).isoformat(),
+    }
+    assert await _close_code(f"ws://{demo.base}/ws/edge", wrong_edge) == 4401
     demo.proc.wait_for("refused", 10)  # the refusal itself is logged, without the key
 
     key = (demo.data / "edge" / "site-1.key").read_text("utf-8").strip()  # the demo edge's
@@ -229,3 +227,59 @@ async def test_tokens_keys_and_passwords_never_reach_a_log(demo: Demo) -> None:
         for part in {secret, secret[:12], secret[-12:], *secret.split(".")[1:]}:
             if len(part) >= 12:
                 assert part not in logs, f"{name} ({part[:6]}…) appears in a log"
+
+
+def _create_edge_key(data: Path, edge_id: str) -> str:
+    command = [sys.executable, "-m", "ems.cli", "auth", "create-edge-key", edge_id]
+    done = subprocess.run(
+        [*command, "--data-dir", str(data)], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.asyncio
+async def test_an_edge_cannot_write_into_another_edges_trace(demo: Demo) -> None:
+    """site-2 (its own valid key) names a site-1 command in its audit frame: refused
+    and audited; a clock ping is answered with the server's time."""
+    key = await asyncio.to_thread(_create_edge_key, demo.data, "site-2")
+    token = demo.token()
+    victim = _command(-700)
+    await _until_executed(demo, token, victim)
+    forged = {
+        "id": str(uuid.uuid4()),
+        "seq": 0,
+        "command_id": victim["command_id"],
+        "event": "controller.executed",
+        "status": "executed",
+        "detail": "forged by site-2",
+        "at": datetime.now(UTC).isoformat(),
+    }
+    async with connect(f"ws://{demo.base}/ws/edge") as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "auth",
+                    "edge_id": "site-2",
+                    "api_key": key,
+                    "edge_time": datetime.now(UTC).isoformat(),
+                }
+            )
+        )
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+        sent = datetime.now(UTC)
+        await ws.send(json.dumps({"type": "clock_ping", "edge_time": sent.isoformat()}))
+        pong = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert pong["type"] == "clock_pong"
+        assert datetime.fromisoformat(pong["edge_time"]) == sent  # echoed to the microsecond
+        assert abs((datetime.fromisoformat(pong["server_time"]) - sent).total_seconds()) < 5
+        await ws.send(json.dumps({"type": "audit", "records": [forged]}))
+        # Too many records in one frame: an error, and the socket stays usable.
+        await ws.send(json.dumps({"type": "audit", "records": [forged] * 101}))
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert (error["type"], error["code"]) == ("error", "invalid_payload")
+        await ws.send(json.dumps({"type": "clock_ping", "edge_time": sent.isoformat()}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "clock_pong"
+    body = await _trace_until(demo, token, victim["command_id"], "cloud.trace_refused")
+    assert not any(t["detail"] == "forged by site-2" for t in body["trace"])
+    refusal = next(t for t in body["trace"] if t["event"] == "cloud.trace_refused")
+    assert refusal["source"] == "cloud" and refusal["reason"] == "forbidden"

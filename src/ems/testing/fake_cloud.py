@@ -28,6 +28,8 @@ from ems.clock import Clock, RealClock
 from ems.profiles import builtin_profile_documents
 from ems.protocol import (
     EDGE_TO_CLOUD,
+    ClockPing,
+    ClockPong,
     CloudToEdgeCommand,
     EdgeAuth,
     EdgeAuthOk,
@@ -58,7 +60,7 @@ class FakeCloud:
     ) -> None:
         self.clock = clock or RealClock()
         self.serve_profiles = serve_profiles  # answer GET /api/profiles on the same port
-        self.server_offset_s = server_offset_s  # added to server_time in auth_ok [s]
+        self.server_offset_s = server_offset_s  # added to server_time in auth_ok, pongs [s]
         self.refuse_auth = False  # close every connection with 4401 after its auth frame
         self.ack_telemetry = True
         self.auths: asyncio.Queue[EdgeAuth] = asyncio.Queue()
@@ -180,6 +182,9 @@ class FakeCloud:
                 self.frames[frame.type].put_nowait(frame)
                 if isinstance(frame, EdgeTelemetry) and self.ack_telemetry:
                     await ws.send(encode(TelemetryAck(seq=frame.seq)))
+                elif isinstance(frame, ClockPing):
+                    now = datetime.fromtimestamp(self.clock.time() + self.server_offset_s, UTC)
+                    await ws.send(encode(ClockPong(edge_time=frame.edge_time, server_time=now)))
         except ConnectionClosed:
             pass
         finally:

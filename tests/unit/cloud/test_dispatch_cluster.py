@@ -214,9 +214,7 @@ async def test_no_answer_from_the_remote_edge_fails_once_and_a_late_ack_is_only_
 
     await pair.edge_says(1, "delivered")  # the edge woke up: too late for anything
     await pair.edge_says(1, "executed")
-    late = [
-        r.command_id for r in caplog.records if getattr(r, "event", "") == "cloud.late_ack"
-    ]
+    late = [r.command_id for r in caplog.records if getattr(r, "event", "") == "cloud.late_ack"]
     assert late == [command_id(1)]  # the final one; progress after the end is ignored
     # A marker command proves nothing else about command 1 is on its way.
     await pair.a.dispatcher.submit(USER, "operator", pair.command(2))

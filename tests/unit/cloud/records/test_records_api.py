@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,14 +13,16 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from ems.audit import AuditTrail
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.cluster import Cluster
 from ems.cloud.hub import Hub
-from ems.cloud.records import HotRecords, Recorder, SqliteCommandStore
+from ems.cloud.records import EdgeTraceIntake, HotRecords, Recorder, SqliteCommandStore
 from ems.cloud.records.testing import T0, change, info
 from ems.cloud.shared import Inventories, reset_embedded_server, shared_redis
 from ems.cloud.telemetry import SqliteTelemetryStore
+from ems.protocol import AuditRecord, EdgeAudit
 
 VIEWER = {"Authorization": "Bearer viewer-token"}
 
@@ -147,3 +150,81 @@ async def test_a_token_is_required(api: tuple[httpx.AsyncClient, Recorder], path
     assert (await client.get(path)).status_code == 401
     bad = {"Authorization": "Bearer forged"}
     assert (await client.get(path, headers=bad)).status_code == 401
+
+
+def _edge_frame(command_id: str, *steps: tuple[str, str | None, float]) -> EdgeAudit:
+    return EdgeAudit(
+        type="audit",
+        records=[
+            AuditRecord(
+                id=str(uuid.uuid4()),
+                seq=i,
+                command_id=command_id,
+                event=event,
+                status=status,
+                at=datetime.fromtimestamp(at, UTC),
+            )
+            for i, (event, status, at) in enumerate(steps)
+        ],
+    )
+
+
+@pytest.mark.asyncio
+async def test_the_trace_merges_cloud_and_edge_waypoints_in_time_order(
+    api: tuple[httpx.AsyncClient, Recorder],
+) -> None:
+    client, recorder = api
+    c = info()
+    recorder.record(change(c, "received", T0))
+    cloud = AuditTrail("cloud")
+    cloud.listeners.append(recorder.on_audit)
+    intake = EdgeTraceIntake(recorder, {c.command_id: "site-1"}.get, cloud, lambda: T0 + 9)
+    cloud.record("cloud.received", c.command_id, T0, user="olga", edge_id="site-1")
+    cloud.record("cloud.sent", c.command_id, T0 + 0.001, edge_id="site-1", status="sent")
+    frame = _edge_frame(
+        c.command_id,
+        ("edge.received", None, T0 + 0.002),
+        ("edge.request_written", "delivered", T0 + 0.003),
+        ("controller.executed", "executed", T0 + 0.9),
+    )
+    assert await intake.accept("site-1", frame) == 3
+    assert await intake.accept("site-1", frame) == 3  # a resend after a reconnect
+    cloud.record("cloud.acked", c.command_id, T0 + 0.95, edge_id="site-1", status="executed")
+    r = await client.get(f"/api/commands/{c.command_id}", headers=VIEWER)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(t["source"], t["event"]) for t in body["trace"]] == [
+        ("cloud", "cloud.received"),
+        ("cloud", "cloud.sent"),
+        ("edge", "edge.received"),
+        ("edge", "edge.request_written"),
+        ("edge", "controller.executed"),
+        ("cloud", "cloud.acked"),
+    ]
+    assert body["trace"][2]["at"] == "2026-01-01T00:00:00.002000Z"
+    assert [h["status"] for h in body["history"]] == ["received"]
+
+
+@pytest.mark.asyncio
+async def test_an_edge_writes_only_into_the_commands_sent_to_it(
+    api: tuple[httpx.AsyncClient, Recorder],
+) -> None:
+    client, recorder = api
+    theirs, stored, unknown = info(), info(edge_id="site-2"), str(uuid.uuid4())
+    recorder.record(change(stored, "received", T0))  # known from the records only
+    cloud = AuditTrail("cloud")
+    cloud.listeners.append(recorder.on_audit)
+    intake = EdgeTraceIntake(recorder, {theirs.command_id: "site-1"}.get, cloud, lambda: T0)
+    for cid in (theirs.command_id, unknown):
+        frame = _edge_frame(cid, ("controller.executed", "executed", T0))
+        assert await intake.accept("site-2", frame) == 0
+    ok = _edge_frame(stored.command_id, ("controller.executed", "executed", T0))
+    assert await intake.accept("site-2", ok) == 1
+    assert (intake.accepted, intake.refused) == (1, 2)
+    # ``theirs`` has no record here (404): its trace is read through the recorder.
+    entries = await recorder.trace(theirs.command_id)
+    assert [(e.source, e.event, e.reason) for e in entries] == [
+        ("cloud", "cloud.trace_refused", "forbidden")
+    ]
+    body = (await client.get(f"/api/commands/{stored.command_id}", headers=VIEWER)).json()
+    assert [(t["source"], t["event"]) for t in body["trace"]] == [("edge", "controller.executed")]
