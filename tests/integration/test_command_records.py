@@ -102,13 +102,42 @@ async def test_postgres_schema_made_once_beside_telemetry(pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     try:
         versions = await conn.fetch("SELECT component, version FROM schema_version ORDER BY 1")
-        assert [tuple(r) for r in versions] == [("commands", 1), ("telemetry", 1)]
+        assert [tuple(r) for r in versions] == [("commands", 2), ("telemetry", 1)]
         index = await conn.fetchval(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'commands_edge_created'"
         )
         assert "(edge_id, created_at)" in index
     finally:
         await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_postgres_version_1_gains_the_trace_and_keeps_its_records(pg_dsn: str) -> None:
+    """The trace table is step 2: a database of the release before it is upgraded at start."""
+    from ems.cloud.migrations import migrate_postgres, postgres_version
+    from ems.cloud.records.postgres import MIGRATIONS
+
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        async with conn.transaction():
+            await migrate_postgres(
+                conn, "commands", MIGRATIONS[:1], await postgres_version(conn, "commands")
+            )
+    finally:
+        await conn.close()
+    old = PostgresCommandStore(pg_dsn)
+    old._pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=1)  # no start: no upgrade
+    command = info()
+    await old.write([change(command, "queued", T0)])
+    await old.close()
+    store = PostgresCommandStore(pg_dsn)
+    await store.start()
+    try:
+        record = await store.get(command.command_id)
+        assert record is not None and record.status == "queued"
+        assert await store.get_trace(command.command_id) == []
+    finally:
+        await store.close()
 
 
 @pytest.mark.asyncio
