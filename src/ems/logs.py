@@ -68,12 +68,17 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
         super().__init__(**kwargs)
         self._renderer = renderer
         self._static = dict(static or {})
+        self._console = isinstance(renderer, structlog.dev.ConsoleRenderer)
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.__dict__.get("ems_audit")
-        if fields is not None:
-            return typing.cast(str, self._renderer(None, "info", {**self._static, **fields}))
-        return super().format(record)
+        if fields is None:
+            return super().format(record)
+        event = {**self._static, **fields}
+        if self._console:
+            # For a person (and grep): "command <id> <event>" leads the line.
+            event["event"] = record.getMessage()
+        return typing.cast(str, self._renderer(None, "info", event))
 
 
 def _shared() -> list[structlog.types.Processor]:

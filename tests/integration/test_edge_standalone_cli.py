@@ -45,7 +45,7 @@ def test_standalone_executes_a_command_and_stops_on_sigint() -> None:
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
     try:
         wait_for_line(lines, "running standalone", 30)
-        line = wait_for_line(lines, "command cli-1 executed", 30)
+        line = wait_for_line(lines, "command cli-1 controller.executed", 30)
         assert "SetActivePower = -2000" in line
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
