@@ -93,6 +93,17 @@ const statusEventSchema = z.object({
 });
 export type StatusEvent = z.infer<typeof statusEventSchema>;
 
+/** One audit waypoint of a command, from the cloud or the edge it was sent to. */
+export const traceEntrySchema = z.object({
+  at: z.string(),
+  source: z.enum(["cloud", "edge"]),
+  event: z.string(),
+  status: z.string().nullable(),
+  reason: z.string().nullable(),
+  detail: z.string().nullable(),
+});
+export type TraceEntry = z.infer<typeof traceEntrySchema>;
+
 export const commandRecordSchema = z.object({
   command_id: z.string(),
   edge_id: z.string(),
@@ -107,6 +118,7 @@ export const commandRecordSchema = z.object({
   terminal: z.boolean(),
   updated_at: z.string(),
   history: z.array(statusEventSchema).optional(),
+  trace: z.array(traceEntrySchema).optional(),
 });
 export type CommandRecord = z.infer<typeof commandRecordSchema>;
 export const commandListSchema = z.object({

@@ -5,6 +5,7 @@ import { env } from "@/config/env";
 import { StatusBadge, StepList, formatTime } from "@/features/commands/CommandStatusView";
 import { describeCommand, reasonSentence } from "@/features/commands/wording";
 import { commandListSchema, commandRecordSchema, getJson, type CommandRecord } from "@/lib/api";
+import { TraceList } from "./TraceList";
 
 interface Props {
   edgeId: string;
@@ -103,6 +104,7 @@ export function CommandHistory({ edgeId, token, version }: Props) {
                           {r.device} · {r.action} · id {r.command_id}
                         </p>
                         <StepList steps={trace.history ?? []} />
+                        <TraceList entries={trace.trace ?? []} />
                       </>
                     )}
                   </div>
