@@ -9,6 +9,7 @@ the refusal audited (``cloud.trace_refused``).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 from ems.audit import AuditTrail
@@ -19,6 +20,8 @@ from ems.protocol import EdgeAudit
 __all__ = ["EdgeTraceIntake"]
 
 log = logging.getLogger(__name__)
+
+_REMEMBER = 10_000  # owners of commands looked up in the records, newest kept
 
 
 class EdgeTraceIntake:
@@ -36,6 +39,9 @@ class EdgeTraceIntake:
         self._known_edge = known_edge
         self._audit = audit
         self._clock = clock
+        # Looked-up owners (commands from before a restart, or another process's):
+        # an edge resending its outbox must not cost one read per record.
+        self._owners: OrderedDict[str, str] = OrderedDict()
         self.accepted = 0
         self.refused = 0
 
@@ -77,7 +83,7 @@ class EdgeTraceIntake:
         return accepted
 
     async def _owner(self, command_id: str) -> str | None:
-        edge = self._known_edge(command_id)
+        edge = self._known_edge(command_id) or self._owners.get(command_id)
         if edge is not None:
             return edge
         try:
@@ -85,4 +91,9 @@ class EdgeTraceIntake:
         except Exception as exc:
             log.warning("command %s unreadable; its edge records are refused: %r", command_id, exc)
             return None
-        return None if record is None else record.command.edge_id
+        if record is None:
+            return None
+        self._owners[command_id] = record.command.edge_id
+        while len(self._owners) > _REMEMBER:
+            self._owners.popitem(last=False)
+        return record.command.edge_id
