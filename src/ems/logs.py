@@ -51,6 +51,9 @@ class RedactSecrets(logging.Filter):
         if ("=" in message or ":" in message) and _SECRET_RE.search(message):
             record.msg = _SECRET_RE.sub(_redact, message)
             record.args = ()
+            if "message" in record.__dict__:
+                # A handler without this filter formatted it first (and kept the text).
+                record.message = record.msg
         # uvicorn's ANSI-coloured duplicate of the message would repeat it as a field.
         record.__dict__.pop("color_message", None)
         return True
