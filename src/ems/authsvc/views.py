@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from ems.authsvc import api
+from ems.authsvc.throttle import login_throttle
 
 __all__ = ["healthz", "jwks", "token", "token_refresh"]
 
@@ -84,8 +85,21 @@ def token(request: HttpRequest) -> JsonResponse:
         fields = _fields(request, ("username", "password"))
     except _BadRequest as exc:
         return _json(400, {"error": "invalid_request", "detail": str(exc)})
+    address = str(request.META.get("REMOTE_ADDR") or "unknown")
+    throttle = login_throttle()
+    allowed = throttle.check(address, fields["username"])
+    if not allowed.allowed:
+        log.warning(
+            "token refused for %r from %s: too many failed logins", fields["username"][:64], address
+        )
+        return _json(
+            429,
+            {"error": "rate_limited", "detail": "too many failed logins; try again later"},
+            Retry_After=allowed.retry_after_header,
+        )
     body = api.authenticate_tokens(fields["username"], fields["password"])
     if body is None:
+        throttle.failed(address, fields["username"])
         log.info("token refused for %r: invalid credentials", fields["username"][:64])
         return _json(401, {"error": "invalid_credentials"})
     log.info("tokens issued to %s (%s)", body["user"], body["role"])

@@ -21,6 +21,8 @@ from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import Claims, JwtVerifier
 from ems.cloud.cluster import Cluster
 from ems.cloud.dispatch import Dispatcher
+from ems.cloud.edge_guard import EdgeGuard
+from ems.cloud.http_guard import HttpGuard
 from ems.cloud.hub import Hub
 from ems.cloud.records import (
     CommandStore,
@@ -41,6 +43,7 @@ from ems.cloud.telemetry import (
 from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
 from ems.cloud.ws_ui import UiEndpoint
 from ems.profiles import builtin_profiles
+from ems.ratelimit import CommandGuard, Rate, RedisLimiter
 
 __all__ = ["CloudParts", "create_app"]
 
@@ -59,6 +62,7 @@ class CloudParts:
     batcher: TelemetryBatcher
     records: Recorder
     command_store: CommandStore
+    edge_guard: EdgeGuard | None = None
 
 
 def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
@@ -102,6 +106,15 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return {a: (v.value if v.text is None else v.text, v.time_s) for a, v in found.items()}
 
     inventories = Inventories(redis)
+    limiter = RedisLimiter(redis)
+    edge_guard = EdgeGuard(
+        limiter,
+        login_failures=Rate(
+            settings.edge_login_failures_per_min / 60.0, settings.edge_login_failures_burst
+        ),
+        acks=Rate(settings.ack_rate_per_s, settings.ack_burst),
+        clock=time.time,
+    )
     dispatcher = Dispatcher(
         hub,
         builtin_profiles(),
@@ -113,6 +126,12 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         queue_offline=settings.queue_offline,
         cluster=cluster,
         remote_latest=stored_latest,
+        guard=CommandGuard(
+            limiter,
+            Rate(settings.command_rate_per_s, settings.command_burst),
+            replay_ttl_s=settings.replay_window_s,
+            max_skew_s=settings.max_clock_skew_s,
+        ),
     )
     batcher = TelemetryBatcher(
         store,
@@ -172,13 +191,29 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         description="Edges and dashboards over WebSockets, command dispatch, telemetry.",
     )
     app.state.parts = CloudParts(
-        settings, hub, cluster, dispatcher, store, batcher, records=records, command_store=commands
+        settings,
+        hub,
+        cluster,
+        dispatcher,
+        store,
+        batcher,
+        records=records,
+        command_store=commands,
+        edge_guard=edge_guard,
     )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(
+        HttpGuard,  # outermost: limits before any work, headers on every response
+        limiter=limiter,
+        rate=Rate(settings.http_rate_per_s, settings.http_burst),
+        clock=time.time,
+        allowed_origins=settings.allowed_origins,
+        hsts_max_age_s=settings.hsts_max_age_s,
     )
 
     def origin_allowed(websocket: WebSocket) -> bool:
@@ -192,7 +227,14 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     app.add_api_websocket_route(
         "/ws/edge",
         EdgeEndpoint(
-            hub, dispatcher, batcher, check_key, settings, cluster, trace=edge_trace.accept
+            hub,
+            dispatcher,
+            batcher,
+            check_key,
+            settings,
+            cluster,
+            edge_guard,
+            trace=edge_trace.accept,
         ),
     )
     app.add_api_websocket_route(

@@ -38,6 +38,7 @@ from ems.profiles import (
     within,
 )
 from ems.protocol import CloudToEdgeCommand, DeviceRef, EdgeAck, UiAck, UiCommand, encode
+from ems.ratelimit import CommandGuard
 
 __all__ = ["Dispatcher", "LatestSource", "Tracked"]
 
@@ -127,6 +128,7 @@ class Dispatcher:
         cluster: Cluster | None = None,
         remote_latest: LatestSource | None = None,
         audit: AuditTrail | None = None,
+        guard: CommandGuard | None = None,
     ) -> None:
         self._hub = hub
         self._profiles = profiles
@@ -141,6 +143,7 @@ class Dispatcher:
         self._remote_latest = remote_latest
         #: Where this process's waypoints go (the command records listen to it).
         self.audit = audit or AuditTrail("cloud")
+        self._guard = guard  # rate limit, replay and freshness (None: replay checked here only)
         if cluster is not None:
             cluster.on_routed = self.on_routed
             cluster.on_drain = self.drain
@@ -197,11 +200,30 @@ class Dispatcher:
         goes to every socket of the user, like every later ack; it is also returned."""
         now = self._clock.time()
         self._audit("cloud.received", cmd.command_id, username, cmd.edge_id, "received", None)
-        if cmd.command_id in self.commands:
-            # Not tracked as a new command: the original keeps its own status.
-            return self._ack(
-                username, cmd, "rejected", "replay", "command_id was already used", now
+        # DESIGN section 4: (schema: the frame decoder) -> role -> rate limit ->
+        # replay/freshness -> static limits -> dynamic limits.
+        known = cmd.command_id in self.commands
+        refusal: Problem | None = None
+        if role not in COMMAND_ROLES:
+            refusal = Problem("forbidden", f"role {role!r} may not send commands")
+        elif self._guard is not None:
+            guarded = await self._guard.check(
+                username, cmd.command_id, cmd.issued_at.timestamp(), now
             )
+            if guarded is not None and (not guarded.burns_id or known):
+                # rate_limited (the id stays free: the client may send it again)
+                # or replay: not tracked, the original keeps its own status.
+                return self._ack(username, cmd, "rejected", guarded.reason, guarded.detail, now)
+            if guarded is not None:
+                refusal = Problem(guarded.reason, guarded.detail)
+        if known:
+            # Also past the shared replay window (this process remembers longer).
+            reason, detail = (
+                (refusal.reason, refusal.detail)
+                if refusal is not None
+                else ("replay", "command_id was already used")
+            )
+            return self._ack(username, cmd, "rejected", reason, detail, now)
         tracked = Tracked(
             cmd.command_id,
             username,
@@ -216,6 +238,8 @@ class Dispatcher:
             answered=False,
         )
         self._remember(tracked)
+        if refusal is not None:
+            return self._answer(tracked, "rejected", refusal.reason, refusal.detail, now)
         if cmd.edge_id not in self._hub.inventory:
             # Reported to another cloud process, or before this one restarted.
             stored = await self._inventories.get(cmd.edge_id)

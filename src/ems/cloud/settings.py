@@ -72,6 +72,38 @@ class CloudSettings(BaseSettings):
     log_file_backups: int = Field(default=10, ge=0, le=1000, description="Rotated files kept")
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
+    # -- abuse limits (DESIGN section 8; README "Security") ---------------------
+    command_rate_per_s: float = Field(
+        default=10.0, gt=0, description="Commands per user and second, every process together"
+    )
+    command_burst: int = Field(default=10, ge=1, description="Commands a user may send at once")
+    replay_window_s: float = Field(
+        default=60.0, gt=0, description="A command_id is refused as a replay for this long [s]"
+    )
+    max_clock_skew_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="issued_at further than this from server time is stale_timestamp [s]",
+    )
+    ack_rate_per_s: float = Field(
+        default=100.0, gt=0, description="Acks per edge and second; faster ones wait"
+    )
+    ack_burst: int = Field(default=100, ge=1, description="Acks an edge may send at once")
+    http_rate_per_s: float = Field(
+        default=20.0, gt=0, description="HTTP requests to /api and /auth per client address [1/s]"
+    )
+    http_burst: int = Field(default=100, ge=1, description="HTTP requests per address at once")
+    edge_login_failures_per_min: float = Field(
+        default=10.0, gt=0, description="Failed edge logins per address and minute"
+    )
+    edge_login_failures_burst: int = Field(
+        default=10, ge=1, description="Failed edge logins per address before the limit bites"
+    )
+    hsts_max_age_s: int = Field(
+        default=31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age on https requests (0: never sent)",
+    )
 
 
 def add_cloud_log_file(settings: CloudSettings) -> None:

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ems.cloud.cluster import CLOSE_REPLACED, Cluster
 from ems.cloud.dispatch import Dispatcher
+from ems.cloud.edge_guard import CLOSE_RATE_LIMITED, EdgeGuard
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.peer import Peer
 from ems.cloud.settings import CloudSettings
@@ -54,9 +55,12 @@ class EdgeEndpoint:
         check_key: KeyCheck,
         settings: CloudSettings,
         cluster: Cluster,
+        guard: EdgeGuard | None = None,
         trace: TraceSink | None = None,
     ) -> None:
         self._trace = trace
+        self._guard = guard
+        self._throttled: set[str] = set()  # edges whose acks are being slowed down
         self._hub = hub
         self._cluster = cluster
         self._dispatcher = dispatcher
@@ -102,6 +106,18 @@ class EdgeEndpoint:
             log.info("edge %s disconnected", auth.edge_id)
 
     async def _authenticate(self, websocket: WebSocket) -> EdgeAuth | None:
+        address = websocket.client.host if websocket.client else "unknown"
+        if self._guard is not None:
+            allowed = await self._guard.login_allowed(address)
+            if not allowed.allowed:
+                log.warning("edge login from %s refused: too many failed logins", address)
+                await _close(
+                    websocket,
+                    CLOSE_RATE_LIMITED,
+                    "rate_limited: too many failed logins; "
+                    f"retry in {allowed.retry_after_header} s",
+                )
+                return None
         try:
             raw = await asyncio.wait_for(websocket.receive_text(), self._settings.auth_timeout_s)
         except (TimeoutError, WebSocketDisconnect, RuntimeError, KeyError):
@@ -112,7 +128,9 @@ class EdgeEndpoint:
             await _close(websocket, CLOSE_UNAUTHORIZED, "first frame must be auth")
             return None
         if not await self._check_key(frame.edge_id, frame.api_key):
-            log.warning("edge %s refused: wrong API key", frame.edge_id)
+            log.warning("edge %s refused: wrong API key (from %s)", frame.edge_id, address)
+            if self._guard is not None:
+                await self._guard.login_failed(address)
             await _close(websocket, CLOSE_UNAUTHORIZED, "unknown edge or wrong API key")
             return None
         return frame
@@ -146,6 +164,8 @@ class EdgeEndpoint:
                         "edge %s: telemetry backlog full; frame %d not stored", edge_id, frame.seq
                     )
             elif isinstance(frame, EdgeAck):
+                if self._guard is not None:
+                    await self._throttle_ack(session)
                 await self._dispatcher.on_edge_ack(edge_id, frame)
             elif isinstance(frame, EdgeAudit):
                 if self._trace is not None:
@@ -161,6 +181,25 @@ class EdgeEndpoint:
                 session.peer.send(
                     ErrorFrame(code="invalid_payload", detail="already authenticated")
                 )
+
+    async def _throttle_ack(self, session: EdgeSession) -> None:
+        """Wait (reading nothing more from this edge) until its ack budget allows one."""
+        assert self._guard is not None
+        wait_s = self._guard.ack_wait_s(session.edge_id)
+        if wait_s <= 0:
+            self._throttled.discard(session.edge_id)
+            return
+        self._guard.acks_throttled += 1
+        if session.edge_id not in self._throttled:  # once per episode, not per ack
+            self._throttled.add(session.edge_id)
+            rate = self._guard.ack_rate.describe("acks")
+            log.warning("edge %s: over %s; reading paused", session.edge_id, rate)
+            session.peer.send(
+                ErrorFrame(code="rate_limited", detail=f"over {rate}; acks are read more slowly")
+            )
+        while wait_s > 0:
+            await asyncio.sleep(wait_s)
+            wait_s = self._guard.ack_wait_s(session.edge_id)
 
     def _forward_live(self, edge_id: str, frame: EdgeTelemetry) -> None:
         subscribers = self._hub.subscribers.get(edge_id)

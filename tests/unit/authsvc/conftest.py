@@ -61,3 +61,13 @@ def operator() -> tuple[str, str]:
     """An operator's (username, password)."""
     ems.authsvc.create_user("olga", "operator", "correct horse battery staple")
     return "olga", "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle() -> Iterator[None]:
+    """Each test starts with full login buckets (the throttle is per process)."""
+    from ems.authsvc.throttle import login_throttle
+
+    login_throttle.cache_clear()
+    yield
+    login_throttle.cache_clear()

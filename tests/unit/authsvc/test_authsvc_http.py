@@ -154,6 +154,19 @@ async def test_bad_credentials_are_401(app: Any, user: int, username: str, passw
 
 
 @pytest.mark.asyncio
+async def test_repeated_failures_are_429_with_retry_after(app: Any, user: int) -> None:
+    """Five wrong passwords for one account: the sixth attempt is not even checked,
+    the right password included; another account still signs in."""
+    for _ in range(5):
+        assert (await _login(app, "olga", "wrong password")).status_code == 401
+    refused = await _login(app)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert (await _login(app, "nobody", "x")).status_code == 401  # address not yet out
+
+
+@pytest.mark.asyncio
 async def test_a_deactivated_user_gets_no_tokens(app: Any, user: int) -> None:
     await _orm(_update_olga, is_active=False)
     assert (await _login(app)).status_code == 401
