@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import StringConstraints
 
 from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.cluster import Cluster
@@ -24,6 +26,36 @@ _MAX_RANGE_S = 366 * 86_400.0
 # The wire contract's patterns (ems.protocol.types), so a malformed id is a 422, not a 404.
 _EDGE_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _COMMAND_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_CHANNEL = r"^_?[a-z][a-z0-9]*(?:_[a-z0-9]+)*/[A-Z][A-Za-z0-9]*$"
+_PROFILE_TYPE = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"
+ChannelName = Annotated[str, StringConstraints(pattern=_CHANNEL, max_length=128)]
+
+
+def no_unknown_query_params(request: Request) -> None:
+    """Refuse query parameters the route does not declare (a typo must not pass silently)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: set[str] = set()
+    todo = [dependant]
+    while todo:  # the route's own parameters and those of its dependencies
+        current = todo.pop()
+        known.update(p.alias for p in current.query_params)
+        todo.extend(current.dependencies)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name[:64]),
+                    "msg": "Extra inputs are not permitted",
+                    "input": None,
+                }
+                for name in unknown[:10]
+            ]
+        )
 
 
 def build_router(
@@ -35,7 +67,8 @@ def build_router(
     cluster: Cluster,
     inventories: Inventories,
 ) -> APIRouter:
-    router = APIRouter(prefix="/api")
+    # Strict like the wire frames: a query parameter the endpoint does not take is a 422.
+    router = APIRouter(prefix="/api", dependencies=[Depends(no_unknown_query_params)])
 
     async def bearer(request: Request) -> Claims:
         header = request.headers.get("authorization", "")
@@ -54,7 +87,9 @@ def build_router(
         return {"profiles": builtin_profile_documents()}
 
     @router.get("/profiles/{profile_type}", summary="One device profile")
-    async def profile(profile_type: str) -> dict[str, Any]:
+    async def profile(
+        profile_type: Annotated[str, Path(pattern=_PROFILE_TYPE, max_length=64)],
+    ) -> dict[str, Any]:
         document = builtin_profile_documents().get(profile_type)
         if document is None:
             raise HTTPException(404, f"no profile {profile_type!r}")
@@ -89,8 +124,8 @@ def build_router(
         dependencies=signed_in,
     )
     async def telemetry(
-        edge_id: str,
-        channel: Annotated[list[str], Query(min_length=1, max_length=50)],
+        edge_id: Annotated[str, Path(pattern=_EDGE_ID)],
+        channel: Annotated[list[ChannelName], Query(min_length=1, max_length=50)],
         start: datetime | None = None,
         end: datetime | None = None,
         max_points: Annotated[int, Query(ge=1, le=5000)] = 500,
