@@ -31,6 +31,13 @@ _PROFILE_TYPE = r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$"
 ChannelName = Annotated[str, StringConstraints(pattern=_CHANNEL, max_length=128)]
 
 
+def _invalid_query(name: str, message: str) -> RequestValidationError:
+    """A 422 in the shape the OpenAPI document promises (``detail``: a list of errors)."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": None}]
+    )
+
+
 def no_unknown_query_params(request: Request) -> None:
     """Refuse query parameters the route does not declare (a typo must not pass silently)."""
     route = request.scope.get("route")
@@ -133,9 +140,9 @@ def build_router(
         end_s = end.timestamp() if end is not None else time.time()
         start_s = start.timestamp() if start is not None else end_s - 3600.0
         if start_s >= end_s:
-            raise HTTPException(422, "start must be before end")
+            raise _invalid_query("start", "start must be before end")
         if end_s - start_s > _MAX_RANGE_S:
-            raise HTTPException(422, "range longer than a year")
+            raise _invalid_query("start", "range longer than a year")
         history = await store.history(edge_id, channel, start_s, end_s, max_points)
         return {
             "edge_id": edge_id,
