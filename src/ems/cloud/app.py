@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocket
 
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import Claims, JwtVerifier
 from ems.cloud.cluster import Cluster
+from ems.cloud.cors import DashboardCors
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import EdgeGuard
 from ems.cloud.http_guard import HttpGuard
@@ -202,7 +202,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         edge_guard=edge_guard,
     )
     app.add_middleware(
-        CORSMiddleware,
+        DashboardCors,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
