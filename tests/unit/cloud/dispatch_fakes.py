@@ -50,6 +50,7 @@ from ems.protocol import (
     UiCommand,
     encode,
 )
+from ems.ratelimit import CommandGuard, Rate, RedisLimiter
 
 #: 2026-01-01T00:00:00Z, where every virtual clock here starts.
 EPOCH_S = 1_767_225_600.0
@@ -285,7 +286,9 @@ class Cloud:
         queue_limit: int = 10_000,
         queue_offline: bool = True,
         watchdog_s: float = 5.0,
+        command_rate: Rate | None = None,
     ) -> None:
+        """``command_rate``: guard commands (rate limit, replay, freshness) as the app does."""
         reset_embedded_server()
         self.clock = VirtualClock(EPOCH_S)
         self.redis = shared_redis(None)
@@ -304,6 +307,9 @@ class Cloud:
             watchdog_s=watchdog_s,
             queue_offline=queue_offline,
             clock=self.clock,
+            guard=None
+            if command_rate is None
+            else CommandGuard(RedisLimiter(self.redis), command_rate),
         )
         #: Every status change, as the dispatcher's listeners see it.
         self.heard: list[tuple[Tracked, UiAck]] = []
