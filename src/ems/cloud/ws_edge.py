@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ems.cloud.cluster import CLOSE_REPLACED, Cluster
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import CLOSE_RATE_LIMITED, EdgeGuard
+from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.peer import Peer
 from ems.cloud.settings import CloudSettings
@@ -144,7 +145,7 @@ class EdgeEndpoint:
             if message["type"] == "websocket.disconnect":
                 return
             raw = message.get("text") or message.get("bytes") or b""
-            if len(raw) > self._settings.edge_max_frame_bytes:
+            if over_limit(raw, self._settings.edge_max_frame_bytes):
                 await session.peer.close(CLOSE_TOO_BIG, "frame too large")
                 return
             self._hub.seen(edge_id)

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.cluster import Cluster
 from ems.cloud.dispatch import Dispatcher
+from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import Hub, UiSession
 from ems.cloud.peer import Peer
 from ems.cloud.settings import CloudSettings
@@ -145,7 +146,7 @@ class UiEndpoint:
             if message["type"] == "websocket.disconnect":
                 return
             raw = message.get("text") or message.get("bytes") or b""
-            if len(raw) > self._settings.ui_max_frame_bytes:
+            if over_limit(raw, self._settings.ui_max_frame_bytes):
                 await session.peer.close(CLOSE_TOO_BIG, "frame too large")
                 return
             if time.time() >= session.token_exp_s:
