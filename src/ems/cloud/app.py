@@ -22,7 +22,7 @@ from ems.cloud.cluster import Cluster
 from ems.cloud.cors import DashboardCors
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import EdgeGuard
-from ems.cloud.http_guard import HttpGuard
+from ems.cloud.http_guard import HttpGuard, HttpGuardStats
 from ems.cloud.hub import Hub
 from ems.cloud.records import (
     CommandStore,
@@ -63,6 +63,7 @@ class CloudParts:
     records: Recorder
     command_store: CommandStore
     edge_guard: EdgeGuard | None = None
+    http_guard: HttpGuardStats | None = None
 
 
 def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
@@ -107,6 +108,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     inventories = Inventories(redis)
     limiter = RedisLimiter(redis)
+    http_stats = HttpGuardStats()
     edge_guard = EdgeGuard(
         limiter,
         login_failures=Rate(
@@ -200,6 +202,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         records=records,
         command_store=commands,
         edge_guard=edge_guard,
+        http_guard=http_stats,
     )
     app.add_middleware(
         DashboardCors,
@@ -214,6 +217,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         clock=time.time,
         allowed_origins=settings.allowed_origins,
         hsts_max_age_s=settings.hsts_max_age_s,
+        stats=http_stats,
     )
 
     def origin_allowed(websocket: WebSocket) -> bool:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ems.ratelimit import Rate, RedisLimiter
 
-__all__ = ["HttpGuard", "content_security_policy"]
+__all__ = ["HttpGuard", "HttpGuardStats", "content_security_policy"]
 
 LIMITED_PREFIXES = ("/api", "/auth")
 _DOCS_PATHS = ("/docs", "/redoc")
@@ -55,6 +56,14 @@ def content_security_policy(connect_origins: Sequence[str] = (), *, docs: bool =
     )
 
 
+@dataclass
+class HttpGuardStats:
+    """Counters since start, for metrics (the guard itself is built by Starlette)."""
+
+    refused: int = 0
+    """Requests answered 429."""
+
+
 class HttpGuard:
     """Wraps the app: rate limits on the limited prefixes, headers on every response."""
 
@@ -66,6 +75,7 @@ class HttpGuard:
         clock: Callable[[], float],
         allowed_origins: Sequence[str] = (),
         hsts_max_age_s: int = 0,
+        stats: HttpGuardStats | None = None,
     ) -> None:
         self._app = app
         self._limiter = limiter
@@ -82,8 +92,7 @@ class HttpGuard:
         self._csp_docs = content_security_policy(extra, docs=True).encode()
         self._hsts = f"max-age={hsts_max_age_s}; includeSubDomains".encode()
         self._hsts_on = hsts_max_age_s > 0
-        #: Requests refused with 429 since start (for metrics).
-        self.refused = 0
+        self.stats = stats or HttpGuardStats()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,7 +104,7 @@ class HttpGuard:
             address = client[0] if client else "unknown"
             decision = await self._limiter.take("http", address, self._rate, self._clock())
             if not decision.allowed:
-                self.refused += 1
+                self.stats.refused += 1
                 await self._too_many(scope, send, decision.retry_after_header)
                 return
         await self._app(scope, receive, self._with_headers(scope, send))

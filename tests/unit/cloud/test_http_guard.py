@@ -71,7 +71,7 @@ async def test_per_address_limit_with_retry_after(guarded: tuple[HttpGuard, Cloc
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["code"] == "rate_limited"
         assert refused.headers["x-content-type-options"] == "nosniff"
-        assert guard.refused == 1
+        assert guard.stats.refused == 1
         assert (await http.get("/")).status_code == 200  # the dashboard is not limited
         assert (await other.get("/api/x")).status_code == 200  # another address
         clock.now += 1.0
