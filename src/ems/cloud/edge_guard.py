@@ -8,9 +8,9 @@ tokens is closed with 4429 before its key is even looked at, for
 
 **Acks** (100/s per edge, burst 100): an edge over its budget is *slowed
 down*, not cut off. The cloud stops reading that socket until the bucket has a
-token again (TCP back-pressure then slows the sender), and tells the edge once
-per episode with an ``error`` frame ``rate_limited``, a log line and a
-counter. Nothing is dropped: an ack is a command's only way to its final
+token again (TCP back-pressure then slows the sender), and tells the edge (at
+most every 10 s) with an ``error`` frame ``rate_limited``, a log line and a
+counter (``acks_throttled``). Nothing is dropped: an ack is a command's only way to its final
 status, and a dropped ``executed`` would become a false ``edge_timeout`` for
 a command that ran; closing the socket would lose what the edge had already
 sent, and a legitimate edge draining a long offline queue would be cut off

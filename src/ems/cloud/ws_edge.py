@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -45,6 +46,7 @@ TraceSink = Callable[[str, EdgeAudit], Awaitable[object]]
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
+_TELL_EVERY_S = 10.0  # an edge over its ack budget is told (and logged) at most this often
 
 
 class EdgeEndpoint:
@@ -61,7 +63,7 @@ class EdgeEndpoint:
     ) -> None:
         self._trace = trace
         self._guard = guard
-        self._throttled: set[str] = set()  # edges whose acks are being slowed down
+        self._told: dict[str, float] = {}  # edge -> when it was last told it is throttled
         self._hub = hub
         self._cluster = cluster
         self._dispatcher = dispatcher
@@ -188,11 +190,11 @@ class EdgeEndpoint:
         assert self._guard is not None
         wait_s = self._guard.ack_wait_s(session.edge_id)
         if wait_s <= 0:
-            self._throttled.discard(session.edge_id)
             return
         self._guard.acks_throttled += 1
-        if session.edge_id not in self._throttled:  # once per episode, not per ack
-            self._throttled.add(session.edge_id)
+        now = time.monotonic()
+        if now - self._told.get(session.edge_id, -_TELL_EVERY_S) >= _TELL_EVERY_S:
+            self._told[session.edge_id] = now  # at most once in a while, not per ack
             rate = self._guard.ack_rate.describe("acks")
             log.warning("edge %s: over %s; reading paused", session.edge_id, rate)
             session.peer.send(
