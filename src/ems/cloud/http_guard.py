@@ -17,16 +17,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ems.ratelimit import Rate, RedisLimiter
+from ems.ratelimit import Decision, Rate, RedisLimiter
 
 __all__ = ["HttpGuard", "HttpGuardStats", "content_security_policy"]
 
+log = logging.getLogger(__name__)
+
 LIMITED_PREFIXES = ("/api", "/auth")
+ALLOWED = Decision(True)
 _DOCS_PATHS = ("/docs", "/redoc")
 _CDN = "https://cdn.jsdelivr.net"
 
@@ -102,7 +107,13 @@ class HttpGuard:
         if path.startswith(LIMITED_PREFIXES):
             client = scope.get("client")
             address = client[0] if client else "unknown"
-            decision = await self._limiter.take("http", address, self._rate, self._clock())
+            try:
+                decision = await self._limiter.take("http", address, self._rate, self._clock())
+            except RedisError:
+                # Fail open: /auth and the profiles work without Redis, and a limiter
+                # outage must not take them down with it.
+                log.warning("HTTP rate limit not checked: shared store unreachable")
+                decision = ALLOWED
             if not decision.allowed:
                 self.stats.refused += 1
                 await self._too_many(scope, send, decision.retry_after_header)

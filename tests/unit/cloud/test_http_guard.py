@@ -104,3 +104,18 @@ def test_docs_pages_may_load_their_cdn_scripts() -> None:
     assert "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net" in (
         content_security_policy(docs=True)
     )
+
+
+class _Unreachable:
+    async def take(self, *_args: object, **_kwargs: object) -> None:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        raise RedisConnectionError("down")
+
+
+@pytest.mark.asyncio
+async def test_fails_open_when_the_shared_store_is_down() -> None:
+    app = Starlette(routes=[Route("/auth/y", _ok)])
+    guard = HttpGuard(app, _Unreachable(), Rate(per_s=1, burst=1), Clock())  # type: ignore[arg-type]
+    async with _client(guard) as http:
+        assert [(await http.get("/auth/y")).status_code for _ in range(3)] == [200] * 3
