@@ -139,3 +139,30 @@ def test_rate_is_validated() -> None:
         Rate(per_s=0, burst=1)
     with pytest.raises(ValueError, match="burst"):
         Rate(per_s=1, burst=0)
+
+
+@pytest.mark.parametrize("store", ["embedded", "redis-server"])
+def test_sync_limiter_shares_the_script(request: pytest.FixtureRequest, store: str) -> None:
+    """The auth service's blocking client: same buckets, same answers."""
+    import fakeredis
+    import redis
+
+    from ems.cloud.shared import embedded_server
+    from ems.ratelimit import SyncRedisLimiter
+
+    if store == "embedded":
+        reset_embedded_server()
+        client: redis.Redis = fakeredis.FakeRedis(server=embedded_server())
+    else:
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    try:
+        limiter = SyncRedisLimiter(client, key_prefix=f"t{uuid.uuid4().hex[:12]}")
+        one = Rate(per_s=1, burst=2)
+        assert limiter.take("login-user:olga", one, T0, consume=False).allowed
+        assert limiter.take("login-user:olga", one, T0).allowed
+        assert limiter.take("login-user:olga", one, T0).allowed
+        refused = limiter.take("login-user:olga", one, T0, consume=False)
+        assert not refused.allowed and refused.retry_after_s == pytest.approx(1.0)
+        assert limiter.take("login-user:vic", one, T0).allowed
+    finally:
+        client.close()
