@@ -105,7 +105,8 @@ def build_router(
     @router.get("/edges", summary="Edges known to the cloud, online or not", dependencies=signed_in)
     async def edges() -> dict[str, Any]:
         """Every edge any cloud process has heard from: ``online`` when some process
-        holds its socket now, ``last_seen`` (RFC 3339 UTC, or null) and its devices."""
+        holds its socket now, ``stale`` when it is online but silent for longer than
+        ``EMS_EDGE_STALE_S``, ``last_seen`` (RFC 3339 UTC, or null) and its devices."""
         reported = await inventories.all()
         known = sorted(set(await cluster.known_edges()) | set(reported))
         statuses = await cluster.statuses(known)
@@ -119,6 +120,7 @@ def build_router(
                 {
                     "edge_id": edge_id,
                     "online": status.online,
+                    "stale": status.stale,
                     "last_seen": status.last_seen,
                     "devices": devices,
                 }

@@ -95,7 +95,7 @@ def _embedded_auth(
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
     settings = settings or CloudSettings()
-    hub = Hub()
+    hub = Hub(stale_after_s=settings.edge_stale_s)
     redis = shared_redis(settings.redis_url)
     cluster = Cluster(redis, hub, settings.node_id, registry_ttl_s=settings.registry_ttl_s)
     store = _telemetry_store(settings)

@@ -77,6 +77,8 @@ class Cluster:
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
         self._token = uuid.uuid4().hex  # this instance, in the node-id lease
+        self._marking: set[asyncio.Task[None]] = set()
+        hub.on_stale_change = self._stale_changed
         #: Set by the dispatcher: what to do with a command routed here, and a drain request.
         self.on_routed: RoutedHandler = lambda _message: None
         self.on_drain: Callable[[str], None] = lambda _edge_id: None
@@ -195,16 +197,19 @@ class Cluster:
         elsewhere = [e for e in edge_ids if e not in self._hub.edges]
         owners = await self.registry.owners(elsewhere)
         seen = await self.registry.seen_at(elsewhere)
+        stale = await self.registry.stale_edges() if elsewhere else set()
         out: dict[str, EdgeStatus] = {}
         for edge_id in edge_ids:
             if edge_id in self._hub.edges:
                 out[edge_id] = self._hub.status(edge_id)
                 continue
             at = max(seen.get(edge_id, 0.0), self._hub.last_seen.get(edge_id, 0.0)) or None
+            online = owners.get(edge_id) is not None
             out[edge_id] = EdgeStatus(
                 edge_id=edge_id,
-                online=owners.get(edge_id) is not None,
+                online=online,
                 last_seen=None if at is None else datetime.fromtimestamp(at, UTC),
+                stale=online and edge_id in stale,
             )
         return out
 
@@ -225,7 +230,9 @@ class Cluster:
             await asyncio.sleep(_TICK_S)
 
     async def tick(self, *, refresh: bool = True, announce: bool = True) -> None:
-        """One round of upkeep (public for tests): keep claims, read and announce interest."""
+        """One round of upkeep (public for tests): mark silent edges stale, keep
+        claims, read and announce interest."""
+        self._hub.check_stale()
         now = self._now()
         # Lost when frozen longer than the TTL, or Redis lost it: taken back if free.
         kept = await self.registry.keep_node(self._token)
@@ -239,6 +246,21 @@ class Cluster:
         if announce:
             remote = [e for e in self._hub.subscribers if e not in self._hub.edges]
             await self.registry.want(remote, now + _WANT_FOR_S)
+
+    def _stale_changed(self, edge_id: str) -> None:
+        """An edge held here went silent or spoke again: tell the other processes
+        (their subscribers, and their ``/api/edges`` through the registry)."""
+        self.publish_status(edge_id)
+        stale = edge_id in self._hub.stale
+        marking = asyncio.ensure_future(self._mark_stale(edge_id, stale))
+        self._marking.add(marking)  # a reference, so the task is not collected midway
+        marking.add_done_callback(self._marking.discard)
+
+    async def _mark_stale(self, edge_id: str, stale: bool) -> None:
+        try:
+            await self.registry.mark_stale(edge_id, stale)
+        except Exception:  # shown by this process's own frames meanwhile; next change retries
+            log.warning("could not record edge %s stale=%s", edge_id, stale, exc_info=True)
 
     def _drop_stale(self, edge_id: str, why: str, before_s: float | None = None) -> None:
         session = self._hub.edges.get(edge_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,10 +35,25 @@ class UiSession:
 
 
 class Hub:
-    def __init__(self) -> None:
+    """``stale_after_s``: a connected edge silent for longer than this is *stale*
+    (its socket is open, yet no frame came: a frozen edge, a half-open TCP
+    connection). ``wall_clock`` gives UTC epoch seconds (injectable for tests).
+    """
+
+    def __init__(
+        self, *, stale_after_s: float = 10.0, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        if stale_after_s <= 0:
+            raise ValueError(f"stale_after_s must be positive, not {stale_after_s!r}")
+        self.stale_after_s = stale_after_s
+        self._now = wall_clock
         self.edges: dict[str, EdgeSession] = {}
         self.inventory: dict[str, list[DeviceRef]] = {}
         self.last_seen: dict[str, float] = {}  # edge id -> UTC epoch s
+        self.stale: set[str] = set()  # connected here, silent for longer than stale_after_s
+        #: Called with the edge id after its stale flag changed (the cluster tells
+        #: the other processes); local subscribers have been sent the status already.
+        self.on_stale_change: Callable[[str], None] = lambda _edge_id: None
         # Latest telemetry of each connected edge: address -> (value, UTC epoch s).
         # Every frame of an online edge passes through this process, so this is
         # as fresh as the latest-value table and costs no query per command.
@@ -60,11 +76,38 @@ class Hub:
             return False
         del self.edges[session.edge_id]
         self.latest.pop(session.edge_id, None)
+        self.stale.discard(session.edge_id)  # offline now, which says more than stale
         self.broadcast_status(session.edge_id)
         return True
 
     def seen(self, edge_id: str) -> None:
-        self.last_seen[edge_id] = time.time()
+        """A frame of ``edge_id`` arrived (called per frame: keep it cheap)."""
+        self.last_seen[edge_id] = self._now()
+        if edge_id in self.stale:  # it speaks again
+            self.stale.discard(edge_id)
+            self._stale_changed(edge_id)
+
+    def check_stale(self) -> list[str]:
+        """Mark connected edges silent for longer than ``stale_after_s``; returns them.
+
+        Run periodically (the cluster's upkeep, every second); each newly stale
+        edge's subscribers get an ``edge_status``, and so does the cluster.
+        """
+        now = self._now()
+        newly = [
+            edge_id
+            for edge_id in self.edges
+            if edge_id not in self.stale
+            and now - self.last_seen.get(edge_id, now) > self.stale_after_s
+        ]
+        for edge_id in newly:
+            self.stale.add(edge_id)
+            self._stale_changed(edge_id)
+        return newly
+
+    def _stale_changed(self, edge_id: str) -> None:
+        self.broadcast_status(edge_id)
+        self.on_stale_change(edge_id)
 
     def online(self, edge_id: str) -> bool:
         return edge_id in self.edges
@@ -75,6 +118,7 @@ class Hub:
             edge_id=edge_id,
             online=self.online(edge_id),
             last_seen=None if seen is None else datetime.fromtimestamp(seen, UTC),
+            stale=edge_id in self.stale,
         )
 
     def broadcast_status(self, edge_id: str) -> None:

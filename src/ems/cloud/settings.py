@@ -42,6 +42,11 @@ class CloudSettings(BaseSettings):
         gt=0,
         description="A process that dies holding edges stops being named after this [s]",
     )
+    edge_stale_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connected edge silent for longer than this is marked stale [s]",
+    )
     queue_limit: int = Field(default=10_000, ge=1, description="Commands queued per edge")
     queue_offline: bool = Field(
         default=True, description="Queue commands for offline edges (else: edge_offline)"

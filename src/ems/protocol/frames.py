@@ -120,10 +120,14 @@ class UiTelemetry(Frame):
 
 
 class EdgeStatus(Frame):
+    """``stale``: connected (``online``) but silent for longer than the cloud's
+    ``EMS_EDGE_STALE_S``; always false when offline. Absent means false (older clouds)."""
+
     type: Literal["edge_status"] = "edge_status"
     edge_id: EdgeId
     online: bool
     last_seen: Timestamp | None
+    stale: bool = False
 
 
 class UiAck(Frame):

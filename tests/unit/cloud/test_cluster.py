@@ -199,3 +199,44 @@ async def test_a_second_process_with_the_same_node_id_refuses_to_start(
     await a.cluster.stop()
     await twin.start()
     await twin.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_silent_edge_is_stale_on_every_process_until_it_speaks(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    clock = [1_767_225_600.0]
+    b.hub._now = lambda: clock[0]  # B's wall clock, driven by the test
+    viewer = FakePeer()
+    session = UiSession("vic", "viewer", viewer.as_peer, token_exp_s=1e12)
+    a.hub.attach_ui(session)
+    a.hub.subscribe(session, "site-1")
+    await a.cluster.watch_edge("site-1")
+    await edge(b)
+    assert (await viewer.next("edge_status"))["stale"] is False
+
+    clock[0] += b.hub.stale_after_s + 1.0
+    await b.cluster.tick()
+    status = await viewer.next("edge_status")
+    assert (status["online"], status["stale"]) == (True, True)
+    # A process that does not hold the edge answers the same (subscribe, /api/edges).
+    await asyncio.gather(*list(b.cluster._marking))  # the flag reaches Redis from a task
+    assert (await a.cluster.status("site-1")).stale is True
+
+    b.hub.seen("site-1")
+    status = await viewer.next("edge_status")
+    assert (status["online"], status["stale"]) == (True, False)
+    await asyncio.gather(*list(b.cluster._marking))
+    assert (await a.cluster.status("site-1")).stale is False
+
+
+@pytest.mark.asyncio
+async def test_only_the_holder_flags_an_edge_stale(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    await edge(b)
+    assert await a.cluster.registry.mark_stale("site-1", True) is False
+    assert await b.cluster.registry.mark_stale("site-1", True) is True
+    assert (await a.cluster.status("site-1")).stale is True
+    await edge(a, connected_at=2.0)  # it reconnected to A: a new claim is fresh
+    assert (await b.cluster.status("site-1")).stale is False

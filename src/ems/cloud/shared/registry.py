@@ -15,6 +15,8 @@ Layout (``P`` is the key prefix, ``E`` an edge id):
   are named after it)
 - ``P:edge-owner:E`` string: the node id holding ``E``, with a TTL
 - ``P:edge-seen`` hash: edge id -> last heard from [s, Unix epoch]
+- ``P:edge-stale`` set: edges whose holder finds them silent for too long
+  (meaningful only while the edge has a holder; a new claim clears it)
 - ``P:edge-wanted`` sorted set: edge id -> until when [s, Unix epoch] some
   process has a dashboard subscribed to ``E`` without holding ``E`` (so the
   holder publishes its live telemetry; nobody pays for fan-out nobody reads)
@@ -36,12 +38,30 @@ __all__ = ["EdgeRegistry"]
 
 # Atomicity: read the previous holder and write the new one in one step, so two
 # processes claiming at once each learn exactly whom they replaced.
-# KEYS: owner key, seen hash. ARGV: node id, ttl [ms], edge id, now [s].
+# A new connection is not stale.
+# KEYS: owner key, seen hash, stale set. ARGV: node id, ttl [ms], edge id, now [s].
 _CLAIM = """
 local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('SREM', KEYS[3], ARGV[3])
 return old
+"""
+
+# Atomicity: only the holder sets an edge's stale flag, so a process whose
+# socket of the edge went quiet because the edge moved away cannot flag the
+# new holder's live connection.
+# KEYS: owner key, stale set. ARGV: node id, edge id, 1 (stale) or 0.
+_MARK_STALE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+if ARGV[3] == '1' then
+  redis.call('SADD', KEYS[2], ARGV[2])
+else
+  redis.call('SREM', KEYS[2], ARGV[2])
+end
+return 1
 """
 
 # Atomicity: compare and extend the node lease (only the instance that holds it).
@@ -102,10 +122,12 @@ class EdgeRegistry:
         self._prefix = key_prefix
         self._seen_key = f"{key_prefix}:edge-seen"
         self._wanted_key = f"{key_prefix}:edge-wanted"
+        self._stale_key = f"{key_prefix}:edge-stale"
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._refresh = redis.register_script(_REFRESH)
         self._keep_node = redis.register_script(_KEEP_NODE)
+        self._mark_stale = redis.register_script(_MARK_STALE)
 
     # -- this process's lease on its node id -----------------------------------------
     async def take_node(self, token: str) -> bool:
@@ -136,7 +158,7 @@ class EdgeRegistry:
     async def claim(self, edge_id: str, now_s: float) -> str | None:
         """Hold ``edge_id`` from now; returns the node that held it before (maybe this one)."""
         old: Any = await self._claim(
-            keys=[self._owner_key(edge_id), self._seen_key],
+            keys=[self._owner_key(edge_id), self._seen_key, self._stale_key],
             args=[self.node_id, self._ttl_ms, edge_id, repr(now_s)],
         )
         return None if old is None else _text(old)
@@ -187,6 +209,20 @@ class EdgeRegistry:
         latest refresh)."""
         raw = await self._redis.hgetall(self._seen_key)
         return {_text(e): float(t) for e, t in raw.items()}
+
+    async def mark_stale(self, edge_id: str, stale: bool) -> bool:
+        """Record that the edge held here went silent (or spoke again); False when
+        this node does not hold it (then nothing changes)."""
+        done: Any = await self._mark_stale(
+            keys=[self._owner_key(edge_id), self._stale_key],
+            args=[self.node_id, edge_id, "1" if stale else "0"],
+        )
+        return int(done) == 1
+
+    async def stale_edges(self) -> set[str]:
+        """Edges flagged stale by their holder (look at the owner too: a flag of an
+        edge nobody holds means nothing)."""
+        return {_text(e) for e in await self._redis.smembers(self._stale_key)}
 
     # -- live telemetry interest ------------------------------------------------------
     async def want(self, edge_ids: Iterable[str], until_s: float) -> None:
