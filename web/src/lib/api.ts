@@ -64,6 +64,7 @@ export async function postJson<T>(
 export const edgeSchema = z.object({
   edge_id: z.string(),
   online: z.boolean(),
+  stale: z.boolean().default(false),
   last_seen: z.string().nullable(),
   devices: z.array(z.object({ id: z.string(), profile: z.string() })),
 });

@@ -49,6 +49,16 @@ describe("parseFrame", () => {
   });
 });
 
+describe("edge_status", () => {
+  it("reads stale, and takes its absence (an older cloud) as not stale", () => {
+    const base = { type: "edge_status", edge_id: "site-1", online: true, last_seen: T };
+    const withFlag = parseFrame(JSON.stringify({ ...base, stale: true }));
+    const without = parseFrame(JSON.stringify(base));
+    expect(withFlag.ok && withFlag.frame.type === "edge_status" && withFlag.frame.stale).toBe(true);
+    expect(without.ok && without.frame.type === "edge_status" && without.frame.stale).toBe(false);
+  });
+});
+
 describe("commandFrame", () => {
   it("stamps an id and the time of issue", () => {
     const frame = commandFrame(

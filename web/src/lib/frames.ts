@@ -48,6 +48,8 @@ const edgeStatus = z.object({
   edge_id: z.string(),
   online: z.boolean(),
   last_seen: timestamp.nullable(),
+  // Connected but silent for longer than the cloud's EMS_EDGE_STALE_S (absent from older clouds).
+  stale: z.boolean().default(false),
 });
 
 const ack = z.object({

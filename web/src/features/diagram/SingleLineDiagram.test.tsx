@@ -65,4 +65,16 @@ describe("SingleLineDiagram", () => {
     }
     expect(screen.getByTestId("value-soc").textContent).toContain("—");
   });
+
+  it("says so when the cloud marks the edge stale", () => {
+    const channels = { "grid/ActivePower": { v: 100, t: fresh } };
+    const { rerender } = render(
+      <SingleLineDiagram nowMs={NOW} staleAfterS={5} devices={devices} channels={channels} />,
+    );
+    expect(screen.queryByTestId("edge-silent")).toBeNull();
+    rerender(
+      <SingleLineDiagram nowMs={NOW} staleAfterS={5} devices={devices} channels={channels} edgeSilent />,
+    );
+    expect(screen.getByTestId("edge-silent").textContent).toContain("Stale");
+  });
 });

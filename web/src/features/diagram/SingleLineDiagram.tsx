@@ -17,6 +17,8 @@ interface Props {
   devices: SiteChannels;
   nowMs: number;
   staleAfterS: number;
+  /** The cloud marks the edge stale: connected, but no frame for a while. */
+  edgeSilent?: boolean;
 }
 
 const NAMES: Record<Branch, string> = { grid: "Grid", pv: "PV", battery: "Battery", load: "Load" };
@@ -25,7 +27,7 @@ const NAMES: Record<Branch, string> = { grid: "Grid", pv: "PV", battery: "Batter
  * The site as a single-line diagram: grid, PV, battery and load around the
  * site's bus, each with its power and an arrow in the direction of the flow.
  */
-export function SingleLineDiagram({ channels, devices, nowMs, staleAfterS }: Props) {
+export function SingleLineDiagram({ channels, devices, nowMs, staleAfterS, edgeSilent = false }: Props) {
   const power = (device: string | null): Reading =>
     device
       ? reading(channels, `${device}/ActivePower`, nowMs, staleAfterS)
@@ -44,11 +46,16 @@ export function SingleLineDiagram({ channels, devices, nowMs, staleAfterS }: Pro
   ) as Record<Branch, Flow>;
 
   return (
-    <figure className="sld" aria-labelledby="sld-caption">
+    <figure className="sld" aria-labelledby="sld-caption" data-edge-silent={edgeSilent}>
       <figcaption id="sld-caption" className="sr-only">
         Single-line diagram of the site: power flows between grid, PV, battery, load and the
         site&apos;s bus.
       </figcaption>
+      {edgeSilent && (
+        <p className="badge badge-warn" role="status" data-testid="edge-silent">
+          Stale: the edge is connected but has gone silent; these values may be frozen.
+        </p>
+      )}
       <div className="sld-grid">
         <BranchCard branch="pv" r={branches.pv} flow={flows.pv} area="pv" />
         <Wire branch="pv" r={branches.pv} flow={flows.pv} axis="vertical" area="w-pv" from="start" />

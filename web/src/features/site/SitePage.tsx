@@ -12,6 +12,8 @@ import { formatAge, reading, siteDevices } from "@/features/diagram/flow";
 import { SingleLineDiagram } from "@/features/diagram/SingleLineDiagram";
 import { CommandHistory } from "@/features/history/CommandHistory";
 import { useLive } from "@/features/live/LiveProvider";
+import { EdgeStateBadge } from "@/features/sites/EdgeStateBadge";
+import { edgeState } from "@/features/sites/edgeState";
 import { edgesSchema, getJson, type Edge } from "@/lib/api";
 
 /** One site: live diagram, commands, charts and command history. */
@@ -37,6 +39,7 @@ export function SitePage({ edgeId }: { edgeId: string }) {
   const latest = live.telemetry.get(edgeId);
   const status = live.edgeStatus.get(edgeId);
   const online = status?.online ?? edge?.online ?? null;
+  const stale = online === true && (status ? status.stale : (edge?.stale ?? false));
   const lastSeen = status?.last_seen ?? edge?.last_seen ?? null;
   const commands = newestFirst(live.commands, edgeId);
   // The history reloads whenever one of our commands here finishes.
@@ -55,11 +58,7 @@ export function SitePage({ edgeId }: { edgeId: string }) {
     <div className="site">
       <div className="site-head">
         <h1>{edgeId}</h1>
-        {online !== null && (
-          <span className={`badge ${online ? "badge-good" : "badge-bad"}`} data-testid="site-online">
-            {online ? "Online" : "Offline"}
-          </span>
-        )}
+        {online !== null && <EdgeStateBadge state={edgeState(online, stale)} testId="site-online" />}
         {lastSeen && (
           <span className="muted small">last seen {new Date(lastSeen).toLocaleString("en-GB")}</span>
         )}
@@ -77,7 +76,13 @@ export function SitePage({ edgeId }: { edgeId: string }) {
       <div className="site-grid">
         <section className="panel" aria-labelledby="sld-h">
           <h2 id="sld-h">Power flow</h2>
-          <SingleLineDiagram channels={latest?.channels} devices={devices} nowMs={now} staleAfterS={staleAfterS} />
+          <SingleLineDiagram
+            channels={latest?.channels}
+            devices={devices}
+            nowMs={now}
+            staleAfterS={staleAfterS}
+            edgeSilent={stale}
+          />
           <p className="muted small">
             {latest ? `Updated ${new Date(latest.ts).toLocaleTimeString("en-GB")}` : "Waiting for the first values…"}
           </p>

@@ -5,6 +5,8 @@ import { useEffect, useState } from "react";
 import { env } from "@/config/env";
 import { formatAge } from "@/features/diagram/flow";
 import { edgesSchema, getJson, type Edge } from "@/lib/api";
+import { EdgeStateBadge } from "./EdgeStateBadge";
+import { edgeState } from "./edgeState";
 
 const POLL_MS = 10_000;
 
@@ -42,14 +44,17 @@ export function SiteList({ token, nowMs }: { token: () => string | null; nowMs: 
   return (
     <ul className="sites" data-testid="sites">
       {edges.map((edge) => (
-        <li key={edge.edge_id} className="panel site-card" data-online={edge.online}>
+        <li
+          key={edge.edge_id}
+          className="panel site-card"
+          data-online={edge.online}
+          data-state={edgeState(edge.online, edge.stale)}
+        >
           <h2>
             <Link href={`/site/?id=${encodeURIComponent(edge.edge_id)}`}>{edge.edge_id}</Link>
           </h2>
           <p>
-            <span className={`badge ${edge.online ? "badge-good" : "badge-bad"}`}>
-              {edge.online ? "Online" : "Offline"}
-            </span>{" "}
+            <EdgeStateBadge state={edgeState(edge.online, edge.stale)} />{" "}
             <span className="muted">
               {edge.last_seen
                 ? `last seen ${formatAge(Math.max(0, (nowMs - Date.parse(edge.last_seen)) / 1000))} ago`
