@@ -24,6 +24,7 @@ from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import EdgeGuard
 from ems.cloud.http_guard import HttpGuard, HttpGuardStats
 from ems.cloud.hub import Hub
+from ems.cloud.metrics import CloudMetrics, metrics_router
 from ems.cloud.records import (
     CommandStore,
     EdgeTraceIntake,
@@ -64,6 +65,7 @@ class CloudParts:
     command_store: CommandStore
     edge_guard: EdgeGuard | None = None
     http_guard: HttpGuardStats | None = None
+    metrics: CloudMetrics | None = None
 
 
 def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
@@ -93,6 +95,44 @@ def _embedded_auth(
     return authsvc.asgi_app(), jwks, check_key
 
 
+def _metrics(
+    hub: Hub,
+    batcher: TelemetryBatcher,
+    cluster: Cluster,
+    inflight: InFlight,
+    queue: OfflineQueue,
+    dispatcher: Dispatcher,
+) -> CloudMetrics:
+    """This process's metrics, hooked to the parts that report to them."""
+
+    async def in_flight() -> float:
+        return await inflight.count()
+
+    async def queued() -> float:
+        return await queue.total_depth()
+
+    metrics = CloudMetrics(
+        hub,
+        batcher.stats,
+        cluster.bus.stats,
+        pending_rows=lambda: batcher.pending_rows,
+        probes={
+            "ems_commands_in_flight": (
+                "Commands sent, awaiting a final status (all processes)",
+                in_flight,
+            ),
+            "ems_commands_queued": (
+                "Commands waiting in offline edges' queues (all processes)",
+                queued,
+            ),
+        },
+    )
+    dispatcher.listeners.append(metrics.on_command_status)
+    dispatcher.refusal_listeners.append(metrics.on_refusal)
+    batcher.on_flush = metrics.on_flush
+    return metrics
+
+
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
     settings = settings or CloudSettings()
     hub = Hub(stale_after_s=settings.edge_stale_s)
@@ -117,11 +157,13 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         acks=Rate(settings.ack_rate_per_s, settings.ack_burst),
         clock=time.time,
     )
+    inflight = InFlight(redis)
+    offline_queue = OfflineQueue(redis, limit=settings.queue_limit)
     dispatcher = Dispatcher(
         hub,
         builtin_profiles(),
-        InFlight(redis),
-        OfflineQueue(redis, limit=settings.queue_limit),
+        inflight,
+        offline_queue,
         inventories,
         worker_id=settings.node_id,
         watchdog_s=settings.watchdog_s,
@@ -150,6 +192,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return None if tracked is None else tracked.edge_id
 
     edge_trace = EdgeTraceIntake(records, sent_to, dispatcher.audit, time.time)
+    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:
         import httpx
@@ -170,6 +213,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         records.start()
         await cluster.start()
         await dispatcher.start()
+        metrics.start()
         # Everything made so far (Django, pydantic schemas, profiles) lives as long
         # as the process: move it out of the collector's sight. A full collection
         # otherwise walks it all, a pause of 50-75 ms in the middle of commands.
@@ -178,6 +222,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await metrics.stop()
             await dispatcher.stop()
             await cluster.stop()
             await records.stop()  # writes every status reported so far, then ends
@@ -203,6 +248,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         command_store=commands,
         edge_guard=edge_guard,
         http_guard=http_stats,
+        metrics=metrics,
     )
     app.add_middleware(
         DashboardCors,
@@ -239,6 +285,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             cluster,
             edge_guard,
             trace=edge_trace.accept,
+            on_stored=metrics.on_stored,
         ),
     )
     app.add_api_websocket_route(
@@ -248,6 +295,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     app.include_router(
         build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)
     )
+
+    app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:

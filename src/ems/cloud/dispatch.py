@@ -149,6 +149,8 @@ class Dispatcher:
             cluster.on_drain = self.drain
         #: Called with every status change (the command records subscribe here).
         self.listeners: list[Callable[[Tracked, UiAck], None]] = []
+        #: Called with refusals of frames that never became tracked commands (a replay).
+        self.refusal_listeners: list[Callable[[UiAck], None]] = []
         self.commands: OrderedDict[str, Tracked] = OrderedDict()
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._routed: dict[str, asyncio.Task[None]] = {}  # per edge: the last routed send
@@ -707,6 +709,8 @@ class Dispatcher:
         )
         self._audit("cloud.acked", cmd.command_id, username, cmd.edge_id, status, reason)
         self._tell_user(username, ack)
+        for listener in self.refusal_listeners:
+            listener(ack)
         return ack
 
     def _tell_user(self, username: str, ack: UiAck) -> None:

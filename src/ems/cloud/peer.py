@@ -34,6 +34,11 @@ class Peer:
         self.dropped = 0
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def backlog(self) -> int:
+        """Frames queued and not yet written."""
+        return len(self._queue)
+
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.name}")
 

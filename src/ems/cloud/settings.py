@@ -75,6 +75,10 @@ class CloudSettings(BaseSettings):
         default=50_000_000, ge=10_000, description="The log file is rotated at this size [bytes]"
     )
     log_file_backups: int = Field(default=10, ge=0, le=1000, description="Rotated files kept")
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, GET /metrics needs 'Authorization: Bearer <token>'; else it is open",
+    )
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
     # -- abuse limits (DESIGN section 8; README "Security") ---------------------

@@ -60,6 +60,7 @@ class EdgeEndpoint:
         cluster: Cluster,
         guard: EdgeGuard | None = None,
         trace: TraceSink | None = None,
+        on_stored: Callable[[datetime], None] | None = None,
     ) -> None:
         self._trace = trace
         self._guard = guard
@@ -70,6 +71,8 @@ class EdgeEndpoint:
         self._batcher = batcher
         self._check_key = check_key
         self._settings = settings
+        #: Called with each frame's ts once its rows are durable (the ingest-lag metric).
+        self._on_stored = on_stored or (lambda _ts: None)
 
     async def __call__(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -227,6 +230,7 @@ class EdgeEndpoint:
                 log.exception("edge %s: storing telemetry %d failed", session.edge_id, frame.seq)
                 continue
             session.peer.send(TelemetryAck(seq=frame.seq))
+            self._on_stored(frame.ts)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

@@ -399,6 +399,17 @@ class OfflineQueue:
         _check_id("edge_id", edge_id)
         return await self._redis.llen(self._queue_keys(edge_id)[0])
 
+    async def total_depth(self) -> int:
+        """Commands waiting in every edge's queue (one pipelined round trip after the
+        look-up of the edges with queues)."""
+        edges = await self.edges_with_queues()
+        if not edges:
+            return 0
+        pipe = self._redis.pipeline(transaction=False)
+        for edge_id in edges:
+            pipe.llen(self._queue_keys(edge_id)[0])
+        return sum(int(n) for n in await pipe.execute())
+
     async def edges_with_queues(self) -> list[str]:
         """The edges whose queue is not empty, the one with the earliest expiry first."""
         edges = await self._redis.zrange(self._due_key, 0, -1)

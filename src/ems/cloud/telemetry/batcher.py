@@ -22,7 +22,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ems.cloud.telemetry.model import TelemetryRow, TelemetryStore
@@ -68,6 +68,8 @@ class TelemetryBatcher:
         self._flushing: _Batch | None = None
         self._closing = False
         self.stats = BatcherStats()
+        #: Called after every flush, successful or not: (rows, seconds it took).
+        self.on_flush: Callable[[int, float], None] = lambda _rows, _seconds: None
 
     @property
     def pending_rows(self) -> int:
@@ -175,3 +177,4 @@ class TelemetryBatcher:
         finally:
             self.stats.last_flush_s = time.perf_counter() - started
             self.stats.last_batch_rows = len(batch.rows)
+            self.on_flush(len(batch.rows), self.stats.last_flush_s)
