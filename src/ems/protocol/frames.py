@@ -22,6 +22,7 @@ from ems.protocol.types import (
     EdgeId,
     PreciseTimestamp,
     Reason,
+    SampleTime,
     Timestamp,
     Username,
 )
@@ -71,7 +72,7 @@ class Frame(BaseModel):
 
 class ChannelSample(Frame):
     v: ChannelValue
-    t: Timestamp
+    t: SampleTime
 
 
 Channels = Annotated[dict[ChannelAddress, ChannelSample], Field(max_length=20_000)]
