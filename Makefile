@@ -96,6 +96,7 @@ bench: install system-deps
 	$(BIN)/python bench/dal.py
 	$(BIN)/python bench/cycle_jitter.py
 	$(BIN)/python bench/commands.py --cloud-log-json
+	$(BIN)/python bench/telemetry.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
