@@ -70,7 +70,10 @@ class CloudParts:
 
 def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
     if settings.database_url:
-        return PostgresTelemetryStore(settings.database_url)
+        # The batcher's writers, plus connections for history and latest-value reads.
+        return PostgresTelemetryStore(
+            settings.database_url, pool_size=settings.telemetry_write_concurrency + 2
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteTelemetryStore(settings.data_dir / "telemetry.sqlite3")
 
@@ -181,6 +184,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         store,
         max_rows=settings.telemetry_batch_rows,
         max_delay_s=settings.telemetry_batch_delay_s,
+        max_concurrent=settings.telemetry_write_concurrency,
     )
     commands = command_store(settings.database_url, settings.data_dir)
     records = Recorder(HotRecords(redis), commands)

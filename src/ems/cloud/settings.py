@@ -81,6 +81,12 @@ class CloudSettings(BaseSettings):
     )
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
+    telemetry_write_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Telemetry batches written at once, each on its own database connection",
+    )
     # -- abuse limits (DESIGN section 8; README "Security") ---------------------
     command_rate_per_s: float = Field(
         default=10.0, gt=0, description="Commands per user and second, every process together"

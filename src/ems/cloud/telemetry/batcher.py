@@ -5,10 +5,14 @@ Every ``/ws/edge`` handler calls ``await batcher.submit(rows)`` and sends
 with those of other edges that arrived within the same ``max_delay_s``.
 Large batches are what make COPY fast; the delay bounds the added latency.
 
-- One flush at a time, oldest batch first. A batch is flushed when it holds
+- At most ``max_concurrent`` flushes at a time (each on its own database
+  connection), started oldest batch first. A batch is flushed when it holds
   ``max_rows`` rows, or ``max_delay_s`` after its first row arrived. A
   submission is never split, so a batch may exceed ``max_rows`` by less than
-  one submission; rows arriving during a flush start the next batch.
+  one submission; rows arriving during a flush start the next batch. With
+  more than one flush at a time, a later batch may commit first: fine, since
+  each edge submits its next frame only after the previous one is durable,
+  and the stores' latest values only ever move forward.
 - A failed flush raises the store's error in every submitter of that batch
   (so none of them acks) and the batcher carries on with later batches.
 - A submitter that is cancelled does not cancel the write of its rows: they
@@ -44,7 +48,7 @@ class BatcherStats:
     last_batch_rows: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # by identity: batches live in a set while written
 class _Batch:
     opened_at: float  # loop.time() of its first row
     done: asyncio.Future[None]
@@ -55,17 +59,24 @@ class TelemetryBatcher:
     """Batches ``submit`` calls into ``store.write`` calls; see the module docstring."""
 
     def __init__(
-        self, store: TelemetryStore, *, max_rows: int = 5000, max_delay_s: float = 0.2
+        self,
+        store: TelemetryStore,
+        *,
+        max_rows: int = 5000,
+        max_delay_s: float = 0.2,
+        max_concurrent: int = 1,
     ) -> None:
-        if max_rows < 1 or max_delay_s < 0:
-            raise ValueError("max_rows must be >= 1 and max_delay_s >= 0")
+        if max_rows < 1 or max_delay_s < 0 or max_concurrent < 1:
+            raise ValueError("max_rows and max_concurrent must be >= 1 and max_delay_s >= 0")
         self._store = store
         self._max_rows = max_rows
         self._max_delay_s = max_delay_s
         self._batches: collections.deque[_Batch] = collections.deque()
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
-        self._flushing: _Batch | None = None
+        self._max_concurrent = max_concurrent
+        self._flushing: set[_Batch] = set()
+        self._writers: set[asyncio.Task[None]] = set()
         self._closing = False
         self.stats = BatcherStats()
         #: Called after every flush, successful or not: (rows, seconds it took).
@@ -109,7 +120,7 @@ class TelemetryBatcher:
             await asyncio.shield(flusher)
 
     def _in_flight(self, batch: _Batch) -> bool:
-        return self._flushing is batch
+        return batch in self._flushing
 
     async def _run(self) -> None:
         try:
@@ -117,6 +128,8 @@ class TelemetryBatcher:
         except BaseException as exc:
             # Cancelled (loop shutdown) or a bug: nobody may wait forever for an ack.
             self._closing = True
+            for writer in self._writers:
+                writer.cancel()
             error = RuntimeError(f"telemetry batcher stopped: {exc!r}")
             while self._batches:
                 done = self._batches.popleft().done
@@ -128,34 +141,46 @@ class TelemetryBatcher:
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._batches:
-                if self._closing:
+            waiting = [b for b in self._batches if b not in self._flushing]
+            if not waiting:
+                if self._closing and not self._batches:
                     return
                 self._wake.clear()
-                await self._wake.wait()
+                await self._wake.wait()  # a new batch, or a flush finished
                 continue
-            head = self._batches[0]
+            head = waiting[0]
             ready = (
                 self._closing
                 # submit opens a new batch only when the last one was full or being
-                # written, so a head with successors is full
-                or len(self._batches) > 1
+                # written, so a waiting batch with successors is full
+                or len(waiting) > 1
                 or len(head.rows) >= self._max_rows
             )
             wait_s = head.opened_at + self._max_delay_s - loop.time()
-            if not ready and wait_s > 0:
+            busy = len(self._flushing) >= self._max_concurrent
+            if busy or (not ready and wait_s > 0):
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait_s):
+                    async with asyncio.timeout(None if busy else wait_s):
                         await self._wake.wait()
-                continue  # re-check: full, due, or closing
-            self._flushing = head
-            try:
-                await self._flush(head)
-            finally:
-                self._flushing = None
+                continue  # re-check: full, due, closing, or a writer free
+            self._flushing.add(head)
+            writer = loop.create_task(self._write(head), name="telemetry-write")
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
+
+    async def _write(self, batch: _Batch) -> None:
+        try:
+            await self._flush(batch)
+        finally:
+            if not batch.done.done():  # cancelled mid-write: nobody may wait forever
+                batch.done.set_exception(RuntimeError("telemetry write cancelled"))
+                batch.done.exception()
+            self._flushing.discard(batch)
             # Only now: if the flush was interrupted, _run still finds the batch to fail.
-            self._batches.popleft()
+            with contextlib.suppress(ValueError):
+                self._batches.remove(batch)
+            self._wake.set()
 
     async def _flush(self, batch: _Batch) -> None:
         started = time.perf_counter()
@@ -168,12 +193,14 @@ class TelemetryBatcher:
                 "telemetry batch failed",
                 extra={"rows": len(batch.rows), "error": repr(exc)},
             )
-            batch.done.set_exception(exc)
-            batch.done.exception()  # mark retrieved: submitters that went away left no reader
+            if not batch.done.done():
+                batch.done.set_exception(exc)
+                batch.done.exception()  # mark retrieved: submitters that went away left none
         else:
             self.stats.rows_written += len(batch.rows)
             self.stats.batches_written += 1
-            batch.done.set_result(None)
+            if not batch.done.done():
+                batch.done.set_result(None)
         finally:
             self.stats.last_flush_s = time.perf_counter() - started
             self.stats.last_batch_rows = len(batch.rows)

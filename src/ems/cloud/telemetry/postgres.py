@@ -93,8 +93,8 @@ _PARTITION_CHECK_EVERY_S = 3600.0
 class PostgresTelemetryStore:
     """A :class:`~ems.cloud.telemetry.model.TelemetryStore` in PostgreSQL at ``dsn``.
 
-    ``pool_size`` bounds the connections (writes use one at a time through the
-    batcher; the rest serve history and latest-value reads).
+    ``pool_size`` bounds the connections (writes use as many as the batcher
+    writes at once; the rest serve history and latest-value reads).
     """
 
     def __init__(self, dsn: str, *, pool_size: int = 4, command_timeout_s: float = 60.0) -> None:

@@ -200,3 +200,30 @@ async def test_a_stopped_flusher_fails_every_waiting_submitter() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         await batcher.submit(rows("site-3", 1))
     await batcher.close()
+
+
+@pytest.mark.asyncio
+async def test_up_to_max_concurrent_flushes_at_once_and_each_acks_its_own() -> None:
+    store = FakeStore()
+    store.gate = asyncio.Event()
+    batcher = TelemetryBatcher(store, max_rows=2, max_delay_s=3600, max_concurrent=2)  # type: ignore[arg-type]
+    a = asyncio.create_task(batcher.submit(rows("site-1", 2)))
+    b = asyncio.create_task(batcher.submit(rows("site-2", 2)))
+    c = asyncio.create_task(batcher.submit(rows("site-3", 2)))
+    for _ in range(20):  # let the flusher start what it may
+        await asyncio.sleep(0)
+    assert store.concurrent == 2  # A and B are written at once; C waits for a writer
+    assert not (a.done() or b.done() or c.done())
+    store.gate.set()
+    await asyncio.wait_for(asyncio.gather(a, b, c), timeout=5)
+    assert store.max_concurrent == 2
+    assert (
+        sorted(r.edge_id for r in store.written) == ["site-1"] * 2 + ["site-2"] * 2 + ["site-3"] * 2
+    )
+    assert batcher.pending_rows == 0
+    await batcher.close()
+
+
+def test_rejects_a_concurrency_below_one() -> None:
+    with pytest.raises(ValueError, match="max_concurrent"):
+        TelemetryBatcher(FakeStore(), max_concurrent=0)  # type: ignore[arg-type]
