@@ -311,10 +311,18 @@ class Load:
                     self.stats.errors += 1
 
     async def close(self) -> None:
-        for edge in self.edges:
-            if edge.ws is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(edge.ws.close(), 2)
+        """Close every socket at once, waiting at most a few seconds for the cloud."""
+
+        async def one(ws: ClientConnection) -> None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+        sockets = [e.ws for e in self.edges if e.ws is not None]
+        closing = [asyncio.create_task(one(ws)) for ws in sockets]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=5)
+            for task in late:  # a drowning cloud: drop the connection instead
+                task.cancel()
 
 
 async def run_load(config: dict[str, Any]) -> None:
@@ -339,8 +347,11 @@ async def run_load(config: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await runner
         unacked = sum(len(e.unacked) for e in load.edges)
+        report(load.stats, unacked)  # before closing: a cloud far behind closes slowly
         await load.close()
-    s = load.stats
+
+
+def report(s: LoadStats, unacked: int) -> None:
     print(
         json.dumps(
             {

@@ -77,7 +77,7 @@ class Cluster:
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
         self._token = uuid.uuid4().hex  # this instance, in the node-id lease
-        self._marking: set[asyncio.Task[None]] = set()
+        self._stale_changes: dict[str, bool] = {}  # for Redis, at the next tick
         hub.on_stale_change = self._stale_changed
         #: Set by the dispatcher: what to do with a command routed here, and a drain request.
         self.on_routed: RoutedHandler = lambda _message: None
@@ -233,6 +233,7 @@ class Cluster:
         """One round of upkeep (public for tests): mark silent edges stale, keep
         claims, read and announce interest."""
         self._hub.check_stale()
+        await self._record_stale()
         now = self._now()
         # Lost when frozen longer than the TTL, or Redis lost it: taken back if free.
         kept = await self.registry.keep_node(self._token)
@@ -248,19 +249,25 @@ class Cluster:
             await self.registry.want(remote, now + _WANT_FOR_S)
 
     def _stale_changed(self, edge_id: str) -> None:
-        """An edge held here went silent or spoke again: tell the other processes
-        (their subscribers, and their ``/api/edges`` through the registry)."""
-        self.publish_status(edge_id)
-        stale = edge_id in self._hub.stale
-        marking = asyncio.ensure_future(self._mark_stale(edge_id, stale))
-        self._marking.add(marking)  # a reference, so the task is not collected midway
-        marking.add_done_callback(self._marking.discard)
+        """An edge held here went silent or spoke again: tell the other processes'
+        subscribers now (the bus batches), and the registry at the next tick.
 
-    async def _mark_stale(self, edge_id: str, stale: bool) -> None:
+        One Redis write per change would be a task per edge: a process so busy
+        that hundreds of edges look silent at once then ran out of connections.
+        """
+        self.publish_status(edge_id)
+        self._stale_changes[edge_id] = edge_id in self._hub.stale
+
+    async def _record_stale(self) -> None:
+        """Write the stale flags changed since the last tick, in one round trip."""
+        changes, self._stale_changes = self._stale_changes, {}
+        if not changes:
+            return
         try:
-            await self.registry.mark_stale(edge_id, stale)
-        except Exception:  # shown by this process's own frames meanwhile; next change retries
-            log.warning("could not record edge %s stale=%s", edge_id, stale, exc_info=True)
+            await self.registry.mark_stale_many(changes)
+        except Exception as exc:  # kept for the next tick, unless changed meanwhile
+            self._stale_changes = {**changes, **self._stale_changes}
+            log.warning("could not record %d stale flag(s): %r", len(changes), exc)
 
     def _drop_stale(self, edge_id: str, why: str, before_s: float | None = None) -> None:
         session = self._hub.edges.get(edge_id)

@@ -213,11 +213,22 @@ class EdgeRegistry:
     async def mark_stale(self, edge_id: str, stale: bool) -> bool:
         """Record that the edge held here went silent (or spoke again); False when
         this node does not hold it (then nothing changes)."""
-        done: Any = await self._mark_stale(
-            keys=[self._owner_key(edge_id), self._stale_key],
-            args=[self.node_id, edge_id, "1" if stale else "0"],
-        )
-        return int(done) == 1
+        return (await self.mark_stale_many({edge_id: stale}))[edge_id]
+
+    async def mark_stale_many(self, changes: Mapping[str, bool]) -> dict[str, bool]:
+        """:meth:`mark_stale` of many edges in one pipelined round trip (an overloaded
+        process may find hundreds silent at once)."""
+        if not changes:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for edge_id, stale in changes.items():
+            await self._mark_stale(
+                keys=[self._owner_key(edge_id), self._stale_key],
+                args=[self.node_id, edge_id, "1" if stale else "0"],
+                client=pipe,
+            )
+        done = await pipe.execute()
+        return {edge_id: int(d) == 1 for edge_id, d in zip(changes, done, strict=True)}
 
     async def stale_edges(self) -> set[str]:
         """Edges flagged stale by their holder (look at the owner too: a flag of an
