@@ -77,7 +77,9 @@ class Cluster:
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
         self._token = uuid.uuid4().hex  # this instance, in the node-id lease
-        self._stale_changes: dict[str, bool] = {}  # for Redis, at the next tick
+        self._stale_changes: dict[str, bool] = {}  # not yet in Redis
+        self._stale_wake = asyncio.Event()
+        self._stale_task: asyncio.Task[None] | None = None
         hub.on_stale_change = self._stale_changed
         #: Set by the dispatcher: what to do with a command routed here, and a drain request.
         self.on_routed: RoutedHandler = lambda _message: None
@@ -111,12 +113,14 @@ class Cluster:
             await asyncio.sleep(_LEASE_POLL_S)
         await self.bus.start(self._inbox)
         self._task = asyncio.create_task(self._maintain(), name="cluster")
+        self._stale_task = asyncio.create_task(self._write_stale(), name="stale-flags")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._stale_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.bus.stop()
         with contextlib.suppress(Exception):  # it expires by itself
             await self.registry.drop_node(self._token)
@@ -233,7 +237,7 @@ class Cluster:
         """One round of upkeep (public for tests): mark silent edges stale, keep
         claims, read and announce interest."""
         self._hub.check_stale()
-        await self._record_stale()
+        await self._record_stale()  # what check_stale found, and retries
         now = self._now()
         # Lost when frozen longer than the TTL, or Redis lost it: taken back if free.
         kept = await self.registry.keep_node(self._token)
@@ -249,25 +253,36 @@ class Cluster:
             await self.registry.want(remote, now + _WANT_FOR_S)
 
     def _stale_changed(self, edge_id: str) -> None:
-        """An edge held here went silent or spoke again: tell the other processes'
-        subscribers now (the bus batches), and the registry at the next tick.
+        """An edge held here went silent or spoke again (this process's subscribers
+        have been told): record it in Redis, then tell the other processes.
 
-        One Redis write per change would be a task per edge: a process so busy
-        that hundreds of edges look silent at once then ran out of connections.
+        Changes are written together, one round trip for all that piled up: a
+        process so busy that hundreds of edges look silent at once once ran out
+        of Redis connections with a write (a task) per edge. Publishing after the
+        write means a dashboard elsewhere that hears of it finds ``/api/edges``
+        agreeing.
         """
-        self.publish_status(edge_id)
         self._stale_changes[edge_id] = edge_id in self._hub.stale
+        self._stale_wake.set()
+
+    async def _write_stale(self) -> None:
+        while True:
+            await self._stale_wake.wait()
+            self._stale_wake.clear()
+            await self._record_stale()
 
     async def _record_stale(self) -> None:
-        """Write the stale flags changed since the last tick, in one round trip."""
+        """Write the stale flags changed since the last call, then publish them."""
         changes, self._stale_changes = self._stale_changes, {}
         if not changes:
             return
         try:
             await self.registry.mark_stale_many(changes)
-        except Exception as exc:  # kept for the next tick, unless changed meanwhile
+        except Exception as exc:  # retried by the next tick, unless changed meanwhile
             self._stale_changes = {**changes, **self._stale_changes}
             log.warning("could not record %d stale flag(s): %r", len(changes), exc)
+        for edge_id in changes:
+            self.publish_status(edge_id)
 
     def _drop_stale(self, edge_id: str, why: str, before_s: float | None = None) -> None:
         session = self._hub.edges.get(edge_id)
