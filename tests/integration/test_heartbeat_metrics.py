@@ -173,3 +173,4 @@ async def test_metrics_after_a_command_and_some_telemetry(pair: Pair) -> None:
     assert _sample(text, "ems_telemetry_write_seconds_count") >= 1
     assert _sample(text, "ems_telemetry_batch_rows_sum") >= 12
     assert "ems_event_loop_lag_seconds_bucket" in text
+    assert "ems_http_rate_limited_total" in text

@@ -197,6 +197,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     edge_trace = EdgeTraceIntake(records, sent_to, dispatcher.audit, time.time)
     metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher)
+    metrics.count_http_refusals(lambda: http_stats.refused)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:
         import httpx

@@ -103,10 +103,15 @@ class CloudMetrics:
         )
         self._probes = probes or {}
         self._probed: dict[str, float] = {}
-        self.registry.register(
-            _Snapshot(hub, batcher_stats, bus_stats, pending_rows, self._probes, self._probed)
+        self._snapshot = _Snapshot(
+            hub, batcher_stats, bus_stats, pending_rows, self._probes, self._probed
         )
+        self.registry.register(self._snapshot)
         self._probe_task: asyncio.Task[None] | None = None
+
+    def count_http_refusals(self, refused: Callable[[], int]) -> None:
+        """Where the HTTP guard counts its 429s (it is built later, by Starlette)."""
+        self._snapshot.http_refused = refused
 
     # -- hot paths -------------------------------------------------------------------
     def on_command_status(self, _tracked: object, ack: UiAck) -> None:
@@ -171,6 +176,7 @@ class _Snapshot(Collector):
         probes: dict[str, tuple[str, Probe]],
         probed: dict[str, float],
     ) -> None:
+        self.http_refused: Callable[[], int] = lambda: 0
         self._hub = hub
         self._batcher = batcher
         self._bus = bus
@@ -228,6 +234,9 @@ class _Snapshot(Collector):
             yield _counter(
                 "ems_bus_received", "Messages received from other processes", self._bus.received
             )
+        yield _counter(
+            "ems_http_rate_limited", "HTTP requests answered 429 (rate limit)", self.http_refused()
+        )
         for name, (help_text, _) in self._probes.items():
             if name in self._probed:
                 yield _gauge(name, help_text, self._probed[name])
