@@ -82,6 +82,8 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     if args.host is not None:
         overrides["host"] = args.host
+    if args.workers is not None:
+        overrides["workers"] = args.workers
     try:
         settings = CloudSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -180,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cloud.add_argument("--port", type=int, help="port (default $EMS_PORT or 8000)")
     cloud.add_argument("--host", help="address (default $EMS_HOST or 127.0.0.1)")
+    cloud.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="cloud processes sharing the port, one per core (default $EMS_WORKERS or 1; "
+        "more than 1 needs EMS_REDIS_URL and EMS_DATABASE_URL)",
+    )
     cloud.add_argument(
         "--data-dir", type=Path, metavar="DIR", help="default $EMS_DATA_DIR or ./ems-data"
     )

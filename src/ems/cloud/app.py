@@ -305,7 +305,12 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "edges_online": len(hub.edges), "dashboards": len(hub.users)}
+        return {
+            "status": "ok",
+            "node_id": settings.node_id,
+            "edges_online": len(hub.edges),
+            "dashboards": len(hub.users),
+        }
 
     if not settings.auth_url:
         app.mount("/auth", auth_app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Coroutine
 from typing import Any
 
@@ -40,10 +41,30 @@ async def serve_cloud(settings: CloudSettings) -> None:
     from ems.cloud.app import create_app
 
     server = make_server(create_app(settings), settings)
-    await server.serve()
+    if settings.reuse_port:
+        await server.serve(sockets=[reuse_port_socket(settings.host, settings.port)])
+    else:
+        await server.serve()
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket other processes may bind too (``SO_REUSEPORT``): the kernel
+    spreads new connections over every process listening on the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def run_cloud(settings: CloudSettings) -> int:
+    if settings.workers > 1:
+        from ems.cloud.workers import Supervisor
+
+        return Supervisor(settings).run()
     add_cloud_log_file(settings)
     log.info("cloud listening on http://%s:%d", settings.host, settings.port)
     run_loop(serve_cloud(settings))

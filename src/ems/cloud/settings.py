@@ -37,6 +37,18 @@ class CloudSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
         description="This process's name in shared state; stable across its restarts",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Cloud processes behind the one port (needs EMS_REDIS_URL and "
+        "EMS_DATABASE_URL when more than one); each is named EMS_NODE_ID.<n>",
+    )
+    reuse_port: bool = Field(
+        default=False,
+        description="Bind with SO_REUSEPORT, so several processes share the port "
+        "(set for every worker of EMS_WORKERS)",
+    )
     registry_ttl_s: float = Field(
         default=10.0,
         gt=0,

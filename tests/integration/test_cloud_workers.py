@@ -1,0 +1,142 @@
+"""``ems cloud --workers 2``: two cloud processes behind one port, restarted when they die.
+
+Real processes, a real ``redis-server`` of this module's own and the session's
+PostgreSQL. Which worker the kernel hands a connection to is its choice: the
+tests hold for either, and look for both names among many connections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ems.cloud.settings import CloudSettings
+from ems.cloud.workers import check_workers
+from ems.errors import EmsError
+from ems.testing.processes import EmsProcess
+from ems.testing.redis import start_redis
+from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
+
+EDGE = "workers-1"  # this module's own: the session's PostgreSQL is shared
+NODE = "wk"
+
+
+@pytest.fixture(scope="module")
+def site(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudSite]:
+    data = tmp_path_factory.mktemp("workers")
+    with start_redis() as redis:
+        site = CloudSite(
+            data,
+            env={
+                "EMS_REDIS_URL": redis.url,
+                "EMS_DATABASE_URL": postgres_url,
+                "EMS_NODE_ID": NODE,
+                "EMS_REGISTRY_TTL_S": "2",  # a killed worker's name is free again soon
+            },
+        )
+        site.create_accounts((EDGE,))
+        site.cloud = EmsProcess(
+            ["cloud", "--workers", "2", "--port", str(site.port), "--data-dir", str(data)],
+            site.env,
+        )
+        try:
+            _wait_for_nodes(site, {f"{NODE}.1", f"{NODE}.2"})
+            yield site
+        finally:
+            site.stop()
+
+
+def _wait_for_nodes(site: CloudSite, names: set[str], timeout_s: float = 60.0) -> None:
+    """Every worker named answers on the one port (new connections, each placed by the kernel)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            # A fresh connection each time: a kept-alive one stays with one worker.
+            r = httpx.get(site.http("/healthz"), headers={"Connection": "close"}, timeout=5)
+        except httpx.TransportError:
+            continue  # no worker listening yet
+        seen.add(r.json()["node_id"])
+        if names <= seen:
+            return
+    raise AssertionError(f"only {sorted(seen)} answered of {sorted(names)}")
+
+
+def _worker_pids(supervisor_pid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == supervisor_pid:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.asyncio
+async def test_a_command_runs_whichever_workers_hold_the_dashboard_and_the_edge(
+    site: CloudSite,
+) -> None:
+    edge = await edge_socket(site, EDGE, site.key(EDGE))
+    try:
+        assert json.loads(await edge.recv())["type"] == "auth_ok"
+        devices = [{"id": "battery_1", "profile": "battery"}]
+        await edge.send(json.dumps({"type": "inventory", "devices": devices}))
+        assert site.cloud is not None
+        site.cloud.wait_for(f"edge {EDGE} inventory", 30)
+        # Dashboards on several connections: some land on the other worker.
+        for _ in range(4):
+            ws = await site.ui()
+            try:
+                cmd = command(edge_id=EDGE, device="battery_1", action="set_mode", value="auto")
+                await ws.send(json.dumps(cmd))
+                first = await next_of(ws, "ack", timeout_s=10, command_id=cmd["command_id"])
+                assert first["status"] == "received"
+                sent = await next_of(edge, "command", timeout_s=10)
+                assert sent["command_id"] == cmd["command_id"]
+                await edge_ack(edge, cmd["command_id"], "executed")
+                final = await next_of(ws, "ack", timeout_s=10, command_id=cmd["command_id"])
+                assert final["status"] == "executed"
+            finally:
+                await ws.close()
+    finally:
+        await edge.close()
+
+
+def test_a_worker_that_dies_is_restarted(site: CloudSite) -> None:
+    assert site.cloud is not None
+    pids = _worker_pids(site.cloud.proc.pid)
+    assert len(pids) == 2
+    os.kill(pids[0], signal.SIGKILL)
+    site.cloud.wait_for("restarting in", 30)
+    # The new worker takes the dead one's name once its lease has expired.
+    _wait_for_nodes(site, {f"{NODE}.1", f"{NODE}.2"})
+    after = _worker_pids(site.cloud.proc.pid)
+    assert len(after) == 2
+    assert pids[0] not in after
+
+
+def test_several_workers_need_shared_state(tmp_path: Path) -> None:
+    with pytest.raises(EmsError, match="EMS_REDIS_URL and EMS_DATABASE_URL"):
+        check_workers(CloudSettings(workers=2, data_dir=tmp_path))
+    with pytest.raises(EmsError, match="fixed port"):
+        check_workers(
+            CloudSettings(
+                workers=2,
+                port=0,
+                data_dir=tmp_path,
+                redis_url="redis://127.0.0.1:1",
+                database_url="postgresql://x@127.0.0.1/x",
+            )
+        )
