@@ -139,11 +139,24 @@ def rounded(value: float, digits: int = 1) -> float | None:
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def rss_kb(pid: int, children: bool = False) -> int:
+    """Resident memory of ``pid`` [KiB] (with ``children``: plus its direct children's,
+    the workers of ``ems cloud --workers N``)."""
+    pids = [pid]
+    if children:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                        pids.append(int(entry))
+    total = 0
+    for one in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
 
 
 def cpu_s(root: int | None, children: bool = False) -> float:
@@ -498,7 +511,7 @@ def start_services(
         "EMS_DATABASE_URL": services.postgres.dsn,
     }
     argv = [sys.executable, "-m", "ems.cli", "--log-level", args.cloud_log_level, "cloud"]
-    argv += ["--port", str(services.port), "--data-dir", str(data)]
+    argv += ["--port", str(services.port), "--data-dir", str(data), "--workers", str(args.workers)]
     services.cloud_log = services.root / "cloud.log"
     with services.cloud_log.open("wb") as log:
         services.cloud = subprocess.Popen(
@@ -621,7 +634,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         assert services.postgres is not None
         cloud_pid = services.cloud.pid
         await asyncio.sleep(2.0)  # let start-up settle before the RSS reference
-        rss_before = rss_kb(cloud_pid)
+        several = args.workers > 1  # the cloud is a supervisor and its worker processes
+        rss_before = rss_kb(cloud_pid, several)
 
         procs = args.load_procs or max(1, math.ceil(args.edges / 1000))
         shares = [edge_ids[p::procs] for p in range(procs)]
@@ -644,7 +658,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         for load in loads:
             await asyncio.to_thread(load.expect, "ready")
         connect_s = time.perf_counter() - connect_started
-        rss_connected = rss_kb(cloud_pid)  # every edge connected, none sending yet
+        rss_connected = rss_kb(cloud_pid, several)  # every edge connected, none sending yet
         for load in loads:
             load.say("go")
 
@@ -653,23 +667,26 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         t1 = t0 + args.duration
         for load in loads:
             load.say(f"window {t0} {t1}")
-        pids = {"cloud": cloud_pid, "redis": services.redis.pid if services.redis else None}
+        pids = {"redis": services.redis.pid if services.redis else None}
         await asyncio.sleep(max(0.0, t0 - time.time()))
         c0 = {name: cpu_s(pid) for name, pid in pids.items()}
+        c0["cloud"] = cpu_s(cloud_pid, children=several)
         c0["postgres"] = cpu_s(services.postgres_pid(), children=True)
         c0["load"] = sum(cpu_s(load.proc.pid) for load in loads)
         busy0, wall0 = machine_busy_s(), time.perf_counter()
-        m0 = await scrape(services.base)
+        # With several workers a scrape reaches one of them: no whole-cloud figure.
+        m0 = {} if several else await scrape(services.base)
         spy = None
         if args.profile_cloud is not None:
             spy = start_profiler(cloud_pid, args.duration, args.profile_cloud)
         await asyncio.sleep(max(0.0, t1 - time.time()))
         c1 = {name: cpu_s(pid) for name, pid in pids.items()}
+        c1["cloud"] = cpu_s(cloud_pid, children=several)
         c1["postgres"] = cpu_s(services.postgres_pid(), children=True)
         c1["load"] = sum(cpu_s(load.proc.pid) for load in loads)
         busy1, wall1 = machine_busy_s(), time.perf_counter()
-        m1 = await scrape(services.base)
-        rss_with = rss_kb(cloud_pid)
+        m1 = {} if several else await scrape(services.base)
+        rss_with = rss_kb(cloud_pid, several)
         if spy is not None:
             await asyncio.to_thread(spy.wait, 60)
         await asyncio.sleep(LAG_GRACE_S)
@@ -698,6 +715,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         loop_lag_s = delta("ems_event_loop_lag_seconds_sum")
         result: dict[str, Any] = {
             "edges": args.edges,
+            "workers": args.workers,
             "channels": args.channels,
             "duration_s": args.duration,
             "values_per_s": round(values_per_s, 1),
@@ -746,6 +764,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds not counted (10)")
     parser.add_argument("--load-procs", type=int, default=0, help="load processes (1 per 1000)")
     parser.add_argument("--max-unacked", type=int, default=30, help="frames per edge (30)")
+    parser.add_argument("--workers", type=int, default=1, help="ems cloud --workers (1)")
     parser.add_argument("--cloud-log-level", default="WARNING", help="ems --log-level (WARNING)")
     parser.add_argument(
         "--profile-cloud",
@@ -775,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup": 0 <= args.warmup <= 600,
         "--load-procs": 0 <= args.load_procs <= 16,
         "--max-unacked": 1 <= args.max_unacked <= 10_000,
+        "--workers": 1 <= args.workers <= 16,
     }
     for name, valid in checks.items():
         if not valid:
