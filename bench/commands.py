@@ -47,7 +47,7 @@ the figures, but it refuses nothing. Set them to see ``rejected:rate_limited``.
 
     .venv/bin/python bench/commands.py [--rate 500] [--seconds 10] [--edges 4]
         [--cycle-ms 1000] [--saturation-seconds 5] [--window 500] [--users 1]
-        [--ui-sockets 1] [--cloud-log-level INFO] [--cloud-log-json]
+        [--ui-sockets 1] [--cloud-log-level INFO] [--cloud-log-json] [--workers 1]
         [--profile-cloud FILE]
 """
 
@@ -728,6 +728,7 @@ def start_services(services: Services, edge_ids: list[str], args: argparse.Names
     argv = [*runner, "-m", "ems.cli", "--log-level", args.cloud_log_level]
     argv += [*(["--log-json"] if args.cloud_log_json else []), "cloud"]
     argv += ["--port", str(services.port), "--data-dir", str(data)]
+    argv += ["--workers", str(args.workers)]
     services.cloud_log = services.root / "cloud.log"
     with services.cloud_log.open("wb") as log:  # the child keeps its own descriptor
         services.cloud = subprocess.Popen(
@@ -821,7 +822,10 @@ async def drive(
         dash = await open_dashboard(services, args.ui_sockets, edge_ids)
         meter = CpuMeter(
             {
-                "cloud": services.cloud.pid if services.cloud else None,
+                # With --workers the cloud is a supervisor and its worker processes.
+                ("cloud*" if args.workers > 1 else "cloud"): (
+                    services.cloud.pid if services.cloud else None
+                ),
                 "redis": services.redis.pid if services.redis else None,
                 "postgres*": services.postgres_pid(),
                 "edges": edges.proc.pid,
@@ -873,6 +877,7 @@ async def drive(
             "edges": len(edge_ids),
             "users": args.users,
             "ui_sockets": args.ui_sockets,
+            "workers": args.workers,
             "commands": len(done),
             "received_p50_ms": ms(percentile(received, 0.50)),
             "received_p99_ms": ms(percentile(received, 0.99)),
@@ -956,6 +961,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=500, help="saturation in flight (500)")
     parser.add_argument("--users", type=int, default=1, help="operators (1)")
     parser.add_argument("--ui-sockets", type=int, default=1, help="sockets per operator (1)")
+    parser.add_argument("--workers", type=int, default=1, help="ems cloud --workers (1)")
     parser.add_argument("--cloud-log-json", action="store_true", help="ems --log-json cloud")
     parser.add_argument("--cloud-log-level", default="INFO", help="ems --log-level (INFO)")
     parser.add_argument("--profile-cloud", type=Path, metavar="FILE", help="cProfile output")
@@ -983,6 +989,7 @@ def main(argv: list[str] | None = None) -> int:
         "--window": 1 <= args.window <= 100_000,
         "--users": 1 <= args.users <= 200,
         "--ui-sockets": 1 <= args.ui_sockets <= 64,
+        "--workers": 1 <= args.workers <= 16,
     }
     for name, valid in checks.items():
         if not valid:
