@@ -18,7 +18,7 @@ from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.peer import Peer
 from ems.cloud.settings import CloudSettings
-from ems.cloud.telemetry import TelemetryBatcher, rows_from_frame
+from ems.cloud.telemetry import TelemetryBatcher, TelemetryRow, rows_from_frame
 from ems.protocol import (
     EDGE_TO_CLOUD,
     ClockPing,
@@ -47,6 +47,8 @@ TraceSink = Callable[[str, EdgeAudit], Awaitable[object]]
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 _TELL_EVERY_S = 10.0  # an edge over its ack budget is told (and logged) at most this often
+#: Queued frames of one edge stored (and acked) together at most.
+STORE_FRAMES_PER_SUBMIT = 64
 
 
 class EdgeEndpoint:
@@ -158,10 +160,17 @@ class EdgeEndpoint:
             if isinstance(frame, FrameError):
                 session.peer.send(frame.frame())
             elif isinstance(frame, EdgeTelemetry):
+                # A frame backfilled from the edge's buffer is older than what
+                # arrived live: latest values (used for dynamic limits) only
+                # move forward in time, and dashboards see live frames only.
                 latest = self._hub.latest.setdefault(edge_id, {})
                 for address, sample in frame.channels.items():
-                    latest[address] = (sample.v, sample.t.timestamp())
-                self._forward_live(edge_id, frame)
+                    t = sample.t.timestamp()
+                    known = latest.get(address)
+                    if known is None or t >= known[1]:
+                        latest[address] = (sample.v, t)
+                if not frame.backfill:
+                    self._forward_live(edge_id, frame)
                 try:
                     telemetry.put_nowait(frame)
                 except asyncio.QueueFull:
@@ -221,21 +230,39 @@ class EdgeEndpoint:
     async def _store_telemetry(
         self, session: EdgeSession, queue: asyncio.Queue[EdgeTelemetry]
     ) -> None:
-        """Store frames in order; ack each once durable."""
+        """Store frames in order; ack each once durable.
+
+        Frames that queued up meanwhile (a backfill after an outage) go into
+        one submission, so a backlog costs one commit per batch, not per frame.
+        """
         while True:
-            frame = await queue.get()
-            seq, ts = frame.seq, frame.ts
-            rows = rows_from_frame(session.edge_id, frame.channels)
-            # The decoded frame is several times the size of its rows; with 2,000
-            # edges waiting on a batch that is megabytes: let it go meanwhile.
-            del frame
+            # Frames that queued up (a backfill) go in one submission. The decoded
+            # frame is several times the size of its rows; with 2,000 edges
+            # waiting on a batch that is megabytes: only seq and ts are kept.
+            stored: list[tuple[int, datetime | None]] = []  # (seq, ts of a live frame)
+            rows: list[TelemetryRow] = []
+            while True:
+                frame = await queue.get() if not stored else queue.get_nowait()
+                # A backfilled frame's age is the outage, not ingest lag: not measured.
+                stored.append((frame.seq, None if frame.backfill else frame.ts))
+                rows.extend(rows_from_frame(session.edge_id, frame.channels))
+                del frame
+                if queue.empty() or len(stored) >= STORE_FRAMES_PER_SUBMIT:
+                    break
             try:
                 await self._batcher.submit(rows)
             except Exception:
-                log.exception("edge %s: storing telemetry %d failed", session.edge_id, seq)
+                log.exception(
+                    "edge %s: storing telemetry %d..%d failed",
+                    session.edge_id,
+                    stored[0][0],
+                    stored[-1][0],
+                )
                 continue
-            session.peer.send(TelemetryAck(seq=seq))
-            self._on_stored(ts)
+            for seq, ts in stored:
+                session.peer.send(TelemetryAck(seq=seq))
+                if ts is not None:
+                    self._on_stored(ts)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

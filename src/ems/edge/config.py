@@ -28,7 +28,9 @@ __all__ = [
     "DeviceConfig",
     "EdgeConfig",
     "LoggingConfig",
+    "MetricsConfig",
     "SiteConfig",
+    "TelemetryConfig",
     "demo_config_path",
     "load_edge_config",
     "parse_edge_config",
@@ -110,6 +112,43 @@ class CloudConfig(_Strict):
         return value
 
 
+class TelemetryConfig(_Strict):
+    """The local buffer that keeps telemetry frames until the cloud acknowledges them."""
+
+    buffer_max_mb: float = Field(
+        default=256.0,
+        gt=0,
+        description="Frames kept on disk at most [MiB]; the oldest go first (about a day "
+        "of the demo site at 1 s)",
+    )
+    buffer_max_age_s: float = Field(
+        default=86_400.0, gt=0, description="Frames older than this are dropped [s]"
+    )
+    flush_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Unacknowledged frames reach the disk at most this long after capture [s]",
+    )
+    backfill_frames_per_s: float = Field(
+        default=50.0, gt=0, description="Pace of sending buffered frames after a reconnect"
+    )
+    inflight_frames: int = Field(
+        default=32, ge=1, le=10_000, description="Buffered frames sent and not yet acknowledged"
+    )
+    ack_timeout_s: float = Field(
+        default=30.0, gt=0, description="A frame sent without an ack after this is sent again [s]"
+    )
+
+
+class MetricsConfig(_Strict):
+    """Prometheus ``/metrics`` of the edge (off unless enabled; loopback by default)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535, description="0: any free port")
+
+
 class DeviceConfig(_Strict):
     id: str
     profile: str
@@ -140,6 +179,8 @@ class EdgeConfig(_Strict):
     cloud: CloudConfig = CloudConfig()
     clock: ClockConfig = ClockConfig()
     logging: LoggingConfig = LoggingConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    metrics: MetricsConfig = MetricsConfig()
     devices: list[DeviceConfig] = Field(min_length=1)
     controllers: list[ControllerConfig] = Field(default_factory=list)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from ems.protocol.types import (
     ActionName,
@@ -195,6 +195,9 @@ class EdgeTelemetry(Frame):
     seq: Annotated[StrictInt, Field(ge=0)]
     ts: Timestamp
     channels: Channels
+    # True for a frame sent again from the edge's buffer (after a reconnect or a
+    # missing ack): stored, but not live, so it never moves live views backwards.
+    backfill: StrictBool = False
 
 
 class TelemetryAck(Frame):

@@ -9,14 +9,16 @@
 
 :class:`CloudLink` keeps the ``/ws/edge`` socket up (auth, inventory,
 reconnect with backoff), turns commands into requests and DAL acks into ack
-frames (:mod:`.dispatcher`) and sends one telemetry frame per cycle through a
-bounded queue (:mod:`.uplink`). :mod:`.seen` records every command taken, on
+frames (:mod:`.dispatcher`) and sends one telemetry frame per cycle; every
+frame stays in a durable buffer until the cloud acks it and is backfilled
+after an outage (:mod:`.uplink`, :mod:`.buffer`). :mod:`.seen` records every command taken, on
 disk, so one delivered again (even after a restart) is never executed twice.
 :mod:`.profiles` fetches device profiles with a disk cache for starting while
 the cloud is unreachable.
 """
 
 from ems.edge.link.backoff import Backoff
+from ems.edge.link.buffer import BufferedFrame, FrameFile
 from ems.edge.link.client import AUTH_REFUSED, CloudLink
 from ems.edge.link.dispatcher import AckOutbox, CommandDispatcher
 from ems.edge.link.endpoints import CloudEndpoints, cloud_endpoints
@@ -28,15 +30,19 @@ from ems.edge.link.profiles import (
     refresh_profile_cache,
 )
 from ems.edge.link.seen import SeenCommands, SeenRecord
-from ems.edge.link.uplink import TelemetryUplink
+from ems.edge.link.uplink import LINK_CHANNELS, Outgoing, TelemetryUplink
 
 __all__ = [
     "AUTH_REFUSED",
+    "LINK_CHANNELS",
     "AckOutbox",
     "Backoff",
+    "BufferedFrame",
     "CloudEndpoints",
     "CloudLink",
     "CommandDispatcher",
+    "FrameFile",
+    "Outgoing",
     "ProfileSource",
     "SeenCommands",
     "SeenRecord",

@@ -26,6 +26,7 @@ from ems import __version__
 from ems.clock import Clock
 from ems.dal import ACK_PREFIX, Category, Sample
 from ems.edge.clocksync import ClockSample, ClockSync
+from ems.edge.config import TelemetryConfig
 from ems.edge.link._wire import utc_datetime
 from ems.edge.link.audit_outbox import AuditOutbox
 from ems.edge.link.backoff import Backoff
@@ -71,6 +72,8 @@ CLOCK_UNCERTAINTY = "_link/ClockUncertaintyMs"
 CLOCK_WARN_EVERY_S = 600.0
 #: The durable record of commands taken, in ``cache_dir`` (it must survive restarts).
 SEEN_COMMANDS_FILE = "seen-commands.sqlite3"
+#: Telemetry frames not yet acked by the cloud, in ``cache_dir``.
+TELEMETRY_BUFFER_FILE = "telemetry-buffer.sqlite3"
 
 
 class _Secret:
@@ -116,8 +119,9 @@ class CloudLink:
     ``url`` is the cloud's base URL (``http(s)://`` or ``ws(s)://host[:port]``);
     the socket is ``ws(s)://host/ws/edge``. ``cache_dir`` keeps the last
     profiles fetched from the cloud (refreshed after the first connection) and
-    the record of commands taken. ``telemetry_queue_frames`` bounds the frames
-    waiting for the socket (one per cycle); ``drift_warn_s`` is the clock
+    the record of commands taken and the telemetry buffer (frames kept until
+    the cloud acks them, bounded as ``telemetry`` says, by default the edge
+    config's ``telemetry`` section); ``drift_warn_s`` is the clock
     offset from the cloud above which a warning is logged [s] (default: the
     config's ``clock.max_offset_ms``), measured at connect and then every
     ``clock_check_s`` (default ``clock.check_interval_s``) with a
@@ -139,7 +143,7 @@ class CloudLink:
         cache_dir: Path,
         *,
         clock: Clock | None = None,
-        telemetry_queue_frames: int = 120,
+        telemetry: TelemetryConfig | None = None,
         backoff: Backoff | None = None,
         drift_warn_s: float | None = None,
         clock_check_s: float | None = None,
@@ -193,7 +197,12 @@ class CloudLink:
         self._audit_outbox = AuditOutbox(self._wake.set)
         runtime.audit.listeners.append(self._audit_outbox.on_event)
         self._uplink = TelemetryUplink(
-            runtime.store, self._clock, telemetry_queue_frames, self._wake.set, marker=CYCLE_INDEX
+            runtime.store,
+            self._clock,
+            telemetry or runtime.config.telemetry,
+            cache_dir / TELEMETRY_BUFFER_FILE,
+            self._wake.set,
+            marker=CYCLE_INDEX,
         )
         self._ws_logger = _NoFrameDebug(logging.getLogger("ems.edge.link.websockets"), {})
         self._running = False
@@ -227,7 +236,21 @@ class CloudLink:
 
     @property
     def frames_queued(self) -> int:
-        return len(self._uplink)
+        """Frames not yet acked by the cloud (buffered)."""
+        return self._uplink.depth
+
+    @property
+    def uplink(self) -> TelemetryUplink:
+        """The telemetry buffer and its counters (read-only use: metrics, tests)."""
+        return self._uplink
+
+    @property
+    def dispatcher(self) -> CommandDispatcher:
+        return self._dispatcher
+
+    @property
+    def outbox(self) -> AckOutbox:
+        return self._outbox
 
     @property
     def telemetry_sent(self) -> int:
@@ -267,6 +290,7 @@ class CloudLink:
             store.watch(CYCLE_INDEX, lambda _a, _s: _hand_over(loop, self._uplink.capture)),
             store.watch(ACK_PREFIX + "/", lambda _a, s: self._on_ack_write(loop, s)),
         ]
+        flusher = asyncio.create_task(self._uplink.run(stop))
         try:
             first = True
             while not stop.is_set():
@@ -291,6 +315,9 @@ class CloudLink:
                 if self._refresh_task is not None:
                     self._refresh_task.cancel()
                     await asyncio.wait({self._refresh_task})
+                flusher.cancel()
+                await asyncio.wait({flusher})
+                await self._uplink.close()
             finally:
                 self._seen.close()
                 self._finished = True
@@ -406,6 +433,7 @@ class CloudLink:
         await ws.send(encode(self._inventory))
         if self._refresh_profiles and self._refresh_task is None:
             self._refresh_task = asyncio.create_task(self._refresh_profile_cache())
+        self._uplink.session_started()
         reader = asyncio.create_task(self._read(ws))
         writer = asyncio.create_task(self._write(ws))
         stopper = asyncio.create_task(stop.wait())
@@ -417,6 +445,7 @@ class CloudLink:
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
+            self._uplink.session_ended()
         if stopper in done:
             await ws.close(1000, "edge stopping")
             return
@@ -466,7 +495,8 @@ class CloudLink:
     async def _write(self, ws: ClientConnection) -> None:
         """Acks first (a command's status is what an operator waits for), then a clock
         ping when due (its round trip should not wait behind telemetry), audit records,
-        then telemetry."""
+        then telemetry: the live frame, then paced backfill
+        (:meth:`TelemetryUplink.next_out`)."""
         while True:
             self._wake.clear()
             ack = self._outbox.peek()
@@ -487,22 +517,26 @@ class CloudLink:
                 await ws.send(encode(records))
                 self._audit_outbox.sent(records)
                 continue
-            captured = self._uplink.take()
-            if captured is None:
-                await self._wake.wait()
+            out = self._uplink.next_out()
+            if out is None:
+                await self._idle(self._uplink.next_timer())
                 continue
-            try:
-                text = encode(self._uplink.frame(captured))
-            except Exception:
-                log.exception("telemetry frame %d cannot be encoded; dropped", captured.seq)
-                self._uplink.discard(captured)
-                continue
-            try:
-                await ws.send(text)
-            except BaseException:
-                self._uplink.give_back(captured)
-                raise
-            self._uplink.sent()
+            # A frame the socket does not take stays buffered: sent again next session.
+            await ws.send(out.text)
+            self._uplink.sent(out)
+
+    async def _idle(self, until_s: float | None) -> None:
+        """Wait for the next ack or frame, or until the monotonic time ``until_s``."""
+        if until_s is None:
+            await self._wake.wait()
+            return
+        woken = asyncio.ensure_future(self._wake.wait())
+        timer = asyncio.ensure_future(self._clock.sleep_until(until_s))
+        try:
+            await asyncio.wait({woken, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            timer.cancel()
 
     async def _refresh_profile_cache(self) -> None:
         """Keep the cached profiles fresh for the next start; warn about differences."""

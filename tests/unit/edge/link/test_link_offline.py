@@ -6,7 +6,6 @@ the tests decide which acks and frames exist before the link gets back in.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from pathlib import Path
@@ -46,30 +45,55 @@ def make_link(edge: EdgeRuntime, cloud: FakeCloud, tmp_path: Path, **kw: object)
     return CloudLink(edge, cloud.url, KEY, tmp_path, **kw)  # type: ignore[arg-type]
 
 
+async def _run_cycles(edge: EdgeRuntime, link: CloudLink, first: int, count: int) -> None:
+    """``count`` cycles one virtual second apart, each captured by the link before the next."""
+    for k in range(first, first + count):
+        edge.clock.advance(1.0)  # type: ignore[attr-defined]
+        edge.cycle.run_once(k)
+        await until(partial(captured_at_least, link, k + 1), f"capture of cycle {k}")
+
+
 @pytest.mark.asyncio
-async def test_full_telemetry_queue_drops_the_oldest_and_counts(
-    edge: EdgeRuntime, cloud: FakeCloud, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    cloud.refuse_auth = True  # stay disconnected while the cycles run
-    link = make_link(edge, cloud, tmp_path, telemetry_queue_frames=3)
-    with caplog.at_level(logging.WARNING, logger="ems.edge.link"):
+async def test_a_ten_minute_outage_leaves_no_gap(edge: EdgeRuntime, tmp_path: Path) -> None:
+    """600 cycles at 1 s while the cloud refuses the edge, then backfill while cycles go on."""
+    clock = edge.clock
+    assert isinstance(clock, VirtualClock)
+    async with FakeCloud(clock=clock) as cloud:
+        cloud.refuse_auth = True
+        link = make_link(edge, cloud, tmp_path)
         async with running(link):
             await until(lambda: link.auth_refusals >= 1, "the link to be running")
-            for k in range(10):
-                edge.cycle.run_once(k)
-                # As the cycle's own loop does: yield to the link after each cycle.
-                await until(partial(captured_at_least, link, k + 1), f"capture of cycle {k}")
-            assert link.frames_dropped == 7
-            assert link.frames_queued == 3
+            await _run_cycles(edge, link, 0, 600)
+            assert link.frames_queued == 600
+            assert link.telemetry_sent == 0
             cloud.refuse_auth = False
-            frames = [await cloud.next("telemetry") for _ in range(3)]
-            await until(lambda: link.telemetry_sent == 3, "three frames sent")
+            await until(lambda: link.connected, "reconnected")
+            frames = []
+            k = 600
+            # One cycle per virtual second during the backfill: live frames keep flowing.
+            while link.uplink.frames_acked < k:
+                await _run_cycles(edge, link, k, 1)
+                k += 1
+                while not cloud.frames["telemetry"].empty():
+                    frames.append(cloud.frames["telemetry"].get_nowait())
+                assert k < 700, "backfill did not finish in 100 virtual seconds"
+            assert link.uplink.frames_acked == k  # each once
+            await link.uplink.flush()
             assert link.frames_queued == 0
-    assert [f.seq for f in frames] == [7, 8, 9]  # oldest first, the oldest seven gone
-    assert [f.channels["_cycle/Index"].v for f in frames] == [7, 8, 9]
-    assert link.frames_dropped == 7
-    drop_warnings = [r for r in caplog.records if "telemetry queue full" in r.getMessage()]
-    assert len(drop_warnings) == 1  # at most one a minute
+            while not cloud.frames["telemetry"].empty():
+                frames.append(cloud.frames["telemetry"].get_nowait())
+    indexes = [f.channels["_cycle/Index"].v for f in frames]
+    assert sorted(indexes) == list(range(k))  # every cycle's frame exactly once
+    backfill = [f.channels["_cycle/Index"].v for f in frames if f.backfill]
+    live = [f.channels["_cycle/Index"].v for f in frames if not f.backfill]
+    assert backfill == sorted(backfill)  # oldest first
+    assert set(range(599)) <= set(backfill)  # the newest capture (599) went out live
+    assert live == sorted(live)
+    # Live frames were not held back until the backlog was through.
+    first_live_after = next(i for i, f in enumerate(frames) if not f.backfill)
+    assert first_live_after < len(frames) - len(live) - 300
+    assert link.frames_dropped == 0
+    assert not cloud.invalid
 
 
 @pytest.mark.asyncio
@@ -94,7 +118,7 @@ async def test_cycles_the_link_fell_behind_on_are_sent_once(
 
 def captured(link: CloudLink) -> int:
     """Frames the link has taken from the cycle so far."""
-    return link.frames_queued + link.frames_dropped + link.telemetry_sent
+    return link.uplink.frames_captured
 
 
 def captured_at_least(link: CloudLink, n: int) -> bool:

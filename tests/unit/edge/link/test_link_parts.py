@@ -1,4 +1,4 @@
-"""The link's pieces on their own: backoff, endpoints, uplink queue, dispatcher."""
+"""The link's pieces on their own: backoff, endpoints, dispatcher (the uplink: test_link_buffer)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 
 from ems.clock import VirtualClock
-from ems.dal import Category, ChannelStore
 from ems.edge.config import load_edge_config
 from ems.edge.link import (
     AckOutbox,
     Backoff,
     CloudLink,
     CommandDispatcher,
-    TelemetryUplink,
     cloud_endpoints,
 )
 from ems.edge.requests import CommandRequest, Verdict
@@ -82,111 +80,6 @@ def test_endpoints_from_the_base_url(url: str, ws_url: str, http_base: str) -> N
 def test_bad_cloud_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="cloud URL"):
         cloud_endpoints(url)
-
-
-# -- uplink ----------------------------------------------------------------------
-def _store(clock: VirtualClock) -> ChannelStore:
-    store = ChannelStore(clock)
-    store.declare("battery_1/Soc", Category.INPUT, "%")
-    store.declare("battery_1/SetActivePower", Category.OUTPUT, "W")
-    store.declare("ui_requests/battery_1_power", Category.REQUEST)
-    store.declare("_cycle/Index", Category.INPUT)
-    return store
-
-
-def test_uplink_drops_the_oldest_and_logs_at_most_once_a_minute(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    clock = VirtualClock()
-    store = _store(clock)
-    ready: list[int] = []
-    uplink = TelemetryUplink(store, clock, 2, lambda: ready.append(1))
-    with caplog.at_level(logging.WARNING, logger="ems.edge.link.uplink"):
-        for _ in range(10):
-            uplink.capture()
-        clock.advance(59.0)
-        uplink.capture()
-        assert len(caplog.records) == 1
-        clock.advance(1.0)
-        uplink.capture()
-        assert len(caplog.records) == 2
-    assert uplink.frames_dropped == 10
-    assert [c.seq for c in (uplink.take(), uplink.take())] == [10, 11]  # type: ignore[union-attr]
-    assert len(ready) == 12
-
-
-def test_a_frame_given_back_is_sent_first_unless_newer_ones_filled_the_queue() -> None:
-    clock = VirtualClock()
-    uplink = TelemetryUplink(_store(clock), clock, 2, lambda: None)
-    uplink.capture()
-    uplink.capture()
-    first = uplink.take()
-    assert first is not None
-    uplink.give_back(first)
-    assert [uplink.take().seq, uplink.take().seq] == [0, 1]  # type: ignore[union-attr]
-    uplink.capture()
-    taken = uplink.take()
-    assert taken is not None
-    uplink.capture()
-    uplink.capture()  # full again while ``taken`` was on the wire
-    uplink.give_back(taken)
-    assert uplink.frames_dropped == 1  # the given-back frame was the oldest
-    assert [uplink.take().seq, uplink.take().seq] == [3, 4]  # type: ignore[union-attr]
-
-
-def test_frames_carry_inputs_and_outputs_with_their_timestamps() -> None:
-    clock = VirtualClock()
-    store = _store(clock)
-    store.set_channel("battery_1/Soc", 55.5)
-    clock.advance(1.0)
-    store.set_channel("battery_1/SetActivePower", -2000)
-    store.set_channel("ui_requests/battery_1_power", {"command_id": "x"})
-    uplink = TelemetryUplink(store, clock, 5, lambda: None)
-    uplink.capture()
-    captured = uplink.take()
-    assert captured is not None
-    frame = uplink.frame(captured)
-    assert frame.seq == 0
-    assert set(frame.channels) == {"battery_1/Soc", "battery_1/SetActivePower"}
-    soc = frame.channels["battery_1/Soc"]
-    assert soc.v == 55.5
-    assert soc.t == datetime.fromtimestamp(clock.time() - 1.0, UTC)
-    assert frame.ts == datetime.fromtimestamp(clock.time(), UTC)
-
-
-def test_a_value_the_wire_cannot_carry_is_left_out(caplog: pytest.LogCaptureFixture) -> None:
-    clock = VirtualClock()
-    store = _store(clock)
-    store.set_channel("battery_1/Soc", "x" * 300)  # over the wire's 256 characters
-    store.set_channel("battery_1/SetActivePower", 0)
-    uplink = TelemetryUplink(store, clock, 5, lambda: None)
-    uplink.capture()
-    captured = uplink.take()
-    assert captured is not None
-    with caplog.at_level(logging.WARNING, logger="ems.edge.link.uplink"):
-        assert set(uplink.frame(captured).channels) == {"battery_1/SetActivePower"}
-        uplink.frame(captured)
-    assert len(caplog.records) == 1  # once per channel
-
-
-def test_captures_without_a_new_cycle_are_skipped() -> None:
-    clock = VirtualClock()
-    store = _store(clock)
-    uplink = TelemetryUplink(store, clock, 5, lambda: None, marker="_cycle/Index")
-    store.set_channel("_cycle/Index", 0)
-    uplink.capture()
-    uplink.capture()
-    store.set_channel("_cycle/Index", 1)
-    uplink.capture()
-    assert len(uplink) == 2
-
-
-def test_telemetry_ack_keeps_the_highest_seq() -> None:
-    clock = VirtualClock()
-    uplink = TelemetryUplink(_store(clock), clock, 5, lambda: None)
-    for seq in (3, 7, 5):
-        uplink.acked(seq)
-    assert uplink.acked_seq == 7
 
 
 # -- dispatcher ------------------------------------------------------------------
