@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -12,6 +13,7 @@ import httpx
 from ems.clock import RealClock
 from ems.edge.config import EdgeConfig
 from ems.edge.link import CloudLink, load_profiles_for_start
+from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
 from ems.errors import ConfigError
 
@@ -40,7 +42,11 @@ async def serve_connected(
     log.info("edge %s: device profiles from %s", config.edge_id, source)
     runtime = EdgeRuntime(config, RealClock(), profiles=profiles)
     link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")
-    await asyncio.gather(runtime.run(stop), link.run(stop))
+    with contextlib.ExitStack() as stack:
+        if config.metrics.enabled:
+            metrics = EdgeMetrics(runtime, link)
+            stack.enter_context(serve_metrics(metrics, config.metrics.host, config.metrics.port))
+        await asyncio.gather(runtime.run(stop), link.run(stop))
     return runtime
 
 

@@ -18,7 +18,7 @@ and never submitted again.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -54,12 +54,15 @@ class AckOutbox:
     def __init__(self, on_ready: Callable[[], None]) -> None:
         self._acks: deque[EdgeAck] = deque()
         self._on_ready = on_ready
+        # (status, reason or "") -> acks put, for /metrics.
+        self.counts: Counter[tuple[str, str]] = Counter()
 
     def __len__(self) -> int:
         return len(self._acks)
 
     def put(self, ack: EdgeAck) -> None:
         self._acks.append(ack)
+        self.counts[(ack.status, ack.reason or "")] += 1
         if len(self._acks) == OUTBOX_WARN:
             log.warning("%d acks waiting for the cloud connection", OUTBOX_WARN)
         self._on_ready()

@@ -187,7 +187,7 @@ class TelemetryUplink:
 
     def oldest_age_s(self) -> float:
         """Age of the oldest frame not yet acked [s]; 0 when there is none."""
-        times = [f.ts for f in self._pending.values()]
+        times = [f.ts for f in tuple(self._pending.values())]  # also read by /metrics
         if self._disk.oldest_ts is not None and self._disk.frames > len(self._deletes):
             times.append(self._disk.oldest_ts)
         return max(0.0, self._clock.time() - min(times)) if times else 0.0
