@@ -46,7 +46,8 @@ async def serve_connected(
         if config.metrics.enabled:
             metrics = EdgeMetrics(runtime, link)
             stack.enter_context(serve_metrics(metrics, config.metrics.host, config.metrics.port))
-        await asyncio.gather(runtime.run(stop), link.run(stop))
+        # The link first: it watches the cycle before the first cycle runs.
+        await asyncio.gather(link.run(stop), runtime.run(stop))
     return runtime
 
 
