@@ -56,6 +56,10 @@ class SiteContext:
     longitude_deg: float
     altitude_m: float
     timezone: str  # IANA name, e.g. "Europe/Berlin"
+    # Run heavy model computations (PV's pvlib day profile) in a short-lived
+    # child process, so a long-running edge never holds pvlib, pandas and
+    # numpy in memory (about 120 MB). Off for ``ems simulate``, where speed counts.
+    isolate_models: bool = False
 
 
 class Simulator(ABC):

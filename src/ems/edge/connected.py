@@ -40,7 +40,7 @@ async def serve_connected(
     async with httpx.AsyncClient() as client:
         profiles, source = await load_profiles_for_start(config, state_dir, client, url=url)
     log.info("edge %s: device profiles from %s", config.edge_id, source)
-    runtime = EdgeRuntime(config, RealClock(), profiles=profiles)
+    runtime = EdgeRuntime(config, RealClock(), profiles=profiles, isolate_models=True)
     link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")
     with contextlib.ExitStack() as stack:
         if config.metrics.enabled:

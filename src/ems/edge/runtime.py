@@ -38,7 +38,11 @@ class EdgeRuntime:
         config: EdgeConfig,
         clock: Clock,
         profiles: Mapping[str, DeviceProfile] | None = None,
+        *,
+        isolate_models: bool = False,
     ) -> None:
+        """``isolate_models``: heavy simulator models run in short-lived child processes
+        (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`)."""
         profiles = builtin_profiles() if profiles is None else profiles
         self.config = config
         self.clock = clock
@@ -54,6 +58,7 @@ class EdgeRuntime:
             config.site.longitude_deg,
             config.site.altitude_m,
             config.site.timezone,
+            isolate_models=isolate_models,
         )
         self.simulators = self._build_simulators(site)
         self.host = SimulationHost(

@@ -110,7 +110,7 @@ def run_standalone(
     config: EdgeConfig, show_table: bool = True, commands: Sequence[ScheduledCommand] = ()
 ) -> int:
     """Run until SIGINT/SIGTERM; returns the process exit code."""
-    runtime = EdgeRuntime(config, RealClock())
+    runtime = EdgeRuntime(config, RealClock(), isolate_models=True)
     check_commands(runtime, commands)
     console = Console(stderr=False)
     asyncio.run(_serve(runtime, show_table, console, commands))

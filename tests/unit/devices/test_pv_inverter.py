@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from ems.dal import Sample, Value
 from ems.devices.base import SIMULATORS, BalanceRole, SiteContext
-from ems.devices.pv_inverter import PvInverterConfig, PvInverterSimulator
+from ems.devices.pv_inverter import PvInverterConfig, PvInverterSimulator, solar
 
 SITE = SiteContext(
     latitude_deg=52.52, longitude_deg=13.405, altitude_m=34.0, timezone="Europe/Berlin"
@@ -192,3 +193,20 @@ def test_voltage_is_near_nominal_and_current_is_power_over_voltage() -> None:
 def test_invalid_config_is_refused_naming_the_field(config: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         PvInverterConfig(**config)
+
+
+def test_a_day_computed_in_a_child_process_is_the_same_day() -> None:
+    """An edge keeps pvlib out of its own memory; the numbers must not change for it."""
+    isolated = PvInverterSimulator("pv_1", PvInverterConfig(), replace(SITE, isolate_models=True))
+    inline = make()
+    for t in (SOLAR_NOON_S, SOLAR_NOON_S + 3 * 3600 + 17):
+        assert isolated.available_w(t) == inline.available_w(t)
+
+
+def test_a_failing_child_falls_back_to_computing_in_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(solar.sys, "executable", "/nonexistent/python")
+    isolated = PvInverterSimulator("pv_1", PvInverterConfig(), replace(SITE, isolate_models=True))
+    assert isolated.available_w(SOLAR_NOON_S) == make().available_w(SOLAR_NOON_S)
+    assert any("child process failed" in r.getMessage() for r in caplog.records)

@@ -20,7 +20,12 @@ from ems.devices.base import (
     register_simulator,
 )
 from ems.devices.pv_inverter.config import PvInverterConfig
-from ems.devices.pv_inverter.solar import MINUTES_PER_DAY, day_available_power_w, solar_day
+from ems.devices.pv_inverter.solar import (
+    MINUTES_PER_DAY,
+    day_available_power_w,
+    day_available_power_w_in_child,
+    solar_day,
+)
 
 __all__ = ["PvInverterSimulator"]
 
@@ -77,7 +82,10 @@ class PvInverterSimulator(Simulator):
         day, start_s = solar_day(now_s, self.site.longitude_deg)
         minutes = self._days.get(day)
         if minutes is None:
-            minutes = day_available_power_w(self.config, self.site, day)
+            if self.site.isolate_models:
+                minutes = day_available_power_w_in_child(self.config, self.site, day)
+            else:
+                minutes = day_available_power_w(self.config, self.site, day)
             self._days[day] = minutes
             for old in sorted(self._days)[:-_CACHED_DAYS]:
                 del self._days[old]

@@ -9,9 +9,14 @@ cloud process never shows as a jump in output, and there is no DST to handle.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import logging
 import math
 import random
+import subprocess
+import sys
 
 from ems.devices.base import SiteContext
 from ems.devices.pv_inverter.config import PvInverterConfig
@@ -20,11 +25,16 @@ __all__ = [
     "MINUTES_PER_DAY",
     "clear_sky_index",
     "day_available_power_w",
+    "day_available_power_w_in_child",
     "solar_day",
     "solar_day_start_s",
 ]
 
+log = logging.getLogger(__name__)
+
 MINUTES_PER_DAY = 1440
+#: The longest a child process may take for one day's profile [s] (pvlib's import dominates).
+CHILD_TIMEOUT_S = 120.0
 _DAY_S = 86_400.0
 
 # Cloud model constants: a cloudy spell lasts 5-30 min on average (longer when
@@ -128,3 +138,39 @@ def day_available_power_w(config: PvInverterConfig, site: SiteContext, day: int)
     ac_w = np.clip(dc_w * config.inverter_efficiency, 0.0, config.inverter_max_power_w)
     ac_w[sun["apparent_elevation"].to_numpy(dtype=float) <= 0.0] = 0.0
     return [float(v) for v in ac_w]
+
+
+def day_available_power_w_in_child(
+    config: PvInverterConfig, site: SiteContext, day: int
+) -> list[float]:
+    """:func:`day_available_power_w`, computed in a short-lived child process.
+
+    The child imports pvlib, pandas and numpy, computes the day and exits, so
+    this process never holds them (about 120 MB of a small edge's memory). It
+    costs a child start (a second or two of CPU) once per solar day. If the
+    child fails, the day is computed here after all (logged).
+    """
+    request = json.dumps(
+        {"config": config.model_dump(mode="json"), "site": dataclasses.asdict(site), "day": day}
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ems.devices.pv_inverter.solar_child"],
+            input=request,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+            check=True,
+        )
+        minutes = json.loads(done.stdout)
+        if not isinstance(minutes, list) or len(minutes) != MINUTES_PER_DAY + 1:
+            raise ValueError(f"expected {MINUTES_PER_DAY + 1} values")
+        return [float(v) for v in minutes]
+    except (OSError, subprocess.SubprocessError, ValueError, TypeError) as exc:
+        stderr = getattr(exc, "stderr", None) or ""
+        log.warning(
+            "PV day profile in a child process failed (%s %s); computing it in this process",
+            exc,
+            stderr[-500:],
+        )
+        return day_available_power_w(config, site, day)
