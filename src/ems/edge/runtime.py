@@ -111,7 +111,10 @@ class EdgeRuntime:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the simulator threads and the cycle until ``stop`` is set."""
-        self.host.tick_all()  # every device has values before the first cycle
+        # Every device has values before the first cycle. Off the event loop: a
+        # model's first step may take seconds (the PV day profile), and the
+        # cloud link shares this loop.
+        await asyncio.to_thread(self.host.tick_all)
         self.host.start()
         try:
             await self.cycle.run(stop)

@@ -122,9 +122,14 @@ class FakeCloud:
         self._set_current(None)
         await ws.close(code, "going away")
 
-    async def next(self, frame_type: str, where: Callable[[Any], bool] | None = None) -> Any:
+    async def next(
+        self,
+        frame_type: str,
+        where: Callable[[Any], bool] | None = None,
+        timeout_s: float = TIMEOUT_S,
+    ) -> Any:
         """The next frame of ``frame_type`` (matching ``where``), skipping others of that type."""
-        async with asyncio.timeout(TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             while True:
                 frame = await self.frames[frame_type].get()
                 if where is None or where(frame):
