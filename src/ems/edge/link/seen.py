@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ems.clock import Clock
+from ems.edge.link._sqlite import CORRUPT, UNUSABLE_FILE, error_name, move_aside
 from ems.protocol import MAX_TTL_S
 
 __all__ = ["DEFAULT_RETENTION_S", "SeenCommands", "SeenRecord", "SeenStatus"]
@@ -87,21 +88,6 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS seen (
     at REAL
 ) WITHOUT ROWID"""
 _COLUMNS = "command_id, received_at, status, reason, detail, at"
-# Errors at open after which the file cannot be used as it is: moving it aside
-# and starting a fresh one is the only way to keep a durable record. Others
-# (disk full, I/O errors, locks held by another process) would hit a fresh file
-# as well, or mean the file is fine and in use: those fall back to memory.
-_UNUSABLE_FILE = (
-    "SQLITE_CORRUPT",
-    "SQLITE_NOTADB",
-    "SQLITE_CANTOPEN",
-    "SQLITE_READONLY",
-    "SQLITE_PERM",
-    "SQLITE_AUTH",
-    "SQLITE_ERROR",  # a table or column missing: not a file this class wrote
-)
-# Errors in use that mean the file's content is damaged.
-_CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
 class _Unusable(Exception):
@@ -292,7 +278,7 @@ class SeenCommands:
             self._db.close()
         if not self._durable:
             raise exc  # memory itself failed: nothing left to fall back to
-        if _error_name(exc).startswith(_CORRUPT):
+        if error_name(exc).startswith(CORRUPT):
             log.error(
                 "the command record %s is damaged (%s); starting a fresh one: commands "
                 "taken before now may run again if the cloud delivers them again",
@@ -302,15 +288,15 @@ class SeenCommands:
             self._move_aside()
             self._db = self._open()
         else:
-            self._db = self._in_memory(f"{exc} ({_error_name(exc)})")
+            self._db = self._in_memory(f"{exc} ({error_name(exc)})")
 
     def _open(self) -> sqlite3.Connection:
         """The file's connection; a fresh file if it was unusable; memory if nothing works."""
         try:
             return self._connect()
         except (sqlite3.Error, _Unusable) as exc:
-            if isinstance(exc, sqlite3.Error) and not _error_name(exc).startswith(_UNUSABLE_FILE):
-                return self._in_memory(f"{exc} ({_error_name(exc)})")
+            if isinstance(exc, sqlite3.Error) and not error_name(exc).startswith(UNUSABLE_FILE):
+                return self._in_memory(f"{exc} ({error_name(exc)})")
             log.error(
                 "the command record %s cannot be used (%s); moving it aside and starting "
                 "a fresh one: commands taken before now may run again if the cloud "
@@ -371,29 +357,7 @@ class SeenCommands:
         return db
 
     def _move_aside(self) -> bool:
-        """Rename the file (and its WAL and shared-memory files) to ``*.corrupt-<UTC time>``.
-
-        Kept, not deleted, for a post-mortem; a WAL (if SQLite left one)
-        keeps the suffix SQLite looks for, so the copy opens with its last
-        commits. Above all, no old WAL may stay beside the fresh file, where
-        SQLite would try to apply it.
-        """
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock.time()))
-        target = self._path.with_name(f"{self._path.name}.corrupt-{stamp}")
-        n = 0
-        while target.exists():
-            n += 1
-            target = self._path.with_name(f"{self._path.name}.corrupt-{stamp}-{n}")
-        try:
-            for suffix in ("-wal", "-shm", ""):  # the main file last: it names the set
-                source = Path(f"{self._path}{suffix}")
-                if source.exists():
-                    source.rename(f"{target}{suffix}")
-        except OSError as exc:
-            log.error("cannot move %s aside: %s", self._path, exc)
-            return False
-        log.error("moved the unusable command record to %s", target)
-        return True
+        return move_aside(self._path, self._clock.time())
 
 
 def _record(row: tuple[Any, ...]) -> SeenRecord:
@@ -408,8 +372,3 @@ def _record(row: tuple[Any, ...]) -> SeenRecord:
         detail=None if detail is None else str(detail),
         at=None if at is None else float(at),
     )
-
-
-def _error_name(exc: sqlite3.Error) -> str:
-    """SQLite's name for the error (``SQLITE_CORRUPT``…); empty if it gave none."""
-    return getattr(exc, "sqlite_errorname", None) or ""
