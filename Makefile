@@ -97,6 +97,7 @@ bench: install system-deps
 	$(BIN)/python bench/cycle_jitter.py
 	$(BIN)/python bench/commands.py --cloud-log-json
 	$(BIN)/python bench/telemetry.py
+	$(BIN)/python bench/edge.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
