@@ -150,6 +150,8 @@ class TelemetryUplink:
         self.acked_seq: int | None = None  # highest seq the cloud confirmed storing
         self._drops_unlogged = 0
         self._last_drop_log: float | None = None
+        self._resends_unlogged = 0
+        self._last_resend_log: float | None = None
         for name, unit in LINK_CHANNELS.items():
             store.declare(f"{LINK}/{name}", Category.INPUT, unit)
 
@@ -338,11 +340,18 @@ class TelemetryUplink:
             if not self._inflight.pop(seq)[1]:
                 self._inflight_backfill -= 1
         self.frames_resent += len(expired)
-        log.warning(
-            "%d telemetry frame(s) not acked within %.0f s; sending them again",
-            len(expired),
-            timeout,
-        )
+        self._resends_unlogged += len(expired)
+        # While the cloud cannot store (its database down), this happens every
+        # cycle: one line a minute says it.
+        if self._last_resend_log is None or now - self._last_resend_log >= DROP_LOG_INTERVAL_S:
+            log.warning(
+                "%d telemetry frame(s) not acked within %.0f s; sending them again (%d in total)",
+                self._resends_unlogged,
+                timeout,
+                self.frames_resent,
+            )
+            self._last_resend_log = now
+            self._resends_unlogged = 0
         self._cursor = min(self._cursor, min(expired) - 1)
         self._page.clear()
         self._backlog_done = False
