@@ -41,6 +41,7 @@ async def serve_connected(
         profiles, source = await load_profiles_for_start(config, state_dir, client, url=url)
     log.info("edge %s: device profiles from %s", config.edge_id, source)
     runtime = EdgeRuntime(config, RealClock(), profiles=profiles, isolate_models=True)
+    await runtime.prepare()
     link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")
     with contextlib.ExitStack() as stack:
         if config.metrics.enabled:

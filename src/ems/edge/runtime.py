@@ -82,6 +82,7 @@ class EdgeRuntime:
             audit=self.audit,
             clock_sync=self.clock_sync,
         )
+        self._prepared = False
         self.requests = RequestWriter(
             self.store,
             clock,
@@ -109,12 +110,21 @@ class EdgeRuntime:
             controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
         return controllers
 
+    async def prepare(self) -> None:
+        """Give every device its first values (once); :meth:`run` does it if not done yet.
+
+        Off the event loop: a model's first step may take seconds (the PV day
+        profile in a child process). A connected edge prepares before its
+        link connects, so a command the cloud delivers at once (queued while
+        the edge was away) meets a cycle that is about to run.
+        """
+        if not self._prepared:
+            await asyncio.to_thread(self.host.tick_all)
+            self._prepared = True
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run the simulator threads and the cycle until ``stop`` is set."""
-        # Every device has values before the first cycle. Off the event loop: a
-        # model's first step may take seconds (the PV day profile), and the
-        # cloud link shares this loop.
-        await asyncio.to_thread(self.host.tick_all)
+        await self.prepare()  # every device has values before the first cycle
         self.host.start()
         try:
             await self.cycle.run(stop)
