@@ -99,3 +99,36 @@ def test_files(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(demo()))
     assert load_edge_config(good).edge_id == "site-1"
+
+
+def test_buffer_and_metrics_defaults_and_overrides() -> None:
+    config = load_edge_config(None)
+    assert config.telemetry.buffer_max_mb == 256
+    assert config.telemetry.buffer_max_age_s == 86_400
+    assert (config.metrics.enabled, config.metrics.host) == (False, "127.0.0.1")
+    doc = demo()
+    doc["telemetry"] = {"buffer_max_mb": 16, "buffer_max_age_s": 3600, "inflight_frames": 8}
+    doc["metrics"] = {"enabled": True, "port": 9200}
+    config = parse_edge_config(doc)
+    assert (config.telemetry.buffer_max_mb, config.telemetry.inflight_frames) == (16, 8)
+    assert config.telemetry.backfill_frames_per_s == 50  # untouched keys keep their default
+    assert (config.metrics.enabled, config.metrics.port) == (True, 9200)
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        ("telemetry", {"buffer_max_mb": 0}, "telemetry.buffer_max_mb: Input should be greater"),
+        ("telemetry", {"buffer_max_age_s": -1}, "telemetry.buffer_max_age_s: Input should be"),
+        ("telemetry", {"inflight_frames": 0}, "telemetry.inflight_frames: Input should be"),
+        ("telemetry", {"queue": 5}, "telemetry.queue: unknown key"),
+        ("metrics", {"port": 70000}, "metrics.port: Input should be less than"),
+    ],
+)
+def test_bad_buffer_and_metrics_settings_are_refused(
+    section: str, values: dict[str, Any], message: str
+) -> None:
+    doc = demo()
+    doc[section] = values
+    with pytest.raises(ConfigError, match=message):
+        parse_edge_config(doc)
