@@ -84,6 +84,9 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Devices first (may take seconds: the PV day profile): scripted command
+    # times count from the first cycle.
+    await runtime.prepare()
     edge = asyncio.create_task(runtime.run(stop))
     sender = asyncio.create_task(_send_commands(runtime, commands, stop))
     log.info(

@@ -245,11 +245,8 @@ class CloudLink:
         return self._uplink
 
     @property
-    def dispatcher(self) -> CommandDispatcher:
-        return self._dispatcher
-
-    @property
     def outbox(self) -> AckOutbox:
+        """Acks waiting for the socket, and the count of every status reported (metrics)."""
         return self._outbox
 
     @property
