@@ -83,6 +83,7 @@ class EdgeRuntime:
             clock_sync=self.clock_sync,
         )
         self._prepared = False
+        self._isolate_models = isolate_models
         self.requests = RequestWriter(
             self.store,
             clock,
@@ -113,14 +114,20 @@ class EdgeRuntime:
     async def prepare(self) -> None:
         """Give every device its first values (once); :meth:`run` does it if not done yet.
 
-        Off the event loop: a model's first step may take seconds (the PV day
-        profile in a child process). A connected edge prepares before its
+        With ``isolate_models`` off the event loop: a model's first step may
+        then take seconds (the PV day profile in a child process). A connected edge prepares before its
         link connects, so a command the cloud delivers at once (queued while
         the edge was away) meets a cycle that is about to run.
         """
-        if not self._prepared:
+        if self._prepared:
+            return
+        if self._isolate_models:
             await asyncio.to_thread(self.host.tick_all)
-            self._prepared = True
+        else:
+            # Inline: an in-process model may import pvlib/numpy on its first step,
+            # and an import on another thread races with this one's use of them.
+            self.host.tick_all()
+        self._prepared = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the simulator threads and the cycle until ``stop`` is set."""
