@@ -115,9 +115,10 @@ class EdgeRuntime:
         """Give every device its first values (once); :meth:`run` does it if not done yet.
 
         With ``isolate_models`` off the event loop: a model's first step may
-        then take seconds (the PV day profile in a child process). A connected edge prepares before its
-        link connects, so a command the cloud delivers at once (queued while
-        the edge was away) meets a cycle that is about to run.
+        then take seconds (the PV day profile in a child process). A connected
+        edge prepares before its link connects, so a command the cloud
+        delivers at once (queued while the edge was away) meets a cycle that
+        is about to run.
         """
         if self._prepared:
             return
