@@ -12,6 +12,7 @@ import httpx
 
 from ems.clock import RealClock
 from ems.edge.config import EdgeConfig
+from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
@@ -40,15 +41,21 @@ async def serve_connected(
     async with httpx.AsyncClient() as client:
         profiles, source = await load_profiles_for_start(config, state_dir, client, url=url)
     log.info("edge %s: device profiles from %s", config.edge_id, source)
-    runtime = EdgeRuntime(config, RealClock(), profiles=profiles, isolate_models=True)
-    await runtime.prepare()
-    link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")
-    with contextlib.ExitStack() as stack:
-        if config.metrics.enabled:
-            metrics = EdgeMetrics(runtime, link)
-            stack.enter_context(serve_metrics(metrics, config.metrics.host, config.metrics.port))
-        # The link first: it watches the cycle before the first cycle runs.
-        await asyncio.gather(link.run(stop), runtime.run(stop))
+    executions = ExecutionLog(state_dir / EXECUTIONS_FILE)
+    try:
+        runtime = EdgeRuntime(
+            config, RealClock(), profiles=profiles, isolate_models=True, executions=executions
+        )
+        await runtime.prepare()
+        link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")
+        with contextlib.ExitStack() as stack:
+            if config.metrics.enabled:
+                metrics = EdgeMetrics(runtime, link)
+                stack.enter_context(serve_metrics(metrics, config.metrics.host, config.metrics.port))
+            # The link first: it watches the cycle before the first cycle runs.
+            await asyncio.gather(link.run(stop), runtime.run(stop))
+    finally:
+        executions.close()
     return runtime
 
 

@@ -25,6 +25,7 @@ from ems.dal import ACK_PREFIX, REQUEST_PREFIX, Category, ChannelStore, Sample, 
 from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack, CycleContext, CycleWrites
 from ems.edge.controllers.base import Controller
+from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
 from ems.profiles import DeviceProfile
 from ems.timefmt import to_rfc3339
@@ -67,6 +68,7 @@ class EdgeCycle:
         *,
         audit: AuditTrail | None = None,
         clock_sync: ClockSync | None = None,
+        executions: ExecutionSink | None = None,
     ) -> None:
         if period_s <= 0:
             raise ValueError("period_s must be positive")
@@ -92,6 +94,13 @@ class EdgeCycle:
             for ch in profile.channels_of(Category.OUTPUT)
         }
         self._output_addresses = frozenset(self._defaults)
+        # Request channel -> (device, action): what an executed command was applied to.
+        self._routes = {
+            action.request_address(device): (device, action.name)
+            for device, profile in devices.items()
+            for action in profile.actions.values()
+        }
+        self._executions = executions
         self.stats = CycleStats()
 
     # -- one cycle -------------------------------------------------------
@@ -105,8 +114,11 @@ class EdgeCycle:
             # Controllers see the totals of this very snapshot.
             snapshot = snapshot.extended({a: Sample(v, snapshot.taken_at) for a, v in sums.items()})
         writes = CycleWrites()
+        taken: dict[str, tuple[str, Mapping[str, Any]]] = {}  # command id -> (address, request)
         for controller in self.controllers:
             requests = self._take_requests(controller, snapshot, now_s)
+            for address, request in requests.items():
+                taken[str(request.get("command_id", ""))] = (address, request)
             ctx = CycleContext(
                 snapshot,
                 requests,
@@ -128,7 +140,7 @@ class EdgeCycle:
             own = ctx.take_writes()
             own.acks.extend(_unanswered(requests, own.acks, "not_handled", controller.id))
             writes.merge(own)
-        self._apply(writes, sums, now_s)
+        self._apply(writes, sums, now_s, taken)
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1
         self.stats.last_duration_s = duration_s
@@ -171,7 +183,13 @@ class EdgeCycle:
                 taken[address] = request
         return taken
 
-    def _apply(self, writes: CycleWrites, sums: Mapping[str, Value], now_s: float) -> None:
+    def _apply(
+        self,
+        writes: CycleWrites,
+        sums: Mapping[str, Value],
+        now_s: float,
+        taken: Mapping[str, tuple[str, Mapping[str, Any]]],
+    ) -> None:
         values = dict(self._defaults)
         values.update(writes.outputs)
         values.update(sums)
@@ -179,6 +197,9 @@ class EdgeCycle:
         # Acks after outputs: whoever sees "executed" finds the setpoint applied.
         at = to_rfc3339(now_s)
         for ack in writes.acks:
+            if ack.status == "executed":
+                # Logged before the ack is written: the ack is what reaches the cloud.
+                self._log_execution(ack.command_id, taken.get(ack.command_id), now_s)
             self._store.set_channel(ack.address, ack.value(at), ts=now_s)
             self._audit.record(
                 "controller." + ack.status,
@@ -189,6 +210,22 @@ class EdgeCycle:
                 detail=ack.detail,
                 channel=ack.address,
             )
+
+    def _log_execution(
+        self, command_id: str, taken: tuple[str, Mapping[str, Any]] | None, now_s: float
+    ) -> None:
+        if self._executions is None:
+            return
+        if taken is None:  # a controller acked a command it was not given: log it anyway
+            device, action, value = "", "", None
+        else:
+            address, request = taken
+            device, action = self._routes.get(address, ("", str(request.get("action", ""))))
+            value = request.get("value")
+        try:
+            self._executions(Execution(command_id, device, action, value, now_s))
+        except Exception:
+            log.exception("execution of command %s could not be logged", command_id)
 
     # -- the loop --------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, max_cycles: int | None = None) -> None:

@@ -14,6 +14,7 @@ from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controllers.base import CONTROLLERS, Controller
 from ems.edge.cycle import EdgeCycle
+from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
 from ems.profiles import DeviceProfile, builtin_profiles
 
@@ -40,9 +41,11 @@ class EdgeRuntime:
         profiles: Mapping[str, DeviceProfile] | None = None,
         *,
         isolate_models: bool = False,
+        executions: ExecutionSink | None = None,
     ) -> None:
         """``isolate_models``: heavy simulator models run in short-lived child processes
-        (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`)."""
+        (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`).
+        ``executions`` takes every command the cycle applies (the execution log)."""
         profiles = builtin_profiles() if profiles is None else profiles
         self.config = config
         self.clock = clock
@@ -81,6 +84,7 @@ class EdgeRuntime:
             deadline_margin_s=config.commands.deadline_margin_s,
             audit=self.audit,
             clock_sync=self.clock_sync,
+            executions=executions,
         )
         self._prepared = False
         self._isolate_models = isolate_models

@@ -25,6 +25,7 @@ from ems.edge.clocksync import ClockSync
 from ems.edge.context import CycleWrites
 from ems.edge.controllers.base import Controller
 from ems.edge.cycle import EdgeCycle
+from ems.edge.executions import Execution
 from ems.edge.requests import CommandRequest, RequestWriter, Verdict
 from ems.edge.runtime import declare_device_channels
 from ems.profiles import DeviceProfile, builtin_profiles
@@ -54,6 +55,8 @@ class CycleHarness:
         #: The offset to the cloud's clock the deadline checks use (tests set it).
         self.clock_sync = ClockSync()
         self.audit = AuditTrail("edge")
+        #: What the cycle applied, as the execution log would record it.
+        self.executions: list[Execution] = []
         self.cycle = EdgeCycle(
             self.store,
             self.clock,
@@ -63,6 +66,7 @@ class CycleHarness:
             deadline_margin_s,
             audit=self.audit,
             clock_sync=self.clock_sync,
+            executions=self.executions.append,
         )
         self.requests = RequestWriter(
             self.store,
