@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: install system-deps browser-deps web-deps web web-test web-e2e web-lint web-types \
-	demo test check fmt lint types bench clean
+	demo test chaos check fmt lint types bench clean
 
 install: $(STAMP)
 
@@ -79,6 +79,13 @@ demo: install $(WEB_OUT)
 test: install system-deps
 	$(BIN)/python -m pytest
 	$(MAKE) web-test web-e2e
+
+# The chaos suite, long: several rounds of every fault (EMS_CHAOS_DURATION_S, default
+# 900 s, about 100 s a round), a random seed unless EMS_CHAOS_SEED is set. `make test`
+# runs one round.
+EMS_CHAOS_DURATION_S ?= 900
+chaos: install system-deps
+	EMS_CHAOS_DURATION_S=$(EMS_CHAOS_DURATION_S) $(BIN)/python -m pytest -m chaos -s tests/chaos
 
 fmt: install
 	$(BIN)/ruff format src tests bench

@@ -170,6 +170,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         inventories,
         worker_id=settings.node_id,
         watchdog_s=settings.watchdog_s,
+        ack_allowance_s=settings.ack_allowance_s,
         queue_offline=settings.queue_offline,
         cluster=cluster,
         remote_latest=stored_latest,

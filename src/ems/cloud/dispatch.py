@@ -124,6 +124,7 @@ class Dispatcher:
         worker_id: str,
         watchdog_s: float = 5.0,
         queue_offline: bool = True,
+        ack_allowance_s: float = 0.0,
         clock: Clock | None = None,
         cluster: Cluster | None = None,
         remote_latest: LatestSource | None = None,
@@ -137,6 +138,13 @@ class Dispatcher:
         self._inventories = inventories
         self._worker_id = worker_id
         self._watchdog_s = watchdog_s
+        if not 0 <= ack_allowance_s < watchdog_s:
+            raise ValueError("ack_allowance_s must be at least 0 and less than watchdog_s")
+        # The edge is told a deadline this much before the watchdog fires, so an
+        # "executed" ack sent just before that deadline still reaches the cloud
+        # (and this process handles it) before the watchdog reports edge_timeout;
+        # otherwise the operator would see a failure for a command the edge ran.
+        self._ack_allowance_s = ack_allowance_s
         self._queue_offline = queue_offline
         self._clock: Clock = clock or RealClock()
         self._cluster = cluster
@@ -399,7 +407,11 @@ class Dispatcher:
         return deadline_s if added else None
 
     def _emit(self, tracked: Tracked, session: EdgeSession, deadline_s: float) -> bool:
-        """Write the command to the edge's socket; the edge refuses it after ``deadline_s``."""
+        """Write the command to the edge's socket; ``deadline_s`` is when the watchdog fires.
+
+        The edge refuses it after ``deadline_s`` less the ack allowance (less its own
+        drift margin).
+        """
         sent = session.peer.send(
             CloudToEdgeCommand(
                 command_id=tracked.command_id,
@@ -407,7 +419,7 @@ class Dispatcher:
                 action=tracked.action,
                 value=tracked.value,  # type: ignore[arg-type]
                 issued_at=datetime.fromisoformat(tracked.issued_at),
-                deadline=datetime.fromtimestamp(deadline_s, UTC),
+                deadline=datetime.fromtimestamp(deadline_s - self._ack_allowance_s, UTC),
                 user=tracked.username,
             )
         )

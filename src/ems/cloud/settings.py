@@ -77,6 +77,12 @@ class CloudSettings(BaseSettings):
     watchdog_s: float = Field(
         default=5.0, gt=0, description="A sent command with no final status after this fails [s]"
     )
+    ack_allowance_s: float = Field(
+        default=1.5,
+        ge=0,
+        description="The deadline sent to the edge is this much before the watchdog fires, "
+        "so that an edge's final ack has time to come back [s]",
+    )
     ui_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     edge_max_frame_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     log_file: Path | None = Field(

@@ -111,6 +111,7 @@ class RunningPostgres(ThrowawayServer):
         self.database = database
         self._runner = runner
         self._stopped = False
+        self._start_options: tuple[bool, float, Mapping[str, str]] = (False, 60.0, {})
 
     @property
     def dsn(self) -> str:
@@ -135,6 +136,26 @@ class RunningPostgres(ThrowawayServer):
                 )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Shut the server down (fast: open transactions roll back) but keep its data.
+
+        Clients see refused connections until :meth:`resume`, as in an outage.
+        """
+        if self._stopped:
+            raise PostgresStartError("pause() after stop(): the directory is gone")
+        _run(
+            self._tool("pg_ctl", "stop", "-D", self.data_dir, "-m", "fast", "-w", "-t", 60),
+            cwd=self.root,
+            what="pg_ctl stop",
+        )
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port, with the same settings."""
+        if self._stopped:
+            raise PostgresStartError("resume() after stop(): the directory is gone")
+        fsync, timeout_s, settings = self._start_options
+        _start(self, fsync=fsync, timeout_s=timeout_s, settings=settings, port=self.port)
 
     def _tool(self, name: str, *args: object) -> list[str]:
         """The argv running the PostgreSQL tool ``name`` (as the server user when root)."""
@@ -242,10 +263,18 @@ def _initdb(server: RunningPostgres) -> None:
 
 
 def _start(
-    server: RunningPostgres, *, fsync: bool, timeout_s: float, settings: Mapping[str, str]
+    server: RunningPostgres,
+    *,
+    fsync: bool,
+    timeout_s: float,
+    settings: Mapping[str, str],
+    port: int | None = None,
 ) -> None:
-    for attempt in range(1, _PORT_ATTEMPTS + 1):
-        server.port = _free_port()
+    """Start the server: on ``port``, or on a free port (retried if another process takes it)."""
+    server._start_options = (fsync, timeout_s, dict(settings))
+    attempts = 1 if port is not None else _PORT_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        server.port = port if port is not None else _free_port()
         options = [
             "-c listen_addresses=127.0.0.1",
             f"-p {server.port}",
@@ -265,7 +294,7 @@ def _start(
         if result.returncode == 0:
             return
         log = server.log_tail()
-        if "could not bind" not in log or attempt == _PORT_ATTEMPTS:
+        if "could not bind" not in log or attempt == attempts:
             raise PostgresStartError(
                 f"postgres did not start (pg_ctl exit {result.returncode}): "
                 f"{result.stderr.strip()}\n{log}"

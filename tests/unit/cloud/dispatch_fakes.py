@@ -287,6 +287,7 @@ class Cloud:
         queue_offline: bool = True,
         watchdog_s: float = 5.0,
         command_rate: Rate | None = None,
+        ack_allowance_s: float = 0.0,
     ) -> None:
         """``command_rate``: guard commands (rate limit, replay, freshness) as the app does."""
         reset_embedded_server()
@@ -305,6 +306,7 @@ class Cloud:
             inventories=Inventories(self.redis),
             worker_id=WORKER,
             watchdog_s=watchdog_s,
+            ack_allowance_s=ack_allowance_s,
             queue_offline=queue_offline,
             clock=self.clock,
             guard=None

@@ -369,6 +369,33 @@ async def test_no_final_status_by_the_deadline_fails_with_edge_timeout_once(
 
 
 @pytest.mark.asyncio
+async def test_the_edge_deadline_leaves_the_ack_time_to_come_back_before_the_watchdog() -> None:
+    """Found by the chaos suite: with the watchdog's own moment as the edge's deadline,
+    an edge could apply a command just before it and its "executed" ack arrive after
+    the watchdog had reported edge_timeout: executed, yet shown as failed."""
+    cloud = Cloud(ack_allowance_s=1.5)
+    try:
+        await online(cloud)
+        now = cloud.clock.time()
+        cid = command_id(1)
+        await cloud.submit(cloud.command(cid, A))
+        deadline = cloud.peers[A].received[0].frame.deadline.timestamp()
+        assert deadline == pytest.approx(now + WATCHDOG_S - 1.5, abs=0.001)
+        # The edge applies it at the last moment it may; its ack takes 1.4 s to arrive.
+        await cloud.advance(WATCHDOG_S - 1.5 + 1.4)
+        assert await cloud.dispatcher.watchdog_pass() == 0
+        await cloud.ack(A, cid, "executed")
+        assert cloud.statuses(cid) == [("received", None), ("executed", None)]
+    finally:
+        await cloud.aclose()
+
+
+def test_an_ack_allowance_as_long_as_the_watchdog_is_refused() -> None:
+    with pytest.raises(ValueError, match="ack_allowance_s"):
+        Cloud(watchdog_s=5.0, ack_allowance_s=5.0)
+
+
+@pytest.mark.asyncio
 async def test_a_send_to_a_gone_socket_still_ends_in_edge_timeout(cloud: Cloud) -> None:
     cloud.attach(A, broken=True)  # registered, but its socket is already closed
     cloud.telemetry(A)
