@@ -95,7 +95,16 @@ def _shared() -> list[structlog.types.Processor]:
 
 def _formatter(json: bool, static: typing.Mapping[str, object] | None = None) -> _Formatter:
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        # Plain tracebacks: with rich installed, structlog's default renders each one
+        # with every frame's locals, which costs the event loop 0.5-1 s per traceback
+        # on a busy 2-core box (found by the chaos suite: with PostgreSQL down, the
+        # logged failures starved the loop and edge acks arrived after the watchdog)
+        # and would write local variables (keys, DSNs) into the log.
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     chain = _shared()
     if static:

@@ -12,7 +12,7 @@ import pytest
 from ems.audit import AuditTrail
 from ems.edge.config import LoggingConfig, load_edge_config
 from ems.edge.connected import add_edge_log_file
-from ems.logs import RedactSecrets, add_log_file
+from ems.logs import RedactSecrets, add_log_file, configure_logging
 
 CID = "123e4567-e89b-42d3-a456-426614174000"
 
@@ -89,3 +89,25 @@ def test_secrets_are_redacted_from_every_line(tmp_path: Path, message: str, secr
     assert secret not in json.dumps(line)
     assert "[redacted]" in str(line["event"])
     assert RedactSecrets().filter(logging.makeLogRecord({"msg": "no secret here"}))
+
+
+def test_a_logged_exception_shows_a_plain_traceback_without_local_variables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rendering every frame's locals cost the event loop up to a second per
+    traceback (found by the chaos suite) and would copy secrets into the log."""
+    configure_logging()  # the autouse fixture puts the root handlers back
+
+    def fail(api_key: str) -> None:
+        raise RuntimeError("boom")
+
+    secret = "-".join(("local", "secret", "value"))  # not in any source line shown
+    try:
+        fail(secret)
+    except RuntimeError:
+        logging.getLogger("ems.test").exception("it failed")
+    err = capsys.readouterr().err
+    assert "it failed" in err
+    assert "Traceback (most recent call last)" in err
+    assert "RuntimeError: boom" in err
+    assert "local-secret-value" not in err

@@ -77,6 +77,8 @@ class ChaosResult:
     report: str
     commands: int
     finals: dict[str, int] = field(default_factory=dict)  # "status(reason)" -> count
+    #: The problems by check: "recovery", "statuses", "executions", "telemetry".
+    by_check: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Run:
@@ -447,6 +449,7 @@ async def _run(run: _Run) -> ChaosResult:
     ]
     tasks = [asyncio.create_task(d.run(stop)) for d in run.dashboards]
     problems: list[str] = []
+    by_check: dict[str, list[str]] = {}
     try:
         run.start_edge()
         begun = time.time()
@@ -467,12 +470,14 @@ async def _run(run: _Run) -> ChaosResult:
         not_up = await run.wait_recovered(run.config.recovery_timeout_s, since_s=time.time())
         if not_up is not None:
             raise _NotRecovered(f"at the end: {not_up}")
-        problems += await run.final_commands()
+        by_check["recovery"] = await run.final_commands()
+        problems += by_check["recovery"]
         end_s = time.time()
         records = await run.settle()
         rows = await run.wait_stored_until(end_s, 60.0)
     except _NotRecovered as exc:
-        problems.append(f"a service did not recover by itself {exc}")
+        by_check["recovery"] = [f"a service did not recover by itself {exc}"]
+        problems += by_check["recovery"]
         records, rows, end_s = {}, [], time.time()
     finally:
         stop.set()
@@ -490,11 +495,13 @@ async def _run(run: _Run) -> ChaosResult:
             finals[key] = finals.get(key, 0) + 1
     if records:
         sent = list(run.sent.values())
-        problems += check_statuses(sent, records, run.windows)
         executions = read_executions(run.executions_path)
-        problems += check_executions(sent, final_by_id, executions, run.windows)
-        problems += check_telemetry(rows, run.windows, end_s=end_s, period_s=PERIOD_S)
-    return ChaosResult(problems, run.report(problems, finals), len(run.sent), finals)
+        by_check["statuses"] = check_statuses(sent, records, run.windows)
+        by_check["executions"] = check_executions(sent, final_by_id, executions, run.windows)
+        by_check["telemetry"] = check_telemetry(rows, run.windows, end_s=end_s, period_s=PERIOD_S)
+        for name in ("statuses", "executions", "telemetry"):
+            problems += by_check[name]
+    return ChaosResult(problems, run.report(problems, finals), len(run.sent), finals, by_check)
 
 
 def run_chaos(config: ChaosConfig, workdir: Path) -> ChaosResult:

@@ -35,6 +35,7 @@ class TcpProxy:
         self._next = 0
         self._server: asyncio.Server | None = None
         self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -51,13 +52,20 @@ class TcpProxy:
         return len(pairs)
 
     async def close(self) -> None:
-        self.drop_all()
         if self._server is not None:
             self._server.close()
+        self.drop_all()
+        # Let every handler see its connection end (no task left for the loop to cancel).
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         upstream = await self._connect_upstream()
         if upstream is None:
             writer.transport.abort()
