@@ -124,14 +124,13 @@ class RequestWriter:
         if old is not None and isinstance(old.value, Mapping):
             old_id = str(old.value.get("command_id"))
             if old_id != command.command_id:
-                ack = Ack(
+                self._fail(
                     action.ack_address(command.device),
                     old_id,
-                    "failed",
                     "superseded",
                     f"replaced by {command.command_id} before a cycle consumed it",
+                    now_s,
                 )
-                self._store.set_channel(ack.address, ack.value(to_rfc3339(now_s)), ts=now_s)
                 log.info("command %s superseded by %s", old_id, command.command_id)
         self._audit.record(
             "edge.request_written",
@@ -146,3 +145,33 @@ class RequestWriter:
             channel=address,
         )
         return Verdict("delivered", request_address=address)
+
+    def withdraw_all(self, reason: str, detail: str) -> list[str]:
+        """Take every pending request off its channel and fail it with ``reason``.
+
+        For the cloud link when its connection is lost: a command not yet applied
+        is not applied while its final status cannot be reported, since the
+        cloud's watchdog would report it failed meanwhile (DESIGN section 4: a
+        command the operator saw fail is never carried out). Call it on the
+        thread that runs the cycle, so no cycle takes a request halfway.
+        Returns the command ids withdrawn.
+        """
+        now_s = self._clock.time()
+        withdrawn = []
+        for device_id, profile in self._devices.items():
+            for action in profile.actions.values():
+                old = self._store.swap(action.request_address(device_id), None, ts=now_s)
+                if old is None or not isinstance(old.value, Mapping):
+                    continue
+                command_id = str(old.value.get("command_id"))
+                self._fail(action.ack_address(device_id), command_id, reason, detail, now_s)
+                withdrawn.append(command_id)
+        if withdrawn:
+            log.warning("withdrew %d pending command(s): %s", len(withdrawn), detail)
+        return withdrawn
+
+    def _fail(
+        self, ack_address: str, command_id: str, reason: str, detail: str, now_s: float
+    ) -> None:
+        ack = Ack(ack_address, command_id, "failed", reason, detail)
+        self._store.set_channel(ack.address, ack.value(to_rfc3339(now_s)), ts=now_s)

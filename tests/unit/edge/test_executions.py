@@ -82,3 +82,17 @@ def test_a_record_after_close_is_counted_not_raised(tmp_path: Path) -> None:
 
 def test_a_missing_log_reads_as_empty(tmp_path: Path) -> None:
     assert read_executions(tmp_path / "none.jsonl") == []
+
+
+def test_requests_withdrawn_when_the_link_is_lost_fail_and_are_never_applied(
+    h: CycleHarness,
+) -> None:
+    """Found by the chaos suite: a command applied while the link was down could not
+    report back before the cloud's watchdog failed it (executed, yet shown failed)."""
+    cid = h.command(B, "set_active_power", -1500)
+    assert h.requests.withdraw_all("link_lost", "connection lost") == [cid]
+    assert h.requests.withdraw_all("link_lost", "connection lost") == []  # nothing left
+    h.cycle_once()
+    assert h.status(cid) == ("failed", "link_lost")
+    assert h.output(f"{B}/SetActivePower") == 0
+    assert h.executions == []

@@ -356,6 +356,13 @@ class CloudLink:
             log.exception("unexpected error in the cloud link; reconnecting")
         finally:
             self._connected = False
+            if up_since is not None:
+                # Before any await: the cycle runs on this loop, so none takes a
+                # request halfway. A command applied now could not be reported
+                # before the cloud's watchdog fails it: fail it here instead.
+                self._runtime.requests.withdraw_all(
+                    "link_lost", "the connection to the cloud was lost before a cycle took it"
+                )
             if ws is not None:
                 await ws.close()  # 1000; a no-op once the connection is closed
         return None if up_since is None else loop.time() - up_since

@@ -456,7 +456,10 @@ async def test_a_redelivery_while_pending_is_answered_delivered_and_executed_onc
 async def test_a_command_pending_at_a_restart_is_never_executed_after_it(
     clock: VirtualClock, cloud: FakeCloud, tmp_path: Path
 ) -> None:
-    """Taken, then the edge stopped before a cycle ran: at most once means not at all."""
+    """Taken, then the edge stopped before a cycle ran: at most once means not at all.
+
+    Losing the link withdraws the pending request (``failed(link_lost)``), so the
+    record answers the repeated delivery with that final status."""
     first = _Edge(clock, cloud, tmp_path)
     command = cloud.command(value=-900.0)
     async with running(first.link):
@@ -469,9 +472,13 @@ async def test_a_command_pending_at_a_restart_is_never_executed_after_it(
         again = await cloud.next("ack")
         second.runtime.cycle.run_once(0)
         await cloud.next("telemetry")
-    assert (again.command_id, again.status) == (command.command_id, "delivered")
+    assert (again.command_id, again.status, again.reason) == (
+        command.command_id,
+        "failed",
+        "link_lost",
+    )
     assert second.requests == []
-    assert cloud.frames["ack"].empty()  # no "executed": the cloud's watchdog settles it
+    assert cloud.frames["ack"].empty()  # never "executed"
 
 
 @pytest.mark.asyncio
