@@ -189,7 +189,7 @@ class CloudLink:
             else SeenCommands(cache_dir / SEEN_COMMANDS_FILE, clock=self._clock)
         )
         self._wake = asyncio.Event()  # set when an ack or a frame is ready to send
-        self._outbox = AckOutbox(self._wake.set)
+        self._outbox = AckOutbox(self._wake.set, now=self._clock.monotonic)
         self._dispatcher = CommandDispatcher(
             runtime.requests.submit, self._clock, self._outbox, seen=self._seen, audit=runtime.audit
         )
@@ -435,6 +435,9 @@ class CloudLink:
     async def _serve(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         """Inventory, then read and write until the connection ends or ``stop`` is set."""
         await ws.send(encode(self._inventory))
+        resent = self._outbox.resend_recent()
+        if resent:
+            log.info("sending %d recent final ack(s) again after the reconnect", resent)
         if self._refresh_profiles and self._refresh_task is None:
             self._refresh_task = asyncio.create_task(self._refresh_profile_cache())
         self._uplink.session_started()

@@ -18,6 +18,7 @@ and never submitted again.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 OUTBOX_WARN = 1000
 _MAX_DETAIL = 1000  # EdgeAck.detail's limit [characters]
 _FINAL = frozenset({"executed", "failed"})
+#: Final acks sent less than this long before a connection ended are sent again on
+#: the next one [s]: the socket took them, but a cloud process that died (or a
+#: connection that broke) right then may never have read them, and the watchdog
+#: would report the command edge_timeout although it ran. Twice the cloud's
+#: default watchdog (5 s); a repeat of an ack the cloud already has is only audited.
+RESEND_WINDOW_S = 10.0
 
 
 class AckOutbox:
@@ -51,11 +58,15 @@ class AckOutbox:
     command). ``on_ready`` is called whenever an ack is added.
     """
 
-    def __init__(self, on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self, on_ready: Callable[[], None], now: Callable[[], float] = time.monotonic
+    ) -> None:
         self._acks: deque[EdgeAck] = deque()
         self._on_ready = on_ready
         # (status, reason or "") -> acks put, for /metrics.
         self.counts: Counter[tuple[str, str]] = Counter()
+        self._now = now  # monotonic seconds, for the resend window
+        self._recent: deque[tuple[float, EdgeAck]] = deque()  # final acks sent, oldest first
 
     def __len__(self) -> int:
         return len(self._acks)
@@ -72,8 +83,31 @@ class AckOutbox:
         return self._acks[0] if self._acks else None
 
     def sent(self) -> None:
-        """Drop the oldest ack: the socket took it."""
-        self._acks.popleft()
+        """Drop the oldest ack: the socket took it (final ones are kept a while, see
+        :meth:`resend_recent`)."""
+        ack = self._acks.popleft()
+        if ack.status in _FINAL or ack.status == "rejected":
+            self._recent.append((self._now(), ack))
+            self._forget_old()
+
+    def resend_recent(self, window_s: float = RESEND_WINDOW_S) -> int:
+        """Queue again, ahead of the waiting ones, the final acks sent within ``window_s``.
+
+        For a new connection: what the last one took may have died with it.
+        Returns how many.
+        """
+        self._forget_old(window_s)
+        again = [ack for _, ack in self._recent]
+        self._recent.clear()
+        self._acks.extendleft(reversed(again))
+        if again:
+            self._on_ready()
+        return len(again)
+
+    def _forget_old(self, window_s: float = RESEND_WINDOW_S) -> None:
+        cutoff = self._now() - window_s
+        while self._recent and self._recent[0][0] < cutoff:
+            self._recent.popleft()
 
 
 class CommandDispatcher:

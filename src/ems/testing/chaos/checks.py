@@ -153,7 +153,8 @@ def check_executions(
     count = Counter(e.command_id for e in executions)
     for e in executions:
         final = finals.get(e.command_id)
-        faults = faults_between(windows, sent_at.get(e.command_id, e.applied_at) - 1, e.applied_at)
+        sent_s = sent_at.get(e.command_id, e.applied_at)
+        faults = faults_between(windows, sent_s - 1, e.applied_at + 10)  # up to its ack's fate
         if count[e.command_id] > 1:
             problems.append(
                 f"command {e.command_id} executed {count[e.command_id]} times, this one at "

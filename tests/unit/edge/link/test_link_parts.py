@@ -19,6 +19,7 @@ from ems.edge.link import (
     CommandDispatcher,
     cloud_endpoints,
 )
+from ems.edge.link._wire import utc_datetime
 from ems.edge.requests import CommandRequest, Verdict
 from ems.edge.runtime import EdgeRuntime
 from ems.protocol import CloudToEdgeCommand, EdgeAck, FrameError
@@ -201,3 +202,35 @@ def test_api_key_is_checked_without_echoing_it(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="API key") as info:
             CloudLink(runtime, "http://127.0.0.1:1", key, tmp_path)
         assert not key or key.strip() not in str(info.value)
+
+
+_IDS = {name: str(uuid.uuid5(uuid.NAMESPACE_URL, name)) for name in ("old", "d", "new", "waiting")}
+_NAMES = {v: k for k, v in _IDS.items()}
+
+
+def _ack(name: str, status: str) -> EdgeAck:
+    return EdgeAck.model_validate(
+        {"type": "ack", "command_id": _IDS[name], "status": status, "at": utc_datetime(0.0)}
+    )
+
+
+def test_final_acks_sent_just_before_a_connection_ended_are_sent_again() -> None:
+    """Found by the chaos suite: an "executed" ack the socket took just before its
+    cloud process was killed was never read; the watchdog then reported edge_timeout."""
+    clock = VirtualClock()
+    outbox = AckOutbox(lambda: None, now=clock.monotonic)
+    outbox.put(_ack("old", "executed"))
+    outbox.put(_ack("d", "delivered"))
+    outbox.sent()  # old, at t=0
+    outbox.sent()  # d: progress, never sent again
+    clock.advance(8.0)
+    outbox.put(_ack("new", "failed"))
+    outbox.put(_ack("waiting", "executed"))
+    outbox.sent()  # new, at t=8; "waiting" is still waiting
+    clock.advance(3.0)  # t=11: "old" is out of the 10 s window, "new" is not
+    assert outbox.resend_recent(window_s=10.0) == 1
+    assert [(_NAMES[a.command_id], a.status) for a in _drain(outbox)] == [
+        ("new", "failed"),
+        ("waiting", "executed"),
+    ]
+    assert outbox.resend_recent(window_s=10.0) == 2  # both just sent: kept again
