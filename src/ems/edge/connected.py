@@ -51,7 +51,9 @@ async def serve_connected(
         with contextlib.ExitStack() as stack:
             if config.metrics.enabled:
                 metrics = EdgeMetrics(runtime, link)
-                stack.enter_context(serve_metrics(metrics, config.metrics.host, config.metrics.port))
+                stack.enter_context(
+                    serve_metrics(metrics, config.metrics.host, config.metrics.port)
+                )
             # The link first: it watches the cycle before the first cycle runs.
             await asyncio.gather(link.run(stop), runtime.run(stop))
     finally:
