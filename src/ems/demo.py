@@ -2,7 +2,8 @@
 
 Embedded stores live in the data directory. The users ``operator`` and
 ``viewer`` get the password from ``EMS_DEMO_PASSWORD`` (or a generated one,
-printed), and ``site-1`` gets an API key kept in the data directory.
+printed) and are granted the demo edge, and ``site-1`` gets an API key kept in
+the data directory.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ log = logging.getLogger(__name__)
 DEMO_USERS = (("operator", "operator"), ("viewer", "viewer"))
 
 
-def _ensure_users(password: str) -> None:
+def _ensure_users(password: str, edge_ids: list[str]) -> None:
     import ems.authsvc as authsvc
 
     for username, role in DEMO_USERS:
         try:
-            authsvc.create_user(username, role, password)
+            authsvc.create_user(username, role, password, edges=edge_ids)
         except authsvc.UserExists:
             authsvc.set_password(username, password)
+            authsvc.grant_edges(username, edge_ids)
 
 
 def _edge_key(data_dir: Path, edge_id: str) -> str:
@@ -100,7 +102,10 @@ def run_demo(port: int, data_dir: Path, host: str = "127.0.0.1") -> int:
     app = create_app(settings)  # configures the auth service
     # Django's database work happens here, before the event loop starts.
     password = os.environ.get("EMS_DEMO_PASSWORD") or secrets.token_urlsafe(12)
-    _ensure_users(password)
-    key = _edge_key(settings.data_dir, "site-1")
+    from ems.edge.config import load_edge_config
+
+    edge_id = load_edge_config(None).edge_id  # the demo site (ems/edge/sites/demo.yaml)
+    _ensure_users(password, [edge_id])
+    key = _edge_key(settings.data_dir, edge_id)
     asyncio.run(_serve(settings, app, password, key))
     return 0

@@ -4,7 +4,7 @@ Start it with :func:`configure` (once per process), then serve :func:`asgi_app`
 alone or mounted at ``/auth``, or use the Python API (:mod:`ems.authsvc.api`).
 
 URLs (all under ``/auth/``): ``POST token``, ``POST token/refresh``,
-``GET jwks.json``, ``GET healthz``, the Django admin at ``admin/``.
+``POST logout``, ``GET jwks.json``, ``GET healthz``, the Django admin at ``admin/``.
 
 Environment (read once, at :func:`configure`): ``EMS_ALLOWED_HOSTS``,
 ``EMS_CSRF_TRUSTED_ORIGINS``, ``EMS_AUTH_SECURE_COOKIES``, ``EMS_JWT_ISSUER``,
@@ -21,10 +21,15 @@ if TYPE_CHECKING:
         authenticate_tokens,
         create_edge_key,
         create_user,
+        grant_edges,
+        grants,
         issuer,
         jwks,
+        logout,
         refresh_tokens,
         revoke_edge_keys,
+        revoke_grants,
+        revoke_user,
         set_password,
         verify_edge_key,
     )
@@ -60,12 +65,17 @@ __all__ = [
     "configure",
     "create_edge_key",
     "create_user",
+    "grant_edges",
+    "grants",
     "is_configured",
     "issuer",
     "jwks",
+    "logout",
     "migrate",
     "refresh_tokens",
     "revoke_edge_keys",
+    "revoke_grants",
+    "revoke_user",
     "set_password",
     "verify_edge_key",
 ]
@@ -79,10 +89,15 @@ _EXPORTS = {
         "authenticate_tokens",
         "create_edge_key",
         "create_user",
+        "grant_edges",
+        "grants",
         "issuer",
         "jwks",
+        "logout",
         "refresh_tokens",
         "revoke_edge_keys",
+        "revoke_grants",
+        "revoke_user",
         "set_password",
         "verify_edge_key",
     ),

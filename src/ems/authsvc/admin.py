@@ -13,14 +13,14 @@ from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 
-from ems.authsvc import edgekeys
-from ems.authsvc.models import EdgeKey, User
+from ems.authsvc import edgekeys, revocation
+from ems.authsvc.models import EdgeGrant, EdgeKey, User
 
 __all__ = ["EdgeKeyAdmin", "EmsUserAdmin"]
 
 admin.site.site_header = "EMS administration"
 admin.site.site_title = "EMS admin"
-admin.site.index_title = "Users, roles and edge API keys"
+admin.site.index_title = "Users, roles, edge grants and edge API keys"
 
 
 class EmsUserCreationForm(AdminUserCreationForm):
@@ -34,16 +34,37 @@ class EmsUserChangeForm(UserChangeForm):
         model = User
 
 
+class EdgeGrantInline(admin.TabularInline):
+    """The edges the user may see and command (``*``: every edge; admins see all)."""
+
+    model = EdgeGrant
+    extra = 1
+    fields = ("edge_id", "created_at")
+    readonly_fields = ("created_at",)
+
+
 @admin.register(User)
 class EmsUserAdmin(UserAdmin):
     form = EmsUserChangeForm
     add_form = EmsUserCreationForm
+    inlines = (EdgeGrantInline,)
+    actions = ("revoke_sessions",)
     # Groups and per-user permissions are not used: the role decides (admin ⇒ superuser).
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         ("Access", {"fields": ("role", "is_active", "is_staff", "is_superuser")}),
-        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        (
+            "Important dates",
+            {
+                "fields": (
+                    "last_login",
+                    "date_joined",
+                    "sessions_revoked_at",
+                    "claims_changed_at",
+                )
+            },
+        ),
     )
     add_fieldsets = (
         (
@@ -54,10 +75,33 @@ class EmsUserAdmin(UserAdmin):
             },
         ),
     )
-    readonly_fields = ("is_staff", "is_superuser", "last_login", "date_joined")
-    list_display = ("username", "role", "is_active", "last_login")
+    readonly_fields = (
+        "is_staff",
+        "is_superuser",
+        "last_login",
+        "date_joined",
+        "sessions_revoked_at",
+        "claims_changed_at",
+    )
+    list_display = ("username", "role", "edges", "is_active", "last_login")
     list_filter = ("role", "is_active")
     filter_horizontal = ()
+
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> Any:
+        return () if obj is None else self.inlines  # grants once the user exists
+
+    @admin.display(description="edges")
+    def edges(self, obj: User) -> str:
+        if obj.role == "admin":
+            return "all (admin)"
+        return ", ".join(g.edge_id for g in obj.grants.all()) or "none"
+
+    @admin.action(description="End the selected users' sessions (sign them out everywhere)")
+    def revoke_sessions(self, request: HttpRequest, queryset: Any) -> None:
+        users = list(queryset)
+        for user in users:
+            revocation.revoke_sessions(user, "revoked")
+        self.message_user(request, f"Sessions of {len(users)} user(s) ended.", messages.SUCCESS)
 
 
 # Shown once, right after "Save": the only time anyone sees the key.
@@ -124,5 +168,11 @@ class EdgeKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        active = queryset.filter(revoked_at__isnull=True)
+        by_edge: dict[str, list[str]] = {}
+        for edge_id, key_id in active.values_list("edge_id", "key_id"):
+            by_edge.setdefault(edge_id, []).append(key_id)
+        count = active.update(revoked_at=timezone.now())
+        for edge_id, key_ids in by_edge.items():
+            revocation.publish_edge_keys(edge_id, key_ids)  # its live socket closes
         self.message_user(request, f"{count} key(s) revoked.", messages.SUCCESS)

@@ -12,10 +12,24 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ems.authsvc import bootstrap, edgekeys
+from ems.authsvc import bootstrap, edgekeys, revocation
 from ems.authsvc.errors import UnknownUser, UserExists, WeakPassword
-from ems.authsvc.identity import EDGE_ID_RE, check_edge_id, check_role, check_username
-from ems.authsvc.tokens import ACCESS, REFRESH, InvalidRefresh, decode_refresh, issue, token_body
+from ems.authsvc.identity import (
+    EDGE_ID_RE,
+    Role,
+    check_edge_id,
+    check_role,
+    check_username,
+)
+from ems.authsvc.tokens import (
+    ACCESS,
+    REFRESH,
+    InvalidRefresh,
+    decode_access,
+    decode_refresh,
+    issue,
+    token_body,
+)
 
 if TYPE_CHECKING:
     from ems.authsvc.models import User
@@ -26,10 +40,15 @@ __all__ = [
     "authenticate_tokens",
     "create_edge_key",
     "create_user",
+    "grant_edges",
+    "grants",
     "issuer",
     "jwks",
+    "logout",
     "refresh_tokens",
     "revoke_edge_keys",
+    "revoke_grants",
+    "revoke_user",
     "set_password",
     "verify_edge_key",
 ]
@@ -44,12 +63,18 @@ SESSION_DIGEST_CHARS = 16
 
 
 def create_user(
-    username: str, role: str, password: str, *, check_password_strength: bool = True
+    username: str,
+    role: str,
+    password: str,
+    *,
+    check_password_strength: bool = True,
+    edges: list[str] | None = None,
 ) -> None:
     """Create a user; raises :class:`UserExists` if the name is taken (see
     :func:`set_password`), :class:`InvalidUsername`, :class:`InvalidRole`, or
     :class:`WeakPassword` when the password fails Django's password validators
-    (``check_password_strength=False`` skips them, e.g. for a throw-away demo)."""
+    (``check_password_strength=False`` skips them, e.g. for a throw-away demo).
+    ``edges``: the edges granted to the user (see :func:`grant_edges`)."""
     from django.db import IntegrityError, transaction
 
     from ems.authsvc.models import User
@@ -59,9 +84,12 @@ def create_user(
     if User.objects.filter(username=username).exists():
         raise UserExists(f"user {username!r} already exists; use set-password to change it")
     _check_password(password, User(username=username), check_password_strength)
+    granted = [_check_grant(e) for e in edges or ()]
     try:
         with transaction.atomic():
-            User.objects.create_user(username=username, password=password, role=role)
+            user = User.objects.create_user(username=username, password=password, role=role)
+            for edge_id in dict.fromkeys(granted):
+                user.grants.create(edge_id=edge_id)
     except IntegrityError:  # created concurrently since the check above
         raise UserExists(f"user {username!r} already exists") from None
     log.info("user %s created with role %s", username, role)
@@ -79,6 +107,86 @@ def set_password(username: str, password: str, *, check_password_strength: bool 
     user.set_password(password)
     user.save(update_fields=["password"])
     log.info("password of user %s changed", username)
+    revocation.revoke_sessions(user, "revoked")  # its tokens, access ones too
+
+
+def _user(username: str) -> User:
+    from ems.authsvc.models import User
+
+    try:
+        user: User = User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise UnknownUser(f"no user {username!r}") from None
+    return user
+
+
+def revoke_user(username: str) -> float:
+    """End every session of ``username`` (an admin's revoke): its tokens, refresh
+    included, are refused from now on and the cloud closes its sockets. Returns the
+    moment [s, Unix epoch] before which tokens are refused."""
+    return revocation.revoke_sessions(_user(username), "revoked")
+
+
+# --- edge grants -------------------------------------------------------------------------
+
+
+def _check_grant(edge_id: str) -> str:
+    from ems.authsvc.models import ALL_EDGES
+
+    return edge_id if edge_id == ALL_EDGES else check_edge_id(edge_id)
+
+
+def grant_edges(username: str, edge_ids: list[str]) -> list[str]:
+    """Let ``username`` see and command ``edge_ids`` (``*``: every edge); returns the
+    ones newly granted. Open sessions get the new grants at their next refresh,
+    which the cloud forces by closing their sockets."""
+    from django.db import transaction
+
+    from ems.authsvc.models import EdgeGrant
+
+    checked = [_check_grant(e) for e in edge_ids]
+    user = _user(username)
+    added = []
+    with transaction.atomic():
+        for edge_id in checked:
+            _, created = EdgeGrant.objects.get_or_create(user=user, edge_id=edge_id)
+            if created:
+                added.append(edge_id)
+    log.info("user %s granted %s", username, added or "nothing new")
+    return added
+
+
+def revoke_grants(username: str, edge_ids: list[str]) -> list[str]:
+    """Take ``edge_ids`` away from ``username``; returns the ones it had."""
+    from django.db import transaction
+
+    from ems.authsvc.models import EdgeGrant
+
+    checked = [_check_grant(e) for e in edge_ids]
+    user = _user(username)
+    removed = []
+    with transaction.atomic():
+        for grant in EdgeGrant.objects.filter(user=user, edge_id__in=checked):
+            grant.delete()  # one by one: each delete signals the claims change
+            removed.append(grant.edge_id)
+    log.info("user %s lost %s", username, removed or "nothing")
+    return sorted(removed)
+
+
+def grants(username: str) -> list[str]:
+    """The edges granted to ``username`` (an admin sees every edge regardless)."""
+    user = _user(username)
+    return sorted(str(g) for g in user.grants.values_list("edge_id", flat=True))
+
+
+def edge_claim(user: User) -> list[str]:
+    """The ``edges`` claim of ``user``'s access tokens: ``["*"]`` for every edge."""
+    from ems.authsvc.models import ALL_EDGES
+
+    if user.role == Role.ADMIN.value:
+        return [ALL_EDGES]
+    granted = sorted(str(e) for e in user.grants.values_list("edge_id", flat=True))
+    return [ALL_EDGES] if ALL_EDGES in granted else granted
 
 
 def _check_password(password: str, user: User, check_strength: bool) -> None:
@@ -110,16 +218,21 @@ def create_edge_key(edge_id: str, label: str = "") -> str:
     return plaintext
 
 
-def revoke_edge_keys(edge_id: str) -> int:
-    """Revoke every active key of ``edge_id``; returns how many were active."""
+def revoke_edge_keys(edge_id: str, key_ids: list[str] | None = None) -> int:
+    """Revoke the active keys of ``edge_id`` (only those of ``key_ids``, the public
+    ids, when given: the old key at the end of a rotation); returns how many were
+    active. A socket of the edge authenticated with one of them is closed."""
     from django.utils import timezone
 
     from ems.authsvc.models import EdgeKey
 
     check_edge_id(edge_id)
-    count: int = EdgeKey.objects.filter(edge_id=edge_id, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    active = EdgeKey.objects.filter(edge_id=edge_id, revoked_at__isnull=True)
+    if key_ids is not None:
+        active = active.filter(key_id__in=key_ids)
+    revoked = [str(k) for k in active.values_list("key_id", flat=True)]
+    count: int = active.update(revoked_at=timezone.now())
+    revocation.publish_edge_keys(edge_id, revoked)  # its live socket closes
     log.info("%d edge key(s) of edge %s revoked", count, edge_id)
     return count
 
@@ -150,9 +263,18 @@ def authenticate_tokens(username: str, password: str) -> dict[str, Any] | None:
     if user is None:
         return None
     key, policy = bootstrap.signing_key(), bootstrap.token_policy()
-    now_s = int(time.time())
+    now_s = time.time()
     username, role, uid = str(user.username), str(user.role), int(user.pk)
-    access = issue(key, policy, typ=ACCESS, username=username, role=role, uid=uid, now_s=now_s)
+    access = issue(
+        key,
+        policy,
+        typ=ACCESS,
+        username=username,
+        role=role,
+        uid=uid,
+        now_s=now_s,
+        extra={"edges": edge_claim(user)},
+    )
     refresh = issue(
         key,
         policy,
@@ -179,18 +301,55 @@ def refresh_tokens(refresh_token: str) -> dict[str, Any]:
         raise InvalidRefresh("user unknown or deactivated")
     if not hmac.compare_digest(str(claims.get("sv", "")), _session_digest(user)):
         raise InvalidRefresh("password changed since the token was issued")
+    _refuse_revoked(claims, revocation.sessions_revoked_before_s(user))
     access = issue(
         key,
         policy,
         typ=ACCESS,
         username=user.username,
-        role=user.role,  # the current role: a change takes effect at the next refresh
+        role=user.role,  # the current role and grants: changes apply at the next refresh
         uid=user.pk,
-        now_s=int(time.time()),
+        now_s=time.time(),
+        extra={"edges": edge_claim(user)},
     )
     return token_body(
         policy, access=access, refresh=refresh_token, username=user.username, role=user.role
     )
+
+
+def _refuse_revoked(claims: dict[str, Any], before_s: float | None) -> None:
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        raise InvalidRefresh("invalid token: bad iat")
+    if before_s is not None and iat < before_s:
+        raise InvalidRefresh("session revoked")
+
+
+def logout(access_token: str | None, refresh_token: str | None) -> str:
+    """``POST /auth/logout``: end every session of the user named by a valid access
+    token or refresh token (either will do); returns the username. Raises
+    :class:`InvalidRefresh` when neither is a valid, unrevoked token of an active user."""
+    from ems.authsvc.models import User
+
+    key, policy = bootstrap.signing_key(), bootstrap.token_policy()
+    claims: dict[str, Any] | None = None
+    problem = InvalidRefresh("no token")
+    for token, decode in ((access_token, decode_access), (refresh_token, decode_refresh)):
+        if not token:
+            continue
+        try:
+            claims = decode(key, policy, token)
+            break
+        except InvalidRefresh as exc:
+            problem = exc
+    if claims is None:
+        raise problem
+    user = User.objects.filter(pk=claims["uid"], username=claims["sub"]).first()
+    if user is None or not user.is_active:
+        raise InvalidRefresh("user unknown or deactivated")
+    _refuse_revoked(claims, revocation.sessions_revoked_before_s(user))
+    revocation.revoke_sessions(user, "logout")
+    return str(user.username)
 
 
 def _session_digest(user: User) -> str:

@@ -12,3 +12,8 @@ class EmsAuthConfig(AppConfig):
     label = "emsauth"
     verbose_name = "EMS auth"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ems.authsvc import signals
+
+        signals.connect()

@@ -1,4 +1,4 @@
-"""``ems auth …``: serve the auth service, migrate, create users and edge keys.
+"""``ems auth …``: serve the auth service, migrate, users, grants, edge keys, revocation.
 
 Importing this module is cheap (Django loads only when a command runs), so the
 main ``ems`` parser can add these subcommands unconditionally.
@@ -64,8 +64,9 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
     from ems.authsvc.api import create_user
 
     password, generated = _password(args)
-    create_user(args.name, args.role, password)
-    print(f"created user {args.name} with role {args.role}", file=sys.stderr)
+    create_user(args.name, args.role, password, edges=args.edge)
+    granted = f", edges {', '.join(args.edge)}" if args.edge else ""
+    print(f"created user {args.name} with role {args.role}{granted}", file=sys.stderr)
     if generated:
         print("generated password (shown once):", file=sys.stderr)
         print(password)
@@ -98,8 +99,43 @@ def _cmd_revoke_edge_keys(args: argparse.Namespace) -> int:
     _configure(args)
     from ems.authsvc.api import revoke_edge_keys
 
-    count = revoke_edge_keys(args.edge_id)
+    count = revoke_edge_keys(args.edge_id, args.key_id or None)
     print(f"revoked {count} active key(s) of edge {args.edge_id}")
+    return 0
+
+
+def _cmd_revoke_user(args: argparse.Namespace) -> int:
+    _configure(args)
+    from ems.authsvc.api import revoke_user
+
+    revoke_user(args.name)
+    print(f"sessions of {args.name} ended: every token issued before now is refused")
+    return 0
+
+
+def _cmd_grant(args: argparse.Namespace) -> int:
+    _configure(args)
+    from ems.authsvc.api import grant_edges, grants
+
+    grant_edges(args.name, args.edge_ids)
+    print(f"{args.name} may access: {', '.join(grants(args.name)) or 'no edge'}")
+    return 0
+
+
+def _cmd_revoke_grant(args: argparse.Namespace) -> int:
+    _configure(args)
+    from ems.authsvc.api import grants, revoke_grants
+
+    revoke_grants(args.name, args.edge_ids)
+    print(f"{args.name} may access: {', '.join(grants(args.name)) or 'no edge'}")
+    return 0
+
+
+def _cmd_grants(args: argparse.Namespace) -> int:
+    _configure(args)
+    from ems.authsvc.api import grants
+
+    print("\n".join(grants(args.name)))
     return 0
 
 
@@ -170,6 +206,13 @@ def add_auth_parser(
     user.add_argument("name", metavar="NAME", help="the username")
     user.add_argument("--role", required=True, choices=roles, help="the user's role")
     user.add_argument("--password", help=password_help)
+    user.add_argument(
+        "--edge",
+        action="append",
+        default=[],
+        metavar="EDGE_ID",
+        help="grant access to this edge (repeatable; * for every edge; admins see all)",
+    )
     user.set_defaults(func=_cmd_create_user)
 
     setpw = sub.add_parser(
@@ -197,11 +240,64 @@ def add_auth_parser(
         "revoke-edge-keys",
         parents=[common],
         help="revoke all keys of an edge",
-        description="Revoke every active API key of an edge (to rotate one key, create the "
-        "new key first; single keys can be revoked in the admin).",
+        description="Revoke the active API keys of an edge, all or those named with "
+        "--key-id (to rotate a key: create the new one, deploy it, then revoke the old "
+        "one by its id). A connected edge using a revoked key is disconnected.",
     )
     revoke.add_argument("edge_id", metavar="EDGE_ID", help="the edge, e.g. site-1")
+    revoke.add_argument(
+        "--key-id",
+        action="append",
+        default=[],
+        metavar="KEY_ID",
+        help="revoke only this key (its public id: the 12 hex digits after 'ems_'; "
+        "repeatable), e.g. the old key at the end of a rotation",
+    )
     revoke.set_defaults(func=_cmd_revoke_edge_keys)
+
+    revoke_user = sub.add_parser(
+        "revoke-user",
+        parents=[common],
+        help="end every session of a user",
+        description="End every session of a user: tokens issued before now are refused "
+        "(refresh tokens too) and the cloud closes the user's sockets. The cloud hears "
+        "of it through $EMS_REDIS_URL (a cloud on the embedded store serving /auth from "
+        "the same data directory notices within its revocation refresh period).",
+    )
+    revoke_user.add_argument("name", metavar="NAME", help="the username")
+    revoke_user.set_defaults(func=_cmd_revoke_user)
+
+    edges_help = "edge ids, e.g. site-1 (* for every edge)"
+    grant = sub.add_parser(
+        "grant",
+        parents=[common],
+        help="let a user see and command edges",
+        description="Grant a user access to edges. Open sessions pick it up at once: the "
+        "cloud closes their sockets and the dashboard refreshes its token.",
+    )
+    grant.add_argument("name", metavar="NAME", help="the username")
+    grant.add_argument("edge_ids", nargs="+", metavar="EDGE_ID", help=edges_help)
+    grant.set_defaults(func=_cmd_grant)
+
+    ungrant = sub.add_parser(
+        "revoke-grant",
+        parents=[common],
+        help="take edges away from a user",
+        description="Remove a user's access to edges; tokens carrying the old grants are "
+        "refused from now on.",
+    )
+    ungrant.add_argument("name", metavar="NAME", help="the username")
+    ungrant.add_argument("edge_ids", nargs="+", metavar="EDGE_ID", help=edges_help)
+    ungrant.set_defaults(func=_cmd_revoke_grant)
+
+    listing = sub.add_parser(
+        "grants",
+        parents=[common],
+        help="list a user's edges",
+        description="Print the edges granted to a user, one a line.",
+    )
+    listing.add_argument("name", metavar="NAME", help="the username")
+    listing.set_defaults(func=_cmd_grants)
     return auth
 
 

@@ -10,7 +10,10 @@ from django.db import models
 
 from ems.authsvc.identity import EDGE_ID_RE, Role
 
-__all__ = ["EdgeKey", "User"]
+#: A grant of this edge id gives access to every edge, present and future.
+ALL_EDGES = "*"
+
+__all__ = ["ALL_EDGES", "EdgeGrant", "EdgeKey", "User"]
 
 ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
 
@@ -30,10 +33,39 @@ class User(AbstractUser):
     staff and superuser in the Django admin, any other role removes both."""
 
     role = models.CharField(max_length=16, choices=ROLE_CHOICES, default=Role.VIEWER.value)
+    sessions_revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Logout or an admin's revoke: every token issued before is refused, "
+        "refresh tokens included.",
+    )
+    claims_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Role, grants or activity changed: access tokens issued before are "
+        "refused (a refresh gives one with the new claims).",
+    )
 
     objects = EmsUserManager()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        # Imported here: revocation imports this module.
+        from ems.authsvc import revocation
+
+        update_fields = kwargs.get("update_fields")
+        if self.pk is not None and (
+            update_fields is None or {"role", "is_active"} & set(update_fields)
+        ):
+            before = type(self).objects.filter(pk=self.pk).values("role", "is_active").first()
+            if before is not None and (before["role"], before["is_active"]) != (
+                self.role,
+                self.is_active,
+            ):
+                revocation.claims_changed(self, save=False)
+                if update_fields is not None:
+                    kwargs["update_fields"] = {*update_fields, "claims_changed_at"}
         is_admin = self.role == Role.ADMIN.value
         self.is_staff = is_admin
         self.is_superuser = is_admin
@@ -71,3 +103,28 @@ class EdgeKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class EdgeGrant(models.Model):
+    """``user`` may see and (with a commanding role) command ``edge_id``; ``*`` means
+    every edge. Admins see every edge without grants. A change takes effect at the
+    user's next token refresh, which the change forces (see :mod:`ems.authsvc.revocation`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
+    edge_id = models.CharField(
+        max_length=63,
+        validators=[RegexValidator(rf"{EDGE_ID_RE.pattern}|^\*$")],
+        help_text="e.g. site-1, or * for every edge",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("user", "edge_id")
+        constraints = (
+            models.UniqueConstraint(fields=("user", "edge_id"), name="emsauth_grant_unique"),
+        )
+        verbose_name = "edge grant"
+
+    def __str__(self) -> str:
+        return f"{self.user.username} → {self.edge_id}"

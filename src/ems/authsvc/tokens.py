@@ -1,8 +1,11 @@
 """Issuing access and refresh JWTs, and checking a refresh token (no Django needed).
 
 Claims of both kinds: ``iss``, ``aud``, ``sub`` (username), ``role``, ``uid`` (user
-id), ``iat``, ``nbf``, ``exp`` (epoch seconds), ``jti`` (uuid4) and ``typ``
-(``access`` or ``refresh``). A refresh token also carries ``sv``, a digest that
+id), ``iat``, ``nbf``, ``exp`` (epoch seconds, with a fraction: a token issued
+in the same second as, but after, a revocation must not be mistaken for an
+older one), ``jti`` (uuid4) and ``typ`` (``access`` or ``refresh``). An access
+token also carries ``edges``: the edge ids the user may see and command, or
+``["*"]`` for every edge. A refresh token also carries ``sv``, a digest that
 changes when the user's password changes, so a new password ends old sessions.
 """
 
@@ -19,7 +22,14 @@ import jwt
 from ems.authsvc.errors import AuthConfigError
 from ems.authsvc.signing import ALGORITHM, SigningKey
 
-__all__ = ["InvalidRefresh", "TokenPolicy", "decode_refresh", "issue", "token_body"]
+__all__ = [
+    "InvalidRefresh",
+    "TokenPolicy",
+    "decode_access",
+    "decode_refresh",
+    "issue",
+    "token_body",
+]
 
 ACCESS = "access"
 REFRESH = "refresh"
@@ -68,7 +78,7 @@ def issue(
     username: str,
     role: str,
     uid: int,
-    now_s: int,
+    now_s: float,
     extra: Mapping[str, Any] | None = None,
 ) -> str:
     """A signed token of kind ``typ`` issued at ``now_s`` (epoch seconds)."""
@@ -109,6 +119,16 @@ class InvalidRefresh(Exception):
 
 def decode_refresh(key: SigningKey, policy: TokenPolicy, token: str) -> dict[str, Any]:
     """The claims of a valid refresh token signed by ``key``; raises :class:`InvalidRefresh`."""
+    return _decode(key, policy, token, REFRESH)
+
+
+def decode_access(key: SigningKey, policy: TokenPolicy, token: str) -> dict[str, Any]:
+    """The claims of a valid access token signed by ``key`` (for ``POST /auth/logout``);
+    raises :class:`InvalidRefresh` (the same refusals as a refresh token's)."""
+    return _decode(key, policy, token, ACCESS)
+
+
+def _decode(key: SigningKey, policy: TokenPolicy, token: str, typ: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("kid") != key.kid:
@@ -125,8 +145,8 @@ def decode_refresh(key: SigningKey, policy: TokenPolicy, token: str) -> dict[str
         raise InvalidRefresh("token expired") from None
     except jwt.InvalidTokenError as exc:
         raise InvalidRefresh(f"invalid token: {exc}") from None
-    if claims.get("typ") != REFRESH:
-        raise InvalidRefresh("not a refresh token")
+    if claims.get("typ") != typ:
+        raise InvalidRefresh(f"not a{'n' if typ == ACCESS else ''} {typ} token")
     if not isinstance(claims.get("uid"), int) or not isinstance(claims.get("sub"), str):
         raise InvalidRefresh("invalid token: bad sub or uid")
     return claims

@@ -12,6 +12,7 @@ __all__ = ["urlpatterns"]
 urlpatterns = [
     path("auth/token", views.token, name="emsauth-token"),
     path("auth/token/refresh", views.token_refresh, name="emsauth-token-refresh"),
+    path("auth/logout", views.logout, name="emsauth-logout"),
     path("auth/jwks.json", views.jwks, name="emsauth-jwks"),
     path("auth/healthz", views.healthz, name="emsauth-healthz"),
     path("auth/admin/", admin.site.urls),

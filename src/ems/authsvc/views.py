@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from ems.authsvc import api
 from ems.authsvc.throttle import login_throttle
 
-__all__ = ["healthz", "jwks", "token", "token_refresh"]
+__all__ = ["healthz", "jwks", "logout", "token", "token_refresh"]
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,58 @@ def token_refresh(request: HttpRequest) -> JsonResponse:
         log.info("refresh refused: %s", exc)
         return _json(401, {"error": "invalid_token", "detail": str(exc)})
     return _json(200, body)
+
+
+@csrf_exempt
+@sensitive_variables("access", "refresh")
+@sensitive_post_parameters("refresh")
+def logout(request: HttpRequest) -> JsonResponse:
+    """``POST /auth/logout``: end every session of the user (``Authorization: Bearer
+    <access>``, or ``{"refresh": …}`` in the body, or both). Their tokens, refresh
+    tokens included, are refused from now on, and the cloud closes their sockets."""
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    scheme, _, access = request.headers.get("Authorization", "").partition(" ")
+    access = access.strip() if scheme.lower() == "bearer" else ""
+    refresh = ""
+    if request.body:
+        try:
+            refresh = _optional_field(request, "refresh")
+        except _BadRequest as exc:
+            return _json(400, {"error": "invalid_request", "detail": str(exc)})
+    if not access and not refresh:
+        return _json(
+            401,
+            {"error": "invalid_token", "detail": "send the access token as a bearer token"},
+            WWW_Authenticate="Bearer",
+        )
+    try:
+        username = api.logout(access or None, refresh or None)
+    except api.InvalidRefresh as exc:
+        log.info("logout refused: %s", exc)
+        return _json(401, {"error": "invalid_token", "detail": str(exc)})
+    return _json(200, {"status": "logged_out", "user": username})
+
+
+def _optional_field(request: HttpRequest, name: str) -> str:
+    """A string field of a JSON or form body, or "" when absent."""
+    if len(request.body) > MAX_BODY_BYTES:
+        raise _BadRequest("body too large")
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise _BadRequest("body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise _BadRequest("body must be a JSON object")
+        value = data.get(name)
+    else:
+        value = request.POST.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _BadRequest(f"{name!r} must be a string")
+    return value
 
 
 def jwks(request: HttpRequest) -> JsonResponse:

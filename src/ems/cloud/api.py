@@ -1,5 +1,12 @@
 """HTTP API: profiles (public, edges fetch them at start), edges and their telemetry history,
-command records."""
+command records.
+
+Every route but the profiles takes a bearer access token; any role may read.
+A user sees only the edges their token grants (``edges`` claim; admins see
+all): ``/api/edges`` lists only those, and an edge, its telemetry, its command
+list or one of its commands outside the grants answers 404, exactly as if it
+did not exist, so the answer does not tell whether it does.
+"""
 
 from __future__ import annotations
 
@@ -87,7 +94,12 @@ def build_router(
         except AuthError as exc:
             raise HTTPException(401, exc.reason, {"WWW-Authenticate": "Bearer"}) from None
 
-    signed_in = [Depends(bearer)]
+    # A default, not Annotated[...]: annotations are strings here (PEP 563) and FastAPI
+    # resolves them in the module's namespace, where this function's bearer is not.
+    signed_in = Depends(bearer)
+
+    def not_found(edge_id: str) -> HTTPException:
+        return HTTPException(404, f"no edge {edge_id!r}")
 
     @router.get("/profiles", summary="Every device profile, as its JSON document")
     async def profiles() -> dict[str, Any]:
@@ -102,13 +114,18 @@ def build_router(
             raise HTTPException(404, f"no profile {profile_type!r}")
         return document
 
-    @router.get("/edges", summary="Edges known to the cloud, online or not", dependencies=signed_in)
-    async def edges() -> dict[str, Any]:
-        """Every edge any cloud process has heard from: ``online`` when some process
-        holds its socket now, ``stale`` when it is online but silent for longer than
-        ``EMS_EDGE_STALE_S``, ``last_seen`` (RFC 3339 UTC, or null) and its devices."""
+    @router.get("/edges", summary="Edges known to the cloud, online or not")
+    async def edges(user: Claims = signed_in) -> dict[str, Any]:
+        """Every edge granted to the user that any cloud process has heard from:
+        ``online`` when some process holds its socket now, ``stale`` when it is
+        online but silent for longer than ``EMS_EDGE_STALE_S``, ``last_seen``
+        (RFC 3339 UTC, or null) and its devices."""
         reported = await inventories.all()
-        known = sorted(set(await cluster.known_edges()) | set(reported))
+        known = [
+            e
+            for e in sorted(set(await cluster.known_edges()) | set(reported))
+            if user.may_access(e)
+        ]
         statuses = await cluster.statuses(known)
         out = []
         for edge_id in known:
@@ -127,18 +144,18 @@ def build_router(
             )
         return {"edges": out}
 
-    @router.get(
-        "/edges/{edge_id}/telemetry",
-        summary="History of channels, bucketed",
-        dependencies=signed_in,
-    )
+    @router.get("/edges/{edge_id}/telemetry", summary="History of channels, bucketed")
     async def telemetry(
+        *,
+        user: Claims = signed_in,
         edge_id: Annotated[str, Path(pattern=_EDGE_ID)],
         channel: Annotated[list[ChannelName], Query(min_length=1, max_length=50)],
         start: datetime | None = None,
         end: datetime | None = None,
         max_points: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
+        if not user.may_access(edge_id):
+            raise not_found(edge_id)
         end_s = end.timestamp() if end is not None else time.time()
         start_s = start.timestamp() if start is not None else end_s - 3600.0
         if start_s >= end_s:
@@ -153,12 +170,10 @@ def build_router(
             "channels": {name: [p._asdict() for p in points] for name, points in history.items()},
         }
 
-    @router.get(
-        "/commands",
-        summary="An edge's recent commands, newest first",
-        dependencies=signed_in,
-    )
+    @router.get("/commands", summary="An edge's recent commands, newest first")
     async def commands(
+        *,
+        user: Claims = signed_in,
         edge_id: Annotated[str, Query(pattern=_EDGE_ID)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
@@ -167,28 +182,31 @@ def build_router(
         Each has its current ``status`` (with ``reason`` and ``updated_at``) but
         not its history. Read from the database, merged with the Redis copy so
         that a command of the last moments (not yet in the database) is listed
-        with its latest status. Any signed-in user may read, viewers included;
-        per-edge permissions are not part of this release.
+        with its latest status. Any role may read, viewers included; 404 for an
+        edge not granted to the user.
         """
+        if not user.may_access(edge_id):
+            raise not_found(edge_id)
         found = await records.list_for_edge(edge_id, limit)
         return {"edge_id": edge_id, "commands": [r.to_api(with_history=False) for r in found]}
 
     @router.get(
         "/commands/{command_id}",
         summary="One command: its current status and every status it went through",
-        dependencies=signed_in,
     )
-    async def command(command_id: Annotated[str, Path(pattern=_COMMAND_ID)]) -> dict[str, Any]:
+    async def command(
+        *, user: Claims = signed_in, command_id: Annotated[str, Path(pattern=_COMMAND_ID)]
+    ) -> dict[str, Any]:
         """The command's record; ``history`` lists ``{status, reason, detail, at}`` oldest
         first (times RFC 3339 UTC); ``trace`` lists every audit waypoint, the cloud's
         and those of the edge it was sent to, as ``{at, source, event, status,
         reason, detail}`` in time order (``source`` ``cloud`` or ``edge``; an edge's
         times are on its clock, which it keeps in sync with the cloud's). 404 when
-        no command has this id. Any signed-in user may read, viewers included;
-        per-edge permissions are not part of this release.
+        no command has this id, or when its edge is not granted to the user. Any
+        role may read, viewers included.
         """
         record = await records.get(command_id)
-        if record is None:
+        if record is None or not user.may_access(record.command.edge_id):
             raise HTTPException(404, f"no command {command_id!r}")
         out = record.to_api()
         out["trace"] = [entry.to_api() for entry in await records.trace(command_id)]

@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from starlette.websockets import WebSocket
 
 from ems.cloud.api import build_router
-from ems.cloud.auth.jwt import Claims, JwtVerifier
+from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
+from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
 from ems.cloud.cors import DashboardCors
 from ems.cloud.dispatch import Dispatcher
@@ -66,6 +67,7 @@ class CloudParts:
     edge_guard: EdgeGuard | None = None
     http_guard: HttpGuardStats | None = None
     metrics: CloudMetrics | None = None
+    revocations: Revocations | None = None
 
 
 def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
@@ -88,6 +90,10 @@ def _embedded_auth(
     # app may be built from inside one (tests, the demo): set up on a worker.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(authsvc.configure, settings.data_dir, settings.auth_database_url).result()
+    from ems.authsvc import revocation
+
+    # Logout and revocations are published where this process's cloud listens.
+    revocation.use_redis(settings.redis_url)
 
     async def jwks() -> dict[str, Any]:
         return await asyncio.to_thread(authsvc.jwks)
@@ -134,6 +140,21 @@ def _metrics(
     dispatcher.refusal_listeners.append(metrics.on_refusal)
     batcher.on_flush = metrics.on_flush
     return metrics
+
+
+async def _auth_database_revocations() -> dict[str, float]:
+    """Revocations in the auth database of this process (a safety net beside Redis)."""
+
+    def read() -> dict[str, float]:
+        import time
+
+        from ems.authsvc import bootstrap, revocation
+
+        # Older revocations concern only tokens that have expired anyway.
+        horizon_s = bootstrap.token_policy().access_ttl_s + 60
+        return revocation.recent_revocations(time.time() - horizon_s)
+
+    return await asyncio.to_thread(read)
 
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
@@ -208,9 +229,19 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         client = httpx.AsyncClient(timeout=5.0)
         jwks = jwks_from_url(settings.auth_url.rstrip("/") + "/auth/jwks.json", client)
     verifier = JwtVerifier(jwks, settings.jwt_issuer, settings.jwt_audience)
+    revocations = Revocations(
+        redis,
+        hub,
+        refresh_s=settings.revocation_refresh_s,
+        extra_source=None if settings.auth_url else _auth_database_revocations,
+    )
+    cluster.listen(revocations.channel, revocations.on_message)
 
     async def verify(token: str) -> Claims:
-        return await verifier.verify(token)
+        claims = await verifier.verify(token)
+        if revocations.revoked(claims.username, claims.iat):
+            raise AuthError("revoked", "the session was ended (logout or revoked): sign in again")
+        return claims
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -218,6 +249,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         await commands.start()
         records.start()
         await cluster.start()
+        await revocations.start()  # after subscribing: nothing published meanwhile is missed
         await dispatcher.start()
         metrics.start()
         # Everything made so far (Django, pydantic schemas, profiles) lives as long
@@ -230,6 +262,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         finally:
             await metrics.stop()
             await dispatcher.stop()
+            await revocations.stop()
             await cluster.stop()
             await records.stop()  # writes every status reported so far, then ends
             await batcher.close()
@@ -255,6 +288,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         edge_guard=edge_guard,
         http_guard=http_stats,
         metrics=metrics,
+        revocations=revocations,
     )
     app.add_middleware(
         DashboardCors,
@@ -296,7 +330,16 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
     app.add_api_websocket_route(
         "/ws/ui",
-        UiEndpoint(hub, dispatcher, verify, settings, origin_allowed, cluster, records.unfinished),
+        UiEndpoint(
+            hub,
+            dispatcher,
+            verify,
+            settings,
+            origin_allowed,
+            cluster,
+            records.unfinished,
+            revocations=revocations,
+        ),
     )
     app.include_router(
         build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)

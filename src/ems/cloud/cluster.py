@@ -81,6 +81,7 @@ class Cluster:
         self._stale_wake = asyncio.Event()
         self._stale_task: asyncio.Task[None] | None = None
         hub.on_stale_change = self._stale_changed
+        self._listeners: dict[str, Callable[[bytes], None]] = {}
         #: Set by the dispatcher: what to do with a command routed here, and a drain request.
         self.on_routed: RoutedHandler = lambda _message: None
         self.on_drain: Callable[[str], None] = lambda _edge_id: None
@@ -111,9 +112,14 @@ class Cluster:
                 )
                 warned = True
             await asyncio.sleep(_LEASE_POLL_S)
-        await self.bus.start(self._inbox)
+        await self.bus.start(self._inbox, *self._listeners)
         self._task = asyncio.create_task(self._maintain(), name="cluster")
         self._stale_task = asyncio.create_task(self._write_stale(), name="stale-flags")
+
+    def listen(self, channel: str, handler: Callable[[bytes], None]) -> None:
+        """Call ``handler`` with every message of ``channel`` (published by anyone, e.g.
+        the auth service's revocations) for the process's life; before :meth:`start`."""
+        self._listeners[channel] = handler
 
     async def stop(self) -> None:
         for task in (self._task, self._stale_task):
@@ -304,6 +310,10 @@ class Cluster:
         self.bus.publish(self._node_channel(node_id), json.dumps(message))
 
     def _on_message(self, channel: str, data: bytes) -> None:
+        listener = self._listeners.get(channel)
+        if listener is not None:
+            listener(data)
+            return
         if channel == self._inbox:
             self._on_node_message(json.loads(data))
             return

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -205,9 +205,12 @@ class Dispatcher:
                 await task
 
     # -- from a dashboard --------------------------------------------------
-    async def submit(self, username: str, role: str, cmd: UiCommand) -> UiAck:
+    async def submit(
+        self, username: str, role: str, cmd: UiCommand, *, edges: Container[str] | None = None
+    ) -> UiAck:
         """Validate and route. The immediate ack (``received``, ``queued`` or ``rejected``)
-        goes to every socket of the user, like every later ack; it is also returned."""
+        goes to every socket of the user, like every later ack; it is also returned.
+        ``edges``: the edges the user's token grants (``None``: every edge)."""
         now = self._clock.time()
         self._audit("cloud.received", cmd.command_id, username, cmd.edge_id, "received", None)
         # DESIGN section 4: (schema: the frame decoder) -> role -> rate limit ->
@@ -255,7 +258,7 @@ class Dispatcher:
             stored = await self._inventories.get(cmd.edge_id)
             if stored is not None:
                 self._hub.inventory[cmd.edge_id] = [DeviceRef(**d) for d in stored]
-        checked = self._validate_static(role, cmd)
+        checked = self._validate_static(role, cmd, edges)
         if isinstance(checked, Problem):
             return self._answer(tracked, "rejected", checked.reason, checked.detail, now)
         self._audit("cloud.validated", cmd.command_id, username, cmd.edge_id, "validated", None)
@@ -322,10 +325,15 @@ class Dispatcher:
                 self._cluster.request_drain(owner, cmd.edge_id)
         return ack
 
-    def _validate_static(self, role: str, cmd: UiCommand) -> ActionSpec | Problem:
-        """Role, edge, device, action and the profile's fixed range, in that order."""
+    def _validate_static(
+        self, role: str, cmd: UiCommand, edges: Container[str] | None = None
+    ) -> ActionSpec | Problem:
+        """Role, grant, edge, device, action and the profile's fixed range, in that order."""
         if role not in COMMAND_ROLES:
             return Problem("forbidden", f"role {role!r} may not send commands")
+        if edges is not None and cmd.edge_id not in edges:
+            # Before the edge lookup: the same answer whether the edge exists or not.
+            return Problem("forbidden", f"no access to edge {cmd.edge_id}")
         devices = self._hub.inventory.get(cmd.edge_id)
         if devices is None:
             return Problem("unknown_edge", f"no edge {cmd.edge_id!r} has reported its devices")

@@ -23,6 +23,8 @@ class EdgeSession:
     edge_id: str
     peer: Peer
     connected_at: float = field(default_factory=time.time)
+    key_id: str | None = None
+    """The public id of the API key it authenticated with (its revocation closes it)."""
 
 
 @dataclass(eq=False)
@@ -32,6 +34,13 @@ class UiSession:
     peer: Peer
     token_exp_s: float
     subscriptions: set[str] = field(default_factory=set)
+    token_iat_s: float = 0.0
+    """When its token was issued [s, Unix epoch] (checked against revocations)."""
+    edges: frozenset[str] | None = None
+    """The edges its token grants; ``None``: every edge."""
+
+    def may_access(self, edge_id: str) -> bool:
+        return self.edges is None or edge_id in self.edges
 
 
 class Hub:

@@ -74,6 +74,12 @@ class CloudSettings(BaseSettings):
         description="Dashboard origins for CORS and the WebSocket Origin check (same origin is ok)",
     )
     auth_timeout_s: float = Field(default=5.0, gt=0, description="To authenticate a socket [s]")
+    revocation_refresh_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Revoked sessions are reloaded from Redis this often, in case a "
+        "revocation message was missed [s]",
+    )
     watchdog_s: float = Field(
         default=5.0, gt=0, description="A sent command with no final status after this fails [s]"
     )

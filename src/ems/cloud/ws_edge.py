@@ -83,7 +83,7 @@ class EdgeEndpoint:
             return
         peer = Peer(websocket, f"edge:{auth.edge_id}", max_backlog=10_000)
         peer.start()
-        session = EdgeSession(auth.edge_id, peer)
+        session = EdgeSession(auth.edge_id, peer, key_id=_key_id(auth.api_key))
         old = self._hub.attach_edge(session)
         if old is not None:
             log.info("edge %s reconnected; closing its previous connection", auth.edge_id)
@@ -263,6 +263,13 @@ class EdgeEndpoint:
                 session.peer.send(TelemetryAck(seq=seq))
                 if ts is not None:
                     self._on_stored(ts)
+
+
+def _key_id(api_key: str) -> str | None:
+    """The public part of a key ``ems_<key_id>_<secret>`` (to close the socket when
+    that key is revoked); never the secret."""
+    parts = api_key.split("_", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "ems" else None
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

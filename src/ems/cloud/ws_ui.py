@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.frame_size import over_limit
@@ -54,6 +55,8 @@ class UiEndpoint:
         origin_allowed: Callable[[WebSocket], bool],
         cluster: Cluster,
         catch_up: CatchUp | None = None,
+        *,
+        revocations: Revocations | None = None,
     ) -> None:
         self._hub = hub
         self._cluster = cluster
@@ -62,6 +65,7 @@ class UiEndpoint:
         self._settings = settings
         self._origin_allowed = origin_allowed
         self._catch_up = catch_up
+        self._revocations = revocations
 
     async def __call__(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -73,7 +77,14 @@ class UiEndpoint:
             return
         peer = Peer(websocket, f"ui:{claims.username}")
         peer.start()
-        session = UiSession(claims.username, claims.role, peer, claims.exp)
+        session = UiSession(
+            claims.username,
+            claims.role,
+            peer,
+            claims.exp,
+            token_iat_s=claims.iat,
+            edges=claims.edges,
+        )
         self._hub.attach_ui(session)
         await self._cluster.watch_user(session.username)  # acks from other processes
         # A dashboard that only listens sends nothing to check its token on.
@@ -149,15 +160,38 @@ class UiEndpoint:
             if over_limit(raw, self._settings.ui_max_frame_bytes):
                 await session.peer.close(CLOSE_TOO_BIG, "frame too large")
                 return
-            if time.time() >= session.token_exp_s:
-                await session.peer.close(CLOSE_UNAUTHORIZED, "token expired")
-                return
             frame = UI_TO_CLOUD.decode(raw)
+            # Every frame, so no command runs on an expired or revoked token (a
+            # revocation also closes the socket at once; this covers the moments
+            # before that close, with no Redis round trip: a local lookup).
+            problem = self._token_problem(session)
+            if problem is not None:
+                if isinstance(frame, UiCommand):
+                    session.peer.send(
+                        UiAck(
+                            command_id=frame.command_id,
+                            edge_id=frame.edge_id,
+                            status="rejected",
+                            reason="unauthorized",
+                            detail=problem,
+                            at=datetime.now(UTC),
+                        )
+                    )
+                await session.peer.close(CLOSE_UNAUTHORIZED, problem)
+                return
             if isinstance(frame, FrameError):
                 self._refuse(session, frame)
             elif isinstance(frame, UiCommand):
-                await self._dispatcher.submit(session.username, session.role, frame)
+                await self._dispatcher.submit(
+                    session.username, session.role, frame, edges=session.edges
+                )
             elif isinstance(frame, UiSubscribe):
+                if not session.may_access(frame.edge_id):
+                    # The same answer whether the edge exists or not.
+                    session.peer.send(
+                        ErrorFrame(code="forbidden", detail=f"no access to edge {frame.edge_id}")
+                    )
+                    continue
                 if frame.edge_id not in session.subscriptions:
                     self._hub.subscribe(session, frame.edge_id)
                     await self._cluster.watch_edge(frame.edge_id)
@@ -170,6 +204,14 @@ class UiEndpoint:
                 session.peer.send(
                     ErrorFrame(code="invalid_payload", detail="already authenticated")
                 )
+
+    def _token_problem(self, session: UiSession) -> str | None:
+        """Why the session's token no longer holds, or None."""
+        if time.time() >= session.token_exp_s:
+            return "token expired"
+        if self._revocations is not None and self._revocations.session_revoked(session):
+            return "token revoked"
+        return None
 
     @staticmethod
     def _refuse(session: UiSession, error: FrameError) -> None:

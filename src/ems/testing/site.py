@@ -75,14 +75,31 @@ class CloudSite:
     def ws(self, path: str) -> str:
         return f"ws://{self.base}{path}"
 
-    def create_accounts(self, edge_ids: tuple[str, ...] = ("site-1", "site-2")) -> None:
+    def create_accounts(
+        self, edge_ids: tuple[str, ...] = ("site-1", "site-2"), grants: tuple[str, ...] = ("*",)
+    ) -> None:
+        """Users ``olga`` (operator) and ``vic`` (viewer), granted ``grants`` (default every
+        edge), and an API key for each of ``edge_ids``."""
         for name, role in (("olga", "operator"), ("vic", "viewer")):
-            ems_cli(
-                "auth", "create-user", name, "--role", role, "--password", PASSWORD, data=self.data
-            )
+            self.create_user(name, role, grants)
         for edge_id in edge_ids:
             key = ems_cli("auth", "create-edge-key", edge_id, data=self.data).strip()
             self.key_file(edge_id).write_text(key + "\n")
+
+    def create_user(self, name: str, role: str, grants: tuple[str, ...] = ()) -> None:
+        """A user with the password :data:`PASSWORD`, granted the edges ``grants``."""
+        edges = [arg for edge_id in grants for arg in ("--edge", edge_id)]
+        ems_cli(
+            "auth",
+            "create-user",
+            name,
+            "--role",
+            role,
+            "--password",
+            PASSWORD,
+            *edges,
+            data=self.data,
+        )
 
     def key_file(self, edge_id: str) -> Path:
         return self.data / f"{edge_id}.key"

@@ -103,9 +103,9 @@ async def _login(app: Any, username: str = "olga", password: str = PASSWORD) -> 
 
 @pytest.mark.asyncio
 async def test_good_credentials_give_access_and_refresh_tokens(app: Any, user: int) -> None:
-    before = int(time.time())
+    before = time.time()
     response = await _login(app)
-    after = int(time.time())
+    after = time.time()
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()

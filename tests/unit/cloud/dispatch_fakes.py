@@ -404,8 +404,10 @@ class Cloud:
             ttl_s=ttl_s,
         )
 
-    async def submit(self, cmd: UiCommand, role: str = "operator") -> UiAck:
-        ack = await self.dispatcher.submit(USER, role, cmd)
+    async def submit(
+        self, cmd: UiCommand, role: str = "operator", edges: frozenset[str] | None = None
+    ) -> UiAck:
+        ack = await self.dispatcher.submit(USER, role, cmd, edges=edges)
         await self.settle()
         return ack
 

@@ -180,6 +180,23 @@ async def test_checks_run_in_order_and_queued_commands_skip_dynamic_limits(
 
 
 @pytest.mark.asyncio
+async def test_a_command_for_an_edge_not_granted_is_forbidden_whether_it_exists_or_not(
+    cloud: Cloud,
+) -> None:
+    await online(cloud)
+    granted = frozenset({"edge-elsewhere"})
+    other = await cloud.submit(cloud.command(command_id(1), A, 1000.0), edges=granted)
+    missing = await cloud.submit(cloud.command(command_id(2), "edge-z", 1000.0), edges=granted)
+    assert (other.status, other.reason) == ("rejected", "forbidden")
+    assert (missing.status, missing.reason) == ("rejected", "forbidden")  # not unknown_edge
+    assert sent(cloud) == []
+    # The same user with the edge granted (or every edge: None) gets through.
+    ok = await cloud.submit(cloud.command(command_id(3), A, 1000.0), edges=frozenset({A}))
+    assert ok.status == "received"
+    assert sent(cloud) == [command_id(3)]
+
+
+@pytest.mark.asyncio
 async def test_a_command_id_used_again_is_rejected_as_replay(cloud: Cloud) -> None:
     await online(cloud)
     cid = command_id(1)

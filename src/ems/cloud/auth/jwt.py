@@ -10,7 +10,12 @@ token is an access token with a known role.
 :class:`AuthError` ``reason`` codes: ``invalid_token`` (malformed, or a claim
 missing or of the wrong type), ``algorithm_not_allowed``, ``unknown_key``,
 ``jwks_unavailable`` (no key could be fetched yet), ``invalid_signature``,
-``wrong_issuer``, ``wrong_audience``, ``expired``, ``wrong_token_type``.
+``wrong_issuer``, ``wrong_audience``, ``expired``, ``wrong_token_type``, and
+``revoked`` (raised by the caller that checks :mod:`ems.cloud.auth.revocations`).
+
+The ``edges`` claim lists the edges the user may see and command (``"*"``: every
+edge); an ``admin`` sees every edge whatever it says, and a token of another
+role without the claim grants none.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ems.clock import Clock, RealClock
 from ems.errors import EmsError
 
 __all__ = [
+    "ALL_EDGES",
     "REASONS",
     "ROLES",
     "SUPPORTED_ALGORITHMS",
@@ -56,8 +62,14 @@ REASONS = frozenset(
         "wrong_audience",
         "expired",
         "wrong_token_type",
+        "revoked",
     }
 )
+
+#: The ``edges`` claim's wildcard: every edge.
+ALL_EDGES = "*"
+#: More grants than this in one token are refused (a token also travels in URLs).
+MAX_EDGES_CLAIM = 500
 
 #: Asymmetric algorithms only. With an HMAC algorithm allowed, a public key taken
 #: for an HMAC secret lets anyone forge tokens; ``none`` is no signature at all.
@@ -91,6 +103,11 @@ class Claims:
     exp: float
     iat: float
     jti: str
+    edges: frozenset[str] | None = None
+    """The edges granted; ``None``: every edge (admins, and the ``*`` grant)."""
+
+    def may_access(self, edge_id: str) -> bool:
+        return self.edges is None or edge_id in self.edges
 
 
 class JwtVerifier:
@@ -275,7 +292,27 @@ class JwtVerifier:
             raise AuthError("invalid_token", "uid must be an integer")
         if not isinstance(jti, str) or not jti:
             raise AuthError("invalid_token", "jti must be a non-empty string")
-        return Claims(username=sub, role=str(role), uid=uid, exp=exp, iat=iat, jti=jti)
+        return Claims(
+            username=sub,
+            role=str(role),
+            uid=uid,
+            exp=exp,
+            iat=iat,
+            jti=jti,
+            edges=_edges(payload.get("edges"), str(role)),
+        )
+
+
+def _edges(claim: object, role: str) -> frozenset[str] | None:
+    if claim is not None and (
+        not isinstance(claim, list)
+        or len(claim) > MAX_EDGES_CLAIM
+        or not all(isinstance(e, str) and e for e in claim)
+    ):
+        raise AuthError("invalid_token", "edges must be a list of edge ids")
+    if role == "admin" or (claim is not None and ALL_EDGES in claim):
+        return None
+    return frozenset(claim or ())
 
 
 def _number(payload: Mapping[str, Any], name: str) -> float:

@@ -135,10 +135,48 @@ async def test_a_valid_token_gives_its_claims(
     verifier: JwtVerifier, key: Ed25519PrivateKey
 ) -> None:
     jti = str(uuid.uuid4())
-    claims = await verifier.verify(_token(key, jti=jti))
+    claims = await verifier.verify(_token(key, jti=jti, edges=["site-1", "site-2"]))
     assert claims == Claims(
-        username="olga", role="operator", uid=7, exp=NOW_S + 900, iat=NOW_S, jti=jti
+        username="olga",
+        role="operator",
+        uid=7,
+        exp=NOW_S + 900,
+        iat=NOW_S,
+        jti=jti,
+        edges=frozenset({"site-1", "site-2"}),
     )
+    assert claims.may_access("site-1")
+    assert not claims.may_access("site-3")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("role", "edges", "granted"),
+    [
+        ("operator", None, frozenset()),  # no claim: no edge
+        ("viewer", [], frozenset()),
+        ("operator", ["*"], None),  # the wildcard: every edge
+        ("admin", None, None),  # admins see every edge
+        ("admin", ["site-1"], None),
+    ],
+)
+async def test_the_edges_claim_gives_the_granted_edges(
+    verifier: JwtVerifier,
+    key: Ed25519PrivateKey,
+    role: str,
+    edges: list[str] | None,
+    granted: frozenset[str] | None,
+) -> None:
+    claims = await verifier.verify(_token(key, role=role, edges=edges))
+    assert claims.edges == granted
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("edges", ["site-1", [1], [""], {"site-1": True}, ["e"] * 501])
+async def test_a_malformed_edges_claim_is_refused(
+    verifier: JwtVerifier, key: Ed25519PrivateKey, edges: Any
+) -> None:
+    assert await _reason(verifier, _token(key, edges=edges)) == "invalid_token"
 
 
 @pytest.mark.asyncio
