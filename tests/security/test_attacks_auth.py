@@ -448,3 +448,53 @@ async def test_a_rotated_out_key_is_refused_and_its_live_socket_closed(clouds: C
         await ws.send(json.dumps(cmd))
         await edge.command(cmd["command_id"])
         await ws.close()
+
+
+# -- the embedded default: one process, no Redis server --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudSite]:
+    """One ``ems cloud`` on the embedded stores (as ``ems demo``), reloading revocations
+    often so the test of the database safety net is quick."""
+    site = CloudSite(
+        tmp_path_factory.mktemp("attacks-alone"), env={"EMS_REVOCATION_REFRESH_S": "0.5"}
+    )
+    site.create_accounts((EDGE,), grants=(EDGE,))
+    site.create_user("rita", "operator", (EDGE,))
+    site.create_user("rex", "operator", (EDGE,))
+    try:
+        site.start_cloud()
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.mark.asyncio
+async def test_logout_on_the_embedded_store_closes_the_socket_and_refuses_the_token(
+    alone: CloudSite,
+) -> None:
+    tokens = login(alone, "rita")
+    ws = await _listening(alone, tokens["access"])
+    r = post(alone, "/auth/logout", headers={"Authorization": f"Bearer {tokens['access']}"})
+    assert r.status_code == 200, r.text
+    code, reason, _ = await refused(ws)
+    assert (code, reason) == (4401, "token revoked")
+    async with connect(alone.ws(f"/ws/ui?token={tokens['access']}")) as ws:
+        assert (await refused(ws))[:2] == (4401, "revoked")
+    assert api(alone, "/api/edges", tokens["access"]).status_code == 401
+    assert api(alone, "/api/edges", login(alone, "olga")["access"]).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_a_revoke_from_a_shell_without_redis_reaches_the_embedded_cloud(
+    alone: CloudSite,
+) -> None:
+    """``ems auth revoke-user`` in another process cannot reach the embedded store's
+    pub/sub; the cloud finds the revocation in the auth database at its next reload."""
+    access = login(alone, "rex")["access"]
+    ws = await _listening(alone, access)
+    ems_cli("auth", "revoke-user", "rex", data=alone.data)
+    code, reason, _ = await refused(ws)
+    assert (code, reason) == (4401, "token revoked")
+    assert api(alone, "/api/edges", access).status_code == 401

@@ -8,7 +8,9 @@ URLs (all under ``/auth/``): ``POST token``, ``POST token/refresh``,
 
 Environment (read once, at :func:`configure`): ``EMS_ALLOWED_HOSTS``,
 ``EMS_CSRF_TRUSTED_ORIGINS``, ``EMS_AUTH_SECURE_COOKIES``, ``EMS_JWT_ISSUER``,
-``EMS_JWT_AUDIENCE``, ``EMS_JWT_ACCESS_TTL_S``, ``EMS_JWT_REFRESH_TTL_S``.
+``EMS_JWT_AUDIENCE``, ``EMS_JWT_ACCESS_TTL_S``, ``EMS_JWT_REFRESH_TTL_S``, and
+``EMS_REDIS_URL`` (where revocations are published, read at the first one; see
+:mod:`ems.authsvc.revocation`).
 """
 
 import importlib

@@ -6,6 +6,7 @@ import { ApiError, postJson } from "@/lib/api";
 import {
   loadSession,
   refreshDelayMs,
+  revokeSession,
   saveSession,
   sessionFrom,
   tokenBodySchema,
@@ -55,12 +56,8 @@ export function SessionProvider({ children }: { children: React.ReactNode }) {
       adopt(null);
       setNotice(why ?? null);
       if (ending) {
-        // Revokes the user's sessions where the auth service offers it; best effort.
-        void fetch(`${env.NEXT_PUBLIC_EMS_API_BASE}/auth/logout`, {
-          method: "POST",
-          headers: { Authorization: `Bearer ${ending.access}`, "Content-Type": "application/json" },
-          body: JSON.stringify({ refresh: ending.refresh }),
-        }).catch(() => undefined);
+        // Ends the user's sessions everywhere (the cloud closes their sockets).
+        void revokeSession(env.NEXT_PUBLIC_EMS_API_BASE, ending);
       }
     },
     [adopt],

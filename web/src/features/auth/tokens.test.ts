@@ -1,5 +1,14 @@
-import { describe, expect, it } from "vitest";
-import { canCommand, jwtExpiry, loadSession, refreshDelayMs, saveSession, sessionFrom, type Session } from "./tokens";
+import { describe, expect, it, vi } from "vitest";
+import {
+  canCommand,
+  jwtExpiry,
+  loadSession,
+  refreshDelayMs,
+  revokeSession,
+  saveSession,
+  sessionFrom,
+  type Session,
+} from "./tokens";
 
 function jwt(claims: object): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -37,5 +46,25 @@ describe("tokens", () => {
     sessionStorage.setItem("ems.session", "{broken");
     expect(loadSession(sessionStorage)).toBeNull();
     expect(sessionStorage.getItem("ems.session")).toBeNull();
+  });
+
+  it("logs out at the auth service with both tokens", async () => {
+    const fetchFn = vi.fn(async () => new Response("{}", { status: 200 }));
+    const ok = await revokeSession("https://ems.example", { access: "A", refresh: "R" }, fetchFn);
+    expect(ok).toBe(true);
+    expect(fetchFn).toHaveBeenCalledWith("https://ems.example/auth/logout", {
+      method: "POST",
+      headers: { Authorization: "Bearer A", "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh: "R" }),
+    });
+  });
+
+  it("treats a refused or failed logout as done locally", async () => {
+    const refused = vi.fn(async () => new Response("{}", { status: 401 }));
+    expect(await revokeSession("", { access: "A", refresh: "R" }, refused)).toBe(false);
+    const down = vi.fn(async () => {
+      throw new TypeError("network down");
+    });
+    expect(await revokeSession("", { access: "A", refresh: "R" }, down)).toBe(false);
   });
 });

@@ -83,3 +83,26 @@ export function saveSession(storage: Storage, session: Session | null): void {
   if (session === null) storage.removeItem(STORAGE_KEY);
   else storage.setItem(STORAGE_KEY, JSON.stringify(session));
 }
+
+/**
+ * Ends every session of the user at the auth service (`POST /auth/logout`): its
+ * tokens, refresh tokens included, stop working on every cloud process and its
+ * other tabs and devices are signed out. Best effort: the local session is gone
+ * either way, so a failure is swallowed.
+ */
+export async function revokeSession(
+  apiBase: string,
+  session: Pick<Session, "access" | "refresh">,
+  fetchFn: typeof fetch = fetch,
+): Promise<boolean> {
+  try {
+    const response = await fetchFn(`${apiBase}/auth/logout`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${session.access}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh: session.refresh }),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
