@@ -707,7 +707,10 @@ def start_services(services: Services, edge_ids: list[str], args: argparse.Names
     data.mkdir()
     for user in services.users:
         pw = services.password
-        ems_auth("create-user", user, "--role", "operator", "--password", pw, data=data)
+        # Granted every edge: a user sees and commands only the edges granted.
+        ems_auth(
+            "create-user", user, "--role", "operator", "--password", pw, "--edge", "*", data=data
+        )
     for edge_id in edge_ids:
         services.keys[edge_id] = ems_auth("create-edge-key", edge_id, data=data).strip()
     services.port = free_port()
