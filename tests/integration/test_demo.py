@@ -166,13 +166,20 @@ def test_data_dir_holds_the_embedded_stores(demo: tuple[EmsProcess, str], tmp_pa
 
 
 def test_a_second_edge_joins_the_running_demo(demo: tuple[EmsProcess, str], tmp_path: Path) -> None:
-    """``ems auth create-edge-key site-2 --data-dir D`` makes a key the running demo accepts."""
+    """``ems auth create-edge-key site-2 --data-dir D`` makes a key the running demo accepts,
+    and ``ems auth grant viewer site-2`` lets the demo's viewer see it."""
     proc, base = demo
     data = proc.args[proc.args.index("--data-dir") + 1]
     created = subprocess.run(
         [sys.executable, "-m", "ems.cli", "auth", "create-edge-key", "site-2", "--data-dir", data],
         capture_output=True,
         text=True,
+        timeout=60,
+        check=True,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "ems.cli", "auth", "grant", "viewer", "site-2", "--data-dir", data],
+        capture_output=True,
         timeout=60,
         check=True,
     )
