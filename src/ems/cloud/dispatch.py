@@ -213,12 +213,15 @@ class Dispatcher:
         ``edges``: the edges the user's token grants (``None``: every edge)."""
         now = self._clock.time()
         self._audit("cloud.received", cmd.command_id, username, cmd.edge_id, "received", None)
-        # DESIGN section 4: (schema: the frame decoder) -> role -> rate limit ->
-        # replay/freshness -> static limits -> dynamic limits.
+        # DESIGN section 4: (schema: the frame decoder) -> role and grant -> rate
+        # limit -> replay/freshness -> static limits -> dynamic limits.
         known = cmd.command_id in self.commands
         refusal: Problem | None = None
         if role not in COMMAND_ROLES:
             refusal = Problem("forbidden", f"role {role!r} may not send commands")
+        elif edges is not None and cmd.edge_id not in edges:
+            # Before any lookup of the edge: the same answer whether it exists or not.
+            refusal = Problem("forbidden", f"no access to edge {cmd.edge_id}")
         elif self._guard is not None:
             guarded = await self._guard.check(
                 username, cmd.command_id, cmd.issued_at.timestamp(), now
@@ -258,7 +261,7 @@ class Dispatcher:
             stored = await self._inventories.get(cmd.edge_id)
             if stored is not None:
                 self._hub.inventory[cmd.edge_id] = [DeviceRef(**d) for d in stored]
-        checked = self._validate_static(role, cmd, edges)
+        checked = self._validate_static(role, cmd)
         if isinstance(checked, Problem):
             return self._answer(tracked, "rejected", checked.reason, checked.detail, now)
         self._audit("cloud.validated", cmd.command_id, username, cmd.edge_id, "validated", None)
@@ -325,15 +328,10 @@ class Dispatcher:
                 self._cluster.request_drain(owner, cmd.edge_id)
         return ack
 
-    def _validate_static(
-        self, role: str, cmd: UiCommand, edges: Container[str] | None = None
-    ) -> ActionSpec | Problem:
-        """Role, grant, edge, device, action and the profile's fixed range, in that order."""
+    def _validate_static(self, role: str, cmd: UiCommand) -> ActionSpec | Problem:
+        """Role, edge, device, action and the profile's fixed range, in that order."""
         if role not in COMMAND_ROLES:
             return Problem("forbidden", f"role {role!r} may not send commands")
-        if edges is not None and cmd.edge_id not in edges:
-            # Before the edge lookup: the same answer whether the edge exists or not.
-            return Problem("forbidden", f"no access to edge {cmd.edge_id}")
         devices = self._hub.inventory.get(cmd.edge_id)
         if devices is None:
             return Problem("unknown_edge", f"no edge {cmd.edge_id!r} has reported its devices")
