@@ -31,7 +31,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.site import PASSWORD, CloudSite, command, edge_socket, ems_cli, next_of
+from ems.testing.site import PASSWORD, CloudSite, command, edge_socket, next_of
 
 MODE = {"action": "set_mode", "value": "manual"}  # no dynamic limits: no telemetry needed
 INVENTORY = {"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]}
@@ -59,9 +59,7 @@ def _make_site(data: Any, env: dict[str, str], edges: tuple[str, ...]) -> CloudS
     site = CloudSite(data, env=env)
     site.create_accounts(edges)
     for name in OPERATORS:
-        ems_cli(
-            "auth", "create-user", name, "--role", "operator", "--password", PASSWORD, data=data
-        )
+        site.create_user(name, "operator", ("*",))  # granted every edge
     return site
 
 
