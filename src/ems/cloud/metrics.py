@@ -262,7 +262,15 @@ def metrics_router(metrics: CloudMetrics, token: str | None) -> APIRouter:
     router = APIRouter()
     expected = None if not token else f"Bearer {token}".encode()
 
-    @router.get("/metrics", summary="Prometheus metrics of this process", include_in_schema=True)
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics of this process",
+        response_class=Response,  # the Prometheus text format, not JSON
+        responses={
+            200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+            401: {"description": "EMS_METRICS_TOKEN is set and was not given"},
+        },
+    )
     async def scrape(request: Request) -> Response:
         if expected is not None:
             given = request.headers.get("authorization", "").encode()
