@@ -57,6 +57,8 @@ __all__ = ["ChaosConfig", "ChaosResult", "run_chaos"]
 EDGE = "chaos-1"
 USER = "olga"
 PERIOD_S = 1.0  # the demo site's cycle period
+#: Unstored frames come back after the edge's ack timeout (30 s), then at 50 frames/s.
+BACKFILL_TIMEOUT_S = 120.0
 #: A cloud process restarted after a crash waits for its old lease: keep it short.
 REGISTRY_TTL_S = 4
 
@@ -380,11 +382,19 @@ class _Run:
             if "_cycle/Index" in v
         ]
 
-    async def wait_stored_until(self, end_s: float, timeout_s: float) -> list[CycleRow]:
+    async def wait_stored_complete(self, end_s: float, timeout_s: float) -> list[CycleRow]:
+        """The stored cycles once they cover the run up to ``end_s`` without a gap, or
+        whatever is stored at ``timeout_s``. Frames the cloud could not store (its
+        database was down) stay in the edge's buffer and come back when their ack
+        times out (the edge's ``telemetry.ack_timeout_s``, 30 s): recovery includes
+        that backfill, so the gap check waits for it, never for a fixed time."""
         deadline = time.monotonic() + timeout_s
         while True:
             rows = await self.cycle_rows()
-            if (rows and max(r.time_s for r in rows) >= end_s) or time.monotonic() >= deadline:
+            covered = rows and max(r.time_s for r in rows) >= end_s
+            if covered and not check_telemetry(rows, self.windows, end_s=end_s, period_s=PERIOD_S):
+                return rows
+            if time.monotonic() >= deadline:
                 return rows
             await asyncio.sleep(0.5)  # polling a condition
 
@@ -492,7 +502,7 @@ async def _run(run: _Run) -> ChaosResult:
         problems += by_check["recovery"]
         end_s = time.time()
         records = await run.settle()
-        rows = await run.wait_stored_until(end_s, 60.0)
+        rows = await run.wait_stored_complete(end_s, BACKFILL_TIMEOUT_S)
     except _NotRecovered as exc:
         by_check["recovery"] = [f"a service did not recover by itself {exc}"]
         problems += by_check["recovery"]
