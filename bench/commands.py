@@ -60,7 +60,6 @@ import json
 import math
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -81,9 +80,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.postgres import RunningPostgres, start_postgres
+from _services import STOP_TIMEOUT_S, Services, cpu_s, machine_busy_s, percentile  # bench/
+from ems.testing.postgres import start_postgres
 from ems.testing.processes import free_port
-from ems.testing.redis import RunningRedis, start_redis
+from ems.testing.redis import start_redis
 
 BUDGET_RECEIVED_P50_MS = 3.0
 BUDGET_RECEIVED_P99_MS = 15.0
@@ -99,21 +99,12 @@ WATCHDOG_S = 5.0  # the cloud's default (EMS_WATCHDOG_S)
 WARMUP_COMMANDS = 300
 WARMUP_RATE = 200.0
 BASELINE_MAX_S = 3.0
-CLOUD_START_TIMEOUT_S = 90.0
 CHILD_READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
 MAX_FRAME = 4 * 1024 * 1024
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def ms(value: float) -> float | None:
@@ -122,54 +113,6 @@ def ms(value: float) -> float | None:
 
 
 # -- CPU accounting -------------------------------------------------------------------
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds of the process itself) from /proc, or None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    # after the command name: state ppid ... utime (11) stime (12)
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLK_TCK
-
-
-def cpu_s(root: int | None, children: bool = False) -> float:
-    """CPU seconds used so far by ``root`` (and with ``children`` its descendants:
-    PostgreSQL's backends)."""
-    if root is None:
-        return 0.0
-    if not children:
-        stat = _proc_stat(root)
-        return 0.0 if stat is None else stat[1]
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _proc_stat(int(entry))) is not None:
-            stats[int(entry)] = stat
-    tree: dict[int, list[int]] = {}
-    for pid, (ppid, _) in stats.items():
-        tree.setdefault(ppid, []).append(pid)
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            total += stats[pid][1]
-        todo.extend(tree.get(pid, ()))
-    return total
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all cores spent not idle so far (/proc/stat)."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except OSError:
-        return 0.0
-    ticks = [int(x) for x in first[1:9]]  # user nice system idle iowait irq softirq steal
-    return (sum(ticks) - ticks[3] - ticks[4]) / _CLK_TCK
-
-
 @dataclass(frozen=True)
 class CpuSample:
     at: float  # perf_counter [s]
@@ -488,7 +431,7 @@ class Dashboard:
         return self.of(phase)
 
 
-async def redis_calls(services: Services) -> int:
+async def redis_calls(services: BenchServices) -> int:
     """Commands the Redis server has run so far (``INFO stats``)."""
     assert services.redis is not None
     client = redis_async.Redis.from_url(services.redis.url)
@@ -636,55 +579,12 @@ class Child:
 
 # -- the cloud and its services -----------------------------------------------------
 @dataclass
-class Services:
-    root: Path
-    password: str
-    users: list[str]
-    redis: RunningRedis | None = None
-    postgres: RunningPostgres | None = None
-    cloud: subprocess.Popen[bytes] | None = None
-    cloud_log: Path | None = None
-    port: int = 0
+class BenchServices(Services):
+    """The shared services, and the operators and edge keys made for the run."""
+
+    password: str = ""
+    users: list[str] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def base(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def postgres_pid(self) -> int | None:
-        if self.postgres is None:
-            return None
-        try:
-            return int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.cloud_log is None:
-            return ""
-        with contextlib.suppress(OSError):
-            return "\n".join(self.cloud_log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def stop(self) -> None:
-        try:
-            if self.cloud is not None and self.cloud.poll() is None:
-                self.cloud.send_signal(signal.SIGINT)
-                try:
-                    self.cloud.wait(STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    self.cloud.kill()
-                    self.cloud.wait()
-        finally:
-            try:
-                if self.postgres is not None:
-                    self.postgres.stop()
-            finally:
-                try:
-                    if self.redis is not None:
-                        self.redis.stop()
-                finally:
-                    shutil.rmtree(self.root, ignore_errors=True)
 
 
 def ems_auth(*args: str, data: Path) -> str:
@@ -700,7 +600,7 @@ def ems_auth(*args: str, data: Path) -> str:
     return proc.stdout
 
 
-def start_services(services: Services, edge_ids: list[str], args: argparse.Namespace) -> None:
+def start_services(services: BenchServices, edge_ids: list[str], args: argparse.Namespace) -> None:
     services.redis = start_redis()
     services.postgres = start_postgres()
     data = services.root / "cloud"
@@ -732,23 +632,10 @@ def start_services(services: Services, edge_ids: list[str], args: argparse.Names
     argv += [*(["--log-json"] if args.cloud_log_json else []), "cloud"]
     argv += ["--port", str(services.port), "--data-dir", str(data)]
     argv += ["--workers", str(args.workers)]
-    services.cloud_log = services.root / "cloud.log"
-    with services.cloud_log.open("wb") as log:  # the child keeps its own descriptor
-        services.cloud = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
-    deadline = time.monotonic() + CLOUD_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if services.cloud.poll() is not None:
-            raise RuntimeError(f"ems cloud exited ({services.cloud.returncode})")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://{services.base}/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"ems cloud did not answer /healthz within {CLOUD_START_TIMEOUT_S} s")
+    services.start_cloud(argv, env)
 
 
-async def open_dashboard(services: Services, sockets: int, edge_ids: list[str]) -> Dashboard:
+async def open_dashboard(services: BenchServices, sockets: int, edge_ids: list[str]) -> Dashboard:
     """``sockets`` sockets for each operator; the first subscribes until every edge's
     telemetry has reached the cloud, then unsubscribes."""
     tokens: list[str] = []
@@ -793,7 +680,7 @@ async def open_dashboard(services: Services, sockets: int, edge_ids: list[str]) 
 
 
 async def drive(
-    args: argparse.Namespace, services: Services, edge_ids: list[str]
+    args: argparse.Namespace, services: BenchServices, edge_ids: list[str]
 ) -> dict[str, Any]:
     cycle_s = args.cycle_ms / 1000.0
     settle_s = WATCHDOG_S + cycle_s + 5.0
@@ -1000,10 +887,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     edge_ids = [f"bench-{i + 1}" for i in range(args.edges)]
-    services = Services(
+    services = BenchServices(
         Path(tempfile.mkdtemp(prefix="ems-bench-commands-")),
-        f"Bench-{secrets.token_hex(8)}-1",
-        [f"bench-op-{i + 1}" for i in range(args.users)],
+        password=f"Bench-{secrets.token_hex(8)}-1",
+        users=[f"bench-op-{i + 1}" for i in range(args.users)],
     )
     try:
         start_services(services, edge_ids, args)

@@ -63,9 +63,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.postgres import RunningPostgres, start_postgres
+from _services import Services, cpu_s, machine_busy_s, percentile, rss_kb  # bench/
+from ems.testing.postgres import start_postgres
 from ems.testing.processes import free_port
-from ems.testing.redis import RunningRedis, start_redis
+from ems.testing.redis import start_redis
 
 BUDGET_VALUES_PER_S = 100_000.0  # 2,000 edges x 50 channels at 1 Hz
 BUDGET_LAG_P99_MS = 2000.0
@@ -77,9 +78,7 @@ LAG_GRACE_S = 2.0  # rows must be stored within the lag budget to count
 COPY_CHUNK_ROWS = 50_000
 COPY_MAX_ROWS = 1_000_000  # the baseline's rate is clear long before this
 CONNECT_CONCURRENCY = 50
-CLOUD_START_TIMEOUT_S = 90.0
 CHILD_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 15.0
 SLOT_S = 0.01  # the load generator wakes every 10 ms and sends the frames due
 
 # Real device ids (the inventory names real profiles) and channel names; a site
@@ -124,71 +123,8 @@ def now_iso(at: float | None = None) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def rounded(value: float, digits: int = 1) -> float | None:
     return None if math.isnan(value) else round(value, digits)
-
-
-# -- process figures ------------------------------------------------------------------
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb(pid: int, children: bool = False) -> int:
-    """Resident memory of ``pid`` [KiB] (with ``children``: plus its direct children's,
-    the workers of ``ems cloud --workers N``)."""
-    pids = [pid]
-    if children:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                with contextlib.suppress(OSError):
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                    if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                        pids.append(int(entry))
-    total = 0
-    for one in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
-
-
-def cpu_s(root: int | None, children: bool = False) -> float:
-    """CPU seconds of ``root`` (and with ``children`` its descendants: PostgreSQL)."""
-    if root is None:
-        return 0.0
-    stats: dict[int, tuple[int, float]] = {}
-    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()] if children else [root]
-    for pid in pids:
-        try:
-            text = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        stats[pid] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLK_TCK)
-    if not children:
-        return stats.get(root, (0, 0.0))[1]
-    tree: dict[int, list[int]] = {}
-    for pid, (ppid, _) in stats.items():
-        tree.setdefault(ppid, []).append(pid)
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += stats.get(pid, (0, 0.0))[1]
-        todo.extend(tree.get(pid, ()))
-    return total
-
-
-def machine_busy_s() -> float:
-    first = Path("/proc/stat").read_text().splitlines()[0].split()
-    ticks = [int(x) for x in first[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / _CLK_TCK
 
 
 # -- the simulated edges (child process: --role load) ---------------------------------
@@ -437,55 +373,6 @@ class Child:
             self.proc.wait()
 
 
-@dataclass
-class Services:
-    root: Path
-    redis: RunningRedis | None = None
-    postgres: RunningPostgres | None = None
-    cloud: subprocess.Popen[bytes] | None = None
-    cloud_log: Path | None = None
-    port: int = 0
-
-    @property
-    def base(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def postgres_pid(self) -> int | None:
-        if self.postgres is None:
-            return None
-        try:
-            return int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.cloud_log is None:
-            return ""
-        with contextlib.suppress(OSError):
-            return "\n".join(self.cloud_log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def stop(self) -> None:
-        try:
-            if self.cloud is not None and self.cloud.poll() is None:
-                self.cloud.send_signal(signal.SIGINT)
-                try:
-                    self.cloud.wait(STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    self.cloud.kill()
-                    self.cloud.wait()
-        finally:
-            try:
-                if self.postgres is not None:
-                    self.postgres.stop()
-            finally:
-                try:
-                    if self.redis is not None:
-                        self.redis.stop()
-                finally:
-                    shutil.rmtree(self.root, ignore_errors=True)
-
-
 def start_services(
     services: Services, edge_ids: list[str], args: argparse.Namespace
 ) -> dict[str, str]:
@@ -512,20 +399,8 @@ def start_services(
     }
     argv = [sys.executable, "-m", "ems.cli", "--log-level", args.cloud_log_level, "cloud"]
     argv += ["--port", str(services.port), "--data-dir", str(data), "--workers", str(args.workers)]
-    services.cloud_log = services.root / "cloud.log"
-    with services.cloud_log.open("wb") as log:
-        services.cloud = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
-    deadline = time.monotonic() + CLOUD_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if services.cloud.poll() is not None:
-            raise RuntimeError(f"ems cloud exited ({services.cloud.returncode})")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://{services.base}/healthz", timeout=2).status_code == 200:
-                return keys
-        time.sleep(0.2)
-    raise RuntimeError(f"ems cloud did not answer /healthz within {CLOUD_START_TIMEOUT_S} s")
+    services.start_cloud(argv, env)
+    return keys
 
 
 def start_profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
