@@ -20,7 +20,7 @@ import pytest
 from ems.cloud.settings import CloudSettings
 from ems.cloud.workers import check_workers
 from ems.errors import EmsError
-from ems.testing.processes import EmsProcess
+from ems.testing.processes import EmsProcess, free_port
 from ems.testing.redis import start_redis
 from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
 
@@ -125,6 +125,39 @@ def test_a_worker_that_dies_is_restarted(site: CloudSite) -> None:
     after = _worker_pids(site.cloud.proc.pid)
     assert len(after) == 2
     assert pids[0] not in after
+
+
+def test_workers_stop_when_their_supervisor_is_killed(site: CloudSite, tmp_path: Path) -> None:
+    """A supervisor killed outright (SIGKILL: no chance to stop them) leaves no worker
+    behind holding the port."""
+    port = free_port()
+    supervisor = EmsProcess(
+        ["cloud", "--workers", "2", "--port", str(port), "--data-dir", str(site.data)],
+        {**site.env, "EMS_NODE_ID": "wk-orphan"},
+    )
+    try:
+        supervisor.wait_for("Application startup complete", 60)
+        workers = _worker_pids(supervisor.proc.pid)
+        assert workers
+        supervisor.proc.kill()
+        supervisor.proc.wait(10)
+        deadline = time.monotonic() + 30
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        for pid in alive:  # a clean failure: orphans would keep the output pipe open
+            os.kill(pid, signal.SIGKILL)
+        assert alive == [], f"workers {alive} outlived their supervisor"
+    finally:
+        supervisor.stop()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_several_workers_need_shared_state(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ period).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -76,6 +77,14 @@ def worker_env(settings: CloudSettings, index: int) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the worker, before it runs: SIGTERM when the supervisor dies, even by SIGKILL,
+    so no worker is left holding the port (Linux ``PR_SET_PDEATHSIG``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
 @dataclass
 class _Worker:
     index: int
@@ -121,7 +130,12 @@ class Supervisor:
         self._stopping = True
 
     def _start(self, worker: _Worker) -> None:
-        worker.proc = subprocess.Popen(self.command, env=worker_env(self.settings, worker.index))
+        worker.proc = subprocess.Popen(
+            self.command,
+            env=worker_env(self.settings, worker.index),
+            # preexec_fn is unsafe only with threads in the parent: the supervisor has none.
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
         worker.started_at = time.monotonic()
         log.info("cloud worker %d started (pid %d)", worker.index, worker.proc.pid)
 
