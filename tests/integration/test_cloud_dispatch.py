@@ -7,25 +7,20 @@ real PostgreSQL and a real redis-server that the test run starts.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
+from ems.testing.tokens import forged_tokens as forge
+from ems.testing.tokens import valid_token
 
 #: The site as the tests see it: one ``ems cloud``, ``olga`` (operator) and ``vic``
 #: (viewer), site-1 connected and reporting, site-2 known (its devices) but offline.
@@ -163,67 +158,8 @@ async def until_closed(ws: ClientConnection, timeout_s: float = 10.0) -> tuple[l
         return frames, -1 if closed.rcvd is None else closed.rcvd.code
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": "ems-auth",
-        "aud": "ems-cloud",
-        "sub": "olga",
-        "role": "operator",
-        "uid": 1,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "jti": str(uuid.uuid4()),
-        "typ": "access",
-    }
-    claims.update(changes)
-    return claims
-
-
-def _signing_key(site: Site) -> tuple[Ed25519PrivateKey, str]:
-    pem = (site.data / "auth" / "jwt-ed25519.pem").read_bytes()
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, Ed25519PrivateKey)
-    kid = httpx.get(site.http("/auth/jwks.json")).json()["keys"][0]["kid"]
-    return key, kid
-
-
 def forged_tokens(site: Site) -> dict[str, str]:
-    key, kid = _signing_key(site)
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    header_hs = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
-    body = _b64(json.dumps(_claims()).encode())
-    hs_sig = _b64(hmac.new(public_pem, f"{header_hs}.{body}".encode(), hashlib.sha256).digest())
-    header_none = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": kid}).encode())
-    return {
-        "expired": jwt.encode(
-            _claims(
-                exp=int(time.time()) - 60, iat=int(time.time()) - 400, nbf=int(time.time()) - 400
-            ),
-            key,
-            algorithm="EdDSA",
-            headers={"kid": kid},
-        ),
-        "bad_signature": jwt.encode(
-            _claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}
-        ),
-        "wrong_audience": jwt.encode(
-            _claims(aud="someone-else"), key, algorithm="EdDSA", headers={"kid": kid}
-        ),
-        "wrong_issuer": jwt.encode(
-            _claims(iss="evil"), key, algorithm="EdDSA", headers={"kid": kid}
-        ),
-        "alg_none": f"{header_none}.{body}.",
-        "hs256_with_public_key": f"{header_hs}.{body}.{hs_sig}",
-        "garbage": "not.a.token",
-    }
+    return {**forge(site.data, site.http("")), "garbage": "not.a.token"}
 
 
 @pytest.mark.asyncio
@@ -254,19 +190,15 @@ async def test_bad_tokens_are_refused_with_4401(site: Site, case: str, how: str)
 @pytest.mark.asyncio
 async def test_a_valid_forged_looking_token_control(site: Site) -> None:
     """The forging helpers are right: the same claims signed with the real key pass."""
-    key, kid = _signing_key(site)
-    good = jwt.encode(_claims(), key, algorithm="EdDSA", headers={"kid": kid})
+    good = valid_token(site.data, site.http(""))
     async with connect(site.ws(f"/ws/ui?token={good}")) as ws:
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
 
 
 @pytest.mark.asyncio
 async def test_a_listening_socket_is_closed_when_its_token_expires(site: Site) -> None:
-    key, kid = _signing_key(site)
-    now = int(time.time())
-    short = jwt.encode(
-        _claims(iat=now, nbf=now, exp=now + 2), key, algorithm="EdDSA", headers={"kid": kid}
-    )
+    now = time.time()
+    short = valid_token(site.data, site.http(""), iat=now, nbf=now, exp=now + 2)
     async with connect(site.ws(f"/ws/ui?token={short}")) as ws:
         frames, code = await until_closed(ws, timeout_s=10)
     assert frames[0]["type"] == "auth_ok"
