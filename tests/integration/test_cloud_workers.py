@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from ems.cloud.settings import CloudSettings
 from ems.cloud.workers import check_workers
 from ems.errors import EmsError
-from ems.testing.processes import EmsProcess, free_port
+from ems.testing.processes import EmsProcess, ExitWatch, free_port
 from ems.testing.redis import start_redis
 from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
 
@@ -127,7 +128,7 @@ def test_a_worker_that_dies_is_restarted(site: CloudSite) -> None:
     assert pids[0] not in after
 
 
-def test_workers_stop_when_their_supervisor_is_killed(site: CloudSite, tmp_path: Path) -> None:
+def test_workers_stop_when_their_supervisor_is_killed(site: CloudSite) -> None:
     """A supervisor killed outright (SIGKILL: no chance to stop them) leaves no worker
     behind holding the port."""
     port = free_port()
@@ -135,29 +136,105 @@ def test_workers_stop_when_their_supervisor_is_killed(site: CloudSite, tmp_path:
         ["cloud", "--workers", "2", "--port", str(port), "--data-dir", str(site.data)],
         {**site.env, "EMS_NODE_ID": "wk-orphan"},
     )
+    watches: list[ExitWatch] = []
     try:
+        # The first worker up; the other may still be starting: it must stop too.
         supervisor.wait_for("Application startup complete", 60)
-        workers = _worker_pids(supervisor.proc.pid)
-        assert workers
+        watches = [ExitWatch(pid) for pid in _worker_pids(supervisor.proc.pid)]
+        assert watches
         supervisor.proc.kill()
         supervisor.proc.wait(10)
-        deadline = time.monotonic() + 30
-        alive = workers
-        while alive and time.monotonic() < deadline:
-            alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        # The death signal starts a graceful stop; the workers' watchdog bounds it.
+        alive = [w.pid for w in watches if not w.wait(timeout_s=30)]
         for pid in alive:  # a clean failure: orphans would keep the output pipe open
             os.kill(pid, signal.SIGKILL)
         assert alive == [], f"workers {alive} outlived their supervisor"
     finally:
+        for watch in watches:
+            watch.close()
         supervisor.stop()
 
 
-def _zombie(pid: int) -> bool:
+# The worker command of a supervisor that stops at a gate (a FIFO the test
+# opens) before it becomes the real ``ems cloud`` worker: the window between
+# the fork and the worker binding itself to its supervisor, held open on purpose.
+_GATED_WORKER = """
+import os, sys
+print(f"worker at the gate: pid {os.getpid()}", flush=True)
+with open(sys.argv[1], "rb") as gate:
+    gate.read()
+os.execv(sys.executable, [sys.executable, "-m", "ems.cli", "cloud"])
+"""
+_SUPERVISOR = """
+import sys
+from ems.cloud.settings import CloudSettings
+from ems.cloud.workers import Supervisor
+from ems.logs import configure_logging
+
+configure_logging()
+worker = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
+sys.exit(Supervisor(CloudSettings(), command=worker).run())
+"""
+
+
+def test_a_worker_restarting_when_its_supervisor_dies_does_not_outlive_it(
+    site: CloudSite, tmp_path: Path
+) -> None:
+    """The supervisor killed while it restarts a worker: the new worker, forked but
+    not yet bound to it, must not become an orphan that runs for ever."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    port = free_port()
+    env = {
+        **site.env,
+        "EMS_NODE_ID": "wk-race",
+        "EMS_WORKERS": "1",
+        "EMS_PORT": str(port),
+        "EMS_DATA_DIR": str(site.data),
+    }
+    supervisor = EmsProcess(
+        ["-c", _SUPERVISOR, _GATED_WORKER, str(gate)], env, program=[sys.executable]
+    )
+    watch: ExitWatch | None = None
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+        first = _gated_pid(supervisor.wait_for("worker at the gate", 30))
+        _open_gate(gate)
+        supervisor.wait_for("Application startup complete", 60)
+        os.kill(first, signal.SIGKILL)  # a crash: the supervisor restarts the worker
+        supervisor.wait_for("restarting in", 30)
+        restarted = _gated_pid(_next_gated(supervisor, after=first))
+        watch = ExitWatch(restarted)
+        supervisor.proc.kill()  # mid-restart: the worker is forked, not yet bound
+        supervisor.proc.wait(10)
+        _open_gate(gate)  # the worker goes on to start, its supervisor gone
+        stopped = watch.wait(timeout_s=30)
+        if not stopped:
+            os.kill(restarted, signal.SIGKILL)
+        assert stopped, f"worker {restarted} outlived its supervisor"
+        supervisor.wait_for("died before this worker started", 10)
+    finally:
+        if watch is not None:
+            watch.close()
+        supervisor.stop()
+
+
+def _gated_pid(line: str) -> int:
+    return int(line.rsplit("pid", 1)[1])
+
+
+def _next_gated(process: EmsProcess, after: int) -> str:
+    """The gate line of the first worker started after the one with pid ``after``."""
+    while True:
+        line = process.wait_for("worker at the gate", 30)
+        if _gated_pid(line) != after:
+            return line
+        process.lines.remove(line)  # that worker's own line: wait for the next one
+
+
+def _open_gate(gate: Path) -> None:
+    """Let the worker waiting at the gate through: its FIFO read ends when we close."""
+    with gate.open("wb"):
+        pass
 
 
 def test_several_workers_need_shared_state(tmp_path: Path) -> None:

@@ -65,6 +65,10 @@ def run_cloud(settings: CloudSettings) -> int:
         from ems.cloud.workers import Supervisor
 
         return Supervisor(settings).run()
+    if settings.supervisor_pid is not None:
+        from ems.cloud.supervised import bind_to_supervisor
+
+        bind_to_supervisor(settings.supervisor_pid)
     add_cloud_log_file(settings)
     log.info("cloud listening on http://%s:%d", settings.host, settings.port)
     run_loop(serve_cloud(settings))

@@ -49,6 +49,12 @@ class CloudSettings(BaseSettings):
         description="Bind with SO_REUSEPORT, so several processes share the port "
         "(set for every worker of EMS_WORKERS)",
     )
+    supervisor_pid: int | None = Field(
+        default=None,
+        gt=1,
+        description="Set by the EMS_WORKERS supervisor for its workers: a worker stops "
+        "when this process dies (never set by hand)",
+    )
     registry_ttl_s: float = Field(
         default=10.0,
         gt=0,

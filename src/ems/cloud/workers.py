@@ -10,22 +10,25 @@ named ``<EMS_NODE_ID>.<n>`` in the shared state, and restarts any that dies.
 
 The supervisor itself does no request work; it waits, restarts and, on
 SIGTERM or SIGINT, stops every worker (SIGTERM, then SIGKILL after a grace
-period).
+period). A worker binds itself to the supervisor at start
+(:mod:`ems.cloud.supervised`), so it stops when the supervisor dies however
+it dies, even in the middle of restarting that worker.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from types import FrameType
 
 from ems.cloud.settings import CloudSettings
+from ems.cloud.supervised import STOP_GRACE_S
 from ems.errors import EmsError
 
 __all__ = ["Supervisor", "check_workers", "worker_env"]
@@ -33,7 +36,6 @@ __all__ = ["Supervisor", "check_workers", "worker_env"]
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.5
-_STOP_GRACE_S = 10.0  # uvicorn's own graceful shutdown takes at most 5 s
 _RESTART_MIN_S = 1.0
 _RESTART_MAX_S = 30.0
 _HEALTHY_AFTER_S = 60.0  # a worker up this long starts its next backoff from the minimum
@@ -72,17 +74,10 @@ def worker_env(settings: CloudSettings, index: int) -> dict[str, str]:
             "EMS_HOST": settings.host,
             "EMS_PORT": str(settings.port),
             "EMS_DATA_DIR": str(settings.data_dir),
+            "EMS_SUPERVISOR_PID": str(os.getpid()),
         }
     )
     return env
-
-
-def _die_with_parent() -> None:
-    """In the worker, before it runs: SIGTERM when the supervisor dies, even by SIGKILL,
-    so no worker is left holding the port (Linux ``PR_SET_PDEATHSIG``)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 @dataclass
@@ -130,12 +125,10 @@ class Supervisor:
         self._stopping = True
 
     def _start(self, worker: _Worker) -> None:
-        worker.proc = subprocess.Popen(
-            self.command,
-            env=worker_env(self.settings, worker.index),
-            # preexec_fn is unsafe only with threads in the parent: the supervisor has none.
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        # The worker's death signal follows the thread that forks it (see
+        # ems.cloud.supervised): only the main thread lives as long as we do.
+        assert threading.current_thread() is threading.main_thread()
+        worker.proc = subprocess.Popen(self.command, env=worker_env(self.settings, worker.index))
         worker.started_at = time.monotonic()
         log.info("cloud worker %d started (pid %d)", worker.index, worker.proc.pid)
 
@@ -165,7 +158,7 @@ class Supervisor:
         running = [w.proc for w in workers if w.proc is not None and w.proc.poll() is None]
         for proc in running:
             proc.terminate()
-        deadline = time.monotonic() + _STOP_GRACE_S
+        deadline = time.monotonic() + STOP_GRACE_S
         for proc in running:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import select
 import signal
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["EmsProcess", "free_port", "running"]
+__all__ = ["EmsProcess", "ExitWatch", "free_port", "running"]
 
 
 def free_port() -> int:
@@ -25,15 +26,45 @@ def free_port() -> int:
         return port
 
 
-class EmsProcess:
-    """``python -m ems.cli ARGS`` with its output collected line by line."""
+class ExitWatch:
+    """Waits for a process to end, ours or not (an orphan, a grandchild), without
+    polling: a Linux pidfd becomes readable when its process exits.
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    Open it while the process is surely alive, so the pid cannot name another.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._fd = os.pidfd_open(pid)
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once the process has exited, False if it still runs after ``timeout_s``."""
+        readable, _, _ = select.select([self._fd], [], [], timeout_s)
+        return bool(readable)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class EmsProcess:
+    """``python -m ems.cli ARGS`` with its output collected line by line.
+
+    ``program`` replaces ``python -m ems.cli`` for a process the CLI does not
+    start (e.g. a supervisor with a test's own worker command).
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        program: Sequence[str] = (sys.executable, "-m", "ems.cli"),
+    ) -> None:
         environment = dict(os.environ)
         environment.update(env or {})
         self.args = list(args)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ems.cli", *args],
+            [*program, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
