@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps browser-deps web-deps web web-test web-e2e web-lint web-types \
+.PHONY: install system-deps browser-deps web-deps web web-test web-e2e web-lint web-types screenshots \
 	demo test chaos check fmt lint types bench clean
 
 install: $(STAMP)
@@ -58,6 +58,12 @@ web-test: web-deps
 
 web-e2e: install web-deps browser-deps web
 	$(NPM) run e2e
+
+# The end-to-end run writes its screenshots under web/test-results/ (ignored);
+# this one rewrites the README's, docs/screenshots/, on purpose: commit them if
+# the dashboard's look changed.
+screenshots: install web-deps browser-deps web
+	cd $(WEB) && EMS_E2E_UPDATE_SCREENSHOTS=1 NEXT_TELEMETRY_DISABLED=1 npm run e2e
 
 web-lint: web-deps
 	$(NPM) run lint

@@ -7,6 +7,7 @@ import { defineConfig, devices } from "@playwright/test";
  */
 export default defineConfig({
   testDir: "./e2e",
+  testMatch: "**/*.spec.ts", // e2e/*.test.ts are Vitest tests of the helpers
   globalSetup: "./e2e/global-setup.ts",
   fullyParallel: false,
   workers: 1, // one demo site: the tests' commands must not interleave

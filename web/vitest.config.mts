@@ -7,7 +7,8 @@ export default defineConfig({
   resolve: { alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) } },
   test: {
     environment: "jsdom",
-    include: ["src/**/*.test.{ts,tsx}"],
+    // e2e/*.test.ts: the end-to-end run's own helpers (Playwright runs only e2e/*.spec.ts).
+    include: ["src/**/*.test.{ts,tsx}", "e2e/**/*.test.ts"],
     restoreMocks: true,
   },
 });

@@ -1,6 +1,8 @@
 import { expect, test, type Page } from "@playwright/test";
 import path from "node:path";
 
+import { screenshotDir } from "./screenshots";
+
 /** An operator's and a viewer's day with the dashboard, against a running `ems demo`. */
 
 const base = () => {
@@ -8,7 +10,7 @@ const base = () => {
   if (!url) throw new Error("EMS_E2E_BASE is not set: run through playwright.config.ts");
   return url;
 };
-const SCREENSHOTS = path.resolve(__dirname, "../../docs/screenshots");
+const SCREENSHOTS = screenshotDir();
 
 async function logIn(page: Page, user: "operator" | "viewer") {
   await page.goto(`${base()}/`);

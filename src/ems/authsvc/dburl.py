@@ -34,7 +34,7 @@ def sqlite_database(path: Path) -> dict[str, Any]:
 def database_from_url(url: str) -> dict[str, Any]:
     """``postgresql://user:pass@host:port/db?sslmode=require`` or ``sqlite:////abs/path``.
 
-    PostgreSQL needs the ``psycopg`` package (not installed by default).
+    PostgreSQL needs the ``psycopg`` package (a dependency, pinned in requirements.lock).
     User and password may be percent-encoded; query parameters become
     connection ``OPTIONS`` (e.g. ``sslmode``).
     """
