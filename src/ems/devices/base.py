@@ -60,6 +60,9 @@ class SiteContext:
     # child process, so a long-running edge never holds pvlib, pandas and
     # numpy in memory (about 120 MB). Off for ``ems simulate``, where speed counts.
     isolate_models: bool = False
+    # Relative file names in a device's params (a replay CSV) are relative to
+    # the folder of the config file that named them, not to the working directory.
+    config_dir: str = "."
 
 
 class Simulator(ABC):
@@ -72,6 +75,18 @@ class Simulator(ABC):
     def __init__(self, device_id: str, config: SimulatorConfig, site: SiteContext) -> None:
         self.device_id = device_id
         self.site = site
+
+    @classmethod
+    def create(
+        cls, device_id: str, config: SimulatorConfig, site: SiteContext, profile: str
+    ) -> Simulator:
+        """The simulator of a device with ``profile`` (its type name, e.g. ``load_meter``).
+
+        Most simulators model one kind of device and ignore ``profile``; one whose
+        model depends on it (``replay`` plays load, PV or grid data) overrides
+        this, raising :class:`~ems.errors.ConfigError` for a profile it cannot play.
+        """
+        return cls(device_id, config, site)
 
     @abstractmethod
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
