@@ -26,6 +26,7 @@ from pydantic import (
 
 from ems.dal.address import check_device_id
 from ems.errors import ConfigError, EmsError
+from ems.tariff.config import TariffConfig
 
 __all__ = [
     "ClockConfig",
@@ -191,6 +192,7 @@ class EdgeConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     devices: list[DeviceConfig] = Field(min_length=1)
     controllers: list[ControllerConfig] = Field(default_factory=list)
+    tariff: TariffConfig | None = None  # None: costs are not computed
     _config_dir: Path = PrivateAttr(default_factory=Path)
 
     @property

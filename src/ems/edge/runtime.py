@@ -18,6 +18,7 @@ from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
 from ems.errors import ConfigError
 from ems.profiles import DeviceProfile, builtin_profiles
+from ems.tariff import Tariff
 
 __all__ = ["EdgeRuntime", "declare_device_channels"]
 
@@ -66,6 +67,12 @@ class EdgeRuntime:
             config_dir=str(config.config_dir),
         )
         self.simulators = self._build_simulators(site)
+        #: What energy costs here (None without a ``tariff:`` block); price files are read now.
+        self.tariff = (
+            None
+            if config.tariff is None
+            else Tariff.from_config(config.tariff, config.site.timezone, config.config_dir)
+        )
         self.host = SimulationHost(
             self.store,
             clock,
