@@ -27,6 +27,7 @@ __all__ = [
     "SimulatorConfig",
     "SiteContext",
     "register_simulator",
+    "setpoint_timeout_s",
 ]
 
 
@@ -123,3 +124,14 @@ def register_simulator(cls: S) -> S:
     """Class decorator: make a simulator available to the edge config by ``type_name``."""
     SIMULATORS.add(cls.type_name, cls)
     return cls
+
+
+def setpoint_timeout_s(configured_s: float, step_s: float) -> float:
+    """How old a setpoint may be before a device stepped every ``step_s`` falls back.
+
+    A device stepped once a minute (``ems simulate`` at a 60 s cycle) first sees a
+    setpoint a minute after the cycle wrote it, so a 10 s watchdog would drop every
+    command; as a real inverter's watchdog is set above its controller's write
+    interval, the timeout is at least two steps.
+    """
+    return max(configured_s, 2.0 * step_s)

@@ -274,3 +274,12 @@ def test_stepped_every_minute_the_reported_power_flows_for_the_whole_step(power_
     counter = "ActiveChargeEnergy" if power_w < 0 else "ActiveDischargeEnergy"
     assert out["State"] == ("full" if power_w < 0 else "empty")
     assert float(out[counter]) == pytest.approx(reported_wh, rel=1e-9)  # type: ignore[arg-type]
+
+
+def test_stepped_every_minute_a_setpoint_from_the_last_cycle_is_followed() -> None:
+    """The watchdog is at least two steps: a 60 s cycle's setpoint is a minute old when seen."""
+    battery = make()
+    battery.step(T0, 0.0, {})
+    assert battery.step(T0 + 60, 60.0, command(-2000.0, T0))["ActivePower"] == -2000.0
+    assert battery.step(T0 + 120, 60.0, command(-2000.0, T0))["ActivePower"] == -2000.0
+    assert battery.step(T0 + 180, 60.0, command(-2000.0, T0))["ActivePower"] == 0.0, "stale"

@@ -25,6 +25,7 @@ from ems.devices.base import (
     SimulatorConfig,
     SiteContext,
     register_simulator,
+    setpoint_timeout_s,
 )
 from ems.devices.battery.config import BatteryConfig
 
@@ -92,7 +93,8 @@ class BatterySimulator(Simulator):
             # minute a power its cells can only give for part of it.
             self._horizon_s = max(self.config.step_s, dt_s)
         max_charge_w, max_discharge_w = self.limits_w()
-        wanted = setpoint_w(setpoints, "SetActivePower", now_s, self.config.setpoint_timeout_s)
+        timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, self._horizon_s)
+        wanted = setpoint_w(setpoints, "SetActivePower", now_s, timeout_s)
         self._power_w = min(max(wanted, -max_charge_w), max_discharge_w)
         return {
             "ActivePower": self._power_w,

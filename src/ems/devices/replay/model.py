@@ -25,6 +25,7 @@ from ems.devices.base import (
     SimulatorConfig,
     SiteContext,
     register_simulator,
+    setpoint_timeout_s,
 )
 from ems.devices.replay.config import ReplayConfig
 from ems.errors import ConfigError
@@ -121,7 +122,7 @@ class ReplayPvSimulator(_PowerReplay):
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         self._integrate(dt_s)
         available = self.recorded_w(now_s)
-        limit = _limit_w(setpoints, now_s, self.config.setpoint_timeout_s)
+        limit = _limit_w(setpoints, now_s, setpoint_timeout_s(self.config.setpoint_timeout_s, dt_s))
         self._power_w = available if limit is None else min(available, limit)
         voltage = self.config.nominal_voltage_v
         return {
