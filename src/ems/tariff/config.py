@@ -30,7 +30,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Only the YAML spellings ("import", "from") are accepted, not the Python names.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _minutes(text: str) -> int:

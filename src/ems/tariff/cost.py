@@ -67,9 +67,10 @@ class CostAccumulator:
 
     def _add_piece(self, bucket: int, t_s: float, dt_s: float, grid_w: float) -> None:
         if bucket != self._bucket:
-            self._close_bucket()
+            self._update_peak()
             self._bucket = bucket
             self._bucket_month = self._month(bucket * DEMAND_INTERVAL_S)
+            self._bucket_import_wh = 0.0
         bill = self._bucket_month
         assert bill is not None
         energy_kwh = abs(grid_w) * dt_s / 3600.0 / _WH_PER_KWH
@@ -83,16 +84,17 @@ class CostAccumulator:
             if self._tariff is not None:
                 bill.export_revenue += energy_kwh * self._tariff.export_price_per_kwh(t_s)
 
-    def _close_bucket(self) -> None:
+    def _update_peak(self) -> None:
+        """Raise the open quarter hour's month peak to its mean import so far; the open
+        quarter hour only ever gains energy, so doing this again later is harmless."""
         bill = self._bucket_month
-        if bill is not None:
-            mean_w = self._bucket_import_wh * 3600.0 / DEMAND_INTERVAL_S
-            if mean_w > bill.peak_import_15min_w:
-                bill.peak_import_15min_w = mean_w
-                if self._tariff is not None:
-                    rate = self._tariff.demand_charge_per_kw_month
-                    bill.demand_charge = rate * mean_w / _WH_PER_KWH
-        self._bucket_import_wh = 0.0
+        if bill is None:
+            return
+        mean_w = self._bucket_import_wh * 3600.0 / DEMAND_INTERVAL_S
+        if mean_w > bill.peak_import_15min_w:
+            bill.peak_import_15min_w = mean_w
+            if self._tariff is not None:
+                bill.demand_charge = self._tariff.demand_charge_per_kw_month * mean_w / _WH_PER_KWH
 
     def _month(self, t_s: float) -> MonthBill:
         key = dt.datetime.fromtimestamp(t_s, self._tz).strftime("%Y-%m")
@@ -102,8 +104,9 @@ class CostAccumulator:
         return bill
 
     def months(self) -> list[MonthBill]:
-        """The bills so far, oldest first (the open quarter hour's peak included)."""
-        self._close_bucket()
+        """The bills so far, oldest first (the open quarter hour's peak included);
+        accumulating may go on after."""
+        self._update_peak()
         return [self._months[k] for k in sorted(self._months)]
 
     @property

@@ -126,3 +126,14 @@ def test_a_price_csv_holds_each_row_until_the_next(tmp_path: Path) -> None:
     assert prices.import_price_per_kwh(at + 86_400) == -0.02, "the last price holds"
     with pytest.raises(ConfigError, match=r"^tariff\.import\.csv: .*prices.csv line 1: no column"):
         tariff(tmp_path, **{"import": {"csv": "prices.csv", "column": "price"}})
+
+
+def test_bills_can_be_read_mid_quarter_hour_and_accumulating_goes_on() -> None:
+    acc = CostAccumulator(tariff(demand_charge_per_kw_month=10.0), BERLIN)
+    q = local(2026, 6, 1, 12)
+    run_constant(acc, q, q + 450, 2000.0)
+    assert acc.months()[0].peak_import_15min_w == pytest.approx(1000.0), "half a quarter so far"
+    run_constant(acc, q + 450, q + 900, 2000.0)
+    (bill,) = acc.months()
+    assert bill.peak_import_15min_w == pytest.approx(2000.0)
+    assert bill.demand_charge == pytest.approx(20.0)

@@ -92,6 +92,7 @@ def w(start: str, end: str, price: float = 0.2) -> dict[str, Any]:
          r"tariff\.demand_charge_per_kw_month: .*greater than or equal to 0"),
         ({"currency": "euro", "import": {"price_per_kwh": 0.3}}, r"tariff\.currency: "),
         ({"currency": "EUR"}, r"tariff\.import: Field required"),
+        ({"currency": "EUR", "import_": {"price_per_kwh": 0.3}}, r"tariff\.import_: unknown key"),
         ({"currency": "EUR", "import": {"price_per_kwh": 0.3}, "vat": 0.2},
          r"tariff\.vat: unknown key"),
     ],
