@@ -92,6 +92,7 @@ def _cmd_cloud(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    import json
     import time as _time
 
     from ems.edge.config import load_edge_config
@@ -112,6 +113,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     for ack in result.acks:
         reason = f" ({ack['reason']}: {ack['detail']})" if ack.get("reason") else ""
         print(f"  {ack['at']} {ack['command_id']} {ack['status']}{reason}", file=sys.stderr)
+    print(json.dumps(result.summary))
     return 0
 
 

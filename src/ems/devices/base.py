@@ -27,6 +27,7 @@ __all__ = [
     "SimulatorConfig",
     "SiteContext",
     "register_simulator",
+    "setpoint_timeout_s",
 ]
 
 
@@ -60,6 +61,9 @@ class SiteContext:
     # child process, so a long-running edge never holds pvlib, pandas and
     # numpy in memory (about 120 MB). Off for ``ems simulate``, where speed counts.
     isolate_models: bool = False
+    # Relative file names in a device's params (a replay CSV) are relative to
+    # the folder of the config file that named them, not to the working directory.
+    config_dir: str = "."
 
 
 class Simulator(ABC):
@@ -72,6 +76,18 @@ class Simulator(ABC):
     def __init__(self, device_id: str, config: SimulatorConfig, site: SiteContext) -> None:
         self.device_id = device_id
         self.site = site
+
+    @classmethod
+    def create(
+        cls, device_id: str, config: SimulatorConfig, site: SiteContext, profile: str
+    ) -> Simulator:
+        """The simulator of a device with ``profile`` (its type name, e.g. ``load_meter``).
+
+        Most simulators model one kind of device and ignore ``profile``; one whose
+        model depends on it (``replay`` plays load, PV or grid data) overrides
+        this, raising :class:`~ems.errors.ConfigError` for a profile it cannot play.
+        """
+        return cls(device_id, config, site)
 
     @abstractmethod
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
@@ -108,3 +124,14 @@ def register_simulator(cls: S) -> S:
     """Class decorator: make a simulator available to the edge config by ``type_name``."""
     SIMULATORS.add(cls.type_name, cls)
     return cls
+
+
+def setpoint_timeout_s(configured_s: float, step_s: float) -> float:
+    """How old a setpoint may be before a device stepped every ``step_s`` falls back.
+
+    A device stepped once a minute (``ems simulate`` at a 60 s cycle) first sees a
+    setpoint a minute after the cycle wrote it, so a 10 s watchdog would drop every
+    command; as a real inverter's watchdog is set above its controller's write
+    interval, the timeout is at least two steps.
+    """
+    return max(configured_s, 2.0 * step_s)

@@ -14,10 +14,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ems.dal.address import check_device_id
 from ems.errors import ConfigError, EmsError
+from ems.tariff.config import TariffConfig
 
 __all__ = [
     "ClockConfig",
@@ -183,6 +192,13 @@ class EdgeConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     devices: list[DeviceConfig] = Field(min_length=1)
     controllers: list[ControllerConfig] = Field(default_factory=list)
+    tariff: TariffConfig | None = None  # None: costs are not computed
+    _config_dir: Path = PrivateAttr(default_factory=Path)
+
+    @property
+    def config_dir(self) -> Path:
+        """The folder relative file names in this config (replay CSVs, price files) start from."""
+        return self._config_dir
 
     @field_validator("edge_id")
     @classmethod
@@ -231,8 +247,14 @@ def validate_params(model: type[M], params: Mapping[str, Any], prefix: Sequence[
         raise ConfigError(_format(exc, prefix)) from None
 
 
-def parse_edge_config(document: object, source: str = "<config>") -> EdgeConfig:
-    """Validate a decoded YAML document, including each device's and controller's params."""
+def parse_edge_config(
+    document: object, source: str = "<config>", config_dir: Path | None = None
+) -> EdgeConfig:
+    """Validate a decoded YAML document, including each device's and controller's params.
+
+    ``config_dir``: where relative file names in it are found (default: the
+    working directory).
+    """
     # Imported here: the registries import every device and controller package.
     from ems.devices.base import SIMULATORS
     from ems.edge.controllers.base import CONTROLLERS
@@ -244,6 +266,8 @@ def parse_edge_config(document: object, source: str = "<config>") -> EdgeConfig:
         config = EdgeConfig.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_format(exc)}") from None
+    if config_dir is not None:
+        config._config_dir = config_dir
     profiles = builtin_profiles()
     try:
         for i, device in enumerate(config.devices):
@@ -283,7 +307,7 @@ def load_edge_config(path: Path | None = None) -> EdgeConfig:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    return parse_edge_config(document, str(path))
+    return parse_edge_config(document, str(path), path.parent)
 
 
 def demo_config_path() -> Path:

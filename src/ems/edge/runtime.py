@@ -16,7 +16,9 @@ from ems.edge.controllers.base import CONTROLLERS, Controller
 from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
+from ems.errors import ConfigError
 from ems.profiles import DeviceProfile, builtin_profiles
+from ems.tariff import Tariff
 
 __all__ = ["EdgeRuntime", "declare_device_channels"]
 
@@ -62,8 +64,15 @@ class EdgeRuntime:
             config.site.altitude_m,
             config.site.timezone,
             isolate_models=isolate_models,
+            config_dir=str(config.config_dir),
         )
         self.simulators = self._build_simulators(site)
+        #: What energy costs here (None without a ``tariff:`` block); price files are read now.
+        self.tariff = (
+            None
+            if config.tariff is None
+            else Tariff.from_config(config.tariff, config.site.timezone, config.config_dir)
+        )
         self.host = SimulationHost(
             self.store,
             clock,
@@ -104,7 +113,10 @@ class EdgeRuntime:
                 continue
             cls = SIMULATORS.get(device.simulator)
             params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
-            sims.append(cls(device.id, params, site))
+            try:
+                sims.append(cls.create(device.id, params, site, device.profile))
+            except ConfigError as exc:
+                raise ConfigError(f"devices[{i}].{exc}") from None
         return sims
 
     def _build_controllers(self) -> list[Controller]:

@@ -1,9 +1,10 @@
-"""``ems simulate``: the edge in virtual time, as fast as it can, one CSV row per cycle.
+"""``ems simulate``: the edge in virtual time, as fast as it can, one CSV row per cycle,
+and the run's energy and cost figures (:class:`~ems.edge.energy_summary.SiteSummary`).
 
-Devices step (every second), scripted commands are written to their request
-channels exactly as the edge dispatcher writes commands from the cloud, then
-the cycle runs. A command issued at cycle k is executed in cycle k and the
-devices follow it from cycle k+1 on.
+Devices step every second (every cycle when the cycle is longer), scripted
+commands are written to their request channels exactly as the edge dispatcher
+writes commands from the cloud, then the cycle runs. A command issued at
+cycle k is executed in cycle k and the devices follow it from cycle k+1 on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 from ems.clock import VirtualClock
 from ems.dal import Category, Sample
 from ems.edge.config import EdgeConfig
+from ems.edge.energy_summary import SiteSummary
 from ems.edge.requests import CommandRequest
 from ems.edge.runtime import EdgeRuntime
 from ems.errors import ConfigError
@@ -51,6 +53,8 @@ class SimulationResult:
     rows: int
     columns: list[str]
     acks: list[dict[str, Any]] = field(default_factory=list)
+    #: The energy and cost figures (:mod:`ems.edge.energy_summary`), the CLI's last line.
+    summary: dict[str, float | int | str | None] = field(default_factory=dict)
 
 
 def parse_command(text: str) -> ScheduledCommand:
@@ -133,6 +137,8 @@ def simulate(
         if c.category in (Category.INPUT, Category.OUTPUT) and not c.address.startswith("_cycle/")
     )
     result = SimulationResult(rows=0, columns=columns)
+    batteries = [d for d, p in runtime.devices.items() if p.type == "battery"]
+    summary = SiteSummary(runtime.tariff, config.site.timezone, batteries)
     runtime.store.watch("ack/", lambda a, s: result.acks.append(_ack_record(a, s)))
 
     writer = csv.writer(out, lineterminator="\n")
@@ -166,9 +172,17 @@ def simulate(
         runtime.cycle.run_once(k)
         data = runtime.store.snapshot()
         writer.writerow([to_rfc3339(data.taken_at), *(_cell(data.get(a)) for a in columns)])
+        # The row's power flows until the next cycle, as the devices integrate it.
+        summary.add(
+            data.taken_at,
+            period_s,
+            data.number("_sum/GridActivePower"),
+            {b: data.number(f"{b}/ActivePower") for b in batteries},
+        )
         result.rows += 1
         if progress is not None and k % 3600 == 0:
             progress(k / cycles)
+    result.summary = summary.result()
     return result
 
 

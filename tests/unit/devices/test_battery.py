@@ -259,3 +259,27 @@ def test_invalid_config_is_refused_naming_the_field(config: dict[str, Any], fiel
 def test_config_is_frozen() -> None:
     with pytest.raises(ValidationError):
         BatteryConfig().capacity_wh = 1.0
+
+
+@pytest.mark.parametrize("power_w", [-3000.0, 4000.0])
+def test_stepped_every_minute_the_reported_power_flows_for_the_whole_step(power_w: float) -> None:
+    """At a 60 s cycle, power × step is the energy that moved, up to the bound and at it."""
+    battery = make(initial_soc_pct=50.0)
+    out = battery.step(T0, 0.0, command(power_w, T0))
+    reported_wh = 0.0
+    for k in range(1, 4 * 60):  # four hours: long enough to reach the bound
+        reported_wh += abs(float(out["ActivePower"])) * 60.0 / 3600.0  # type: ignore[arg-type]
+        t = T0 + 60.0 * k
+        out = battery.step(t, 60.0, command(power_w, t))
+    counter = "ActiveChargeEnergy" if power_w < 0 else "ActiveDischargeEnergy"
+    assert out["State"] == ("full" if power_w < 0 else "empty")
+    assert float(out[counter]) == pytest.approx(reported_wh, rel=1e-9)  # type: ignore[arg-type]
+
+
+def test_stepped_every_minute_a_setpoint_from_the_last_cycle_is_followed() -> None:
+    """The watchdog is at least two steps: a 60 s cycle's setpoint is a minute old when seen."""
+    battery = make()
+    battery.step(T0, 0.0, {})
+    assert battery.step(T0 + 60, 60.0, command(-2000.0, T0))["ActivePower"] == -2000.0
+    assert battery.step(T0 + 120, 60.0, command(-2000.0, T0))["ActivePower"] == -2000.0
+    assert battery.step(T0 + 180, 60.0, command(-2000.0, T0))["ActivePower"] == 0.0, "stale"

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from ems.dal import Sample, Value
-from ems.devices.base import SIMULATORS, BalanceRole, SiteContext
+from ems.devices.base import SIMULATORS, BalanceRole, SiteContext, setpoint_timeout_s
 from ems.devices.pv_inverter import PvInverterConfig, PvInverterSimulator, solar
 
 SITE = SiteContext(
@@ -210,3 +210,13 @@ def test_a_failing_child_falls_back_to_computing_in_process(
     isolated = PvInverterSimulator("pv_1", PvInverterConfig(), replace(SITE, isolate_models=True))
     assert isolated.available_w(SOLAR_NOON_S) == make().available_w(SOLAR_NOON_S)
     assert any("child process failed" in r.getMessage() for r in caplog.records)
+
+
+def test_stepped_every_minute_a_limit_from_the_last_cycle_still_curtails() -> None:
+    assert setpoint_timeout_s(10.0, 1.0) == 10.0, "stepped every second: the configured timeout"
+    assert setpoint_timeout_s(10.0, 60.0) == 120.0
+    pv = PvInverterSimulator("pv_1", PvInverterConfig(), SITE)
+    noon = 1_782_043_200.0  # 2026-06-21T12:00:00Z
+    pv.step(noon - 60, 0.0, {})
+    out = pv.step(noon, 60.0, {"SetActivePowerLimit": Sample(1000.0, noon - 60)})
+    assert out["ActivePower"] == 1000.0

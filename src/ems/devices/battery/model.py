@@ -25,6 +25,7 @@ from ems.devices.base import (
     SimulatorConfig,
     SiteContext,
     register_simulator,
+    setpoint_timeout_s,
 )
 from ems.devices.battery.config import BatteryConfig
 
@@ -73,6 +74,7 @@ class BatterySimulator(Simulator):
         self._power_w = 0.0  # chosen at the last step, flows until the next one
         self._charge_wh = 0.0
         self._discharge_wh = 0.0
+        self._horizon_s = config.step_s
 
     @property
     def energy_wh(self) -> float:
@@ -86,8 +88,13 @@ class BatterySimulator(Simulator):
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         if dt_s > 0:
             self._settle(dt_s)
+            # The next interval is as long as this one was: stepped every 60 s (``ems
+            # simulate`` at a 60 s cycle), the battery must not promise for a whole
+            # minute a power its cells can only give for part of it.
+            self._horizon_s = max(self.config.step_s, dt_s)
         max_charge_w, max_discharge_w = self.limits_w()
-        wanted = setpoint_w(setpoints, "SetActivePower", now_s, self.config.setpoint_timeout_s)
+        timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, self._horizon_s)
+        wanted = setpoint_w(setpoints, "SetActivePower", now_s, timeout_s)
         self._power_w = min(max(wanted, -max_charge_w), max_discharge_w)
         return {
             "ActivePower": self._power_w,
@@ -105,8 +112,9 @@ class BatterySimulator(Simulator):
 
         Rated power derates linearly to ``derate_floor`` of rated across the last
         ``derate_band_pct`` of SOC before a bound, and never exceeds what would
-        reach the bound within one ``step_s``: that lands SOC exactly on the bound
-        in finite time, after which the limit is exactly 0.
+        reach the bound within one step (``step_s``, or the last step's length if
+        longer): that lands SOC exactly on the bound in finite time, after which
+        the limit is exactly 0, and the reported power flows for the whole step.
         """
         cfg = self.config
         charge_room_wh = self._max_wh - self._energy_wh
@@ -114,12 +122,12 @@ class BatterySimulator(Simulator):
         max_charge = 0.0
         if charge_room_wh > 0:
             factor = self._derate(charge_room_wh)
-            headroom = charge_room_wh * 3600.0 / (cfg.efficiency * cfg.step_s)
+            headroom = charge_room_wh * 3600.0 / (cfg.efficiency * self._horizon_s)
             max_charge = min(cfg.max_charge_power_w * factor, headroom)
         max_discharge = 0.0
         if discharge_room_wh > 0:
             factor = self._derate(discharge_room_wh)
-            headroom = discharge_room_wh * cfg.efficiency * 3600.0 / cfg.step_s
+            headroom = discharge_room_wh * cfg.efficiency * 3600.0 / self._horizon_s
             max_discharge = min(cfg.max_discharge_power_w * factor, headroom)
         return max_charge, max_discharge
 

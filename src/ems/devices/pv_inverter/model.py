@@ -18,6 +18,7 @@ from ems.devices.base import (
     SimulatorConfig,
     SiteContext,
     register_simulator,
+    setpoint_timeout_s,
 )
 from ems.devices.pv_inverter.config import PvInverterConfig
 from ems.devices.pv_inverter.solar import (
@@ -53,7 +54,7 @@ class PvInverterSimulator(Simulator):
         if dt_s > 0:
             self._energy_wh += self._power_w * dt_s / 3600.0
         available = self.available_w(now_s)
-        limit = self._limit_w(setpoints, now_s)
+        limit = self._limit_w(setpoints, now_s, dt_s)
         self._power_w = available if limit is None else min(available, limit)
         voltage = self.config.nominal_voltage_v + self.config.voltage_rise_v_per_kw * (
             self._power_w / 1000.0
@@ -91,10 +92,13 @@ class PvInverterSimulator(Simulator):
                 del self._days[old]
         self._day_start_s, self._minutes = start_s, minutes
 
-    def _limit_w(self, setpoints: Mapping[str, Sample], now_s: float) -> float | None:
+    def _limit_w(
+        self, setpoints: Mapping[str, Sample], now_s: float, step_s: float
+    ) -> float | None:
         """The curtailment limit in W, or None (no limit) when unset, invalid or stale."""
         sample = setpoints.get("SetActivePowerLimit")
-        if sample is None or now_s - sample.ts > self.config.setpoint_timeout_s:
+        timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, step_s)
+        if sample is None or now_s - sample.ts > timeout_s:
             return None
         value = sample.value
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
