@@ -129,6 +129,33 @@ def test_old_ids_are_pruned_at_open_and_at_most_once_a_minute(tmp_path: Path) ->
     reopened.close()
 
 
+def test_executions_restored_from_the_log_fill_gaps_and_never_undo_an_outcome(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    seen = _open(tmp_path / "seen.sqlite3", clock)
+    seen.record_taken("pending")
+    seen.update("pending", "delivered", None, None, T0)  # its "executed" was lost
+    seen.record_taken("failed")
+    seen.update("failed", "failed", "expired", None, T0)
+    clock.advance(60.0)
+    restored = seen.restore_executed(
+        [
+            ("lost", T0 + 1),  # the record lost it: added
+            ("pending", T0 + 2),
+            ("failed", T0 + 3),  # an outcome stays as it was
+            ("ancient", T0 + 60 - DEFAULT_RETENTION_S - 1),  # past the window: skipped
+        ]
+    )
+    assert restored == 2
+    assert seen.get("lost") == SeenRecord("lost", T0 + 1, "executed", None, None, T0 + 1)
+    assert seen.get("pending") == SeenRecord("pending", T0, "executed", None, None, T0 + 2)
+    assert seen.get("failed") == SeenRecord("failed", T0, "failed", "expired", None, T0)
+    assert seen.get("ancient") is None
+    assert seen.restore_executed([("lost", T0 + 1)]) == 0  # a normal start changes nothing
+    seen.close()
+
+
 def test_retention_shorter_than_the_longest_ttl_is_refused(tmp_path: Path) -> None:
     assert DEFAULT_RETENTION_S >= MAX_TTL_S
     for bad in (MAX_TTL_S - 1.0, float("nan")):
