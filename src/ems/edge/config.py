@@ -73,6 +73,13 @@ class CommandsConfig(_Strict):
         le=10,
         description="Nothing is written or applied after a command's deadline less this [s]",
     )
+    ack_resend_window_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Final acks sent this recently are sent again on a new connection, "
+        "also by a restarted edge [s]",
+    )
 
 
 class ClockConfig(_Strict):

@@ -124,6 +124,13 @@ def test_execution_log_rotation_defaults_and_overrides() -> None:
     assert (config.executions.max_bytes, config.executions.keep_files) == (50_000, 2)
 
 
+def test_the_ack_resend_window_defaults_to_twice_the_cloud_watchdog() -> None:
+    assert load_edge_config(None).commands.ack_resend_window_s == 10.0
+    doc = demo()
+    doc["commands"]["ack_resend_window_s"] = 30
+    assert parse_edge_config(doc).commands.ack_resend_window_s == 30.0
+
+
 @pytest.mark.parametrize(
     ("section", "values", "message"),
     [
@@ -135,6 +142,7 @@ def test_execution_log_rotation_defaults_and_overrides() -> None:
         ("executions", {"max_bytes": 9_999}, "executions.max_bytes: Input should be greater"),
         ("executions", {"keep_files": 1}, "executions.keep_files: Input should be greater"),
         ("executions", {"max_files": 3}, "executions.max_files: unknown key"),
+        ("commands", {"ack_resend_window_s": 0}, "commands.ack_resend_window_s: Input should"),
     ],
 )
 def test_bad_buffer_and_metrics_settings_are_refused(
