@@ -30,16 +30,18 @@ by :func:`read_executions`, and the next line starts on a fresh line.
 
 Rotation. Once the live file reaches ``max_bytes``, the background thread
 renames it to a segment (``executions.<n>.jsonl``) and starts a new one; at
-most ``keep_files`` files are kept, the live one included. The log is also the
-edge's second record of the commands it applied: at start, the ids it holds
-that the cloud may still deliver again (applied less than ``keep_s`` ago, see
-:mod:`ems.edge.redelivery`) are restored into the record of commands taken,
-so they are never executed again even if that record was lost. So when the
-oldest segment goes, its lines still inside that window are carried into the
-next segment first (crash-safe, see :mod:`ems.edge.execution_files`): the
-files may then hold more than ``keep_files`` × ``max_bytes`` when more
-commands than that were applied within the window (a line is about 200
-bytes, so 1 MB holds 5,000 commands).
+most ``keep_files`` files are kept, the live one included (one more while a
+rotation is under way: the oldest goes only once what it still holds is on
+disk elsewhere). The log is also the edge's second record of the commands it
+applied: at start, the ids it holds that the cloud may still deliver again
+(applied less than ``keep_s`` ago, see :mod:`ems.edge.redelivery`) are
+restored into the record of commands taken, so they are never executed again
+even if that record was lost. So when the oldest segment goes, its lines
+still inside that window are carried into the next segment first
+(crash-safe, see :mod:`ems.edge.execution_files`): the files may then hold
+more than ``keep_files`` × ``max_bytes`` when more commands than that were
+applied within the window (a line is about 200 bytes, so 1 MB holds 5,000
+commands).
 """
 
 from __future__ import annotations
