@@ -59,6 +59,9 @@ def segments(live: Path) -> list[Path]:
         entries = list(live.parent.iterdir())
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        log.error("execution log: cannot list %s: %s", live.parent, exc)
+        return []
     for entry in entries:
         match = pattern.match(entry.name)
         if match:
