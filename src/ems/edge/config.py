@@ -36,6 +36,7 @@ __all__ = [
     "CycleConfig",
     "DeviceConfig",
     "EdgeConfig",
+    "ExecutionsConfig",
     "LoggingConfig",
     "MetricsConfig",
     "SiteConfig",
@@ -81,6 +82,13 @@ class CommandsConfig(_Strict):
         le=10,
         description="Nothing is written or applied after a command's deadline less this [s]",
     )
+    ack_resend_window_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Final acks sent this recently are sent again on a new connection, "
+        "also by a restarted edge [s]",
+    )
 
 
 class ClockConfig(_Strict):
@@ -107,6 +115,24 @@ class LoggingConfig(_Strict):
     )
     backups: int = Field(default=5, ge=0, le=1000, description="Rotated files kept")
     enabled: bool = Field(default=True, description="Write log files (ems edge with a cloud)")
+
+
+class ExecutionsConfig(_Strict):
+    """The execution log (``executions.jsonl``): one line per command the cycle applied."""
+
+    max_bytes: int = Field(
+        default=1_000_000,
+        ge=10_000,
+        le=1_000_000_000,
+        description="The live file is rotated at this size [bytes] (a line is about 200)",
+    )
+    keep_files: int = Field(
+        default=5,
+        ge=2,
+        le=1000,
+        description="Files kept, the live one included; lines the cloud may still deliver "
+        "again are carried forward, never deleted",
+    )
 
 
 class CloudConfig(_Strict):
@@ -188,6 +214,7 @@ class EdgeConfig(_Strict):
     cloud: CloudConfig = CloudConfig()
     clock: ClockConfig = ClockConfig()
     logging: LoggingConfig = LoggingConfig()
+    executions: ExecutionsConfig = ExecutionsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     metrics: MetricsConfig = MetricsConfig()
     devices: list[DeviceConfig] = Field(min_length=1)

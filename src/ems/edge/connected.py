@@ -10,15 +10,23 @@ from pathlib import Path
 
 import httpx
 
-from ems.clock import RealClock
+from ems.clock import Clock, RealClock
 from ems.edge.config import EdgeConfig
-from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog
+from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog, read_executions
 from ems.edge.link import CloudLink, load_profiles_for_start
+from ems.edge.link.client import SEEN_COMMANDS_FILE
+from ems.edge.link.seen import SeenCommands
 from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
 from ems.errors import ConfigError
 
-__all__ = ["add_edge_log_file", "read_api_key", "run_connected", "serve_connected"]
+__all__ = [
+    "add_edge_log_file",
+    "open_command_record",
+    "read_api_key",
+    "run_connected",
+    "serve_connected",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +49,26 @@ async def serve_connected(
     async with httpx.AsyncClient() as client:
         profiles, source = await load_profiles_for_start(config, state_dir, client, url=url)
     log.info("edge %s: device profiles from %s", config.edge_id, source)
-    executions = ExecutionLog(state_dir / EXECUTIONS_FILE)
+    clock = RealClock()
+    executions = ExecutionLog(
+        state_dir / EXECUTIONS_FILE,
+        max_bytes=config.executions.max_bytes,
+        keep_files=config.executions.keep_files,
+        clock=clock,
+    )
     try:
         runtime = EdgeRuntime(
-            config, RealClock(), profiles=profiles, isolate_models=True, executions=executions
+            config, clock, profiles=profiles, isolate_models=True, executions=executions
         )
         await runtime.prepare()
-        link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")
+        seen = open_command_record(state_dir, executions.path, clock)
+        try:
+            link = CloudLink(
+                runtime, url, api_key, state_dir, refresh_profiles=source != "cloud", seen=seen
+            )
+        except BaseException:
+            seen.close()  # the link owns it only once built
+            raise
         with contextlib.ExitStack() as stack:
             if config.metrics.enabled:
                 metrics = EdgeMetrics(runtime, link)
@@ -59,6 +80,26 @@ async def serve_connected(
     finally:
         executions.close()
     return runtime
+
+
+def open_command_record(state_dir: Path, executions_path: Path, clock: Clock) -> SeenCommands:
+    """The record of commands taken, with every command the execution log says was applied.
+
+    The execution log is a second, independent file: if the record was lost
+    (found damaged and moved aside), the commands this edge applied are still
+    never executed again when the cloud delivers them again.
+    """
+    seen = SeenCommands(state_dir / SEEN_COMMANDS_FILE, clock=clock)
+    restored = seen.restore_executed(
+        (e.command_id, e.applied_at) for e in read_executions(executions_path)
+    )
+    if restored:
+        log.warning(
+            "%d applied command(s) from the execution log were missing from the record of "
+            "commands taken; restored as executed",
+            restored,
+        )
+    return seen
 
 
 def add_edge_log_file(config: EdgeConfig, state_dir: Path) -> Path | None:

@@ -27,8 +27,21 @@ a process crash loses none.
 Failures never stop the edge: a write that fails is logged and counted
 (:attr:`ExecutionLog.write_errors`). A line torn by a power cut is skipped
 by :func:`read_executions`, and the next line starts on a fresh line.
-The file is not rotated: a line is about 200 bytes, so 10,000 commands
-make 2 MB.
+
+Rotation. Once the live file reaches ``max_bytes``, the background thread
+renames it to a segment (``executions.<n>.jsonl``) and starts a new one; at
+most ``keep_files`` files are kept, the live one included (one more while a
+rotation is under way: the oldest goes only once what it still holds is on
+disk elsewhere). The log is also the edge's second record of the commands it
+applied: at start, the ids it holds that the cloud may still deliver again
+(applied less than ``keep_s`` ago, see :mod:`ems.edge.redelivery`) are
+restored into the record of commands taken, so they are never executed again
+even if that record was lost. So when the oldest segment goes, its lines
+still inside that window are carried into the next segment first
+(crash-safe, see :mod:`ems.edge.execution_files`): the files may then hold
+more than ``keep_files`` × ``max_bytes`` when more commands than that were
+applied within the window (a line is about 200 bytes, so 1 MB holds 5,000
+commands).
 """
 
 from __future__ import annotations
@@ -42,15 +55,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ems.clock import Clock, RealClock
 from ems.dal import Value
+from ems.edge import execution_files as files
+from ems.edge.redelivery import REDELIVERY_WINDOW_S
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
-__all__ = ["EXECUTIONS_FILE", "Execution", "ExecutionLog", "ExecutionSink", "read_executions"]
+__all__ = [
+    "DEFAULT_KEEP_FILES",
+    "DEFAULT_MAX_BYTES",
+    "EXECUTIONS_FILE",
+    "Execution",
+    "ExecutionLog",
+    "ExecutionSink",
+    "read_executions",
+]
 
 log = logging.getLogger(__name__)
 
 #: The log's name in the edge's data directory.
 EXECUTIONS_FILE = "executions.jsonl"
+#: The live file is rotated at this size [bytes] (about 5,000 commands).
+DEFAULT_MAX_BYTES = 1_000_000
+#: Files kept, the live one included.
+DEFAULT_KEEP_FILES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +106,46 @@ ExecutionSink = Callable[[Execution], None]
 
 
 class ExecutionLog:
-    """Appends :class:`Execution` lines to ``path``; fsync on a background thread.
+    """Appends :class:`Execution` lines to ``path``; fsync and rotation on a background thread.
 
     Call :meth:`record` from any thread (the cycle's); :meth:`close` syncs
-    what is left and stops the thread.
+    what is left and stops the thread. ``max_bytes`` [bytes] and
+    ``keep_files`` (at least 2: the live file and one segment) bound the
+    files; lines applied less than ``keep_s`` [s] before ``clock``'s time are
+    carried forward instead of deleted.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        keep_files: int = DEFAULT_KEEP_FILES,
+        keep_s: float = REDELIVERY_WINDOW_S,
+        clock: Clock | None = None,
+    ) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, not {max_bytes!r}")
+        if keep_files < 2:
+            raise ValueError(f"keep_files must be at least 2, not {keep_files!r}")
         self.path = path
+        self.max_bytes = max_bytes
+        self.keep_files = keep_files
+        self._keep_s = keep_s
+        self._clock = clock or RealClock()
         self.write_errors = 0
         self.lines_written = 0
+        self.rotations = 0
+        self.rotation_errors = 0
+        self.lines_carried = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # Serialises fsync and rotation (the thread's, and sync() from elsewhere).
+        self._rotating = threading.Lock()
+        files.remove_leftovers(path)
+        self._bound()  # keep_files may have been lowered, or a crash interrupted a merge
+        self._fd = self._open_live()
         self._terminate_torn_line()
+        self._size_bytes = os.fstat(self._fd).st_size
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._closing = False
@@ -119,6 +174,7 @@ class ExecutionLog:
                     exc,
                 )
                 return
+            self._size_bytes += written
             if written != len(line):  # a full disk mid-line: end it so the next line is whole
                 self.write_errors += 1
                 log.error("execution log %s: short write for %s", self.path, execution.command_id)
@@ -126,6 +182,25 @@ class ExecutionLog:
                 return
             self.lines_written += 1
         self._dirty.set()
+
+    def sync(self) -> None:
+        """fsync what was written, then rotate if the live file reached ``max_bytes``.
+
+        The background thread calls this after every write; callable from any
+        thread (a test, or a caller that needs the lines on disk now).
+        """
+        with self._rotating:
+            with self._lock:
+                if self._closing:
+                    return
+                fd = self._fd
+                due = self._size_bytes >= self.max_bytes
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                log.error("execution log %s: fsync failed: %s", self.path, exc)
+            if due:
+                self._rotate()
 
     def close(self) -> None:
         """Sync and close; later records are counted as errors. Idempotent."""
@@ -135,11 +210,12 @@ class ExecutionLog:
             self._closing = True
         self._dirty.set()
         self._syncer.join()
-        try:
-            os.fsync(self._fd)
-        except OSError as exc:
-            log.error("execution log %s: final fsync failed: %s", self.path, exc)
-        os.close(self._fd)
+        with self._rotating:  # a sync() from another thread may be mid-rotation
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                log.error("execution log %s: final fsync failed: %s", self.path, exc)
+            os.close(self._fd)
 
     # -- internals -------------------------------------------------------
     def _sync_loop(self) -> None:
@@ -148,10 +224,65 @@ class ExecutionLog:
             self._dirty.clear()
             if self._closing:
                 return
+            self.sync()
+
+    def _open_live(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _rotate(self) -> None:
+        """Live file to the next segment, a new live file, then the bound on files kept.
+
+        Holds the record lock only for the rename and the open (no fsync), so
+        the cycle never waits for the disk.
+        """
+        target = files.next_segment(self.path)
+        with self._lock:
+            old_fd = self._fd
             try:
-                os.fsync(self._fd)
+                os.rename(self.path, target)
             except OSError as exc:
-                log.error("execution log %s: fsync failed: %s", self.path, exc)
+                self.rotation_errors += 1
+                log.error("execution log %s: cannot rotate to %s: %s", self.path, target, exc)
+                return
+            try:
+                self._fd = self._open_live()
+            except OSError as exc:
+                # Lines keep going to the renamed file, which is still read.
+                self.rotation_errors += 1
+                log.error("execution log %s: cannot start a new file: %s", self.path, exc)
+                return
+            self._size_bytes = 0
+        try:
+            os.fsync(old_fd)  # lines written since the last sync, now in the segment
+            files.fsync_dir(self.path.parent)
+        except OSError as exc:
+            log.error("execution log %s: fsync after rotation failed: %s", self.path, exc)
+        os.close(old_fd)
+        self.rotations += 1
+        self._bound()
+
+    def _bound(self) -> None:
+        """Merge the oldest segments away until ``keep_files`` files are left."""
+        kept = files.segments(self.path)
+        while len(kept) > self.keep_files - 1:
+            oldest, into = kept[0], kept[1]
+            cutoff_s = self._clock.time() - self._keep_s
+            try:
+                carried = files.merge_into(oldest, into, cutoff_s)
+            except OSError as exc:
+                self.rotation_errors += 1
+                log.error("execution log: cannot merge %s into %s: %s", oldest, into, exc)
+                return
+            self.lines_carried += carried
+            if carried:
+                log.info(
+                    "execution log: %d execution(s) the cloud may still deliver again "
+                    "carried from %s into %s",
+                    carried,
+                    oldest.name,
+                    into.name,
+                )
+            kept = kept[1:]
 
     def _terminate_torn_line(self) -> None:
         """After a power cut the last line may be cut short: start the next one fresh."""
@@ -172,11 +303,30 @@ class ExecutionLog:
 
 
 def read_executions(path: Path) -> list[Execution]:
-    """Every whole line of the log, in file order (torn or foreign lines skipped)."""
+    """Every whole line of the log at ``path`` and its rotated segments, oldest file first.
+
+    Torn or foreign lines are skipped; a line in two files (a crash during a
+    rotation) counts once.
+    """
+    out: list[Execution] = []
+    taken: set[tuple[str, float]] = set()
+    for file in files.log_files(path):
+        for execution in _read_file(file):
+            key = (execution.command_id, execution.applied_at)
+            if key not in taken:
+                taken.add(key)
+                out.append(execution)
+    return out
+
+
+def _read_file(path: Path) -> list[Execution]:
     out: list[Execution] = []
     try:
         text = path.read_text("utf-8", errors="replace")
     except FileNotFoundError:
+        return out
+    except OSError as exc:
+        log.error("execution log %s cannot be read: %s", path, exc)
         return out
     for line in text.splitlines():
         if not line.strip():

@@ -115,6 +115,22 @@ def test_buffer_and_metrics_defaults_and_overrides() -> None:
     assert (config.metrics.enabled, config.metrics.port) == (True, 9200)
 
 
+def test_execution_log_rotation_defaults_and_overrides() -> None:
+    config = load_edge_config(None)
+    assert (config.executions.max_bytes, config.executions.keep_files) == (1_000_000, 5)
+    doc = demo()
+    doc["executions"] = {"max_bytes": 50_000, "keep_files": 2}
+    config = parse_edge_config(doc)
+    assert (config.executions.max_bytes, config.executions.keep_files) == (50_000, 2)
+
+
+def test_the_ack_resend_window_defaults_to_twice_the_cloud_watchdog() -> None:
+    assert load_edge_config(None).commands.ack_resend_window_s == 10.0
+    doc = demo()
+    doc["commands"]["ack_resend_window_s"] = 30
+    assert parse_edge_config(doc).commands.ack_resend_window_s == 30.0
+
+
 @pytest.mark.parametrize(
     ("section", "values", "message"),
     [
@@ -123,6 +139,10 @@ def test_buffer_and_metrics_defaults_and_overrides() -> None:
         ("telemetry", {"inflight_frames": 0}, "telemetry.inflight_frames: Input should be"),
         ("telemetry", {"queue": 5}, "telemetry.queue: unknown key"),
         ("metrics", {"port": 70000}, "metrics.port: Input should be less than"),
+        ("executions", {"max_bytes": 9_999}, "executions.max_bytes: Input should be greater"),
+        ("executions", {"keep_files": 1}, "executions.keep_files: Input should be greater"),
+        ("executions", {"max_files": 3}, "executions.max_files: unknown key"),
+        ("commands", {"ack_resend_window_s": 0}, "commands.ack_resend_window_s: Input should"),
     ],
 )
 def test_bad_buffer_and_metrics_settings_are_refused(

@@ -13,6 +13,8 @@ frames (:mod:`.dispatcher`) and sends one telemetry frame per cycle; every
 frame stays in a durable buffer until the cloud acks it and is backfilled
 after an outage (:mod:`.uplink`, :mod:`.buffer`). :mod:`.seen` records every command taken, on
 disk, so one delivered again (even after a restart) is never executed twice.
+:mod:`.recent_acks` journals the final acks of the last seconds, so a
+restarted edge sends again the ones its previous process may have sent in vain.
 :mod:`.profiles` fetches device profiles with a disk cache for starting while
 the cloud is unreachable.
 """
@@ -29,6 +31,7 @@ from ems.edge.link.profiles import (
     profile_cache_dir,
     refresh_profile_cache,
 )
+from ems.edge.link.recent_acks import RecentAcks
 from ems.edge.link.seen import SeenCommands, SeenRecord
 from ems.edge.link.uplink import LINK_CHANNELS, Outgoing, TelemetryUplink
 
@@ -44,6 +47,7 @@ __all__ = [
     "FrameFile",
     "Outgoing",
     "ProfileSource",
+    "RecentAcks",
     "SeenCommands",
     "SeenRecord",
     "TelemetryUplink",

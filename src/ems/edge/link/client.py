@@ -33,6 +33,7 @@ from ems.edge.link.backoff import Backoff
 from ems.edge.link.dispatcher import AckOutbox, CommandDispatcher, audit_ack_sent
 from ems.edge.link.endpoints import cloud_endpoints
 from ems.edge.link.profiles import refresh_profile_cache
+from ems.edge.link.recent_acks import RECENT_ACKS_FILE, RecentAcks
 from ems.edge.link.seen import SeenCommands
 from ems.edge.link.uplink import TelemetryUplink
 from ems.edge.runtime import EdgeRuntime
@@ -119,9 +120,10 @@ class CloudLink:
     ``url`` is the cloud's base URL (``http(s)://`` or ``ws(s)://host[:port]``);
     the socket is ``ws(s)://host/ws/edge``. ``cache_dir`` keeps the last
     profiles fetched from the cloud (refreshed after the first connection) and
-    the record of commands taken and the telemetry buffer (frames kept until
-    the cloud acks them, bounded as ``telemetry`` says, by default the edge
-    config's ``telemetry`` section); ``drift_warn_s`` is the clock
+    the record of commands taken, the journal of recent final acks (sent again
+    on the next connection, also by the next process) and the telemetry buffer
+    (frames kept until the cloud acks them, bounded as ``telemetry`` says, by
+    default the edge config's ``telemetry`` section); ``drift_warn_s`` is the clock
     offset from the cloud above which a warning is logged [s] (default: the
     config's ``clock.max_offset_ms``), measured at connect and then every
     ``clock_check_s`` (default ``clock.check_interval_s``) with a
@@ -189,7 +191,16 @@ class CloudLink:
             else SeenCommands(cache_dir / SEEN_COMMANDS_FILE, clock=self._clock)
         )
         self._wake = asyncio.Event()  # set when an ack or a frame is ready to send
-        self._outbox = AckOutbox(self._wake.set, now=self._clock.monotonic)
+        # A restarted edge sends again the final acks its previous process sent
+        # just before it died (the journal outlives the process).
+        resend_window_s = runtime.config.commands.ack_resend_window_s
+        self._recent_acks = RecentAcks(cache_dir / RECENT_ACKS_FILE, self._clock, resend_window_s)
+        self._outbox = AckOutbox(
+            self._wake.set,
+            now=self._clock.monotonic,
+            resend_window_s=resend_window_s,
+            journal=self._recent_acks,
+        )
         self._dispatcher = CommandDispatcher(
             runtime.requests.submit, self._clock, self._outbox, seen=self._seen, audit=runtime.audit
         )
@@ -317,6 +328,7 @@ class CloudLink:
                 await self._uplink.close()
             finally:
                 self._seen.close()
+                self._recent_acks.close()
                 self._finished = True
                 self._connected = False
                 self._running = False

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.edge.link._wire import utc_datetime
+from ems.edge.link.recent_acks import RecentAcks
 from ems.edge.link.seen import SeenCommands, SeenRecord
 from ems.edge.requests import CommandRequest, Verdict
 from ems.protocol import CloudToEdgeCommand, EdgeAck, FrameError
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 OUTBOX_WARN = 1000
 _MAX_DETAIL = 1000  # EdgeAck.detail's limit [characters]
 _FINAL = frozenset({"executed", "failed"})
+#: Acks sent again on a new connection: the ones that end a command.
+_RESENT = _FINAL | {"rejected"}
 #: Final acks sent less than this long before a connection ended are sent again on
 #: the next one [s]: the socket took them, but a cloud process that died (or a
 #: connection that broke) right then may never have read them, and the watchdog
@@ -56,17 +59,33 @@ class AckOutbox:
     Unbounded on purpose: an ack is a command's only way to reach its final
     status, so none is ever dropped, and acks are few (one or two per operator
     command). ``on_ready`` is called whenever an ack is added.
+
+    Final acks sent within ``resend_window_s`` [s] are sent again on the next
+    connection (:meth:`resend_recent`). With a ``journal``, they are also sent
+    again by the next edge process: every final ack is journaled when queued
+    and when sent, and the ones a previous process journaled within the window
+    are loaded here, to go out on the first connection.
     """
 
     def __init__(
-        self, on_ready: Callable[[], None], now: Callable[[], float] = time.monotonic
+        self,
+        on_ready: Callable[[], None],
+        now: Callable[[], float] = time.monotonic,
+        *,
+        resend_window_s: float = RESEND_WINDOW_S,
+        journal: RecentAcks | None = None,
     ) -> None:
         self._acks: deque[EdgeAck] = deque()
         self._on_ready = on_ready
         # (status, reason or "") -> acks put, for /metrics.
         self.counts: Counter[tuple[str, str]] = Counter()
         self._now = now  # monotonic seconds, for the resend window
+        self._resend_window_s = resend_window_s
+        self._journal = journal
         self._recent: deque[tuple[float, EdgeAck]] = deque()  # final acks sent, oldest first
+        if journal is not None:
+            now_s = self._now()
+            self._recent.extend((now_s - age_s, ack) for age_s, ack in journal.load())
 
     def __len__(self) -> int:
         return len(self._acks)
@@ -74,6 +93,10 @@ class AckOutbox:
     def put(self, ack: EdgeAck) -> None:
         self._acks.append(ack)
         self.counts[(ack.status, ack.reason or "")] += 1
+        if self._journal is not None and ack.status in _RESENT:
+            # Before the socket may take it: a process killed the moment after
+            # sending still leaves it for the next one to send.
+            self._journal.append(ack)
         if len(self._acks) == OUTBOX_WARN:
             log.warning("%d acks waiting for the cloud connection", OUTBOX_WARN)
         self._on_ready()
@@ -86,17 +109,20 @@ class AckOutbox:
         """Drop the oldest ack: the socket took it (final ones are kept a while, see
         :meth:`resend_recent`)."""
         ack = self._acks.popleft()
-        if ack.status in _FINAL or ack.status == "rejected":
+        if ack.status in _RESENT:
             self._recent.append((self._now(), ack))
-            self._forget_old()
+            if self._journal is not None:
+                self._journal.append(ack)  # the window now runs from the send
+            self._forget_old(self._resend_window_s)
 
-    def resend_recent(self, window_s: float = RESEND_WINDOW_S) -> int:
-        """Queue again, ahead of the waiting ones, the final acks sent within ``window_s``.
+    def resend_recent(self, window_s: float | None = None) -> int:
+        """Queue again, ahead of the waiting ones, the final acks sent within ``window_s``
+        (default: the outbox's resend window) [s].
 
         For a new connection: what the last one took may have died with it.
         Returns how many.
         """
-        self._forget_old(window_s)
+        self._forget_old(self._resend_window_s if window_s is None else window_s)
         again = [ack for _, ack in self._recent]
         self._recent.clear()
         self._acks.extendleft(reversed(again))
@@ -104,7 +130,7 @@ class AckOutbox:
             self._on_ready()
         return len(again)
 
-    def _forget_old(self, window_s: float = RESEND_WINDOW_S) -> None:
+    def _forget_old(self, window_s: float) -> None:
         cutoff = self._now() - window_s
         while self._recent and self._recent[0][0] < cutoff:
             self._recent.popleft()

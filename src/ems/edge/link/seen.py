@@ -40,13 +40,14 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ems.clock import Clock
 from ems.edge.link._sqlite import CORRUPT, UNUSABLE_FILE, error_name, move_aside
+from ems.edge.redelivery import REDELIVERY_WINDOW_S
 from ems.protocol import MAX_TTL_S
 
 __all__ = ["DEFAULT_RETENTION_S", "SeenCommands", "SeenRecord", "SeenStatus"]
@@ -65,11 +66,9 @@ _STATUSES: dict[str, SeenStatus] = {
 }
 _FINAL = ("rejected", "executed", "failed")
 
-#: How long a command id is remembered [s]: twice the longest TTL a command can
-#: wait in the cloud's queue (so a command re-queued after an outage and
-#: delivered again at the end of its TTL is still known), plus 10 min for
-#: restarts and clock steps.
-DEFAULT_RETENTION_S = 2 * MAX_TTL_S + 600
+#: How long a command id is remembered [s]: as long as the cloud may deliver it
+#: again (see :mod:`ems.edge.redelivery`).
+DEFAULT_RETENTION_S = REDELIVERY_WINDOW_S
 #: Old rows are deleted at most this often [s]; a minute's extra rows cost nothing.
 PRUNE_EVERY_S = 60.0
 #: A write that holds the event loop longer than this is logged [s] (a tenth of
@@ -217,6 +216,46 @@ class SeenCommands:
             return cursor.rowcount == 1
 
         return self._do(set_status)
+
+    def restore_executed(self, executed: Iterable[tuple[str, float]]) -> int:
+        """Record ``(command_id, applied_at)`` pairs [UTC epoch s] as ``executed``.
+
+        For the edge's start, from its execution log: a command the cycle
+        applied is known as executed even if this record lost it (a damaged
+        file moved aside, an update lost in a power cut). Ids older than
+        ``retention_s`` are skipped (they would be pruned at once); a record
+        that is already final is left alone. Returns how many rows were added
+        or moved to ``executed``.
+        """
+        cutoff_s = self._clock.time() - self._retention_s
+        rows = [(cid, at_s) for cid, at_s in executed if at_s >= cutoff_s]
+        if not rows:
+            return 0
+
+        def restore(db: sqlite3.Connection) -> int:
+            db.execute("PRAGMA synchronous=FULL")  # once, at start: on disk before commands
+            changed = 0
+            db.execute("BEGIN")
+            try:
+                for command_id, at_s in rows:
+                    changed += db.execute(
+                        "INSERT OR IGNORE INTO seen (command_id, received_at, status, at) "
+                        "VALUES (?, ?, 'executed', ?)",
+                        (command_id, at_s, at_s),
+                    ).rowcount
+                    changed += db.execute(
+                        "UPDATE seen SET status = 'executed', reason = NULL, detail = NULL, "
+                        "at = ? WHERE command_id = ? AND status IN ('taken', 'delivered')",
+                        (at_s, command_id),
+                    ).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the error that got here matters
+                    db.execute("ROLLBACK")
+                raise
+            return changed
+
+        return self._do(restore)
 
     def get(self, command_id: str) -> SeenRecord | None:
         """The record of ``command_id``, or ``None`` if this edge never took it (or forgot it)."""

@@ -24,6 +24,7 @@ from ems.clock import VirtualClock
 from ems.dal import Sample
 from ems.edge.config import load_edge_config
 from ems.edge.link import AckOutbox, Backoff, CloudLink, CommandDispatcher
+from ems.edge.link.dispatcher import RESEND_WINDOW_S
 from ems.edge.link.seen import DEFAULT_RETENTION_S, SeenCommands, SeenRecord
 from ems.edge.requests import CommandRequest, Verdict
 from ems.edge.runtime import EdgeRuntime
@@ -127,6 +128,33 @@ def test_old_ids_are_pruned_at_open_and_at_most_once_a_minute(tmp_path: Path) ->
     assert reopened.get("y") is None
     assert reopened.record_taken("x") is True
     reopened.close()
+
+
+def test_executions_restored_from_the_log_fill_gaps_and_never_undo_an_outcome(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    seen = _open(tmp_path / "seen.sqlite3", clock)
+    seen.record_taken("pending")
+    seen.update("pending", "delivered", None, None, T0)  # its "executed" was lost
+    seen.record_taken("failed")
+    seen.update("failed", "failed", "expired", None, T0)
+    clock.advance(60.0)
+    restored = seen.restore_executed(
+        [
+            ("lost", T0 + 1),  # the record lost it: added
+            ("pending", T0 + 2),
+            ("failed", T0 + 3),  # an outcome stays as it was
+            ("ancient", T0 + 60 - DEFAULT_RETENTION_S - 1),  # past the window: skipped
+        ]
+    )
+    assert restored == 2
+    assert seen.get("lost") == SeenRecord("lost", T0 + 1, "executed", None, None, T0 + 1)
+    assert seen.get("pending") == SeenRecord("pending", T0, "executed", None, None, T0 + 2)
+    assert seen.get("failed") == SeenRecord("failed", T0, "failed", "expired", None, T0)
+    assert seen.get("ancient") is None
+    assert seen.restore_executed([("lost", T0 + 1)]) == 0  # a normal start changes nothing
+    seen.close()
 
 
 def test_retention_shorter_than_the_longest_ttl_is_refused(tmp_path: Path) -> None:
@@ -402,7 +430,9 @@ async def test_a_command_executed_before_a_restart_is_answered_executed_after_it
     assert first.requests == [command.command_id]
     assert (tmp_path / "seen-commands.sqlite3").exists()
 
-    clock.advance(5.0)  # the edge restarts; the command is still within its deadline
+    # The edge restarts, past the window in which it sends its last final acks again
+    # (so only the record answers), and still within the command's deadline.
+    clock.advance(RESEND_WINDOW_S + 1.0)
     second = _Edge(clock, cloud, tmp_path)
     assert cloud.frames["ack"].empty()
     async with running(second.link):
@@ -478,7 +508,12 @@ async def test_a_command_pending_at_a_restart_is_never_executed_after_it(
         "link_lost",
     )
     assert second.requests == []
-    assert cloud.frames["ack"].empty()  # never "executed"
+    # Never "executed". The first edge queued its failed(link_lost) after its link
+    # was down; the second sends it on connecting and answers the delivery with it.
+    rest = []
+    while not cloud.frames["ack"].empty():
+        rest.append(cloud.frames["ack"].get_nowait())
+    assert [(a.status, a.reason) for a in rest] == [("failed", "link_lost")]
 
 
 @pytest.mark.asyncio
