@@ -3,8 +3,9 @@
 Cycle ``k`` starts at the absolute deadline ``t0 + k * period`` (monotonic
 time), so lateness never accumulates into drift. Each cycle: take one
 snapshot, add the site totals, run the controllers in priority order (lowest
-first, so the most important runs last and its write wins), then apply the
-outputs and write the acks. Pending requests are taken off their channels at
+first, so the most important runs last and its write wins; a controller may
+also narrow an output's range, which binds the others: :mod:`ems.edge.ranges`),
+then apply the outputs and write the acks. Pending requests are taken off their channels at
 the start of the cycle that answers them. A cycle that overruns its
 period starts the next one at the next future deadline and is counted.
 """
@@ -23,7 +24,7 @@ from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import ACK_PREFIX, REQUEST_PREFIX, Category, ChannelStore, Sample, Snapshot, Value
 from ems.edge.clocksync import ClockSync
-from ems.edge.context import Ack, CycleContext, CycleWrites
+from ems.edge.context import Ack, CycleContext, CycleWrites, clamp_into
 from ems.edge.controllers.base import Controller
 from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
@@ -94,6 +95,14 @@ class EdgeCycle:
             for ch in profile.channels_of(Category.OUTPUT)
         }
         self._output_addresses = frozenset(self._defaults)
+        # Controllers' own status channels (``<controller id>/State``: what it does and why).
+        self._status: dict[int, frozenset[str]] = {}
+        for c in self.controllers:
+            addresses = set()
+            for name, unit in c.status_channels().items():
+                store.declare(f"{c.id}/{name}", Category.INPUT, unit)
+                addresses.add(f"{c.id}/{name}")
+            self._status[id(c)] = frozenset(addresses)
         # Request channel -> (device, action): what an executed command was applied to.
         self._routes = {
             action.request_address(device): (device, action.name)
@@ -128,6 +137,9 @@ class EdgeCycle:
                 self._margin_s,
                 self._output_addresses,
                 self._sync,
+                controller_id=controller.id,
+                staged=writes,
+                status_addresses=self._status[id(controller)],
             )
             try:
                 controller.run(ctx)
@@ -191,8 +203,12 @@ class EdgeCycle:
         taken: Mapping[str, tuple[str, Mapping[str, Any]]],
     ) -> None:
         values = dict(self._defaults)
+        for address, rng in writes.ranges.items():
+            if address not in writes.outputs:  # nobody wrote it: its default, within the range
+                values[address] = clamp_into(writes.clamps, address, values[address], rng)
         values.update(writes.outputs)
         values.update(sums)
+        values.update(writes.status)
         self._store.set_channels(values, ts=now_s)
         # Acks after outputs: whoever sees "executed" finds the setpoint applied.
         at = to_rfc3339(now_s)

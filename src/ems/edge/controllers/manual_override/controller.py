@@ -8,6 +8,8 @@ the profile's static range and the snapshot's current dynamic limits
 clamped to the current dynamic limits, until a newer command replaces it or
 ``set_mode: auto`` releases the device. While a device is held, outputs without
 a setpoint get their profile default (a battery in manual mode idles at 0 W).
+A held numeric output is *pinned* (:meth:`CycleContext.pin`): whatever the
+automatic controllers narrowed, the operator's value stands.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ems.dal import Value
 from ems.edge.context import Ack, CycleContext
 from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.manual_override.config import ManualOverrideParams
@@ -171,14 +174,22 @@ class ManualOverride(Controller):
             address = f"{device_id}/{action.output}"
             default = profile.channels[action.output].default
             value = state.setpoints.get(action.name)
-            if value is None:
-                ctx.write(address, default)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int | float) and not isinstance(value, bool):
                 limits = dynamic_limits(action, _lookup(ctx, device_id), ctx.now_s)
                 # Without fresh limits the only safe setpoint is the default (idle).
-                ctx.write(address, limits.clamp(value) if isinstance(limits, Limits) else default)
+                if isinstance(limits, Limits):
+                    _put(ctx, address, limits.clamp(value), "manual hold")
+                else:
+                    _put(ctx, address, default, f"manual hold, no live limits: {limits.reason}")
             else:
-                ctx.write(address, value)
+                _put(ctx, address, default if value is None else value, "manual mode")
+
+
+def _put(ctx: CycleContext, address: str, value: Value, reason: str) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        ctx.pin(address, value, reason)
+    else:
+        ctx.write(address, value)
 
 
 def _lookup(ctx: CycleContext, device_id: str) -> Any:
