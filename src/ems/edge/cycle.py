@@ -25,6 +25,7 @@ from ems.clock import Clock
 from ems.dal import ACK_PREFIX, REQUEST_PREFIX, Category, ChannelStore, Sample, Snapshot, Value
 from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack, CycleContext, CycleWrites, clamp_into
+from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
 from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
@@ -70,7 +71,9 @@ class EdgeCycle:
         audit: AuditTrail | None = None,
         clock_sync: ClockSync | None = None,
         executions: ExecutionSink | None = None,
+        state: ControllerStateFile | None = None,
     ) -> None:
+        """``state``: where the controllers' durable state is saved when it changes."""
         if period_s <= 0:
             raise ValueError("period_s must be positive")
         self._store = store
@@ -110,6 +113,7 @@ class EdgeCycle:
             for action in profile.actions.values()
         }
         self._executions = executions
+        self._state = state
         self.stats = CycleStats()
 
     # -- one cycle -------------------------------------------------------
@@ -152,6 +156,9 @@ class EdgeCycle:
             own = ctx.take_writes()
             own.acks.extend(_unanswered(requests, own.acks, "not_handled", controller.id))
             writes.merge(own)
+        if self._state is not None:
+            # Before the acks: an "executed" hold is on disk when the cloud hears of it.
+            self._state.save_if_changed(self.controllers)
         self._apply(writes, sums, now_s, taken)
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1

@@ -9,7 +9,8 @@ clamped to the current dynamic limits, until a newer command replaces it or
 ``set_mode: auto`` releases the device. While a device is held, outputs without
 a setpoint get their profile default (a battery in manual mode idles at 0 W).
 A held numeric output is *pinned* (:meth:`CycleContext.pin`): whatever the
-automatic controllers narrowed, the operator's value stands.
+automatic controllers narrowed, the operator's value stands. The mode and the
+held setpoints are durable state: an edge restarted resumes them.
 """
 
 from __future__ import annotations
@@ -78,6 +79,30 @@ class ManualOverride(Controller):
         """The device's held setpoints by action, or ``None`` when in auto mode."""
         state = self._held.get(device_id)
         return None if state is None else dict(state.setpoints)
+
+    def durable_state(self) -> dict[str, Any]:
+        # A device present is in manual mode (with its held setpoints, maybe none).
+        return {"held": {d: dict(s.setpoints) for d, s in self._held.items()}}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        held = state.get("held")
+        if not isinstance(held, Mapping):
+            return
+        for device_id, setpoints in held.items():
+            profile = self._served.get(device_id)
+            if profile is None or not isinstance(setpoints, Mapping):
+                log.warning("saved manual hold of %r ignored: not a device served", device_id)
+                continue
+            # Only values that still fit the profile; each cycle clamps to live limits.
+            kept = {
+                name: value
+                for name, value in setpoints.items()
+                if name in profile.actions
+                and name != MODE_ACTION
+                and check_static(profile.actions[name], value) is None
+            }
+            self._held[device_id] = _Held(kept)
+            log.info("%s resumes manual mode, holding %s", device_id, kept or "its defaults")
 
     def request_channels(self) -> list[str]:
         return [address for _, _, address in self._routes]
