@@ -65,6 +65,10 @@ def test_demo_site_is_the_default() -> None:
         ),
         (lambda d: d["devices"].append(dict(d["devices"][0])), "duplicate id 'battery_1'"),
         (
+            lambda d: d["controllers"][0].__setitem__("id", "grid"),
+            "controllers: id 'grid' is already a device id",
+        ),
+        (
             lambda d: d["controllers"][0].__setitem__("type", "magic"),
             "controllers[0].type: unknown controller type 'magic'",
         ),

@@ -65,7 +65,7 @@ class ManualOverride(Controller):
         wanted = params.devices if params.devices is not None else list(devices)
         unknown = [d for d in wanted if d not in devices]
         if unknown:
-            raise ValueError(f"manual_override: unknown devices {unknown}")
+            raise ValueError(f"devices: unknown devices {unknown}")
         self._served = {d: devices[d] for d in wanted if devices[d].actions}
         # (device, action, request address), worked out once: the cycle is hot.
         self._routes = [
