@@ -77,7 +77,7 @@ class ControllerStateFile:
             return
         try:
             self._write(states)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:  # a full disk must not stop the cycle
             self.write_errors += 1
             log.error("controller state could not be saved to %s: %s", self.path, exc)
             return

@@ -127,3 +127,31 @@ def test_a_saved_value_the_profile_no_longer_allows_is_dropped(tmp_path: Path) -
     (tmp_path / CONTROLLER_STATE_FILE).write_text(json.dumps({"manual_override": {"held": held}}))
     runtime = start(tmp_path, T0)
     assert manual(runtime) == {}, "still manual, but idle: the value was out of range"
+
+
+def test_the_hold_is_on_disk_before_its_ack_is_written(tmp_path: Path) -> None:
+    runtime = start(tmp_path, T0)
+    on_disk_at_ack: list[object] = []
+    runtime.store.watch(
+        "ack/",
+        lambda _a, _s: on_disk_at_ack.append(
+            json.loads((tmp_path / CONTROLLER_STATE_FILE).read_text())
+        ),
+    )
+    command(runtime, "c1", "set_active_power", -1200)
+    runtime.cycle.run_once(0)
+    assert on_disk_at_ack == [{"manual_override": {"held": {B: {"set_active_power": -1200}}}}]
+
+
+def test_a_failed_save_is_counted_and_the_cycle_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    runtime = start(blocker / "state", T0)  # its parent is a file: every save fails
+    command(runtime, "c1", "set_active_power", -1200)
+    with caplog.at_level(logging.ERROR):
+        runtime.cycle.run_once(0)
+    assert output(runtime) == -1200, "the command is still carried out"
+    assert runtime.controller_state is not None and runtime.controller_state.write_errors == 1
+    assert "could not be saved" in caplog.text
