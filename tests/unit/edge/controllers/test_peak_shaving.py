@@ -91,6 +91,14 @@ def test_stale_inputs_stand_aside_and_say_why(caplog: pytest.LogCaptureFixture) 
     assert "grid/ActivePower is 30 s old" in caplog.text
 
 
+def test_no_flicker_with_the_import_hovering_at_the_peak() -> None:
+    loop = SiteLoop(CycleHarness([peak_shaving(5000, 4500)], DEVICES))
+    rng = random.Random(5)
+    powers = [loop.step(5000 + rng.gauss(0, 150)) for _ in range(3600)]
+    assert min(powers) >= 0, "never recharges while the import sits near the peak"
+    assert max(powers) > 0
+
+
 # -- composed -------------------------------------------------------------
 def test_peak_shaving_beats_self_consumption() -> None:
     # Self-consumption holding a high target would leave 3 kW over the peak.
@@ -143,7 +151,8 @@ def site(params: dict[str, Any]) -> dict[str, Any]:
         ({"peak_import_w": -1}, "controllers[0].params.peak_import_w: Input should be greater"),
         ({"peak_import_w": 5000, "recharge_below_w": -1}, "params.recharge_below_w: Input"),
         ({}, "controllers[0].params.peak_import_w: Field required"),
-        ({"peak_import_w": 5000, "recharge_below_w": 6000}, "must not exceed peak_import_w"),
+        ({"peak_import_w": 5000, "recharge_below_w": 6000}, "must be below peak_import_w"),
+        ({"peak_import_w": 5000, "recharge_below_w": 5000}, "must be below peak_import_w"),
         ({"peak_import_w": 5000, "peak_w": 1}, "controllers[0].params.peak_w: unknown key"),
         ({"peak_import_w": 5000, "max_input_age_s": 0}, "params.max_input_age_s: Input"),
     ],

@@ -26,7 +26,7 @@ class PeakShavingParams(ControllerParams):
         ge=0,
         allow_inf_nan=False,
         description="The battery recharges only while import is below this, and never so "
-        "much that import goes above it [W]",
+        "much that import goes above it; below peak_import_w [W]",
     )
     max_input_age_s: float = Field(
         default=10.0,
@@ -37,7 +37,8 @@ class PeakShavingParams(ControllerParams):
 
     @model_validator(mode="after")
     def _recharge_below_peak(self) -> Self:
-        # Otherwise recharging would itself push import over the peak.
-        if self.recharge_below_w > self.peak_import_w:
-            raise ValueError("recharge_below_w must not exceed peak_import_w")
+        # The gap between the two keeps an import hovering at the peak from making the
+        # battery alternate between shaving and recharging.
+        if self.recharge_below_w >= self.peak_import_w:
+            raise ValueError("recharge_below_w must be below peak_import_w")
         return self
