@@ -58,7 +58,12 @@ async def serve_connected(
     )
     try:
         runtime = EdgeRuntime(
-            config, clock, profiles=profiles, isolate_models=True, executions=executions
+            config,
+            clock,
+            profiles=profiles,
+            isolate_models=True,
+            executions=executions,
+            state_dir=state_dir,
         )
         await runtime.prepare()
         seen = open_command_record(state_dir, executions.path, clock)
