@@ -44,10 +44,13 @@ class CycleWrites:
 
     outputs: dict[str, Value] = field(default_factory=dict)
     acks: list[Ack] = field(default_factory=list)
+    #: Controllers' own status channels (``<controller id>/<Name>``) -> value.
+    status: dict[str, Value] = field(default_factory=dict)
 
     def merge(self, other: CycleWrites) -> None:
         self.outputs.update(other.outputs)  # last write wins per output channel
         self.acks.extend(other.acks)
+        self.status.update(other.status)
 
 
 class CycleContext:
@@ -55,8 +58,10 @@ class CycleContext:
 
     __slots__ = (
         "_outputs",
+        "_status",
         "_sync",
         "_writes",
+        "controller_id",
         "deadline_margin_s",
         "devices",
         "index",
@@ -75,6 +80,9 @@ class CycleContext:
         deadline_margin_s: float,
         output_addresses: frozenset[str],
         clock_sync: ClockSync | None = None,
+        *,
+        controller_id: str = "",
+        status_addresses: frozenset[str] = frozenset(),
     ) -> None:
         self.snapshot = snapshot
         # Requests this cycle took off their channels (address -> request); each
@@ -87,6 +95,8 @@ class CycleContext:
         self._outputs = output_addresses
         self._sync = clock_sync or ClockSync()
         self._writes = CycleWrites()
+        self.controller_id = controller_id
+        self._status = status_addresses
 
     def past_deadline(self, deadline_s: float) -> bool:
         """Whether a command with this deadline [UTC epoch s, the cloud's clock] may no
@@ -99,6 +109,13 @@ class CycleContext:
         if address not in self._outputs:
             raise KeyError(f"{address!r} is not an output channel of this edge")
         self._writes.outputs[address] = value
+
+    def status(self, name: str, value: Value) -> None:
+        """Set this controller's own status channel ``<controller id>/<name>``."""
+        address = f"{self.controller_id}/{name}"
+        if address not in self._status:
+            raise KeyError(f"{address!r} is not a status channel of controller")
+        self._writes.status[address] = value
 
     def ack(self, ack: Ack) -> None:
         self._writes.acks.append(ack)

@@ -94,6 +94,14 @@ class EdgeCycle:
             for ch in profile.channels_of(Category.OUTPUT)
         }
         self._output_addresses = frozenset(self._defaults)
+        # Controllers' own status channels (``<controller id>/State``: what it does and why).
+        self._status: dict[int, frozenset[str]] = {}
+        for c in self.controllers:
+            addresses = set()
+            for name, unit in c.status_channels().items():
+                store.declare(f"{c.id}/{name}", Category.INPUT, unit)
+                addresses.add(f"{c.id}/{name}")
+            self._status[id(c)] = frozenset(addresses)
         # Request channel -> (device, action): what an executed command was applied to.
         self._routes = {
             action.request_address(device): (device, action.name)
@@ -128,6 +136,8 @@ class EdgeCycle:
                 self._margin_s,
                 self._output_addresses,
                 self._sync,
+                controller_id=controller.id,
+                status_addresses=self._status[id(controller)],
             )
             try:
                 controller.run(ctx)
@@ -193,6 +203,7 @@ class EdgeCycle:
         values = dict(self._defaults)
         values.update(writes.outputs)
         values.update(sums)
+        values.update(writes.status)
         self._store.set_channels(values, ts=now_s)
         # Acks after outputs: whoever sees "executed" finds the setpoint applied.
         at = to_rfc3339(now_s)

@@ -124,7 +124,10 @@ class EdgeRuntime:
         for i, ctrl in enumerate(self.config.controllers):
             cls = CONTROLLERS.get(ctrl.type)
             params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
-            controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
+            try:
+                controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
+            except ValueError as exc:  # a parameter that does not fit this site's devices
+                raise ConfigError(f"controllers[{i}].params.{exc}") from None
         return controllers
 
     async def prepare(self) -> None:

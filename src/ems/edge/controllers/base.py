@@ -51,6 +51,11 @@ class Controller(ABC):
         """
         return ()
 
+    def status_channels(self) -> Mapping[str, str | None]:
+        """This controller's own channels, name -> unit, declared as
+        ``<controller id>/<name>`` (none by default); set with ``ctx.status``."""
+        return {}
+
     @abstractmethod
     def run(self, ctx: CycleContext) -> None:
         """Decide this cycle's outputs from ``ctx.snapshot``."""
