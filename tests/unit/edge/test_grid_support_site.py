@@ -106,3 +106,10 @@ def test_a_controller_on_a_device_the_site_lacks_is_refused_at_start() -> None:
     config = parse_edge_config(doc, "grid_support.yaml")
     with pytest.raises(ConfigError, match=r"controllers\[1\]\.params\.device: 'battery_9'"):
         EdgeRuntime(config, VirtualClock())
+
+
+def test_a_controller_id_may_not_be_a_device_id() -> None:
+    doc = copy.deepcopy(document())
+    doc["controllers"][1]["id"] = "grid"  # its State would be grid/State
+    with pytest.raises(ConfigError, match="controllers: id 'grid' is already a device id"):
+        parse_edge_config(doc, "grid_support.yaml")
