@@ -13,6 +13,7 @@ from ems.devices.apparent_power import ApparentPower, Priority
 from ems.devices.base import SiteContext
 from ems.devices.battery import BatteryConfig, BatterySimulator
 from ems.devices.pv_inverter import PvInverterConfig, PvInverterSimulator
+from ems.profiles import builtin_profiles
 
 SITE = SiteContext(
     latitude_deg=52.52, longitude_deg=13.405, altitude_m=34.0, timezone="Europe/Berlin"
@@ -134,3 +135,14 @@ def test_pv_oversized_inverter_gives_q_beside_full_p() -> None:
     assert out["ActivePower"] == pytest.approx(5000.0)
     assert out["ReactivePower"] == 2000.0
     assert out["MaxReactivePower"] == pytest.approx(0.44 * 6000.0)  # below the circle's 3317 var
+
+
+@pytest.mark.parametrize("profile", ["battery", "pv_inverter"])
+def test_profiles_declare_reactive_power(profile: str) -> None:
+    channels = builtin_profiles()[profile].channels
+    units = {name: (c.category.value, c.unit) for name, c in channels.items()}
+    assert units["ReactivePower"] == ("input", "var")
+    assert units["MaxReactivePower"] == ("input", "var")
+    assert units["RatedApparentPower"] == ("input", "VA")
+    assert units["SetReactivePower"] == ("output", "var")
+    assert channels["SetReactivePower"].default == 0
