@@ -6,13 +6,17 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from ems.devices.base import SimulatorConfig
+from ems.devices.apparent_power import ReactiveConfig
 
 __all__ = ["BatteryConfig"]
 
 
-class BatteryConfig(SimulatorConfig):
-    """A residential battery with its inverter; defaults describe a 10 kWh / 5 kW system."""
+class BatteryConfig(ReactiveConfig):
+    """A residential battery with its inverter; defaults describe a 10 kWh / 5 kW system.
+
+    The inverter's rated apparent power defaults to the larger rated charge or
+    discharge power (see :class:`~ems.devices.apparent_power.ReactiveConfig`).
+    """
 
     capacity_wh: float = Field(default=10_000.0, gt=0, description="Nominal energy capacity (Wh).")
     max_charge_power_w: float = Field(
@@ -38,7 +42,10 @@ class BatteryConfig(SimulatorConfig):
         default=0.1, gt=0, le=1, description="Derated power at the bound, as a fraction of rated."
     )
     setpoint_timeout_s: float = Field(
-        default=10.0, gt=0, description="A SetActivePower older than this falls back to 0 W (s)."
+        default=10.0,
+        gt=0,
+        description="A SetActivePower (SetReactivePower) older than this falls back to 0 W "
+        "(0 var) (s).",
     )
     step_s: float = Field(
         default=1.0, gt=0, description="Nominal step; the horizon for the SOC headroom limit (s)."

@@ -10,6 +10,10 @@ One :meth:`BatterySimulator.step` does two things in order:
    discharging draws ``P/η·dt`` from the cells;
 2. it chooses the power for the interval that starts now: the setpoint clamped to
    the dynamic limits, which is what ``ActivePower`` reports.
+
+Reactive power (``SetReactivePower``, var, > 0 injecting) shares the inverter's
+rated apparent power with the active power (:mod:`ems.devices.apparent_power`);
+it moves no energy in or out of the cells (inverter losses are not modelled).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from ems.dal import Sample, Value
+from ems.devices.apparent_power import ApparentPower
 from ems.devices.base import (
     BalanceRole,
     Simulator,
@@ -75,6 +80,10 @@ class BatterySimulator(Simulator):
         self._charge_wh = 0.0
         self._discharge_wh = 0.0
         self._horizon_s = config.step_s
+        self._rating: ApparentPower = config.apparent_power(
+            max(config.max_charge_power_w, config.max_discharge_power_w)
+        )
+        self._reactive_var = 0.0
 
     @property
     def energy_wh(self) -> float:
@@ -95,9 +104,14 @@ class BatterySimulator(Simulator):
         max_charge_w, max_discharge_w = self.limits_w()
         timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, self._horizon_s)
         wanted = setpoint_w(setpoints, "SetActivePower", now_s, timeout_s)
-        self._power_w = min(max(wanted, -max_charge_w), max_discharge_w)
+        wanted_var = setpoint_w(setpoints, "SetReactivePower", now_s, timeout_s)
+        power_w = min(max(wanted, -max_charge_w), max_discharge_w)
+        self._power_w, self._reactive_var = self._rating.share(power_w, wanted_var)
         return {
             "ActivePower": self._power_w,
+            "ReactivePower": self._reactive_var,
+            "MaxReactivePower": self._rating.available_var(self._power_w),
+            "RatedApparentPower": self._rating.rated_va,
             "Soc": self.soc_pct,
             "MaxChargePower": max_charge_w,
             "MaxDischargePower": max_discharge_w,

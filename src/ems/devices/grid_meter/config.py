@@ -7,6 +7,7 @@ import itertools
 from pydantic import Field, field_validator
 
 from ems.devices.base import SimulatorConfig
+from ems.devices.grid_meter.events import GridEvent
 
 __all__ = ["GridMeterConfig"]
 
@@ -37,6 +38,15 @@ class GridMeterConfig(SimulatorConfig):
         description=(
             "Flows behind this meter no other meter sees, as (hour of local day, W) points,"
             " > 0 importing; linear between points and around midnight; empty = 0 W."
+        ),
+    )
+
+    events: list[GridEvent] = Field(
+        default_factory=list,
+        description=(
+            "Voltage sags and swells, frequency excursions: each holds voltage_v (the feeder"
+            " voltage, before this site's droop and the noise) and/or frequency_hz (exact)"
+            " for duration_s from start_s after the first step or from the time at."
         ),
     )
 

@@ -26,6 +26,7 @@ from ems.devices.base import (
     register_simulator,
 )
 from ems.devices.grid_meter.config import GridMeterConfig
+from ems.devices.grid_meter.events import GridEvents
 from ems.devices.load_meter.local_day import LocalDay, local_day
 
 __all__ = ["GridMeterSimulator"]
@@ -56,8 +57,10 @@ class GridMeterSimulator(GridSimulator):
         self._held_w = 0.0  # ActivePower at the last step, flows until the next one
         self._import_wh = 0.0
         self._export_wh = 0.0
+        self._events = GridEvents(config.events)
 
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
+        self._events.start(now_s)
         if dt_s > 0:
             energy_wh = self._held_w * dt_s / 3600.0
             if energy_wh > 0:
@@ -68,7 +71,10 @@ class GridMeterSimulator(GridSimulator):
         channels = self.close_balance(now_s, self._net_w)
         power = channels["ActivePower"]
         self._held_w = float(power) if isinstance(power, int | float) else 0.0
-        channels["Frequency"] = self.config.nominal_frequency_hz + self._freq_dev_hz
+        event_hz = self._events.frequency_hz(now_s)
+        channels["Frequency"] = (
+            self.config.nominal_frequency_hz + self._freq_dev_hz if event_hz is None else event_hz
+        )
         channels["ActiveEnergyImport"] = self._import_wh
         channels["ActiveEnergyExport"] = self._export_wh
         return channels
@@ -77,12 +83,15 @@ class GridMeterSimulator(GridSimulator):
         """``ActivePower`` (net + unmetered) and ``Voltage`` for a net site demand.
 
         Voltage falls by ``voltage_droop_v_per_kw`` per kW imported (rises when
-        exporting) around nominal plus the feeder noise of the last step.
+        exporting) around the feeder voltage (nominal, or what a grid event
+        holds) plus the feeder noise of the last step.
         """
         self._net_w = net_site_w
         power = net_site_w + self.unmetered_w(now_s)
         cfg = self.config
-        voltage = cfg.nominal_voltage_v - cfg.voltage_droop_v_per_kw * power / 1000.0
+        feeder_v = self._events.voltage_v(now_s)
+        feeder_v = cfg.nominal_voltage_v if feeder_v is None else feeder_v
+        voltage = feeder_v - cfg.voltage_droop_v_per_kw * power / 1000.0
         return {"ActivePower": power, "Voltage": voltage + self._voltage_dev_v}
 
     def unmetered_w(self, now_s: float) -> float:

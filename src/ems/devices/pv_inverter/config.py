@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ems.devices.base import SimulatorConfig
+from ems.devices.apparent_power import ReactiveConfig
 
 __all__ = ["PvInverterConfig"]
 
 
-class PvInverterConfig(SimulatorConfig):
-    """A PV array and its inverter; defaults describe 8 kWp facing south at 30° tilt."""
+class PvInverterConfig(ReactiveConfig):
+    """A PV array and its inverter; defaults describe 8 kWp facing south at 30° tilt.
+
+    The inverter's rated apparent power defaults to ``inverter_max_power_w``
+    (see :class:`~ems.devices.apparent_power.ReactiveConfig`).
+    """
 
     peak_power_w: float = Field(default=8_000.0, gt=0, description="DC peak power at STC (Wp).")
     tilt_deg: float = Field(default=30.0, ge=0, le=90, description="Module tilt from horizontal.")
@@ -48,5 +52,8 @@ class PvInverterConfig(SimulatorConfig):
         default=0.4, ge=0, description="Terminal voltage rise per kW fed in (V/kW)."
     )
     setpoint_timeout_s: float = Field(
-        default=10.0, gt=0, description="A SetActivePowerLimit older than this is ignored (s)."
+        default=10.0,
+        gt=0,
+        description="A SetActivePowerLimit older than this is ignored, a SetReactivePower "
+        "falls back to 0 var (s).",
     )

@@ -3,6 +3,11 @@
 Signs (DESIGN.md §3): ``ActivePower`` >= 0 is power produced, in W. Energy in Wh,
 time in UTC epoch seconds. ``ActiveEnergy`` integrates the power of the interval
 that just ended (the power chosen at the previous step), like the battery.
+
+Reactive power (``SetReactivePower``, var, > 0 injecting) shares the inverter's
+rated apparent power with the active power (:mod:`ems.devices.apparent_power`);
+with reactive priority it curtails production. Only active power raises the
+terminal voltage here (the feeder's X/R is not modelled).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from ems.dal import Sample, Value
+from ems.devices.apparent_power import ApparentPower
 from ems.devices.base import (
     BalanceRole,
     Simulator,
@@ -20,6 +26,7 @@ from ems.devices.base import (
     register_simulator,
     setpoint_timeout_s,
 )
+from ems.devices.battery.model import setpoint_w
 from ems.devices.pv_inverter.config import PvInverterConfig
 from ems.devices.pv_inverter.solar import (
     MINUTES_PER_DAY,
@@ -49,13 +56,17 @@ class PvInverterSimulator(Simulator):
         self._minutes: list[float] = []
         self._power_w = 0.0  # chosen at the last step, flows until the next one
         self._energy_wh = 0.0
+        self._rating: ApparentPower = config.apparent_power(config.inverter_max_power_w)
 
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         if dt_s > 0:
             self._energy_wh += self._power_w * dt_s / 3600.0
         available = self.available_w(now_s)
         limit = self._limit_w(setpoints, now_s, dt_s)
-        self._power_w = available if limit is None else min(available, limit)
+        power_w = available if limit is None else min(available, limit)
+        timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, dt_s)
+        wanted_var = setpoint_w(setpoints, "SetReactivePower", now_s, timeout_s)
+        self._power_w, reactive_var = self._rating.share(power_w, wanted_var)
         voltage = self.config.nominal_voltage_v + self.config.voltage_rise_v_per_kw * (
             self._power_w / 1000.0
         )
@@ -63,8 +74,11 @@ class PvInverterSimulator(Simulator):
             "ActivePower": self._power_w,
             "ActiveEnergy": self._energy_wh,
             "Voltage": voltage,
-            "Current": self._power_w / voltage,
+            "Current": math.hypot(self._power_w, reactive_var) / voltage,
             "AvailablePower": available,
+            "ReactivePower": reactive_var,
+            "MaxReactivePower": self._rating.available_var(self._power_w),
+            "RatedApparentPower": self._rating.rated_va,
         }
 
     def available_w(self, now_s: float) -> float:

@@ -114,10 +114,18 @@ class ReplayLoadSimulator(_PowerReplay):
 
 
 class ReplayPvSimulator(_PowerReplay):
-    """Recorded PV output as the available power; curtailed by ``SetActivePowerLimit``."""
+    """Recorded PV output as the available power; curtailed by ``SetActivePowerLimit``.
+
+    A recording has no inverter model: it gives no reactive power (``MaxReactivePower``
+    0 var, ``SetReactivePower`` ignored) and its rating is the recording's peak.
+    """
 
     profile: ClassVar[str] = "pv_inverter"
     balance_role: ClassVar[BalanceRole] = BalanceRole.GENERATION
+
+    def __init__(self, device_id: str, config: ReplayConfig, site: SiteContext) -> None:
+        super().__init__(device_id, config, site)
+        self._rated_va = max(self._series.values)
 
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         self._integrate(dt_s)
@@ -131,6 +139,9 @@ class ReplayPvSimulator(_PowerReplay):
             "Voltage": voltage,
             "Current": self._power_w / voltage,
             "AvailablePower": available,
+            "ReactivePower": 0.0,
+            "MaxReactivePower": 0.0,
+            "RatedApparentPower": self._rated_va,
         }
 
 
