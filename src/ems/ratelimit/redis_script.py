@@ -3,7 +3,8 @@
 Layout (``P`` is the key prefix):
 
 - ``P:rl:<scope>:<id>`` string: the bucket's theoretical arrival time [ms, Unix
-  epoch]; expires when the bucket is full again, so idle keys vanish by themselves.
+  epoch]; expires ``BUCKET_KEY_MARGIN_MS`` after the bucket is full again, so
+  idle keys vanish by themselves.
 - ``P:replay:<command_id>`` string: a command id seen; expires after the replay
   window (at least 60 s, longer for a command stamped in the future, see
   :meth:`CommandGuard.check`).
@@ -23,15 +24,29 @@ import redis.asyncio as redis_async
 
 from ems.ratelimit.gcra import ALLOWED, Decision, Rate, key_part
 
-__all__ = ["CommandGuard", "GuardRefusal", "RedisLimiter", "SyncRedisLimiter"]
+__all__ = [
+    "BUCKET_KEY_MARGIN_MS",
+    "CommandGuard",
+    "GuardRefusal",
+    "RedisLimiter",
+    "SyncRedisLimiter",
+]
+
+#: How long a bucket key outlives the moment its bucket is full again [ms].
+BUCKET_KEY_MARGIN_MS = 10_000
 
 # Atomicity: read, decide and write the bucket (and record the command id) in
 # one script, so two cloud processes taking the user's last token at the same
 # moment cannot both get it, and a replayed id is refused even when both
 # copies arrive on different processes at once (SET NX answers one of them).
-# KEYS: bucket, [replay key]. ARGV: now [ms], interval [ms], burst, consume (1/0),
-# replay ttl [ms]. Returns {0, 0} allowed; {1, retry [ms]} over the limit (nothing
-# written: a refused command does not use up its id); {2, 0} a replay.
+# The bucket key's expiry runs on Redis's clock, its content on the callers'
+# (``now``): a key that outlives its refill by a margin is harmless (an old
+# ``tat`` reads as a full bucket), one that expired early hands out a fresh
+# burst. So the margin covers callers' clocks that differ a little and a round
+# trip that stalls. KEYS: bucket, [replay key]. ARGV: now [ms], interval [ms],
+# burst, consume (1/0), replay ttl [ms], key margin [ms]. Returns {0, 0}
+# allowed; {1, retry [ms]} over the limit (nothing written: a refused command
+# does not use up its id); {2, 0} a replay.
 _TAKE = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
@@ -43,7 +58,8 @@ if allow_at > now then
   return {1, math.ceil(allow_at - now)}
 end
 if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1)
+  local ttl = math.ceil(new_tat - now) + tonumber(ARGV[6])
+  redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', ttl)
 end
 if #KEYS > 1 then
   if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[5]) then
@@ -65,7 +81,14 @@ def _decision(reply: Any) -> Decision | None:
 
 
 def _args(rate: Rate, now_s: float, consume: bool, replay_ttl_ms: int = 0) -> list[Any]:
-    return [repr(now_s * 1000.0), repr(rate.interval_ms), rate.burst, int(consume), replay_ttl_ms]
+    return [
+        repr(now_s * 1000.0),
+        repr(rate.interval_ms),
+        rate.burst,
+        int(consume),
+        replay_ttl_ms,
+        BUCKET_KEY_MARGIN_MS,
+    ]
 
 
 class RedisLimiter:
