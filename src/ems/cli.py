@@ -122,6 +122,25 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_devices_scan(args: argparse.Namespace) -> int:
+    import json
+
+    from ems.drivers.sunspec import SunSpecError, open_tcp, scan
+
+    try:
+        client, regs = open_tcp(args.host, args.port, args.unit_id, args.timeout)
+        try:
+            found = scan(regs)
+        finally:
+            client.close()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
+    except SunSpecError as exc:
+        # Machine-readable on stdout as well, so a script gets the reason code.
+        print(json.dumps({"error": exc.reason, "detail": exc.detail}))
+        raise EmsError(str(exc)) from None
+    print(json.dumps(found, indent=2))
+    return 0
+
+
 def _cmd_protocol_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -231,6 +250,25 @@ def build_parser() -> argparse.ArgumentParser:
         "01:00,battery_1,set_active_power,-3000",
     )
     sim.set_defaults(func=_cmd_simulate)
+
+    devices = sub.add_parser(
+        "devices", help="real devices", description="Find and serve devices on the network."
+    )
+    devices_sub = devices.add_subparsers(dest="devices_command", required=True, metavar="WHAT")
+    scan = devices_sub.add_parser(
+        "scan",
+        help="print the SunSpec models a Modbus TCP device has, as JSON",
+        description="Find the SunS marker (at 40000, 0 or 50000), walk the model chain and "
+        "print base, manufacturer/model/serial from model 1, and each model's id, name, "
+        "address and length as JSON. On failure prints {error, detail} and exits 2.",
+    )
+    scan.add_argument("--host", required=True, help="device address")
+    scan.add_argument("--port", type=int, default=502, help="Modbus TCP port (default 502)")
+    scan.add_argument("--unit-id", type=int, default=1, help="Modbus unit id (default 1)")
+    scan.add_argument(
+        "--timeout", type=float, default=2.0, metavar="SECONDS", help="per request (default 2)"
+    )
+    scan.set_defaults(func=_cmd_devices_scan)
 
     protocol = sub.add_parser(
         "protocol", help="the wire protocol", description="Facts about the wire protocol."
