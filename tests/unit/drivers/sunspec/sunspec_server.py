@@ -118,3 +118,29 @@ STORAGE_124 = {
     "WChaMax_SF": 0, "WChaDisChaGra_SF": 0, "ChaState_SF": -1, "InBatV_SF": -1,
     "InOutWRte_SF": -1, "MinRsvPct": 10, "MinRsvPct_SF": 0,
 }  # fmt: skip
+DER_AC_701 = {
+    "ACType": 3, "St": 1, "InvSt": 4, "ConnSt": 1, "Alrm": 0, "DERMode": 0,
+    "W": -2500, "VA": 2600, "Var": 300, "PF": -95, "A": 109, "LLV": 4000, "LNV": 2310,
+    "Hz": 50010, "TotWhInj": 987654, "TotWhAbs": 123456,
+    "A_SF": -1, "V_SF": -1, "Hz_SF": -3, "W_SF": 0, "PF_SF": -2, "VA_SF": 0, "Var_SF": 0,
+    "TotWh_SF": 0, "TotVarh_SF": 0, "Tmp_SF": -1, "TmpCab": 301,
+}  # fmt: skip
+DER_CAPACITY_702 = {
+    "WMaxRtg": 80, "WChaRteMaxRtg": 60, "WDisChaRteMaxRtg": 70, "VNomRtg": 230,
+    "W_SF": 2, "V_SF": 0, "PF_SF": -2, "VA_SF": 2, "Var_SF": 2, "A_SF": 0, "S_SF": 0,
+}  # fmt: skip
+DER_CONTROLS_704 = {
+    "WMaxLimPctEna": 0, "WMaxLimPct": 1000, "WSetEna": 0, "WSetMod": 0, "WSet": 0,
+    "PF_SF": -3, "WMaxLimPct_SF": -1, "WSet_SF": 0, "WSetPct_SF": -1, "VarSet_SF": 0,
+    "VarSetPct_SF": -1,
+    "PFWInj": {"PF": 950, "Ext": 1},
+}  # fmt: skip
+DER_STORAGE_713 = {
+    "WHRtg": 135,
+    "WHAvail": 80,
+    "SoC": 593,
+    "SoH": 980,
+    "Sta": 1,
+    "WH_SF": 2,
+    "Pct_SF": -1,
+}
