@@ -105,8 +105,12 @@ def _read_battery(regs: Registers, smap: SunSpecMap) -> dict[str, ChannelValue]:
     cha_st_name = (
         model_def(124).points["ChaSt"].symbols.get(cha_st) if isinstance(cha_st, int) else None
     )
+    # 702's settings (WChaRteMax) are what the device is set to now; its ratings the ceiling.
     max_charge_w = _first(
-        _num(storage, "WChaMax"), _num(capacity, "WChaRteMax"), _num(nameplate, "MaxChaRte")
+        _num(storage, "WChaMax"),
+        _num(capacity, "WChaRteMax"),
+        _num(capacity, "WChaRteMaxRtg"),
+        _num(nameplate, "MaxChaRte"),
     )
     return {
         "ActivePower": _first(_num(inv, "W"), _num(der, "W")),
@@ -115,7 +119,10 @@ def _read_battery(regs: Registers, smap: SunSpecMap) -> dict[str, ChannelValue]:
         "MaxChargePower": max_charge_w,
         # 124 rates discharging against WChaMax as well (OutWRte is % of it).
         "MaxDischargePower": _first(
-            _num(capacity, "WDisChaRteMax"), _num(nameplate, "MaxDisChaRte"), max_charge_w
+            _num(capacity, "WDisChaRteMax"),
+            _num(capacity, "WDisChaRteMaxRtg"),
+            _num(nameplate, "MaxDisChaRte"),
+            max_charge_w,
         ),
         "State": _CHA_ST.get(cha_st_name) if cha_st_name else None,
     }
