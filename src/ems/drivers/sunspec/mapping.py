@@ -7,7 +7,8 @@ without one, from DER AC measurement (701).
 ``battery``: ActivePower (W, > 0 discharging: SunSpec's W is positive when the
 device exports), Soc (%) and Capacity (Wh) from storage (124 with nameplate
 120) or DER storage capacity (713), MaxChargePower and MaxDischargePower (W)
-from 124's WChaMax or DER capacity (702), State from 124's ChaSt.
+from DER capacity (702), the nameplate (120) or 124's WChaMax, State from
+124's ChaSt (or ``fault`` when the inverter's St says FAULT).
 
 Setpoints: a battery's SetActivePower goes to 124 as a power window pinned at
 the setpoint (InWRte and OutWRte in % of WChaMax, StorCtl_Mod both limits on),
@@ -35,6 +36,7 @@ ChannelValue = float | str | None
 INVERTER_MODELS = (103, 102, 101, 113, 112, 111)
 _STORAGE_MODELS = (124, 713)
 
+_ST_FAULT = 7  # inverter models' operating state St
 _CHA_ST = {
     "OFF": "idle",
     "EMPTY": "empty",
@@ -105,24 +107,26 @@ def _read_battery(regs: Registers, smap: SunSpecMap) -> dict[str, ChannelValue]:
     cha_st_name = (
         model_def(124).points["ChaSt"].symbols.get(cha_st) if isinstance(cha_st, int) else None
     )
-    # 702's settings (WChaRteMax) are what the device is set to now; its ratings the ceiling.
+    # The dynamic limits: 702's settings (what the device is set to now), then its
+    # ratings, then the nameplate; 124's WChaMax is the reference its percentages
+    # are taken of, so it comes last.
     max_charge_w = _first(
-        _num(storage, "WChaMax"),
         _num(capacity, "WChaRteMax"),
         _num(capacity, "WChaRteMaxRtg"),
         _num(nameplate, "MaxChaRte"),
+        _num(storage, "WChaMax"),
     )
     return {
         "ActivePower": _first(_num(inv, "W"), _num(der, "W")),
         "Soc": _first(_num(storage, "ChaState"), _num(der_storage, "SoC")),
         "Capacity": _first(_num(nameplate, "WHRtg"), _num(der_storage, "WHRtg")),
         "MaxChargePower": max_charge_w,
-        # 124 rates discharging against WChaMax as well (OutWRte is % of it).
         "MaxDischargePower": _first(
             _num(capacity, "WDisChaRteMax"),
             _num(capacity, "WDisChaRteMaxRtg"),
             _num(nameplate, "MaxDisChaRte"),
-            max_charge_w,
+            # 124 takes OutWRte as a percentage of WChaMax as well.
+            _num(storage, "WChaMax"),
         ),
-        "State": _CHA_ST.get(cha_st_name) if cha_st_name else None,
+        "State": "fault" if inv.get("St") == _ST_FAULT else _CHA_ST.get(cha_st_name or ""),
     }
