@@ -141,6 +141,33 @@ def _cmd_devices_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_devices_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from ems.drivers.sunspec.server import LOOPBACK, run_site
+    from ems.drivers.sunspec.site import ServedSite
+    from ems.edge.config import load_edge_config
+
+    config = load_edge_config(args.config)
+    site = ServedSite.from_config(config)
+    kinds = {d.id: d.profile for d in config.devices}
+
+    def ready(ports: dict[str, int]) -> None:
+        served = [
+            {"device": device_id, "profile": kinds[device_id], "host": LOOPBACK,
+             "port": port, "unit_id": 1}
+            for device_id, port in ports.items()
+        ]  # fmt: skip
+        print(json.dumps({"serving": served}), flush=True)
+
+    try:
+        asyncio.run(run_site(site, args.port, config.cycle.period_s, ready))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def _cmd_protocol_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -269,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=2.0, metavar="SECONDS", help="per request (default 2)"
     )
     scan.set_defaults(func=_cmd_devices_scan)
+    serve = devices_sub.add_parser(
+        "serve",
+        help="serve a site's simulated PV and batteries as SunSpec devices on loopback",
+        description="Step the site's simulated pv_inverter and battery devices in real time "
+        "and serve each over Modbus TCP on 127.0.0.1 with a SunSpec map (PV: models 1, 103, "
+        "120, 123; battery: 1, 103, 120, 124), ports P, P+1, ... in the config's order. "
+        "Writes to the control models become the simulators' setpoints. Prints the devices "
+        "and their ports as one JSON line, then runs until interrupted.",
+    )
+    serve.add_argument("--config", type=Path, help="edge YAML (default: the demo site)")
+    serve.add_argument(
+        "--port", type=int, default=1502, help="first port (default 1502; 0 = any free ports)"
+    )
+    serve.set_defaults(func=_cmd_devices_serve)
 
     protocol = sub.add_parser(
         "protocol", help="the wire protocol", description="Facts about the wire protocol."

@@ -12,7 +12,7 @@ import struct
 
 from ems.drivers.sunspec.models import PointDef
 
-__all__ = ["Raw", "decode", "encode", "scale", "unscale"]
+__all__ = ["Raw", "decode", "encode", "encode_string", "scale", "unimplemented", "unscale"]
 
 Raw = int | float | str | None
 
@@ -81,3 +81,19 @@ def scale(raw: Raw, sf: int | None) -> float | None:
 def unscale(value: float, sf: int | None) -> int:
     """The raw integer that scales to ``value`` (nearest)."""
     return round(value / 10.0 ** (sf or 0))
+
+
+def unimplemented(point: PointDef) -> list[int]:
+    """The registers that say "not implemented" for ``point``."""
+    fmt = _NUMERIC.get(point.type)
+    if fmt is None or fmt[1] is None:
+        if point.type in ("float32", "float64"):
+            return encode(point, math.nan)
+        return [0] * point.size_regs  # strings (leading NUL), pad, addresses
+    return encode(point, fmt[1])
+
+
+def encode_string(text: str, size_regs: int) -> list[int]:
+    """``text`` in ``size_regs`` registers, UTF-8, NUL-padded (cut if longer)."""
+    data = text.encode("utf-8")[: size_regs * 2].ljust(size_regs * 2, b"\0")
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
