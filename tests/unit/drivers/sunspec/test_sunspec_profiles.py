@@ -195,3 +195,17 @@ def test_a_device_without_a_control_model_says_which_is_missing(connect: Any) ->
     with pytest.raises(SunSpecError) as caught:
         write_setpoint(regs, smap, "battery", 1.0)
     assert caught.value.reason == "model_missing"
+
+
+def test_an_inverter_in_fault_makes_the_battery_state_fault(connect: Any) -> None:
+    faulted = {**INVERTER_103, "St": 7}  # FAULT
+    _, regs, smap = connect([(1, COMMON), (103, faulted), (124, STORAGE_124)])
+    assert read_values(regs, smap, "battery")["State"] == "fault"
+
+
+def test_a_device_with_only_the_common_model_fills_no_profile(connect: Any) -> None:
+    _, regs, smap = connect([(1, COMMON)])
+    assert profile_of(smap) is None
+    with pytest.raises(SunSpecError) as caught:
+        read_values(regs, smap, "pv_inverter")
+    assert caught.value.reason == "model_missing"
