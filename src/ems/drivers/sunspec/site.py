@@ -8,6 +8,7 @@ so the simulator's own watchdog drops it when the client stops writing.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from ems.edge.config import EdgeConfig, validate_params
 from ems.errors import ConfigError
 
 __all__ = ["ServedSite", "SiteDevice"]
+
+log = logging.getLogger(__name__)
 
 # What a device can deliver when its simulator's parameters do not say: the
 # reference the served percentages are taken of.
@@ -75,7 +78,13 @@ class ServedSite:
             device.last_s = now_s
             with self.lock:
                 setpoints = dict(device.setpoints)
-            channels = device.simulator.step(now_s, dt_s, setpoints)
+            try:
+                channels = device.simulator.step(now_s, dt_s, setpoints)
+            except Exception:
+                # As the edge's simulation host does: one failing model must not
+                # take the other devices' servers down; the map keeps its last values.
+                log.exception("simulator %s failed; its map keeps the last values", device_id)
+                continue
             with self.lock:
                 device.served.publish(channels)
             stepped[device_id] = channels
