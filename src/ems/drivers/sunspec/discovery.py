@@ -78,7 +78,7 @@ def _walk(regs: Registers, address: int) -> tuple[ModelRef, ...]:
         if model_id == END_MODEL_ID:
             return tuple(models)
         end = address + 2 + length
-        if end > 0x10000:
+        if end + 2 > 0x10000:  # the next header (at least the end model) must fit too
             raise SunSpecError(
                 "model_truncated",
                 f"model {model_id} at {address} declares {length} registers, past 65535",

@@ -141,3 +141,15 @@ def test_storage_models_are_named_from_pysunspec2(serve: ServeFn) -> None:
         (1, "common"),
         (124, "storage_basic"),
     ]
+
+
+def test_a_model_ending_at_the_last_register_leaves_no_room_for_the_end_model(
+    serve: ServeFn,
+) -> None:
+    # 50000 + 2 (marker) + 2 (header) + 15532 = 65536: the model fills the register
+    # space to its last address, and nothing (not even the end model) can follow it.
+    server = serve({50000: [*SUNS, 64001, 15532, *([0] * 15532)]})
+    for regs in _regs(server.port):
+        with pytest.raises(SunSpecError) as caught:
+            discover(regs)
+    assert caught.value.reason == "model_truncated"
