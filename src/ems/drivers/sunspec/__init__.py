@@ -1,17 +1,19 @@
 """SunSpec over Modbus: discovery, model parsing and the mapping onto profiles.
 
-The model definitions are pysunspec2's JSON files, read at run time. The seam
-a driver calls from its polling thread::
+The model definitions are pysunspec2's JSON files, read at run time. What a
+driver calls from its polling thread::
 
     client, regs = open_tcp(host, port, unit_id, timeout_s)   # or PymodbusRegisters(client)
-    smap = discover(regs)                                     # once per connection
-    profile = profile_of(smap)                                # "pv_inverter" or "battery"
-    values = read_values(regs, smap, profile)                 # channel -> value, None if absent
-    write_setpoint(regs, smap, profile, value_w)
+    device = SunSpecDevice.attach(regs, "battery")            # once per connection
+    values = device.read_values()                             # channel -> value, None if absent
+    device.write_setpoint(value_w)
+
+or the same in steps: ``discover``, ``profile_of``, ``read_values``, ``write_setpoint``.
 
 Every failure is a ``SunSpecError`` whose ``reason`` is one of ``errors.Reason``.
 """
 
+from ems.drivers.sunspec.device import SunSpecDevice
 from ems.drivers.sunspec.discovery import BASE_ADDRESSES, ModelRef, SunSpecMap, discover
 from ems.drivers.sunspec.errors import Reason, SunSpecError
 from ems.drivers.sunspec.mapping import Profile, profile_of, read_values
@@ -30,6 +32,7 @@ __all__ = [
     "PymodbusRegisters",
     "Reason",
     "Registers",
+    "SunSpecDevice",
     "SunSpecError",
     "SunSpecMap",
     "discover",

@@ -25,6 +25,7 @@ from sunspec_server import (
 
 from ems.drivers.sunspec import (
     PymodbusRegisters,
+    SunSpecDevice,
     SunSpecError,
     SunSpecMap,
     discover,
@@ -208,4 +209,20 @@ def test_a_device_with_only_the_common_model_fills_no_profile(connect: Any) -> N
     assert profile_of(smap) is None
     with pytest.raises(SunSpecError) as caught:
         read_values(regs, smap, "pv_inverter")
+    assert caught.value.reason == "model_missing"
+
+
+def test_a_device_attaches_to_the_profile_it_fills(connect: Any) -> None:
+    _, regs, _ = connect(HYBRID)
+    device = SunSpecDevice.attach(regs)
+    assert device.profile == "battery"
+    assert device.read_values()["Soc"] == pytest.approx(65.5)
+    # A hybrid inverter may be configured as the site's PV inverter too.
+    assert SunSpecDevice.attach(regs, "pv_inverter").read_values()["ActivePower"] == 4567
+
+
+def test_a_battery_without_a_storage_model_is_refused_at_attach(connect: Any) -> None:
+    _, regs, _ = connect(PV)
+    with pytest.raises(SunSpecError) as caught:
+        SunSpecDevice.attach(regs, "battery")
     assert caught.value.reason == "model_missing"
