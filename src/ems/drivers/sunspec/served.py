@@ -10,6 +10,7 @@ The scale factors are fixed per point (e.g. W_SF 0: 1 W steps up to 32 kW).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -35,7 +36,7 @@ def _num(channels: Mapping[str, Value], name: str) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-class ServedDevice:
+class ServedDevice(ABC):
     """The map of one device; ``publish`` after each step, ``setpoints`` after each write."""
 
     model_ids: ClassVar[tuple[int, ...]]
@@ -55,12 +56,13 @@ class ServedDevice:
         for name, text in {**_COMMON, "Md": self.model_name, "SN": device_id}.items():
             self.image.put_text(1, name, text)
 
+    @abstractmethod
     def publish(self, channels: Mapping[str, Value]) -> None:
-        raise NotImplementedError
+        """Put a step's input channels into the map."""
 
+    @abstractmethod
     def setpoints(self) -> dict[str, Value]:
         """The output channels as the map's control registers now say."""
-        raise NotImplementedError
 
 
 class ServedPv(ServedDevice):
