@@ -1,0 +1,1 @@
+"""Drivers: the code that talks to real devices over their own protocols."""
