@@ -41,6 +41,30 @@ def test_covers_the_load_then_holds_steady() -> None:
     assert cycle(h, 400, power_w=1500) == 1900, "the load rose by 400 W"
 
 
+def test_charging_never_holds_an_import() -> None:
+    """Within the deadband, but on the side that charges the battery from the grid."""
+    h = harness()
+    assert cycle(h, -2000) == -2000
+    assert cycle(h, -30, power_w=-2000) == -2000, "a little export while charging: hold"
+    assert cycle(h, 30, power_w=-2000) == -1970, "importing to charge: charge less at once"
+    h = harness()
+    assert cycle(h, 1500) == 1500
+    assert cycle(h, -30, power_w=1500) == 1470, "discharging into the grid: discharge less"
+
+
+def test_a_drift_within_the_deadband_is_corrected_not_held() -> None:
+    """A slow ramp of the net load (PV rising) never leaves the deadband, but it is a
+    bias, not noise: held, it would cost about half the deadband all along."""
+    loop = SiteLoop(harness(deadband_w=50, smoothing_s=10))
+    errors_w = []
+    for k in range(1200):
+        loop.step(-3000 + 0.2 * k)  # the surplus shrinks by 12 W a minute
+        errors_w.append(loop.grid_w)
+    settled = errors_w[60:]
+    assert max(settled) <= 0.5, "never charges from the grid"
+    assert sum(settled) / len(settled) > -10, "exports far less than half the deadband"
+
+
 def test_charges_from_surplus_pv() -> None:
     h = harness()
     assert cycle(h, -2000) == -2000
