@@ -55,14 +55,20 @@ def test_charging_never_holds_an_import() -> None:
 def test_a_drift_within_the_deadband_is_corrected_not_held() -> None:
     """A slow ramp of the net load (PV rising) never leaves the deadband, but it is a
     bias, not noise: held, it would cost about half the deadband all along."""
-    loop = SiteLoop(harness(deadband_w=50, smoothing_s=10))
-    errors_w = []
-    for k in range(1200):
-        loop.step(-3000 + 0.2 * k)  # the surplus shrinks by 12 W a minute
-        errors_w.append(loop.grid_w)
-    settled = errors_w[60:]
-    assert max(settled) <= 0.5, "never charges from the grid"
-    assert sum(settled) / len(settled) > -10, "exports far less than half the deadband"
+
+    def grid_w(slope_w_per_s: float, **params: float) -> list[float]:
+        loop = SiteLoop(harness(deadband_w=50, **params))
+        errors_w = []
+        for k in range(1200):
+            loop.step(-2000 + slope_w_per_s * k)  # 12 W a minute
+            errors_w.append(loop.grid_w)
+        return errors_w[60:]
+
+    assert max(grid_w(+0.2)) <= 0.5, "a shrinking surplus: never charges from the grid"
+    growing = grid_w(-0.2)
+    assert sum(growing) / len(growing) > -5, "a growing one: exports a tenth of the deadband"
+    held = grid_w(-0.2, deadband_hold_s=1000)
+    assert sum(held) / len(held) < -20, "held for long, the drift would cost"
 
 
 def test_charges_from_surplus_pv() -> None:
@@ -175,6 +181,7 @@ def site(params: dict[str, Any]) -> dict[str, Any]:
         ({"deadband_w": -5}, "controllers[1].params.deadband_w: Input should be greater than"),
         ({"max_input_age_s": 0}, "controllers[1].params.max_input_age_s: Input should be greater"),
         ({"smoothing_s": -1}, "controllers[1].params.smoothing_s"),
+        ({"deadband_hold_s": 0}, "controllers[1].params.deadband_hold_s: Input should be"),
         ({"target_w": 0}, "controllers[1].params.target_w: unknown key"),
         ({"min_soc_pct": 120}, "controllers[1].params.min_soc_pct"),
         ({"min_soc_pct": 60, "max_soc_pct": 40}, "min_soc_pct must be below max_soc_pct"),

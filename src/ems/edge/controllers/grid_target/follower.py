@@ -12,7 +12,7 @@ integrator to wind up or oscillate). Then, in this order:
   side where that costs nothing the battery is for (exporting a little while
   charging, importing a little while discharging), the last setpoint stays, so
   noise is not chased; but only until the error held since that setpoint adds
-  up to ``deadband_w × smoothing_s`` [W·s]. Noise averages out and keeps the
+  up to ``deadband_w × deadband_hold_s`` [W·s]. Noise averages out and keeps the
   setpoint; a slow drift of the load or the PV (a bias that costs energy all
   along) is corrected within seconds. On the other side (charging from the
   grid, discharging into it) the setpoint follows at once;
@@ -98,7 +98,7 @@ class GridFollower:
         held = False
         if abs(error_w) <= p.deadband_w and _harmless(error_w, self._last_w):
             self._held_error_ws += error_w * dt_s
-            held = abs(self._held_error_ws) <= p.deadband_w * p.smoothing_s
+            held = abs(self._held_error_ws) <= p.deadband_w * p.deadband_hold_s
         if held:
             want_w = self._last_w  # on target: no new setpoint
         else:

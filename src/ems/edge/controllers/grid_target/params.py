@@ -22,10 +22,18 @@ class GridTargetParams(ControllerParams):
         default=50.0,
         ge=0,
         allow_inf_nan=False,
-        description="While the grid is within this of the target the setpoint stays, until "
-        "the error held adds up to deadband_w × smoothing_s (a bias, not noise); the battery "
-        "changes between charging and discharging only once the smoothed demand is beyond "
-        "it (plus its measured noise) [W]",
+        description="While the grid is within this of the target (on the side that costs "
+        "nothing the battery is for) the setpoint stays, for at most deadband_hold_s worth "
+        "of it; the battery changes between charging and discharging only once the smoothed "
+        "demand is beyond it (plus its measured noise) [W]",
+    )
+    deadband_hold_s: float = Field(
+        default=1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Within the deadband the setpoint holds until the grid error held adds "
+        "up to deadband_w × deadband_hold_s: noise averages out and seldom does, an offset "
+        "or a drift of the load soon does and is corrected [s]",
     )
     smoothing_s: float = Field(
         default=10.0,
