@@ -15,11 +15,10 @@ imported on the same rows of the run without a battery controller, and
 likewise for export. Rows where the battery is empty, full or too small are
 its capacity's business, not the controller's.
 
-Simulated at a 1 s cycle, the edge's own period (a 60 s cycle leaves a
-minute-old view of the load to the controller: see
-``test_simulate_period.py``), over the hours that matter: from 17:00, while the
-PV still charges the battery, past the evening's turn to discharging, to
-21:00. That keeps the test to seconds.
+Simulated at a 1 s cycle, the edge's own period, over the hours that matter:
+from 17:00, while the PV still charges the battery, past the evening's turn to
+discharging, to 21:00. That keeps the test to seconds. The same hours at a
+60 s cycle are compared with it at the end.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import math
 import subprocess
@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from ems.edge.config import load_edge_config
+from ems.edge.config import CycleConfig, load_edge_config
 from ems.edge.simulate import simulate
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -115,8 +115,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     bare = io.StringIO()
     simulate(load_edge_config(write_site(bare_folder, [])), START.timestamp(), HOURS, bare)
     bare.seek(0)
+    coarse = io.StringIO()
+    at_60_s = load_edge_config(config)
+    at_60_s = at_60_s.model_copy(update={"cycle": CycleConfig(period_s=60.0)})
+    summary_60_s = simulate(at_60_s, START.timestamp(), HOURS, coarse).summary
+    coarse.seek(0)
     return {
         "with": with_battery,
+        "at_60_s": list(csv.DictReader(coarse)),
+        "summary_60_s": summary_60_s,
         "without": list(csv.DictReader(bare)),
         "summary": json.loads(proc.stdout.strip().splitlines()[-1]),
     }
@@ -185,3 +192,31 @@ def test_the_summary_agrees_with_the_csv(runs: dict[str, Any]) -> None:
     assert summary["battery_throughput_kwh"] == pytest.approx(throughput_kwh, rel=1e-9)
     assert summary["battery_sign_changes"] == changes
     assert summary["cost"] is None, "no tariff block: the price is unknown, not zero"
+
+
+@pytest.mark.slow
+def test_at_60_s_the_battery_follows_the_controller_as_at_1_s(runs: dict[str, Any]) -> None:
+    """At a 60 s cycle each setpoint is a minute old when the battery steps: its
+    watchdog must take it (it once fell back to 0 W), so the battery does the same
+    work as at 1 s. What the 60 s run loses is the net load's change over each
+    minute, which the controller only sees a cycle later: no more than that. (So
+    import and export at 60 s do not agree with 1 s within 1 %: here about 0.2 kWh
+    against 0.01 kWh; the simulator applies a setpoint one whole period later.)"""
+    rows, fine, coarse = runs["at_60_s"], runs["summary"], runs["summary_60_s"]
+    assert len(rows) == HOURS * 60
+    for before, now in itertools.pairwise(rows):
+        wanted_w = number(before, f"{B}/SetActivePower")
+        limits = (-number(now, f"{B}/MaxChargePower"), number(now, f"{B}/MaxDischargePower"))
+        assert number(now, f"{B}/ActivePower") == pytest.approx(
+            min(max(wanted_w, limits[0]), limits[1]), abs=1e-6
+        ), now["timestamp"]
+    assert coarse["battery_throughput_kwh"] == pytest.approx(
+        fine["battery_throughput_kwh"], rel=0.01
+    )
+    assert coarse["battery_sign_changes"] == fine["battery_sign_changes"]
+    net_w = [number(r, "load/ActivePower") - number(r, "pv_1/ActivePower") for r in rows]
+    # The battery starts idle: the first minute's net load goes to the grid as well.
+    changes_w = abs(net_w[0]) + sum(abs(b - a) for a, b in itertools.pairwise(net_w))
+    minute_changes_kwh = changes_w * 60 / 3.6e6
+    lost_kwh = coarse["import_kwh"] + coarse["export_kwh"] - fine["import_kwh"] - fine["export_kwh"]
+    assert 0 < lost_kwh <= minute_changes_kwh, (lost_kwh, minute_changes_kwh)
