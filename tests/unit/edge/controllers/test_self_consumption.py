@@ -160,6 +160,16 @@ def test_still_follows_a_real_change_of_direction() -> None:
     assert all(p <= 0 for p in powers[5:]), "and stays charging"
 
 
+def test_a_clean_step_across_zero_flips_within_seconds() -> None:
+    """The step itself is no noise: it must not widen the no-flicker band just when the
+    direction should follow it (every idle second here costs 2.5 kW from the grid)."""
+    loop = SiteLoop(harness())
+    for _ in range(600):
+        loop.step(1200)
+    powers = [loop.step(-2500) for _ in range(10)]
+    assert powers[5:] == [-2500] * 5, powers
+
+
 def site(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "edge_id": "site-1",
