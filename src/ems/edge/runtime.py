@@ -14,7 +14,7 @@ from ems.devices.host import SimulationHost
 from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
-from ems.edge.controllers.base import CONTROLLERS, Controller
+from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
 from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
@@ -131,11 +131,12 @@ class EdgeRuntime:
 
     def _build_controllers(self) -> list[Controller]:
         controllers: list[Controller] = []
+        site = ControllerSite(self.config.site.timezone, self.config.config_dir)
         for i, ctrl in enumerate(self.config.controllers):
             cls = CONTROLLERS.get(ctrl.type)
             params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
             try:
-                controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
+                controllers.append(cls.create(ctrl.id, ctrl.priority, params, self.devices, site))
             except ValueError as exc:  # a parameter that does not fit this site's devices
                 raise ConfigError(f"controllers[{i}].params.{exc}") from None
         return controllers

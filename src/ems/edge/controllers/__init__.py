@@ -4,7 +4,8 @@ from ems.edge.controllers.base import (
     CONTROLLERS,
     Controller,
     ControllerParams,
+    ControllerSite,
     register_controller,
 )
 
-__all__ = ["CONTROLLERS", "Controller", "ControllerParams", "register_controller"]
+__all__ = ["CONTROLLERS", "Controller", "ControllerParams", "ControllerSite", "register_controller"]

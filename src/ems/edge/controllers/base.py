@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,7 +19,21 @@ from ems.edge.context import CycleContext
 from ems.profiles import DeviceProfile
 from ems.registry import Registry
 
-__all__ = ["CONTROLLERS", "Controller", "ControllerParams", "register_controller"]
+__all__ = [
+    "CONTROLLERS",
+    "Controller",
+    "ControllerParams",
+    "ControllerSite",
+    "register_controller",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSite:
+    """Facts about the site a controller may need beyond its devices."""
+
+    timezone: str = "UTC"  # IANA name: local times in params are this zone's
+    config_dir: Path = Path()  # relative file names in params are relative to it
 
 
 class ControllerParams(BaseModel):
@@ -42,6 +58,19 @@ class Controller(ABC):
         self.id = controller_id
         self.priority = priority
         self.devices = devices
+
+    @classmethod
+    def create(
+        cls,
+        controller_id: str,
+        priority: int,
+        params: ControllerParams,
+        devices: Mapping[str, DeviceProfile],
+        site: ControllerSite,
+    ) -> Self:
+        """Build it for the edge; a controller that needs ``site`` (local times, files)
+        overrides this to pass it on, the others ignore it."""
+        return cls(controller_id, priority, params, devices)
 
     def request_channels(self) -> Iterable[str]:
         """The ``ui_requests/…`` channels this controller serves (none by default).

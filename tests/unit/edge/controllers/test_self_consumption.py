@@ -41,6 +41,36 @@ def test_covers_the_load_then_holds_steady() -> None:
     assert cycle(h, 400, power_w=1500) == 1900, "the load rose by 400 W"
 
 
+def test_charging_never_holds_an_import() -> None:
+    """Within the deadband, but on the side that charges the battery from the grid."""
+    h = harness()
+    assert cycle(h, -2000) == -2000
+    assert cycle(h, -30, power_w=-2000) == -2000, "a little export while charging: hold"
+    assert cycle(h, 30, power_w=-2000) == -1970, "importing to charge: charge less at once"
+    h = harness()
+    assert cycle(h, 1500) == 1500
+    assert cycle(h, -30, power_w=1500) == 1470, "discharging into the grid: discharge less"
+
+
+def test_a_drift_within_the_deadband_is_corrected_not_held() -> None:
+    """A slow ramp of the net load (PV rising) never leaves the deadband, but it is a
+    bias, not noise: held, it would cost about half the deadband all along."""
+
+    def grid_w(slope_w_per_s: float, **params: float) -> list[float]:
+        loop = SiteLoop(harness(deadband_w=50, **params))
+        errors_w = []
+        for k in range(1200):
+            loop.step(-2000 + slope_w_per_s * k)  # 12 W a minute
+            errors_w.append(loop.grid_w)
+        return errors_w[60:]
+
+    assert max(grid_w(+0.2)) <= 0.5, "a shrinking surplus: never charges from the grid"
+    growing = grid_w(-0.2)
+    assert sum(growing) / len(growing) > -5, "a growing one: exports a tenth of the deadband"
+    held = grid_w(-0.2, deadband_hold_s=1000)
+    assert sum(held) / len(held) < -20, "held for long, the drift would cost"
+
+
 def test_charges_from_surplus_pv() -> None:
     h = harness()
     assert cycle(h, -2000) == -2000
@@ -130,6 +160,16 @@ def test_still_follows_a_real_change_of_direction() -> None:
     assert all(p <= 0 for p in powers[5:]), "and stays charging"
 
 
+def test_a_clean_step_across_zero_flips_within_seconds() -> None:
+    """The step itself is no noise: it must not widen the no-flicker band just when the
+    direction should follow it (every idle second here costs 2.5 kW from the grid)."""
+    loop = SiteLoop(harness())
+    for _ in range(600):
+        loop.step(1200)
+    powers = [loop.step(-2500) for _ in range(10)]
+    assert powers[5:] == [-2500] * 5, powers
+
+
 def site(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "edge_id": "site-1",
@@ -151,6 +191,7 @@ def site(params: dict[str, Any]) -> dict[str, Any]:
         ({"deadband_w": -5}, "controllers[1].params.deadband_w: Input should be greater than"),
         ({"max_input_age_s": 0}, "controllers[1].params.max_input_age_s: Input should be greater"),
         ({"smoothing_s": -1}, "controllers[1].params.smoothing_s"),
+        ({"deadband_hold_s": 0}, "controllers[1].params.deadband_hold_s: Input should be"),
         ({"target_w": 0}, "controllers[1].params.target_w: unknown key"),
         ({"min_soc_pct": 120}, "controllers[1].params.min_soc_pct"),
         ({"min_soc_pct": 60, "max_soc_pct": 40}, "min_soc_pct must be below max_soc_pct"),

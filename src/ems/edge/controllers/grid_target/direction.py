@@ -9,6 +9,9 @@ decided on the *smoothed* demand (an exponential filter with time constant
 as it goes. So the band widens with noise by itself, instead of needing a
 deadband tuned to one data set, while a real change of the load (kW, not
 noise) moves the filter past the band within a fraction of ``smoothing_s``.
+Each residual counts at most ``deadband_w`` plus three standard deviations
+into the noise: one real step of the load is a little noise, not a lot, so it
+does not widen the band just when the direction should follow it.
 """
 
 from __future__ import annotations
@@ -43,7 +46,11 @@ class DirectionLatch:
             alpha = 1.0 - math.exp(-max(dt_s, 0.0) / self._smoothing_s)
             residual = demand_w - self.mean_w
             self.mean_w += alpha * residual
-            self._var_w2 += alpha * (residual * residual - self._var_w2)
+            # A real change of the load is one huge residual, not noise: clipped, it
+            # cannot blow the band up just when the direction should follow it.
+            clip_w = self._deadband_w + 3.0 * math.sqrt(self._var_w2)
+            noise_w = min(abs(residual), clip_w)
+            self._var_w2 += alpha * (noise_w * noise_w - self._var_w2)
             # Standard deviation of the filter's output for white noise of that variance.
             sd_mean_w = math.sqrt(self._var_w2 * alpha / (2.0 - alpha)) if alpha > 0 else 0.0
             self.band_w = self._deadband_w + 3.0 * sd_mean_w
