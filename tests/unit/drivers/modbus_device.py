@@ -69,6 +69,9 @@ class ServerThread:
             await self._server.serve_forever(background=True)
             ready.set()
             await self._server.serving
+            # Transports close on the loop's next turns: let them, so no socket leaks.
+            for _ in range(20):
+                await asyncio.sleep(0.01)
 
         def run() -> None:
             loop.run_until_complete(serve())
@@ -83,6 +86,8 @@ class ServerThread:
         self.thaw()
         if self._loop is None or self._server is None or self._thread is None:
             return
+        # A thawed loop first accepts what queued up while frozen, so shutdown closes it all.
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), self._loop).result(5)
         asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(5)
         self._thread.join(5)
         self._loop = self._server = self._thread = None
