@@ -8,13 +8,16 @@ request is answered, as a hung device), and thawed again.
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import socket
 import threading
+import tty
 from collections.abc import Mapping
 
 from pymodbus.client import ModbusTcpClient
 from pymodbus.framer import FramerType
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 UNIT_ID = 1
@@ -48,13 +51,21 @@ def device(
 class ServerThread:
     """pymodbus's TCP server for one :class:`SimDevice`, on a loop thread of its own."""
 
-    def __init__(self, sim: SimDevice, port: int | None = None, framer: str = "socket") -> None:
+    def __init__(
+        self,
+        sim: SimDevice,
+        port: int | None = None,
+        framer: str = "socket",
+        serial_port: str | None = None,
+    ) -> None:
+        """TCP on loopback ``port``; or RTU on ``serial_port`` (a pty) when given."""
         self.sim = sim
         self.port = port or free_port()
         self.framer = FramerType(framer)
+        self.serial_port = serial_port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: ModbusTcpServer | None = None
+        self._server: ModbusBaseServer | None = None
         self._frozen = threading.Event()
 
     def start(self) -> None:
@@ -63,9 +74,14 @@ class ServerThread:
         self._loop = loop
 
         async def serve() -> None:
-            self._server = ModbusTcpServer(
-                self.sim, address=("127.0.0.1", self.port), framer=self.framer
-            )
+            if self.serial_port is not None:
+                self._server = ModbusSerialServer(
+                    self.sim, port=self.serial_port, framer=FramerType.RTU, baudrate=115200
+                )
+            else:
+                self._server = ModbusTcpServer(
+                    self.sim, address=("127.0.0.1", self.port), framer=self.framer
+                )
             await self._server.serve_forever(background=True)
             ready.set()
             await self._server.serving
@@ -146,3 +162,41 @@ def modbus_device(
             **params,
         },
     }
+
+
+class PtyLink:
+    """Two pseudo-terminals wired back to back: a serial line with a path at each end.
+
+    A pty's master side has no path to open, so each end is a pty of its own and
+    a thread copies bytes between the two masters (as a null-modem cable would).
+    """
+
+    def __init__(self) -> None:
+        self._a_master, a_slave = os.openpty()
+        self._b_master, b_slave = os.openpty()
+        for fd in (a_slave, b_slave):
+            tty.setraw(fd)  # no echo, no line editing: bytes pass unchanged
+        self.a_path, self.b_path = os.ttyname(a_slave), os.ttyname(b_slave)
+        self._slaves = (a_slave, b_slave)
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._relay, name="pty-link", daemon=True)
+        self._thread.start()
+
+    def _relay(self) -> None:
+        peer = {self._a_master: self._b_master, self._b_master: self._a_master}
+        while True:
+            ready, _, _ = select.select([self._a_master, self._b_master, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # the slave side is not open (yet): nothing to copy
+                    continue
+                os.write(peer[fd], data)
+
+    def close(self) -> None:
+        os.write(self._stop_w, b"x")
+        self._thread.join(5)
+        for fd in (self._a_master, self._b_master, *self._slaves, self._stop_r, self._stop_w):
+            os.close(fd)
