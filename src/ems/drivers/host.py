@@ -116,10 +116,12 @@ class DriverRunner:
         next_poll = self._clock.monotonic()
         try:
             while not self._stopping:
-                self.flush_writes()
-                now = self._clock.monotonic()
-                if now >= next_poll:
-                    self.poll_once()
+                try:
+                    self._step(next_poll)
+                except Exception:  # a driver's bug must not end its device's thread
+                    log.exception("driver of %s failed; it is polled again", self._prefix[:-1])
+                    self.driver.close()
+                if self._clock.monotonic() >= next_poll:
                     # Absolute deadlines; a slow poll skips the deadlines it missed.
                     periods = int((self._clock.monotonic() - next_poll) // self._cfg.poll_s) + 1
                     next_poll += periods * self._cfg.poll_s
@@ -128,6 +130,11 @@ class DriverRunner:
                 self._wake.clear()
         finally:
             self.driver.close()
+
+    def _step(self, next_poll: float) -> None:
+        self.flush_writes()
+        if self._clock.monotonic() >= next_poll:
+            self.poll_once()
 
     def _pending_any(self) -> bool:
         with self._lock:

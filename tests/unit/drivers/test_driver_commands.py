@@ -11,11 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from modbus_device import ServerThread, device, edge_document, modbus_device
+from prometheus_client import generate_latest
 
 from ems.clock import RealClock
 from ems.drivers.modbus.codec import decode, encode
 from ems.edge.config import parse_edge_config
 from ems.edge.executions import Execution
+from ems.edge.metrics import EdgeMetrics
 from ems.edge.requests import CommandRequest
 from ems.edge.runtime import EdgeRuntime
 from ems.timefmt import to_rfc3339
@@ -119,6 +121,10 @@ def test_a_refused_write_fails_the_command_with_a_reason(
         assert executions == []  # never logged as executed
         assert rt.store.get_channel("battery_1/WriteFailures").value >= 1  # type: ignore[union-attr]
         assert rt.cycle.stats.device_write_failures == 1
+        metrics = EdgeMetrics(rt)
+        scraped = generate_latest(metrics.registry).decode()
+        metrics.close()
+        assert 'ems_edge_device_write_failures_total{device="battery_1"} 1.0' in scraped
     finally:
         rt.drivers.stop()
 

