@@ -66,6 +66,7 @@ class DriverRunner:
         self.read_errors = 0
         self.write_failures = 0
         self.writes = 0
+        self._write_failing = False
 
     # -- called from the cycle ------------------------------------------
     def submit(self, values: Mapping[str, Value], tags: Mapping[str, Sequence[str]]) -> None:
@@ -175,11 +176,19 @@ class DriverRunner:
             except DeviceIOError as exc:
                 error = exc
             if error is None:
+                if self._write_failing:
+                    log.info("device %s takes writes again", self._prefix[:-1])
+                self._write_failing = False
                 self.writes += 1
                 verdicts = [WriteOutcome(c, True) for c in ids]
             else:
                 self.write_failures += 1
-                log.error(
+                # The first failure of a streak is an error; repeats (a dead device is
+                # written every cycle) are counted, not logged again.
+                level = logging.DEBUG if self._write_failing else logging.ERROR
+                self._write_failing = True
+                log.log(
+                    level,
                     "device %s: write of %s=%r failed (%s): %s",
                     self._prefix[:-1],
                     channel,
