@@ -145,6 +145,8 @@ class EdgeCycle:
         """Run one cycle now; returns the writes it applied."""
         started = time.perf_counter()
         now_s = self._clock.time()
+        # First: a controller must hear of a failed write before it decides again.
+        self._settle_device_writes(now_s)
         snapshot = self._store.snapshot()
         sums = self._meter.compute(snapshot)
         if sums:
@@ -242,7 +244,6 @@ class EdgeCycle:
         values.update(writes.status)
         self._store.set_channels(values, ts=now_s)
         held = self._send_to_devices(values, writes.acks, taken)
-        self._settle_device_writes(now_s)
         # Acks after outputs: whoever sees "executed" finds the setpoint applied.
         for ack in writes.acks:
             entry = taken.get(ack.command_id)
@@ -265,6 +266,18 @@ class EdgeCycle:
             detail=ack.detail,
             channel=ack.address,
         )
+
+    def _drop_failed(self, command_id: str) -> None:
+        """A command whose write failed: no controller may keep holding its value."""
+        self.stats.device_write_failures += 1
+        for controller in self.controllers:
+            try:
+                controller.command_failed(command_id)
+            except Exception:
+                log.exception("controller %s: command_failed(%s) raised", controller.id, command_id)
+        if self._state is not None:
+            # On disk before the failed ack: a restarted edge must not resume the hold.
+            self._state.save_if_changed(self.controllers)
 
     def _send_to_devices(
         self,
@@ -308,7 +321,7 @@ class EdgeCycle:
             if outcome.ok:
                 self._finish(waiting.ack, waiting.taken, now_s)
                 continue
-            self.stats.device_write_failures += 1
+            self._drop_failed(outcome.command_id)
             failed = Ack(
                 waiting.ack.address,
                 outcome.command_id,
@@ -321,7 +334,7 @@ class EdgeCycle:
             due = waiting.deadline_s
             if due is not None and self._sync.past_deadline(now_s, due, self._margin_s):
                 del self._awaiting[command_id]
-                self.stats.device_write_failures += 1
+                self._drop_failed(command_id)
                 late = Ack(
                     waiting.ack.address,
                     command_id,

@@ -174,3 +174,37 @@ def test_a_newer_value_replaces_an_unsent_one_and_carries_its_command(
         assert [e.command_id for e in executions] == ["c-4"]
     finally:
         rt.drivers.stop()
+
+
+def test_a_failed_command_is_not_held_and_not_written_when_the_device_is_back(
+    modbus_server: list[ServerThread],
+) -> None:
+    server = ServerThread(device({}, battery_inputs()))
+    server.start()
+    executions: list[Execution] = []
+    rt = edge(server.port, executions)
+    runner = rt.drivers.runners["battery_1"]
+    try:
+        assert runner.poll_once()
+        server.stop()
+        command(rt, "c-5", 1800)
+        rt.cycle.run_once(0)
+        runner.flush_writes()
+        rt.cycle.run_once(1)
+        answer = ack(rt)
+        assert answer is not None and answer["status"] == "failed"
+        # The device is back: what the cycle sends it now is the idle default, not 1800 W.
+        again = ServerThread(device({}, battery_inputs()), port=server.port)
+        again.start()
+        modbus_server.append(again)
+        assert runner.poll_once()
+        rt.cycle.run_once(2)
+        runner.flush_writes()
+        check = again.client()
+        raw = check.read_holding_registers(100, count=2, device_id=1).registers
+        check.close()
+        assert decode(raw, "int32", "big") == 0
+        assert rt.store.get_channel("battery_1/SetActivePower").value == 0  # type: ignore[union-attr]
+        assert executions == []
+    finally:
+        rt.drivers.stop()
