@@ -13,7 +13,7 @@ from pathlib import Path
 from modbus_device import ServerThread, device, edge_document, modbus_device
 from prometheus_client import generate_latest
 
-from ems.clock import RealClock
+from ems.clock import RealClock, VirtualClock
 from ems.drivers.modbus.codec import decode, encode
 from ems.edge.config import parse_edge_config
 from ems.edge.executions import Execution
@@ -205,6 +205,33 @@ def test_a_failed_command_is_not_held_and_not_written_when_the_device_is_back(
         check.close()
         assert decode(raw, "int32", "big") == 0
         assert rt.store.get_channel("battery_1/SetActivePower").value == 0  # type: ignore[union-attr]
+        assert executions == []
+    finally:
+        rt.drivers.stop()
+
+
+def test_no_verdict_before_the_deadline_fails_the_command_as_timeout(
+    modbus_server: list[ServerThread],
+) -> None:
+    server = ServerThread(device({}, battery_inputs()))
+    server.start()
+    modbus_server.append(server)
+    executions: list[Execution] = []
+    doc = edge_document(
+        modbus_device("battery_1", "battery", "generic_battery", server.port), manual=True
+    )
+    clock = VirtualClock()
+    rt = EdgeRuntime(parse_edge_config(doc), clock, executions=executions.append)
+    runner = rt.drivers.runners["battery_1"]
+    try:
+        assert runner.poll_once()
+        command(rt, "c-6", 900)  # deadline: 5 s from now
+        rt.cycle.run_once(0)
+        clock.advance(5.0)  # the driver's thread never got to the write
+        rt.cycle.run_once(1)
+        answer = ack(rt)
+        assert answer is not None
+        assert (answer["status"], answer["reason"]) == ("failed", "device_timeout")
         assert executions == []
     finally:
         rt.drivers.stop()
