@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from modbus_device import PtyLink, ServerThread, device, edge_document
+from pymodbus.client import ModbusSerialClient
 
 from ems.clock import RealClock
-from ems.drivers.modbus.codec import encode
+from ems.drivers.modbus.codec import decode, encode
 from ems.edge.config import parse_edge_config
 from ems.edge.runtime import EdgeRuntime
 
@@ -54,3 +55,9 @@ def test_rtu_reads_the_template_and_writes_a_setpoint(
         assert runner.poll_once()  # the line still works after a write
     finally:
         rt.drivers.stop()
+    # pymodbus's own serial client on the same line finds the setpoint in the register.
+    check = ModbusSerialClient(line.a_path, baudrate=115200, timeout=1, retries=1)
+    assert check.connect()
+    raw = check.read_holding_registers(100, count=2, device_id=1).registers
+    check.close()
+    assert decode(raw, "int32", "big") == 1200
