@@ -13,11 +13,12 @@ from pathlib import Path
 
 from modbus_device import ServerThread, device, edge_document, modbus_device
 
-from ems.clock import RealClock
+from ems.clock import RealClock, VirtualClock
 from ems.dal import Sample
 from ems.drivers.modbus.codec import encode
 from ems.edge.config import parse_edge_config
 from ems.edge.runtime import EdgeRuntime
+from ems.profiles import Limits, Problem, dynamic_limits
 
 WAIT_S = 10.0
 
@@ -179,4 +180,38 @@ def test_the_cycle_keeps_its_period_while_a_device_hangs(
         assert max(jitters) < timeout_ms / 4
     finally:
         failed.close()
+        rt.drivers.stop()
+
+
+def test_inputs_of_a_silent_device_age_until_its_commands_are_refused_as_stale(
+    modbus_server: list[ServerThread],
+) -> None:
+    """The timestamps stop with the device, so the dynamic limits the cloud checks
+    (``MaxChargePower``/``MaxDischargePower``, 30 s) refuse it as ``stale_telemetry``."""
+    server = ServerThread(device({}, battery_inputs(500)))
+    server.start()
+    clock = VirtualClock()
+    # No retries: their backoff waits on the virtual clock, which this test drives.
+    doc = edge_document(
+        modbus_device("battery_1", "battery", "generic_battery", server.port, retries=0)
+    )
+    rt = EdgeRuntime(parse_edge_config(doc), clock)
+    runner = rt.drivers.runners["battery_1"]
+    action = rt.devices["battery_1"].actions["set_active_power"]
+
+    def lookup(channel: str) -> tuple[object, float] | None:
+        sample = rt.store.get_channel(f"battery_1/{channel}")
+        return None if sample is None else (sample.value, sample.ts)
+
+    try:
+        assert runner.poll_once()
+        assert isinstance(dynamic_limits(action, lookup, clock.time()), Limits)
+        server.stop()
+        for _ in range(31):  # a poll a second, none answered
+            clock.advance(1.0)
+            assert not runner.poll_once()
+        problem = dynamic_limits(action, lookup, clock.time())
+        assert isinstance(problem, Problem) and problem.reason == "stale_telemetry"
+        assert rt.store.get_channel("battery_1/CommunicationFailed").value is True  # type: ignore[union-attr]
+    finally:
         rt.drivers.stop()
