@@ -112,6 +112,7 @@ bench: install system-deps
 	$(BIN)/python bench/telemetry.py
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/sunspec.py
+	$(BIN)/python bench/devices.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -8,7 +8,11 @@
     ├── ChannelError
     │   ├── InvalidAddress     malformed ``device/Channel`` address
     │   └── UnknownChannel     address never declared in the store
-    └── RegistryError          unknown or duplicate device/controller type
+    ├── RegistryError          unknown or duplicate device/controller type
+    ├── TemplateError          a driver's register-map template refused (names file and field)
+    └── DeviceIOError          a real device did not answer or refused (``reason``)
+        ├── DeviceTimeout      no answer in time, or the connection is gone
+        └── DeviceRefused      it answered with an error (a Modbus exception)
 """
 
 from __future__ import annotations
@@ -43,3 +47,25 @@ class UnknownChannel(ChannelError, KeyError):
 
 class RegistryError(EmsError):
     """A type name is not registered, or registered twice."""
+
+
+class TemplateError(EmsError):
+    """A driver template (register map) is invalid; the message names the file and field."""
+
+
+class DeviceIOError(EmsError):
+    """Talking to a real device failed; ``reason`` is the stable code a command fails with."""
+
+    reason = "device_io_failed"
+
+
+class DeviceTimeout(DeviceIOError):
+    """The device did not answer within the timeout, or the connection is down."""
+
+    reason = "device_timeout"
+
+
+class DeviceRefused(DeviceIOError):
+    """The device answered with an error (e.g. Modbus exception 2, illegal data address)."""
+
+    reason = "device_write_failed"

@@ -187,8 +187,15 @@ class MetricsConfig(_Strict):
 class DeviceConfig(_Strict):
     id: str
     profile: str
-    simulator: str | None = None  # simulator type; None for a device driven elsewhere
+    simulator: str | None = None  # simulator type (ems.devices), or
+    driver: str | None = None  # driver type (ems.drivers): a real device
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeviceConfig:
+        if self.simulator is not None and self.driver is not None:
+            raise ValueError("give either simulator or driver, not both")
+        return self
 
     @field_validator("id")
     @classmethod
@@ -288,6 +295,7 @@ def parse_edge_config(
     """
     # Imported here: the registries import every device and controller package.
     from ems.devices.base import SIMULATORS
+    from ems.drivers.base import DRIVERS
     from ems.edge.controllers.base import CONTROLLERS
     from ems.profiles import builtin_profiles
 
@@ -310,8 +318,13 @@ def parse_edge_config(
             if device.simulator is not None:
                 sim = _lookup(SIMULATORS, device.simulator, f"devices[{i}].simulator")
                 validate_params(sim.config_model, device.params, ("devices", i, "params"))
+            elif device.driver is not None:
+                drv = _lookup(DRIVERS, device.driver, f"devices[{i}].driver")
+                validate_params(drv.config_model, device.params, ("devices", i, "params"))
             elif device.params:
-                raise ConfigError(f"devices[{i}].params: only simulated devices take params")
+                raise ConfigError(
+                    f"devices[{i}].params: only a device with a simulator or driver takes params"
+                )
         for i, ctrl in enumerate(config.controllers):
             cls = _lookup(CONTROLLERS, ctrl.type, f"controllers[{i}].type")
             validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))

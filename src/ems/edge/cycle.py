@@ -8,6 +8,14 @@ also narrow an output's range, which binds the others: :mod:`ems.edge.ranges`),
 then apply the outputs and write the acks. Pending requests are taken off their channels at
 the start of the cycle that answers them. A cycle that overruns its
 period starts the next one at the next future deadline and is counted.
+
+Outputs of real devices (drivers) are also handed to a
+:class:`~ems.edge.device_writes.DeviceWriter`, which writes them off the
+cycle's thread. A command applied to such a device is answered ``executed``
+(and logged as an execution) only in a later cycle, once the device confirmed
+the write; ``failed`` with the writer's reason (``device_timeout``,
+``device_write_failed``) otherwise, or with ``device_timeout`` when no verdict
+came before the command's deadline.
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack, CycleContext, CycleWrites, clamp_into
 from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
+from ems.edge.device_writes import DeviceWriter
 from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
 from ems.profiles import DeviceProfile
-from ems.timefmt import to_rfc3339
+from ems.timefmt import parse_rfc3339, to_rfc3339
 
 __all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle"]
 
@@ -48,12 +57,22 @@ CYCLE_CHANNELS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _AwaitingWrite:
+    """An ``executed`` ack held back until its device confirms the write."""
+
+    ack: Ack
+    taken: tuple[str, Mapping[str, Any]] | None
+    deadline_s: float | None  # the cloud's deadline [UTC epoch s], if the command had one
+
+
 @dataclass(slots=True)
 class CycleStats:
     cycles: int = 0
     overruns: int = 0
     skipped: int = 0
     controller_errors: int = 0
+    device_write_failures: int = 0  # commands failed because their device write failed
     last_duration_s: float = 0.0
     last_jitter_s: float = 0.0
 
@@ -72,8 +91,10 @@ class EdgeCycle:
         clock_sync: ClockSync | None = None,
         executions: ExecutionSink | None = None,
         state: ControllerStateFile | None = None,
+        device_writer: DeviceWriter | None = None,
     ) -> None:
-        """``state``: where the controllers' durable state is saved when it changes."""
+        """``state``: where the controllers' durable state is saved when it changes.
+        ``device_writer``: where the outputs of driver devices go (see the module doc)."""
         if period_s <= 0:
             raise ValueError("period_s must be positive")
         self._store = store
@@ -114,6 +135,9 @@ class EdgeCycle:
         }
         self._executions = executions
         self._state = state
+        self._writer = device_writer
+        self._driven = frozenset() if device_writer is None else device_writer.devices()
+        self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
         self.stats = CycleStats()
 
     # -- one cycle -------------------------------------------------------
@@ -121,6 +145,8 @@ class EdgeCycle:
         """Run one cycle now; returns the writes it applied."""
         started = time.perf_counter()
         now_s = self._clock.time()
+        # First: a controller must hear of a failed write before it decides again.
+        self._settle_device_writes(now_s)
         snapshot = self._store.snapshot()
         sums = self._meter.compute(snapshot)
         if sums:
@@ -217,22 +243,106 @@ class EdgeCycle:
         values.update(sums)
         values.update(writes.status)
         self._store.set_channels(values, ts=now_s)
+        held = self._send_to_devices(values, writes.acks, taken)
         # Acks after outputs: whoever sees "executed" finds the setpoint applied.
-        at = to_rfc3339(now_s)
         for ack in writes.acks:
-            if ack.status == "executed":
-                # Logged before the ack is written: the ack is what reaches the cloud.
-                self._log_execution(ack.command_id, taken.get(ack.command_id), now_s)
-            self._store.set_channel(ack.address, ack.value(at), ts=now_s)
-            self._audit.record(
-                "controller." + ack.status,
-                ack.command_id,
-                now_s,
-                status=ack.status,
-                reason=ack.reason,
-                detail=ack.detail,
-                channel=ack.address,
+            entry = taken.get(ack.command_id)
+            if ack.command_id in held:
+                self._awaiting[ack.command_id] = _AwaitingWrite(ack, entry, _deadline_of(entry))
+            else:
+                self._finish(ack, entry, now_s)
+
+    def _finish(self, ack: Ack, taken: tuple[str, Mapping[str, Any]] | None, now_s: float) -> None:
+        if ack.status == "executed":
+            # Logged before the ack is written: the ack is what reaches the cloud.
+            self._log_execution(ack.command_id, taken, now_s)
+        self._store.set_channel(ack.address, ack.value(to_rfc3339(now_s)), ts=now_s)
+        self._audit.record(
+            "controller." + ack.status,
+            ack.command_id,
+            now_s,
+            status=ack.status,
+            reason=ack.reason,
+            detail=ack.detail,
+            channel=ack.address,
+        )
+
+    def _drop_failed(self, command_id: str) -> None:
+        """A command whose write failed: no controller may keep holding its value."""
+        self.stats.device_write_failures += 1
+        for controller in self.controllers:
+            try:
+                controller.command_failed(command_id)
+            except Exception:
+                log.exception("controller %s: command_failed(%s) raised", controller.id, command_id)
+        if self._state is not None:
+            # On disk before the failed ack: a restarted edge must not resume the hold.
+            self._state.save_if_changed(self.controllers)
+
+    def _send_to_devices(
+        self,
+        values: Mapping[str, Value],
+        acks: Sequence[Ack],
+        taken: Mapping[str, tuple[str, Mapping[str, Any]]],
+    ) -> set[str]:
+        """Hand driver devices their outputs; the ids of the commands that wait on a write."""
+        if self._writer is None:
+            return set()
+        tags: dict[str, dict[str, list[str]]] = {}  # device -> channel -> command ids
+        for ack in acks:
+            entry = taken.get(ack.command_id)
+            if ack.status != "executed" or entry is None:
+                continue
+            device, action = self._routes.get(entry[0], ("", ""))
+            if device not in self._driven:
+                continue
+            output = self._devices[device].actions[action].output
+            if output is not None:
+                tags.setdefault(device, {}).setdefault(output, []).append(ack.command_id)
+        for device in self._driven:
+            prefix = device + "/"
+            outputs = {
+                a[len(prefix) :]: v
+                for a, v in values.items()
+                if a.startswith(prefix) and a in self._output_addresses
+            }
+            if outputs:
+                self._writer.submit(device, outputs, tags.get(device, {}))
+        return {cid for by_channel in tags.values() for ids in by_channel.values() for cid in ids}
+
+    def _settle_device_writes(self, now_s: float) -> None:
+        """Answer the commands whose device write has a verdict, or whose deadline passed."""
+        if self._writer is None:
+            return
+        for outcome in self._writer.outcomes():
+            waiting = self._awaiting.pop(outcome.command_id, None)
+            if waiting is None:
+                continue
+            if outcome.ok:
+                self._finish(waiting.ack, waiting.taken, now_s)
+                continue
+            self._drop_failed(outcome.command_id)
+            failed = Ack(
+                waiting.ack.address,
+                outcome.command_id,
+                "failed",
+                outcome.reason or "device_write_failed",
+                outcome.detail,
             )
+            self._finish(failed, waiting.taken, now_s)
+        for command_id, waiting in list(self._awaiting.items()):
+            due = waiting.deadline_s
+            if due is not None and self._sync.past_deadline(now_s, due, self._margin_s):
+                del self._awaiting[command_id]
+                self._drop_failed(command_id)
+                late = Ack(
+                    waiting.ack.address,
+                    command_id,
+                    "failed",
+                    "device_timeout",
+                    "the device did not confirm the write before the command's deadline",
+                )
+                self._finish(late, waiting.taken, now_s)
 
     def _log_execution(
         self, command_id: str, taken: tuple[str, Mapping[str, Any]] | None, now_s: float
@@ -300,6 +410,16 @@ def _unanswered(
                 )
             )
     return out
+
+
+def _deadline_of(taken: tuple[str, Mapping[str, Any]] | None) -> float | None:
+    deadline = None if taken is None else taken[1].get("deadline")
+    if not isinstance(deadline, str):
+        return None
+    try:
+        return parse_rfc3339(deadline)
+    except ValueError:
+        return None
 
 
 def ack_address_for(request_address: str) -> str:

@@ -95,6 +95,7 @@ class _Collector(Collector):
         yield _counter(
             "ems_edge_controller_errors", "Controller runs that raised", stats.controller_errors
         )
+        yield from _driver_metrics(self._runtime)
         link = self._link
         if link is None:
             return
@@ -161,6 +162,33 @@ class _Collector(Collector):
             commands.add_metric([status, reason], count)
         yield commands
         yield _gauge("ems_edge_acks_pending", "Acks waiting for the cloud", link.acks_pending)
+
+
+def _driver_metrics(runtime: EdgeRuntime) -> Iterable[Metric]:
+    """Per real device: polls that got no answer, refused reads, failed writes, its state."""
+    runners = runtime.drivers.runners
+    if not runners:
+        return
+    failed = GaugeMetricFamily(
+        "ems_edge_device_communication_failed",
+        "1 while the device does not answer",
+        labels=["device"],
+    )
+    polls = CounterMetricFamily(
+        "ems_edge_device_poll_failures", "Polls that got no answer", labels=["device"]
+    )
+    reads = CounterMetricFamily(
+        "ems_edge_device_read_errors", "Registers the device refused", labels=["device"]
+    )
+    writes = CounterMetricFamily(
+        "ems_edge_device_write_failures", "Setpoint writes that failed", labels=["device"]
+    )
+    for device_id, runner in sorted(runners.items()):
+        failed.add_metric([device_id], float(bool(runner.failed)))
+        polls.add_metric([device_id], runner.poll_failures)
+        reads.add_metric([device_id], runner.read_errors)
+        writes.add_metric([device_id], runner.write_failures)
+    yield from (failed, polls, reads, writes)
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:

@@ -11,6 +11,8 @@ from ems.clock import Clock
 from ems.dal import Category, ChannelStore
 from ems.devices.base import SIMULATORS, Simulator, SiteContext
 from ems.devices.host import SimulationHost
+from ems.drivers.base import DRIVERS, Driver, DriverContext
+from ems.drivers.host import DriverHost
 from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
@@ -18,7 +20,7 @@ from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
 from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
-from ems.errors import ConfigError
+from ems.errors import ConfigError, TemplateError
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.tariff import Tariff
 
@@ -72,6 +74,8 @@ class EdgeRuntime:
             config_dir=str(config.config_dir),
         )
         self.simulators = self._build_simulators(site)
+        #: Real devices, each polled on its own thread; the cycle writes through it.
+        self.drivers = DriverHost(self.store, clock, self._build_drivers())
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
         self.tariff = (
             None
@@ -104,6 +108,7 @@ class EdgeRuntime:
             clock_sync=self.clock_sync,
             executions=executions,
             state=self.controller_state,
+            device_writer=self.drivers if self.drivers.runners else None,
         )
         self._prepared = False
         self._isolate_models = isolate_models
@@ -128,6 +133,20 @@ class EdgeRuntime:
             except ConfigError as exc:
                 raise ConfigError(f"devices[{i}].{exc}") from None
         return sims
+
+    def _build_drivers(self) -> list[Driver]:
+        drivers: list[Driver] = []
+        context = DriverContext(config_dir=self.config.config_dir)
+        for i, device in enumerate(self.config.devices):
+            if device.driver is None:
+                continue
+            cls = DRIVERS.get(device.driver)
+            params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
+            try:
+                drivers.append(cls.create(device.id, params, self.devices[device.id], context))
+            except (ConfigError, TemplateError) as exc:
+                raise ConfigError(f"devices[{i}].params.template: {exc}") from None
+        return drivers
 
     def _build_controllers(self) -> list[Controller]:
         controllers: list[Controller] = []
@@ -161,10 +180,12 @@ class EdgeRuntime:
         self._prepared = True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run the simulator threads and the cycle until ``stop`` is set."""
+        """Run the simulator and driver threads and the cycle until ``stop`` is set."""
         await self.prepare()  # every device has values before the first cycle
         self.host.start()
+        self.drivers.start()
         try:
             await self.cycle.run(stop)
         finally:
+            self.drivers.stop()
             self.host.stop()

@@ -96,6 +96,14 @@ class Controller(ABC):
     def restore_state(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
         """Take back what :meth:`durable_state` returned before a restart."""
 
+    def command_failed(self, command_id: str) -> None:  # noqa: B027 - optional hook
+        """A command answered ``executed`` did not reach its device (the write failed).
+
+        Its final status is ``failed``, and a failed command stays unexecuted: a
+        controller that holds its value drops it here, so a device that comes
+        back is never given it later.
+        """
+
     @abstractmethod
     def run(self, ctx: CycleContext) -> None:
         """Decide this cycle's outputs from ``ctx.snapshot``."""

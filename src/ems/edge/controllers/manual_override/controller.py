@@ -47,6 +47,9 @@ class _Held:
     """Manual state of one device: held output values by action name."""
 
     setpoints: dict[str, float | str | bool] = field(default_factory=dict)
+    #: Action name -> the command whose value is held (not durable: a restart keeps
+    #: only the values, and a command whose write failed is dropped before its ack).
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 @register_controller
@@ -104,13 +107,23 @@ class ManualOverride(Controller):
             self._held[device_id] = _Held(kept)
             log.info("%s resumes manual mode, holding %s", device_id, kept or "its defaults")
 
+    def command_failed(self, command_id: str) -> None:
+        # The device keeps manual mode at its default (idle) rather than the value
+        # it never took.
+        for device_id, state in self._held.items():
+            for action, source in list(state.sources.items()):
+                if source == command_id:
+                    del state.sources[action]
+                    state.setpoints.pop(action, None)
+                    log.info("%s: hold of %s dropped, its write failed", device_id, command_id)
+
     def request_channels(self) -> list[str]:
         return [address for _, _, address in self._routes]
 
     def run(self, ctx: CycleContext) -> None:
         # Work on a copy and commit at the end: if anything raises, the cycle
         # fails this run's commands and no half-taken setpoint stays held.
-        held = {d: _Held(dict(s.setpoints)) for d, s in self._held.items()}
+        held = {d: _Held(dict(s.setpoints), dict(s.sources)) for d, s in self._held.items()}
         if ctx.requests:
             for device_id, action, address in self._routes:
                 request = ctx.requests.get(address)
@@ -152,6 +165,7 @@ class ManualOverride(Controller):
                 detail = f"{device_id} held in manual mode"
         else:
             state.setpoints[action.name] = value
+            state.sources[action.name] = command_id
             unit = f" {action.value.unit}" if action.value.unit else ""
             detail = f"{action.output} = {value}{unit}, held until replaced or released"
         ctx.ack(Ack(ack_address, command_id, "executed", None, detail))
