@@ -12,6 +12,9 @@ __all__ = ["SelfConsumptionParams"]
 
 
 class SelfConsumptionParams(ControllerParams):
+    enabled: bool = Field(
+        default=True, description="Off: the controller stands aside and writes nothing"
+    )
     battery: str | None = Field(
         default=None, description="Battery device id; default: the site's only battery"
     )

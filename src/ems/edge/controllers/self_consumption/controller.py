@@ -16,6 +16,8 @@ integrator to wind up or oscillate). Then, in this order:
 * **live limits**: within the battery's ``MaxChargePower`` and
   ``MaxDischargePower`` now.
 
+With ``enabled`` off it writes nothing and reports ``disabled``. ``enabled`` and
+``target_grid_w`` can be changed at runtime (``set_controller``).
 With an input missing or older than ``max_input_age_s`` it writes 0 W (idle)
 and says why in ``<id>/State``. Its write is the least important kind:
 more important controllers narrow it (peak shaving) or replace it (manual).
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Mapping
 
 from ems.edge.context import CycleContext
-from ems.edge.controllers.base import Controller, register_controller
+from ems.edge.controllers.base import Controller, ControllerParams, register_controller
 from ems.edge.controllers.inputs import Missing, device_of_type, read_fresh
 from ems.edge.controllers.self_consumption.config import SelfConsumptionParams
 from ems.edge.controllers.self_consumption.direction import Direction, DirectionLatch
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 class SelfConsumption(Controller):
     type_name = "self_consumption"
     config_model = SelfConsumptionParams
+    settable_params = ("enabled", "target_grid_w")
+    params: SelfConsumptionParams
 
     def __init__(
         self,
@@ -77,8 +81,21 @@ class SelfConsumption(Controller):
     def status_channels(self) -> dict[str, str | None]:
         return {"State": None}
 
+    def reconfigure(self, params: ControllerParams) -> None:
+        assert isinstance(params, SelfConsumptionParams)
+        super().reconfigure(params)
+        # A new target is a step in demand: decide the direction afresh.
+        self._latch.reset()
+
     def run(self, ctx: CycleContext) -> None:
         p = self.params
+        if not p.enabled:
+            # Off: no write, so the battery gets what others decide (or its default, idle).
+            self._latch.reset()
+            self._last_w = 0.0
+            self._last_s = None
+            self._report(ctx, "disabled", "switched off by an operator")
+            return
         inputs = read_fresh(ctx, self._inputs, p.max_input_age_s)
         if isinstance(inputs, Missing):
             self._latch.reset()
