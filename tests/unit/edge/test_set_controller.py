@@ -211,3 +211,17 @@ def test_saved_settings_the_config_no_longer_allows_are_ignored(tmp_path: Path) 
     edge = runtime(tmp_path, T0)
     edge.cycle.run_once(0)
     assert target_w(edge) == 0
+
+
+def test_manual_override_shows_its_mode(tmp_path: Path) -> None:
+    edge = runtime(tmp_path, T0)
+    edge.cycle.run_once(0)
+    mode = edge.store.get_channel("manual_override/Mode")
+    assert mode is not None and mode.value == "auto"
+    now = edge.clock.time()
+    edge.requests.submit(
+        CommandRequest("m1", B, "set_mode", "manual", to_rfc3339(now), to_rfc3339(now + 5), "t")
+    )
+    edge.cycle.run_once(1)
+    mode = edge.store.get_channel("manual_override/Mode")
+    assert mode is not None and mode.value == "manual"

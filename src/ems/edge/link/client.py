@@ -184,7 +184,7 @@ class CloudLink:
         self._inventory = EdgeInventory(
             type="inventory",
             devices=[DeviceRef(id=d.id, profile=d.profile) for d in runtime.config.devices],
-            controllers=[controller_ref(c) for c in runtime.controllers if c.settable_params],
+            controllers=[controller_ref(c) for c in runtime.controllers],
         )
         # Opened here, not in run: a damaged file is reported (and replaced) at start.
         self._seen = (
