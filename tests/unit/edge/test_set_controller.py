@@ -59,6 +59,12 @@ def test_a_new_self_consumption_target_applies_from_the_next_cycle() -> None:
     assert cycle(h, 0, battery_w=1500) == 1000, "now the grid keeps 500 W"
     assert h.status(cid) == ("executed", None)
     assert h.output("sc/TargetGridW") == 500
+    [applied] = h.executions  # in the execution log like any applied command
+    assert (applied.device, applied.action, applied.value) == (
+        "sc",
+        SET_CONTROLLER,
+        {"target_grid_w": 500},
+    )
 
 
 def test_self_consumption_switched_off_and_on() -> None:
