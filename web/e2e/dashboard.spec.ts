@@ -143,6 +143,7 @@ test("the operator sees who drives the battery and changes the self-consumption 
   await expect(sent).toHaveAttribute("data-status", "executed");
   await expect(sent.getByRole("list", { name: "Status history" })).toContainText("Delivered");
   await expect(target).toHaveValue("300"); // the edge now reports the new target
+  await expect(control.getByTestId("control-target")).toContainText("target grid 300 W");
 
   // Back to 0 W, so the site is as the other tests expect it.
   await target.fill("0");

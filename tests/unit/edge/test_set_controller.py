@@ -231,3 +231,21 @@ def test_manual_override_shows_its_mode(tmp_path: Path) -> None:
     edge.cycle.run_once(1)
     mode = edge.store.get_channel("manual_override/Mode")
     assert mode is not None and mode.value == "manual"
+
+
+def test_a_newer_one_supersedes_a_pending_one() -> None:
+    h = site()
+    first = h.command("sc", SET_CONTROLLER, {"target_grid_w": 200})
+    second = h.command("sc", SET_CONTROLLER, {"target_grid_w": 700})
+    assert h.status(first) == ("failed", "superseded")
+    assert cycle(h, 1500) == 800
+    assert h.status(second) == ("executed", None)
+
+
+def test_one_past_its_deadline_fails_expired_and_changes_nothing() -> None:
+    h = site()
+    cid = h.command("sc", SET_CONTROLLER, {"target_grid_w": 700}, deadline_in_s=0.6)
+    h.advance(1)  # the cycle comes after the deadline less the 0.5 s drift margin
+    assert cycle(h, 1500) == 1500
+    assert h.status(cid) == ("failed", "expired")
+    assert h.output("sc/TargetGridW") == 0

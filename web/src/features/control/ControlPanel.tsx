@@ -40,6 +40,12 @@ export function ControlPanel({ edgeId, controllers, channels, send, commands }: 
           <dt>Why</dt>
           <dd data-testid="control-state">{charge.state ? charge.state.replace(/_/g, " ") : "every controller stands aside"}</dd>
         </div>
+        {charge.controller && charge.controller.params.length > 0 && (
+          <div>
+            <dt>Its settings</dt>
+            <dd data-testid="control-target">{settingsText(charge.controller, currentValues(charge.controller, channels))}</dd>
+          </div>
+        )}
       </dl>
       {settable.map((c) => (
         <ControllerSettingsForm
@@ -54,6 +60,12 @@ export function ControlPanel({ edgeId, controllers, channels, send, commands }: 
       ))}
     </section>
   );
+}
+
+function settingsText(controller: ControllerInfo, values: Record<string, ParamValue>): string {
+  return controller.params
+    .map((p) => `${p.name.replace(/_/g, " ").replace(/ w$/, "")} ${values[p.name] === null ? "unknown" : String(values[p.name])}${p.unit ? ` ${p.unit}` : ""}`)
+    .join(", ");
 }
 
 interface FormProps {
