@@ -14,9 +14,10 @@ effect in the cycle that took it. The changes are kept as the controller's
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
@@ -28,6 +29,7 @@ from ems.edge.controllers.base import Controller, ControllerParams
 from ems.profiles import Problem
 from ems.protocol import (
     INVALID_PARAMS,
+    OUT_OF_RANGE,
     SET_CONTROLLER,
     UNKNOWN_PARAM,
     ControllerRef,
@@ -44,6 +46,8 @@ __all__ = [
     "settings_request_address",
     "status_name",
 ]
+
+log = logging.getLogger(__name__)
 
 _RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 _UNIT = re.compile(r"\[([^\]\s]+)\]")
@@ -113,7 +117,7 @@ def merged_params(controller: Controller, changes: Mapping[str, Any]) -> Control
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or controller.id
-        reason = "out_of_range" if first["type"] in _RANGE_ERRORS else INVALID_PARAMS
+        reason = OUT_OF_RANGE if first["type"] in _RANGE_ERRORS else INVALID_PARAMS
         return Problem(reason, f"{where}: {first['msg']}")
 
 
@@ -129,7 +133,9 @@ def _type_problem(controller: Controller, name: str, value: object) -> Problem |
     return None
 
 
-def apply_request(controller: Controller, request: Mapping[str, Any], past_deadline: Any) -> Ack:
+def apply_request(
+    controller: Controller, request: Mapping[str, Any], past_deadline: Callable[[float], bool]
+) -> Ack:
     """Check and apply one taken ``set_controller`` request; the ack says how it ended.
 
     ``past_deadline(deadline_s) -> bool`` is the cycle's deadline check (with its drift margin).
@@ -150,7 +156,14 @@ def apply_request(controller: Controller, request: Mapping[str, Any], past_deadl
     params = merged_params(controller, changes)
     if isinstance(params, Problem):
         return Ack(address, command_id, "rejected", params.reason, params.detail)
-    controller.reconfigure(params)
+    old = controller.params
+    try:
+        controller.reconfigure(params)
+    except Exception:
+        # A controller's own hook failed: keep the old parameters and the cycle running.
+        log.exception("controller %s could not take %s", controller.id, dict(changes))
+        controller.reconfigure(old)
+        return Ack(address, command_id, "failed", "controller_error", "parameters not applied")
     controller.settings.update(changes)
     shown = ", ".join(f"{k} = {v!r}" for k, v in changes.items())
     return Ack(address, command_id, "executed", None, f"{controller.id}: {shown}")

@@ -11,6 +11,7 @@ from ems.protocol.codec import (
 )
 from ems.protocol.controllers import (
     INVALID_PARAMS,
+    OUT_OF_RANGE,
     SET_CONTROLLER,
     UNKNOWN_CONTROLLER,
     UNKNOWN_PARAM,
@@ -58,6 +59,7 @@ __all__ = [
     "INVALID_PARAMS",
     "MAX_AUDIT_RECORDS",
     "MAX_TTL_S",
+    "OUT_OF_RANGE",
     "SET_CONTROLLER",
     "UI_TO_CLOUD",
     "UNKNOWN_CONTROLLER",

@@ -249,3 +249,18 @@ def test_one_past_its_deadline_fails_expired_and_changes_nothing() -> None:
     assert cycle(h, 1500) == 1500
     assert h.status(cid) == ("failed", "expired")
     assert h.output("sc/TargetGridW") == 0
+
+
+def test_a_controller_whose_hook_raises_keeps_its_parameters_and_the_cycle_runs() -> None:
+    class Fragile(SelfConsumption):
+        def reconfigure(self, params: Any) -> None:
+            if params.target_grid_w == 666:
+                raise RuntimeError("no")
+            super().reconfigure(params)
+
+    sc = Fragile("sc", 10, SelfConsumptionParams(), DEVICES)
+    h = CycleHarness([sc], DEVICES)
+    cid = h.command("sc", SET_CONTROLLER, {"target_grid_w": 666})
+    assert cycle(h, 1500) == 1500
+    assert h.status(cid) == ("failed", "controller_error")
+    assert sc.params.target_grid_w == 0 and not sc.settings
