@@ -74,6 +74,8 @@ test("the operator sees live values, commands the battery and logs out", async (
   await expect(latest.getByRole("list", { name: "Status history" })).toContainText("Received");
   await expect(page.getByTestId("branch-battery")).toHaveAttribute("data-direction", "discharging");
   await expect(page.getByTestId("value-battery")).toHaveText("500 W");
+  await expect(page.getByTestId("control-mode")).toHaveText("manual");
+  await expect(page.getByTestId("control-in-charge")).toHaveText("manual override");
 
   // The history lists it with who sent it, and its trace.
   const history = page.getByTestId("command-history");
@@ -112,13 +114,42 @@ test("the operator sees live values, commands the battery and logs out", async (
   await page.keyboard.press("Enter");
   await expect(latest).toContainText("Release to automatic control");
   await expect(latest).toHaveAttribute("data-status", "executed");
-  await expect(page.getByTestId("branch-battery")).toHaveAttribute("data-direction", "idle");
+  // Released: the demo's self-consumption drives the battery again (not idle since it runs).
+  await expect(page.getByTestId("control-mode")).toHaveText("auto");
+  await expect(page.getByTestId("control-in-charge")).toHaveText("self consumption");
 
   // Log out: back to the sign-in page, and the pages need a session again.
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await page.goto(`${base()}/site/?id=site-1`);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+});
+
+test("the operator sees who drives the battery and changes the self-consumption target", async ({ page }) => {
+  await logIn(page, "operator");
+  await openSite(page);
+  const control = page.getByTestId("control-panel");
+  await expect(control.getByTestId("control-mode")).toHaveText("auto");
+  await expect(control.getByTestId("control-in-charge")).toHaveText("self consumption");
+  await expect(control.getByTestId("control-state")).not.toHaveText("every controller stands aside");
+
+  const form = control.getByTestId("controller-self_consumption");
+  const target = form.getByLabel("target grid [W]");
+  await expect(target).toHaveValue("0");
+  await target.fill("300");
+  await form.getByRole("button", { name: "Apply self consumption settings" }).click();
+  const sent = form.getByTestId("controller-self_consumption-command");
+  await expect(sent).toContainText("Controller settings: target grid w = 300");
+  await expect(sent).toHaveAttribute("data-status", "executed");
+  await expect(sent.getByRole("list", { name: "Status history" })).toContainText("Delivered");
+  await expect(target).toHaveValue("300"); // the edge now reports the new target
+  await expect(control.getByTestId("control-target")).toContainText("target grid 300 W");
+
+  // Back to 0 W, so the site is as the other tests expect it.
+  await target.fill("0");
+  await form.getByRole("button", { name: "Apply self consumption settings" }).click();
+  await expect(sent).toContainText("target grid w = 0");
+  await expect(sent).toHaveAttribute("data-status", "executed");
 });
 
 test("a viewer watches the site but gets no command form", async ({ page }) => {
@@ -130,6 +161,10 @@ test("a viewer watches the site but gets no command form", async ({ page }) => {
   await expect(page.getByLabel("Power [W]", { exact: true })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Send/ })).toHaveCount(0);
   await expect(page.getByTestId("command-history")).toBeVisible();
+  // The controller settings are shown, not offered.
+  await expect(page.getByTestId("control-in-charge")).toHaveText("self consumption");
+  await expect(page.getByTestId("param-target_grid_w")).toContainText(/target grid \[W\]: -?\d/);
+  await expect(page.getByRole("button", { name: /^Apply/ })).toHaveCount(0);
 });
 
 test("the cloud's own routes keep priority over the dashboard", async ({ request }) => {

@@ -119,8 +119,10 @@ def build_router(
         """Every edge granted to the user that any cloud process has heard from:
         ``online`` when some process holds its socket now, ``stale`` when it is
         online but silent for longer than ``EMS_EDGE_STALE_S``, ``last_seen``
-        (RFC 3339 UTC, or null) and its devices."""
+        (RFC 3339 UTC, or null), its devices and its controllers (with the parameters
+        ``set_controller`` may change)."""
         reported = await inventories.all()
+        controllers = await inventories.all_controllers()
         known = [
             e
             for e in sorted(set(await cluster.known_edges()) | set(reported))
@@ -140,6 +142,8 @@ def build_router(
                     "stale": status.stale,
                     "last_seen": status.last_seen,
                     "devices": devices,
+                    "controllers": controllers.get(edge_id)
+                    or [c.model_dump() for c in hub.controllers.get(edge_id, [])],
                 }
             )
         return {"edges": out}

@@ -27,6 +27,7 @@ from typing import Any
 from ems.audit import AuditTrail
 from ems.clock import Clock, RealClock
 from ems.cloud.cluster import Cluster
+from ems.cloud.controller_commands import check_settings
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.shared import ExpiredInQueue, InFlight, Inventories, OfflineQueue, ToDeliver
 from ems.profiles import (
@@ -37,7 +38,16 @@ from ems.profiles import (
     dynamic_limits,
     within,
 )
-from ems.protocol import CloudToEdgeCommand, DeviceRef, EdgeAck, UiAck, UiCommand, encode
+from ems.protocol import (
+    SET_CONTROLLER,
+    CloudToEdgeCommand,
+    ControllerRef,
+    DeviceRef,
+    EdgeAck,
+    UiAck,
+    UiCommand,
+    encode,
+)
 from ems.ratelimit import CommandGuard
 
 __all__ = ["Dispatcher", "LatestSource", "Tracked"]
@@ -170,6 +180,10 @@ class Dispatcher:
         """Put back what a crash of this worker left half-delivered; start the workers."""
         for edge_id, devices in (await self._inventories.all()).items():
             self._hub.inventory.setdefault(edge_id, [DeviceRef(**d) for d in devices])
+        for edge_id, controllers in (await self._inventories.all_controllers()).items():
+            self._hub.controllers.setdefault(
+                edge_id, [ControllerRef.model_validate(c) for c in controllers]
+            )
         # One delivery list per edge (worker "<node>.<edge>"), so putting back
         # one edge's half-delivered command never touches another edge's.
         edges = set(self._hub.inventory) | set(await self._queue.edges_with_queues())
@@ -261,6 +275,10 @@ class Dispatcher:
             stored = await self._inventories.get(cmd.edge_id)
             if stored is not None:
                 self._hub.inventory[cmd.edge_id] = [DeviceRef(**d) for d in stored]
+                self._hub.controllers[cmd.edge_id] = [
+                    ControllerRef.model_validate(c)
+                    for c in await self._inventories.get_controllers(cmd.edge_id)
+                ]
         checked = self._validate_static(role, cmd)
         if isinstance(checked, Problem):
             return self._answer(tracked, "rejected", checked.reason, checked.detail, now)
@@ -328,13 +346,18 @@ class Dispatcher:
                 self._cluster.request_drain(owner, cmd.edge_id)
         return ack
 
-    def _validate_static(self, role: str, cmd: UiCommand) -> ActionSpec | Problem:
-        """Role, edge, device, action and the profile's fixed range, in that order."""
+    def _validate_static(self, role: str, cmd: UiCommand) -> ActionSpec | Problem | None:
+        """Role, edge, device, action and the profile's fixed range, in that order.
+
+        ``None``: a ``set_controller`` that passed (it has no dynamic limits)."""
         if role not in COMMAND_ROLES:
             return Problem("forbidden", f"role {role!r} may not send commands")
         devices = self._hub.inventory.get(cmd.edge_id)
         if devices is None:
             return Problem("unknown_edge", f"no edge {cmd.edge_id!r} has reported its devices")
+        if cmd.action == SET_CONTROLLER:
+            controllers = self._hub.controllers.get(cmd.edge_id, [])
+            return check_settings(cmd.edge_id, controllers, cmd.device, cmd.value)
         ref = next((d for d in devices if d.id == cmd.device), None)
         if ref is None:
             return Problem("unknown_device", f"{cmd.edge_id} has no device {cmd.device!r}")
@@ -350,7 +373,7 @@ class Dispatcher:
         problem = check_static(action, cmd.value)
         return action if problem is None else problem
 
-    async def _latest(self, cmd: UiCommand, action: ActionSpec, *, local: bool) -> Latest:
+    async def _latest(self, cmd: UiCommand, action: ActionSpec | None, *, local: bool) -> Latest:
         """The edge's newest values of the channels bounding ``action`` on ``cmd.device``.
 
         An edge held here: every frame passed through this process, so its own
@@ -359,16 +382,16 @@ class Dispatcher:
         """
         if local:
             return self._hub.latest.get(cmd.edge_id, {})
-        if action.dynamic_limits is None or self._remote_latest is None:
+        if action is None or action.dynamic_limits is None or self._remote_latest is None:
             return {}
         bounds = (action.dynamic_limits.min, action.dynamic_limits.max)
         addresses = [f"{cmd.device}/{b.channel}" for b in bounds if b is not None]
         return await self._remote_latest(cmd.edge_id, addresses)
 
     def _validate_dynamic(
-        self, cmd: UiCommand, action: ActionSpec, latest: Latest, now: float
+        self, cmd: UiCommand, action: ActionSpec | None, latest: Latest, now: float
     ) -> Problem | None:
-        if action.dynamic_limits is None:
+        if action is None or action.dynamic_limits is None:
             return None
         prefix = f"{cmd.device}/"
 
@@ -540,10 +563,19 @@ class Dispatcher:
             await self._queue.delivered(edge_id, self._delivery_worker(edge_id), tracked.command_id)
 
     # -- from an edge ------------------------------------------------------
-    async def record_inventory(self, edge_id: str, devices: list[DeviceRef]) -> None:
+    async def record_inventory(
+        self,
+        edge_id: str,
+        devices: list[DeviceRef],
+        controllers: Sequence[ControllerRef] = (),
+    ) -> None:
         """Keep what an edge reported, here and in the shared store."""
         self._hub.inventory[edge_id] = list(devices)
+        self._hub.controllers[edge_id] = list(controllers)
         await self._inventories.save(edge_id, [d.model_dump() for d in devices])
+        await self._inventories.save_controllers(
+            edge_id, [c.model_dump(exclude_none=True) for c in controllers]
+        )
 
     async def on_edge_ack(self, edge_id: str, ack: EdgeAck) -> None:
         tracked = self.commands.get(ack.command_id)

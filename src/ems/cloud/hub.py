@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ems.cloud.peer import Peer
-from ems.protocol import DeviceRef, EdgeStatus
+from ems.protocol import ControllerRef, DeviceRef, EdgeStatus
 
 __all__ = ["EdgeSession", "Hub", "UiSession"]
 
@@ -58,6 +58,8 @@ class Hub:
         self._now = wall_clock
         self.edges: dict[str, EdgeSession] = {}
         self.inventory: dict[str, list[DeviceRef]] = {}
+        #: Each edge's controllers with their settable parameters (``set_controller``).
+        self.controllers: dict[str, list[ControllerRef]] = {}
         self.last_seen: dict[str, float] = {}  # edge id -> UTC epoch s
         self.stale: set[str] = set()  # connected here, silent for longer than stale_after_s
         #: Called with the edge id after its stale flag changed (the cluster tells

@@ -190,7 +190,9 @@ class EdgeEndpoint:
                     ClockPong(edge_time=frame.edge_time, server_time=datetime.now(UTC))
                 )
             elif isinstance(frame, EdgeInventory):
-                await self._dispatcher.record_inventory(edge_id, list(frame.devices))
+                await self._dispatcher.record_inventory(
+                    edge_id, list(frame.devices), list(frame.controllers)
+                )
                 log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])
             else:  # a second auth frame
                 session.peer.send(

@@ -31,7 +31,7 @@ class Ack:
 
     address: str
     command_id: str
-    status: str  # "executed" | "failed"
+    status: str  # "executed" | "failed" | "rejected" (a set_controller its controller refused)
     reason: str | None = None
     detail: str | None = None
 

@@ -1,4 +1,5 @@
-"""Controller state that survives an edge restart (the manual hold, its mode).
+"""Controller state that survives an edge restart (the manual hold, its mode, and
+parameters changed at runtime by ``set_controller``).
 
 Controllers stay pure: they hand out their durable state as JSON-able data
 (:meth:`Controller.durable_state`) and take it back at start
@@ -24,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ems.edge.controller_settings import restore_settings
 from ems.edge.controllers.base import Controller
 
 __all__ = ["CONTROLLER_STATE_FILE", "ControllerStateFile"]
@@ -31,6 +33,8 @@ __all__ = ["CONTROLLER_STATE_FILE", "ControllerStateFile"]
 log = logging.getLogger(__name__)
 
 CONTROLLER_STATE_FILE = "controllers.json"
+#: Key of a controller's runtime parameter changes inside its saved state.
+SETTINGS_KEY = "settings"
 
 
 class ControllerStateFile:
@@ -63,7 +67,20 @@ class ControllerStateFile:
         for controller in controllers:
             state = saved.get(controller.id)
             if isinstance(state, Mapping):
-                controller.restore_state(state)
+                settings = state.get(SETTINGS_KEY)
+                if isinstance(settings, Mapping) and settings:
+                    problem = restore_settings(controller, settings)
+                    if problem is not None:
+                        # The YAML may have changed since: it wins, and the operator is told.
+                        log.error(
+                            "saved parameters of %s ignored: %s (%s)",
+                            controller.id,
+                            problem.reason,
+                            problem.detail,
+                        )
+                    else:
+                        log.info("controller %s resumed its parameters %s", controller.id, settings)
+                controller.restore_state({k: v for k, v in state.items() if k != SETTINGS_KEY})
                 log.info("controller %s resumed its saved state", controller.id)
 
     def save_if_changed(self, controllers: Sequence[Controller]) -> None:
@@ -71,6 +88,8 @@ class ControllerStateFile:
         states: dict[str, Any] = {}
         for controller in controllers:
             state = controller.durable_state()
+            if controller.settings:
+                state = {**(state or {}), SETTINGS_KEY: dict(controller.settings)}
             if state is not None:
                 states[controller.id] = state
         if states == (self._saved or {}):

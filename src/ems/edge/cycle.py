@@ -33,12 +33,20 @@ from ems.clock import Clock
 from ems.dal import ACK_PREFIX, REQUEST_PREFIX, Category, ChannelStore, Sample, Snapshot, Value
 from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack, CycleContext, CycleWrites, clamp_into
+from ems.edge.controller_settings import (
+    apply_request,
+    controller_ref,
+    settings_ack_address,
+    settings_request_address,
+    status_name,
+)
 from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
 from ems.edge.device_writes import DeviceWriter
 from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
 from ems.profiles import DeviceProfile
+from ems.protocol import SET_CONTROLLER
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
 __all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle"]
@@ -133,6 +141,16 @@ class EdgeCycle:
             for device, profile in devices.items()
             for action in profile.actions.values()
         }
+        # set_controller: request channel -> controller, and the parameters it shows.
+        self._settable = {
+            settings_request_address(c.id): c for c in self.controllers if c.settable_params
+        }
+        for address, c in self._settable.items():
+            store.declare(address, Category.REQUEST)
+            store.declare(settings_ack_address(c.id), Category.ACK)
+            self._routes[address] = (c.id, SET_CONTROLLER)
+            for name, spec in zip(c.settable_params, _units(c), strict=True):
+                store.declare(f"{c.id}/{status_name(name)}", Category.INPUT, spec)
         self._executions = executions
         self._state = state
         self._writer = device_writer
@@ -154,6 +172,7 @@ class EdgeCycle:
             snapshot = snapshot.extended({a: Sample(v, snapshot.taken_at) for a, v in sums.items()})
         writes = CycleWrites()
         taken: dict[str, tuple[str, Mapping[str, Any]]] = {}  # command id -> (address, request)
+        self._reconfigure(snapshot, now_s, writes, taken)
         for controller in self.controllers:
             requests = self._take_requests(controller, snapshot, now_s)
             for address, request in requests.items():
@@ -215,18 +234,57 @@ class EdgeCycle:
         """
         taken: dict[str, Mapping[str, Any]] = {}
         for address in self._served[id(controller)]:
-            sample = snapshot.get(address)
-            if sample is None or sample.value is None or not isinstance(sample.value, Mapping):
-                continue
-            request = sample.value
-            if self._store.compare_and_set(
-                address,
-                lambda s, r=request: s is not None and s.value is r,  # type: ignore[misc]
-                None,
-                ts=now_s,
-            ):
+            request = self._take(address, snapshot, now_s)
+            if request is not None:
                 taken[address] = request
         return taken
+
+    def _take(self, address: str, snapshot: Snapshot, now_s: float) -> Mapping[str, Any] | None:
+        sample = snapshot.get(address)
+        if sample is None or sample.value is None or not isinstance(sample.value, Mapping):
+            return None
+        request = sample.value
+        if self._store.compare_and_set(
+            address,
+            lambda s, r=request: s is not None and s.value is r,  # type: ignore[misc]
+            None,
+            ts=now_s,
+        ):
+            return request
+        return None
+
+    def _reconfigure(
+        self,
+        snapshot: Snapshot,
+        now_s: float,
+        writes: CycleWrites,
+        taken: dict[str, tuple[str, Mapping[str, Any]]],
+    ) -> None:
+        """Apply pending ``set_controller`` requests before any controller runs, so the
+        new parameters hold for this whole cycle; publish every settable parameter."""
+
+        def past_deadline(deadline_s: float) -> bool:
+            return self._sync.past_deadline(now_s, deadline_s, self._margin_s)
+
+        for address, controller in self._settable.items():
+            request = self._take(address, snapshot, now_s)
+            if request is not None:
+                taken[str(request.get("command_id", ""))] = (address, request)
+                ack = apply_request(controller, request, past_deadline)
+                if ack.status != "executed":
+                    log.info(
+                        "set_controller %s on %s %s: %s (%s)",
+                        ack.command_id,
+                        controller.id,
+                        ack.status,
+                        ack.reason,
+                        ack.detail,
+                    )
+                writes.acks.append(ack)
+            for name in controller.settable_params:
+                writes.status[f"{controller.id}/{status_name(name)}"] = getattr(
+                    controller.params, name
+                )
 
     def _apply(
         self,
@@ -389,6 +447,10 @@ class EdgeCycle:
                 )
                 next_k = resume_k
             k = next_k
+
+
+def _units(controller: Controller) -> list[str | None]:
+    return [p.unit for p in controller_ref(controller).params]
 
 
 def _unanswered(

@@ -4,13 +4,15 @@ Used by the edge dispatcher for commands from the cloud and by ``ems simulate``
 for scripted ones, so both take exactly the same path. A request is a small
 mapping ``{command_id, action, value, issued_at, deadline, user}`` in
 ``ui_requests/<device>_<what>``; a request still pending when a newer one
-arrives on the same channel ends ``failed(superseded)``.
+arrives on the same channel ends ``failed(superseded)``. A ``set_controller``
+command names a controller instead of a device and goes to
+``ui_requests/<controller id>_settings`` (:mod:`ems.edge.controller_settings`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,10 @@ from ems.clock import Clock
 from ems.dal import ChannelStore
 from ems.edge.clocksync import ClockSync
 from ems.edge.context import Ack
+from ems.edge.controller_settings import settings_ack_address, settings_request_address
+from ems.edge.controllers.base import Controller
 from ems.profiles import DeviceProfile
+from ems.protocol import SET_CONTROLLER, UNKNOWN_CONTROLLER
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
 __all__ = ["CommandRequest", "RequestWriter", "Verdict"]
@@ -32,7 +37,7 @@ class CommandRequest:
     command_id: str
     device: str
     action: str
-    value: float | int | str | bool
+    value: float | int | str | bool | Mapping[str, float | int | bool]  # a mapping: set_controller
     issued_at: str  # RFC 3339
     deadline: str | None = None  # RFC 3339; after it (less the margin) nothing is applied
     user: str | None = None
@@ -68,8 +73,12 @@ class RequestWriter:
         *,
         audit: AuditTrail | None = None,
         clock_sync: ClockSync | None = None,
+        controllers: Sequence[Controller] = (),
     ) -> None:
+        """``controllers``: the ones ``set_controller`` may address (those with settable
+        parameters; the cycle checks the parameters themselves)."""
         self._store = store
+        self._settable = {c.id: c for c in controllers if c.settable_params}
         self._clock = clock
         self._devices = devices
         self._margin_s = deadline_margin_s
@@ -93,20 +102,10 @@ class RequestWriter:
         return verdict
 
     def _submit(self, command: CommandRequest) -> Verdict:
-        profile = self._devices.get(command.device)
-        if profile is None:
-            return Verdict(
-                "rejected", "unknown_device", f"no device {command.device!r} on this edge"
-            )
-        action = profile.actions.get(command.action)
-        if action is None:
-            known = ", ".join(profile.actions) or "none"
-            return Verdict(
-                "rejected",
-                "unknown_action",
-                f"{profile.type} {command.device!r} has no action {command.action!r} "
-                f"(known: {known})",
-            )
+        routed = self._route(command)
+        if isinstance(routed, Verdict):
+            return routed
+        address, ack_address = routed
         if command.deadline is not None:
             try:
                 deadline_s = parse_rfc3339(command.deadline)
@@ -118,14 +117,13 @@ class RequestWriter:
                     "expired",
                     f"arrived after its deadline {command.deadline} less the drift margin",
                 )
-        address = action.request_address(command.device)
         now_s = self._clock.time()
         old = self._store.swap(address, command.as_request(), ts=now_s)
         if old is not None and isinstance(old.value, Mapping):
             old_id = str(old.value.get("command_id"))
             if old_id != command.command_id:
                 self._fail(
-                    action.ack_address(command.device),
+                    ack_address,
                     old_id,
                     "superseded",
                     f"replaced by {command.command_id} before a cycle consumed it",
@@ -146,6 +144,43 @@ class RequestWriter:
         )
         return Verdict("delivered", request_address=address)
 
+    def _route(self, command: CommandRequest) -> tuple[str, str] | Verdict:
+        """The command's request and ack channels, or why it has none."""
+        if command.action == SET_CONTROLLER:
+            controller = self._settable.get(command.device)
+            if controller is None:
+                known = ", ".join(self._settable) or "none"
+                return Verdict(
+                    "rejected",
+                    UNKNOWN_CONTROLLER,
+                    f"no controller {command.device!r} with settable parameters (known: {known})",
+                )
+            if not isinstance(command.value, Mapping) or not command.value:
+                return Verdict(
+                    "rejected", "invalid_payload", "set_controller takes an object of parameters"
+                )
+            return (
+                settings_request_address(controller.id),
+                settings_ack_address(controller.id),
+            )
+        if isinstance(command.value, Mapping):
+            return Verdict("rejected", "invalid_payload", f"{command.action} takes a single value")
+        profile = self._devices.get(command.device)
+        if profile is None:
+            return Verdict(
+                "rejected", "unknown_device", f"no device {command.device!r} on this edge"
+            )
+        action = profile.actions.get(command.action)
+        if action is None:
+            known = ", ".join(profile.actions) or "none"
+            return Verdict(
+                "rejected",
+                "unknown_action",
+                f"{profile.type} {command.device!r} has no action {command.action!r} "
+                f"(known: {known})",
+            )
+        return action.request_address(command.device), action.ack_address(command.device)
+
     def withdraw_all(self, reason: str, detail: str) -> list[str]:
         """Take every pending request off its channel and fail it with ``reason``.
 
@@ -158,14 +193,18 @@ class RequestWriter:
         """
         now_s = self._clock.time()
         withdrawn = []
-        for device_id, profile in self._devices.items():
-            for action in profile.actions.values():
-                old = self._store.swap(action.request_address(device_id), None, ts=now_s)
-                if old is None or not isinstance(old.value, Mapping):
-                    continue
-                command_id = str(old.value.get("command_id"))
-                self._fail(action.ack_address(device_id), command_id, reason, detail, now_s)
-                withdrawn.append(command_id)
+        channels = [
+            (action.request_address(device_id), action.ack_address(device_id))
+            for device_id, profile in self._devices.items()
+            for action in profile.actions.values()
+        ] + [(settings_request_address(c), settings_ack_address(c)) for c in self._settable]
+        for request_address, ack_address in channels:
+            old = self._store.swap(request_address, None, ts=now_s)
+            if old is None or not isinstance(old.value, Mapping):
+                continue
+            command_id = str(old.value.get("command_id"))
+            self._fail(ack_address, command_id, reason, detail, now_s)
+            withdrawn.append(command_id)
         if withdrawn:
             log.warning("withdrew %d pending command(s): %s", len(withdrawn), detail)
         return withdrawn

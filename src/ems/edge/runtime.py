@@ -119,6 +119,7 @@ class EdgeRuntime:
             config.commands.deadline_margin_s,
             audit=self.audit,
             clock_sync=self.clock_sync,
+            controllers=self.controllers,
         )
 
     def _build_simulators(self, site: SiteContext) -> list[Simulator]:

@@ -75,6 +75,7 @@ class CycleHarness:
             deadline_margin_s,
             audit=self.audit,
             clock_sync=self.clock_sync,
+            controllers=controllers,
         )
         self.acks: list[dict[str, Any]] = []
         self.store.watch(
@@ -100,7 +101,7 @@ class CycleHarness:
         self,
         device: str,
         action: str,
-        value: float | str | bool,
+        value: float | str | bool | Mapping[str, float | bool],
         command_id: str | None = None,
         deadline_in_s: float | None = 5.0,
     ) -> str:
@@ -114,7 +115,7 @@ class CycleHarness:
         self,
         device: str,
         action: str,
-        value: float | str | bool,
+        value: float | str | bool | Mapping[str, float | bool],
         command_id: str | None = None,
         deadline_in_s: float | None = 5.0,
     ) -> Verdict:

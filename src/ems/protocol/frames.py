@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
+from ems.protocol.controllers import SET_CONTROLLER, ControllerRef, ControllerSettings
 from ems.protocol.types import (
     ActionName,
     AuditEventName,
@@ -70,6 +79,21 @@ class Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class _CommandValue(Frame):
+    """An object ``value`` belongs to ``set_controller`` only, and it takes nothing else,
+    so every other action keeps its single-value contract."""
+
+    action: ActionName
+    value: CommandValue | ControllerSettings
+
+    @model_validator(mode="after")
+    def _value_fits_action(self) -> _CommandValue:
+        if isinstance(self.value, dict) != (self.action == SET_CONTROLLER):
+            wanted = "an object of parameters" if self.action == SET_CONTROLLER else "one value"
+            raise ValueError(f"value: {self.action} takes {wanted}")
+        return self
+
+
 class ChannelSample(Frame):
     v: ChannelValue
     t: SampleTime
@@ -95,13 +119,16 @@ class UiUnsubscribe(Frame):
     edge_id: EdgeId
 
 
-class UiCommand(Frame):
+class UiCommand(_CommandValue):
+    """``value``: a number, mode name or switch; for ``set_controller`` an object of the
+    controller's parameters to change (``device`` is then the controller's id)."""
+
     type: Literal["command"]
     command_id: CommandId
     edge_id: EdgeId
     device: DeviceId
     action: ActionName
-    value: CommandValue
+    value: CommandValue | ControllerSettings
     issued_at: Timestamp
     ttl_s: Annotated[StrictInt, Field(ge=1, le=MAX_TTL_S)] = DEFAULT_TTL_S
 
@@ -166,16 +193,19 @@ class DeviceRef(Frame):
 
 
 class EdgeInventory(Frame):
+    """``controllers``: what ``set_controller`` may change (absent from older edges: none)."""
+
     type: Literal["inventory"]
     devices: Annotated[list[DeviceRef], Field(max_length=1000)]
+    controllers: Annotated[list[ControllerRef], Field(max_length=100)] = []
 
 
-class CloudToEdgeCommand(Frame):
+class CloudToEdgeCommand(_CommandValue):
     type: Literal["command"] = "command"
     command_id: CommandId
     device: DeviceId
     action: ActionName
-    value: CommandValue
+    value: CommandValue | ControllerSettings
     issued_at: Timestamp
     deadline: Timestamp
     user: Username

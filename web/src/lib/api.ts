@@ -61,12 +61,32 @@ export async function postJson<T>(
 }
 
 // -- the cloud's answers ------------------------------------------------------------
+/** A controller parameter settable at runtime; `below`: must stay under that parameter. */
+export const paramSpecSchema = z.object({
+  name: z.string(),
+  type: z.enum(["number", "boolean"]),
+  unit: z.string().nullable().default(null),
+  min: z.number().nullable().default(null),
+  max: z.number().nullable().default(null),
+  below: z.string().nullable().default(null),
+});
+export type ParamSpec = z.infer<typeof paramSpecSchema>;
+export const controllerSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  priority: z.number(),
+  params: z.array(paramSpecSchema).default([]),
+});
+export type ControllerInfo = z.infer<typeof controllerSchema>;
+
 export const edgeSchema = z.object({
   edge_id: z.string(),
   online: z.boolean(),
   stale: z.boolean().default(false),
   last_seen: z.string().nullable(),
   devices: z.array(z.object({ id: z.string(), profile: z.string() })),
+  // What set_controller may change (absent from older clouds and edges: none).
+  controllers: z.array(controllerSchema).default([]),
 });
 export type Edge = z.infer<typeof edgeSchema>;
 export const edgesSchema = z.object({ edges: z.array(edgeSchema) });
@@ -111,7 +131,7 @@ export const commandRecordSchema = z.object({
   user: z.string(),
   device: z.string(),
   action: z.string(),
-  value: z.union([z.number(), z.string(), z.boolean(), z.null()]),
+  value: z.union([z.number(), z.string(), z.boolean(), z.null(), z.record(z.string(), z.union([z.number(), z.boolean()]))]),
   issued_at: z.string(),
   created_at: z.string(),
   status: statusEventSchema.shape.status,

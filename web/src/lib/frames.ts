@@ -101,13 +101,17 @@ export interface SubscribeFrame {
   edge_id: string;
 }
 
+/** A `set_controller` value: the controller parameters to change, by name. */
+export type ControllerSettings = Record<string, number | boolean>;
+
 export interface CommandFrame {
   type: "command";
   command_id: string;
   edge_id: string;
+  /** A device id, or a controller id for `set_controller`. */
   device: string;
   action: string;
-  value: number | string | boolean;
+  value: number | string | boolean | ControllerSettings;
   issued_at: string;
   ttl_s?: number;
 }

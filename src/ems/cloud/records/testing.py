@@ -145,7 +145,7 @@ async def store_unknown_is_none(store: CommandStore, _: StoreFactory) -> None:
 
 
 async def store_values_round_trip(store: CommandStore, _: StoreFactory) -> None:
-    for value in (True, 7, -0.5, "auto"):
+    for value in (True, 7, -0.5, "auto", {"target_grid_w": -300, "enabled": True}):
         c = info(value=value)
         await store.write([change(c, "rejected", T0, "out_of_range")])
         record = await store.get(c.command_id)

@@ -47,6 +47,10 @@ class Controller(ABC):
 
     type_name: ClassVar[str]
     config_model: ClassVar[type[ControllerParams]] = ControllerParams
+    #: Parameters an operator may change at runtime (``set_controller``); none by default.
+    settable_params: ClassVar[tuple[str, ...]] = ()
+    #: Settable parameter -> the one it must stay strictly below (advertised to the cloud).
+    settable_below: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -58,6 +62,14 @@ class Controller(ABC):
         self.id = controller_id
         self.priority = priority
         self.devices = devices
+        self.params = params
+        #: Parameters changed at runtime, by name: saved with the durable state.
+        self.settings: dict[str, Any] = {}
+
+    def reconfigure(self, params: ControllerParams) -> None:
+        """Take new, already validated parameters (from ``set_controller``); they apply
+        from the next :meth:`run`. Override to reset state that depends on them."""
+        self.params = params
 
     @classmethod
     def create(

@@ -27,6 +27,7 @@ from ems.clock import Clock
 from ems.dal import ACK_PREFIX, Category, Sample
 from ems.edge.clocksync import ClockSample, ClockSync
 from ems.edge.config import TelemetryConfig
+from ems.edge.controller_settings import controller_ref
 from ems.edge.link._wire import utc_datetime
 from ems.edge.link.audit_outbox import AuditOutbox
 from ems.edge.link.backoff import Backoff
@@ -183,6 +184,7 @@ class CloudLink:
         self._inventory = EdgeInventory(
             type="inventory",
             devices=[DeviceRef(id=d.id, profile=d.profile) for d in runtime.config.devices],
+            controllers=[controller_ref(c) for c in runtime.controllers],
         )
         # Opened here, not in run: a damaged file is reported (and replaced) at start.
         self._seen = (

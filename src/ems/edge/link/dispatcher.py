@@ -42,9 +42,11 @@ log = logging.getLogger(__name__)
 #: outbox means the link has been down for a long time with commands in flight.
 OUTBOX_WARN = 1000
 _MAX_DETAIL = 1000  # EdgeAck.detail's limit [characters]
-_FINAL = frozenset({"executed", "failed"})
+#: Final statuses a controller writes to an ``ack/…`` channel (``rejected``: a
+#: set_controller whose parameters its controller refused).
+_FINAL = frozenset({"executed", "failed", "rejected"})
 #: Acks sent again on a new connection: the ones that end a command.
-_RESENT = _FINAL | {"rejected"}
+_RESENT = _FINAL
 #: Final acks sent less than this long before a connection ended are sent again on
 #: the next one [s]: the socket took them, but a cloud process that died (or a
 #: connection that broke) right then may never have read them, and the watchdog

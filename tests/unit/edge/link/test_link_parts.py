@@ -234,3 +234,18 @@ def test_final_acks_sent_just_before_a_connection_ended_are_sent_again() -> None
         ("waiting", "executed"),
     ]
     assert outbox.resend_recent(window_s=10.0) == 2  # both just sent: kept again
+
+
+def test_a_set_controller_the_cycle_refused_is_forwarded_rejected() -> None:
+    dispatcher, _, outbox, _ = _dispatcher(Verdict("delivered"))
+    command_id = str(uuid.uuid4())
+    refused = {
+        "command_id": command_id,
+        "status": "rejected",
+        "reason": "invalid_params",
+        "detail": "recharge_below_w must be below peak_import_w",
+        "at": "2026-01-01T00:00:01.000Z",
+    }
+    assert dispatcher.on_final_ack(refused) is not None
+    (ack,) = _drain(outbox)
+    assert (ack.command_id, ack.status, ack.reason) == (command_id, "rejected", "invalid_params")

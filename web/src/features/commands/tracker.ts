@@ -1,5 +1,5 @@
 import type { CommandRecord } from "@/lib/api";
-import { isTerminal, type AckFrame, type AckStatus, type CommandFrame } from "@/lib/frames";
+import { isTerminal, type AckFrame, type AckStatus, type CommandFrame, type ControllerSettings } from "@/lib/frames";
 import type { ShownStatus } from "./wording";
 
 /**
@@ -22,7 +22,7 @@ export interface TrackedCommand {
   edge_id: string;
   device: string | null;
   action: string | null;
-  value: number | string | boolean | null;
+  value: number | string | boolean | ControllerSettings | null;
   issued_at: string | null;
   current: Step;
   history: Step[];

@@ -81,6 +81,9 @@ export const REASON_WORDS: Record<string, string> = {
   superseded: "A newer command replaced it before the site applied it.",
   expired: "It reached the site too late (past its deadline), so the site did not apply it.",
   controller_error: "The site's controller hit an error while applying it.",
+  unknown_controller: "The site has no such controller (or none whose settings can be changed).",
+  unknown_param: "The controller has no setting of that name that can be changed at runtime.",
+  invalid_params: "The settings do not fit together or have the wrong type (e.g. the recharge level must stay below the peak).",
 };
 
 export function reasonSentence(reason: string): string {
@@ -96,6 +99,10 @@ export function describeCommand(action: string, value: unknown): string {
   }
   if (action === "set_mode" && typeof value === "string") {
     return value === "auto" ? "Release to automatic control" : `Mode: ${value}`;
+  }
+  if (action === "set_controller" && value !== null && typeof value === "object") {
+    const changes = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k.replace(/_/g, " ")} = ${String(v)}`);
+    return `Controller settings: ${changes.join(", ")}`;
   }
   return `${action.replace(/_/g, " ")}: ${String(value)}`;
 }

@@ -7,6 +7,7 @@ import { useSession } from "@/features/auth/SessionProvider";
 import { canCommand } from "@/features/auth/tokens";
 import { SiteCharts } from "@/features/charts/SiteCharts";
 import { CommandPanel } from "@/features/commands/CommandPanel";
+import { ControlPanel } from "@/features/control/ControlPanel";
 import { isFinal, newestFirst } from "@/features/commands/tracker";
 import { formatAge, reading, siteDevices } from "@/features/diagram/flow";
 import { SingleLineDiagram } from "@/features/diagram/SingleLineDiagram";
@@ -106,6 +107,13 @@ export function SitePage({ edgeId }: { edgeId: string }) {
           </section>
         ) : null}
       </div>
+      <ControlPanel
+        edgeId={edgeId}
+        controllers={edge?.controllers ?? []}
+        channels={latest?.channels}
+        send={session && canCommand(session.role) ? live.sendCommand : null}
+        commands={commands}
+      />
       <SiteCharts edgeId={edgeId} devices={devices} token={token} onTelemetry={live.onTelemetry} />
       <CommandHistory edgeId={edgeId} token={token} version={finished} />
     </div>

@@ -79,15 +79,19 @@ class GridFollower:
         self._at_min_soc = False
         self._at_max_soc = False
 
+    def reset(self) -> None:
+        """Forget the direction, the last setpoint and the held error: start afresh."""
+        self._latch.reset()
+        self._last_w = 0.0
+        self._last_s = None
+        self._held_error_ws = 0.0
+
     def decide(self, ctx: CycleContext, target_grid_w: float) -> Decision:
         """The setpoint that brings the grid to ``target_grid_w`` [W, > 0 import]."""
         p = self.params
         inputs = read_fresh(ctx, self.inputs, p.max_input_age_s)
         if isinstance(inputs, Missing):
-            self._latch.reset()
-            self._last_w = 0.0
-            self._last_s = None
-            self._held_error_ws = 0.0
+            self.reset()
             return Decision(0.0, inputs.state, inputs.detail)
         error_w = inputs[self._grid_w] - target_grid_w
         demand_w = error_w + inputs[self._battery_w]

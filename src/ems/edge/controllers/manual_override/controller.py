@@ -120,6 +120,10 @@ class ManualOverride(Controller):
     def request_channels(self) -> list[str]:
         return [address for _, _, address in self._routes]
 
+    def status_channels(self) -> dict[str, str | None]:
+        # ``manual`` while any served device is held: the dashboard shows who is in charge.
+        return {"Mode": None}
+
     def run(self, ctx: CycleContext) -> None:
         # Work on a copy and commit at the end: if anything raises, the cycle
         # fails this run's commands and no half-taken setpoint stays held.
@@ -132,6 +136,7 @@ class ManualOverride(Controller):
         for device_id, state in held.items():
             self._hold(ctx, state, device_id, self._served[device_id])
         self._held = held
+        ctx.status("Mode", "manual" if held else "auto")
 
     # -- a new request ---------------------------------------------------
     def _take(

@@ -16,7 +16,8 @@ writes its own setpoint: the discharge the peak needs, else recharging as
 fast as the range and the battery allow, so it works alone too. Run it at a
 higher priority than self-consumption: then it wins whenever both act.
 
-With an input missing or older than ``max_input_age_s`` it stands aside
+``peak_import_w`` and ``recharge_below_w`` can be changed at runtime
+(``set_controller``). With an input missing or older than ``max_input_age_s`` it stands aside
 (no range, no write) and says why in ``<id>/State``.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import ClassVar
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 class PeakShaving(Controller):
     type_name = "peak_shaving"
     config_model = PeakShavingParams
+    settable_params = ("peak_import_w", "recharge_below_w")
+    settable_below: ClassVar[Mapping[str, str]] = {"recharge_below_w": "peak_import_w"}
+    params: PeakShavingParams
 
     def __init__(
         self,

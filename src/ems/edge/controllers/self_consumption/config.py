@@ -10,6 +10,9 @@ __all__ = ["SelfConsumptionParams"]
 
 
 class SelfConsumptionParams(GridTargetParams):
+    enabled: bool = Field(
+        default=True, description="Off: the controller stands aside and writes nothing"
+    )
     target_grid_w: float = Field(
         default=0.0,
         allow_inf_nan=False,
