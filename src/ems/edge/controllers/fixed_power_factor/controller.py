@@ -29,6 +29,7 @@ _NEEDS = ("ActivePower", "MaxReactivePower", "SetReactivePower")
 class FixedPowerFactor(Controller):
     type_name = "fixed_power_factor"
     config_model = FixedPowerFactorParams
+    params: FixedPowerFactorParams
 
     def __init__(
         self,

@@ -50,6 +50,7 @@ _BATTERY_NEEDS = (
 class FrequencyWatt(Controller):
     type_name = "frequency_watt"
     config_model = FrequencyWattParams
+    params: FrequencyWattParams
 
     def __init__(
         self,

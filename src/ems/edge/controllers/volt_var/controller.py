@@ -32,6 +32,7 @@ _NEEDS = ("RatedApparentPower", "MaxReactivePower", "SetReactivePower")
 class VoltVar(Controller):
     type_name = "volt_var"
     config_model = VoltVarParams
+    params: VoltVarParams
 
     def __init__(
         self,
