@@ -15,72 +15,47 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ems.edge.config import demo_config_path
 from ems.edge.executions import read_executions
+from ems.testing.edge_process import (
+    EDGE_ID,
+    START_S,
+    edge_started,
+    setpoint_w,
+    start_edge,
+    write_demo_config,
+)
 from ems.testing.fake_cloud import FakeCloud
 from ems.testing.processes import EmsProcess
 
-EDGE = "site-9"
-#: How long an edge process may take from spawn to its first cycle on a busy machine [s].
-START_S = 60.0
 MAX_BYTES = 10_000  # the smallest the config allows: about 70 commands a file
 KEEP_FILES = 2
 
 
 def edge_config(path: Path) -> Path:
     """The demo site cycling at 20 Hz (one command a cycle), with a small log."""
-    document = yaml.safe_load(demo_config_path().read_text("utf-8"))
-    document["cycle"] = {"period_s": 0.05}
-    document["executions"] = {"max_bytes": MAX_BYTES, "keep_files": KEEP_FILES}
-    path.write_text(yaml.safe_dump(document), "utf-8")
-    return path
+
+    def change(document: dict[str, Any]) -> None:
+        document["cycle"] = {"period_s": 0.05}
+        document["executions"] = {"max_bytes": MAX_BYTES, "keep_files": KEEP_FILES}
+
+    return write_demo_config(path, change)
 
 
-def start_edge(cloud: FakeCloud, data: Path) -> EmsProcess:
-    key = data / "edge.key"
-    key.write_text("any-key-the-fake-cloud-accepts\n")
-    return EmsProcess(
-        [
-            "edge",
-            "--config",
-            str(edge_config(data / "edge.yaml")),
-            "--cloud",
-            cloud.url,
-            "--edge-id",
-            EDGE,
-            "--api-key-file",
-            str(key),
-            "--data-dir",
-            str(data),
-            "--no-table",
-        ]
-    )
-
-
-async def started(cloud: FakeCloud, since: datetime) -> None:
-    await cloud.next("inventory", timeout_s=START_S)
-    await cloud.next("telemetry", lambda f: f.ts >= since, timeout_s=START_S)
-
-
-async def setpoint_w(cloud: FakeCloud, since: datetime) -> Any:
-    frame = await cloud.next(
-        "telemetry", lambda f: f.ts >= since and "battery_1/SetActivePower" in f.channels
-    )
-    return frame.channels["battery_1/SetActivePower"].v
+def start(cloud: FakeCloud, data: Path) -> EmsProcess:
+    return start_edge(cloud, data, edge_config(data / "edge.yaml"))
 
 
 @pytest.mark.asyncio
 async def test_a_command_executed_before_the_log_rotated_is_not_run_again_after_a_crash(
     tmp_path: Path,
 ) -> None:
-    state = tmp_path / "edge" / EDGE
+    state = tmp_path / "edge" / EDGE_ID
     log_path = state / "executions.jsonl"
     async with FakeCloud(serve_profiles=True) as cloud:
-        edge = start_edge(cloud, tmp_path)
+        edge = start(cloud, tmp_path)
         try:
-            await started(cloud, datetime.now(UTC))
+            await edge_started(cloud, datetime.now(UTC))
             first = cloud.command(value=-700.0, deadline_in_s=60)
             await cloud.send(first)
             await cloud.ack_for(first.command_id, "executed")
@@ -101,8 +76,8 @@ async def test_a_command_executed_before_the_log_rotated_is_not_run_again_after_
                 extra.unlink()
 
             restarted_at = datetime.now(UTC)
-            edge = start_edge(cloud, tmp_path)
-            await started(cloud, restarted_at)
+            edge = start(cloud, tmp_path)
+            await edge_started(cloud, restarted_at)
             redelivered_at = datetime.now(UTC)
             await cloud.send(first)  # delivered again
             again = await cloud.next(

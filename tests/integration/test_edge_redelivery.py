@@ -11,49 +11,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from ems.testing.edge_process import edge_started, setpoint_w, start_edge
 from ems.testing.fake_cloud import FakeCloud
-from ems.testing.processes import EmsProcess
-
-EDGE = "site-9"
-#: How long an edge process may take from spawn to its first cycle on a busy machine [s].
-START_S = 60.0
-
-
-async def started(cloud: FakeCloud, since: datetime) -> None:
-    """The edge is connected and its cycle runs (a frame taken after ``since`` arrived)."""
-    await cloud.next("inventory", timeout_s=START_S)
-    await cloud.next("telemetry", lambda f: f.ts >= since, timeout_s=START_S)
-
-
-def start_edge(cloud: FakeCloud, data: Path) -> EmsProcess:
-    key = data / "edge.key"
-    key.write_text("any-key-the-fake-cloud-accepts\n")
-    return EmsProcess(
-        [
-            "edge",
-            "--cloud",
-            cloud.url,
-            "--edge-id",
-            EDGE,
-            "--api-key-file",
-            str(key),
-            "--data-dir",
-            str(data),
-            "--no-table",
-        ]
-    )
-
-
-async def setpoint_w(cloud: FakeCloud, since: datetime) -> Any:
-    """The battery setpoint in the edge's next telemetry frame taken after ``since``."""
-    frame = await cloud.next(
-        "telemetry", lambda f: f.ts >= since and "battery_1/SetActivePower" in f.channels
-    )
-    return frame.channels["battery_1/SetActivePower"].v
 
 
 @pytest.mark.asyncio
@@ -63,7 +25,7 @@ async def test_a_command_delivered_again_after_an_edge_crash_is_answered_not_run
     async with FakeCloud(serve_profiles=True) as cloud:
         edge = start_edge(cloud, tmp_path)
         try:
-            await started(cloud, datetime.now(UTC))
+            await edge_started(cloud, datetime.now(UTC))
             first = cloud.command(value=-700.0, deadline_in_s=60)
             await cloud.send(first)
             await cloud.ack_for(first.command_id, "delivered")
@@ -75,7 +37,7 @@ async def test_a_command_delivered_again_after_an_edge_crash_is_answered_not_run
             assert edge.kill() != 0  # a crash: nothing flushed on the way out
             restarted_at = datetime.now(UTC)
             edge = start_edge(cloud, tmp_path)
-            await started(cloud, restarted_at)
+            await edge_started(cloud, restarted_at)
             redelivered_at = datetime.now(UTC)
             await cloud.send(first)  # delivered again
             again = await cloud.next("ack", lambda a: a.command_id == first.command_id)
