@@ -18,17 +18,12 @@ import json
 import statistics
 import time
 
+from _jitter import cycle_jitter_ms, percentile  # bench/
 from ems.clock import RealClock
-from ems.dal import Sample
 from ems.edge.config import load_edge_config
 from ems.edge.runtime import EdgeRuntime
 
 BUDGET = {"p99_ms": 2.0, "drift_ms": 0.0}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def drift(values: list[float]) -> float:
@@ -42,19 +37,7 @@ async def edge_jitter_ms(cycles: int, period_s: float) -> list[float]:
         update={"cycle": config.cycle.model_copy(update={"period_s": period_s})}
     )
     runtime = EdgeRuntime(config, RealClock())
-    jitter: list[float] = []
-
-    def record(_address: str, sample: Sample) -> None:
-        jitter.append(float(sample.value))  # type: ignore[arg-type]
-
-    runtime.store.watch("_cycle/JitterMs", record)
-    runtime.host.tick_all()
-    runtime.host.start()
-    try:
-        await runtime.cycle.run(max_cycles=cycles)
-    finally:
-        runtime.host.stop()
-    return jitter
+    return await cycle_jitter_ms(runtime, cycles)
 
 
 async def baseline_jitter_ms(cycles: int, period_s: float) -> list[float]:

@@ -27,26 +27,15 @@ from typing import Any
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from _jitter import cycle_jitter_ms, percentile  # bench/
 from ems.clock import RealClock
-from ems.dal import Sample
 from ems.drivers.modbus.template import Function
 from ems.drivers.modbus.transport import ModbusTransport
 from ems.edge.config import demo_config_path, parse_edge_config
 from ems.edge.runtime import EdgeRuntime
+from ems.testing.processes import free_port
 
 BUDGET = {"jitter_p99_ms": 2.0}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_server(port: int) -> tuple[asyncio.AbstractEventLoop, ModbusTcpServer]:
@@ -124,20 +113,7 @@ def site(dead_port: int | None) -> Any:
 
 async def jitter_ms(cycles: int, dead_port: int | None) -> tuple[list[float], int]:
     runtime = EdgeRuntime(site(dead_port), RealClock())
-    jitter: list[float] = []
-
-    def record(_address: str, sample: Sample) -> None:
-        jitter.append(float(sample.value))  # type: ignore[arg-type]
-
-    runtime.store.watch("_cycle/JitterMs", record)
-    runtime.host.tick_all()
-    runtime.host.start()
-    runtime.drivers.start()
-    try:
-        await runtime.cycle.run(max_cycles=cycles)
-    finally:
-        runtime.drivers.stop()
-        runtime.host.stop()
+    jitter = await cycle_jitter_ms(runtime, cycles)
     failures = sum(r.poll_failures for r in runtime.drivers.runners.values())
     return jitter, failures
 
