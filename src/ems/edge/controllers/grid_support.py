@@ -2,21 +2,17 @@
 
 They act on one inverter-based device (a battery or a PV inverter, named by its
 ``device`` parameter), read the grid's voltage or frequency from a meter, and say
-what they are doing in ``<controller id>/State``: a stable lower_snake code, and
-with it a log line whenever it changes (a warning when inputs are missing or stale).
+what they are doing in ``<controller id>/State`` (through
+:class:`~ems.edge.controllers.state.StateReporter`, as every closed-loop controller).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
-from ems.edge.context import CycleContext
 from ems.profiles import DeviceProfile
 
-__all__ = ["StateReporter", "check_device_with", "meter_of"]
-
-log = logging.getLogger(__name__)
+__all__ = ["check_device_with", "meter_of"]
 
 
 def check_device_with(
@@ -45,18 +41,3 @@ def meter_of(
         found = ", ".join(grids) or "none"
         raise ValueError(f"{field}: give the device to read {channel} from (grid meters: {found})")
     return grids[0]
-
-
-class StateReporter:
-    """Writes ``<controller id>/State`` every cycle and logs each change of it."""
-
-    def __init__(self, controller_id: str) -> None:
-        self._id = controller_id
-        self.state = "starting"
-
-    def report(self, ctx: CycleContext, state: str, detail: str = "") -> None:
-        if state != self.state:
-            level = logging.WARNING if state.endswith("_inputs") else logging.INFO
-            log.log(level, "%s: %s%s", self._id, state, f" ({detail})" if detail else "")
-        self.state = state
-        ctx.status("State", state)

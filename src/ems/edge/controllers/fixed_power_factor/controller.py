@@ -10,17 +10,21 @@ writes 0 var (unity) and says why in ``<id>/State``.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.fixed_power_factor.config import FixedPowerFactorParams
-from ems.edge.controllers.grid_support import StateReporter, check_device_with
+from ems.edge.controllers.grid_support import check_device_with
 from ems.edge.controllers.inputs import Missing, read_fresh
+from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
 
 __all__ = ["FixedPowerFactor"]
+
+log = logging.getLogger(__name__)
 
 _NEEDS = ("ActivePower", "MaxReactivePower", "SetReactivePower")
 
@@ -47,7 +51,7 @@ class FixedPowerFactor(Controller):
         sign = -1.0 if params.direction == "absorbing" else 1.0
         # var per W of |P|; exactly 0 at unity.
         self._ratio = sign * math.tan(math.acos(params.power_factor))
-        self._reporter = StateReporter(controller_id)
+        self._reporter = StateReporter(controller_id, log)
 
     @property
     def state(self) -> str:

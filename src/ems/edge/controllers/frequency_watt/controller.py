@@ -25,16 +25,20 @@ the event and says why in ``<id>/State``. ``<id>/PreDisturbancePower`` shows
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.frequency_watt.config import FrequencyWattParams
-from ems.edge.controllers.grid_support import StateReporter, check_device_with, meter_of
+from ems.edge.controllers.grid_support import check_device_with, meter_of
 from ems.edge.controllers.inputs import Missing, read_fresh
+from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
 
 __all__ = ["FrequencyWatt"]
+
+log = logging.getLogger(__name__)
 
 _PV_NEEDS = ("ActivePower", "SetActivePowerLimit")
 _BATTERY_NEEDS = (
@@ -78,7 +82,7 @@ class FrequencyWatt(Controller):
             self._inputs += (self._max_charge_w, self._max_discharge_w, self._rated_va)
         self._threshold_hz = params.nominal_hz + params.deadband_hz
         self.pre_disturbance_w: float | None = None  # P_pre while an event lasts
-        self._reporter = StateReporter(controller_id)
+        self._reporter = StateReporter(controller_id, log)
 
     @property
     def state(self) -> str:

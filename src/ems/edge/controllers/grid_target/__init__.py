@@ -5,7 +5,7 @@ given each cycle, with its deadband, no-flicker latch, SOC bounds and live
 limits (:class:`GridFollower`), and the parameters that tune it.
 """
 
-from ems.edge.controllers.grid_target.follower import Decision, GridFollower, StateReport
+from ems.edge.controllers.grid_target.follower import Decision, GridFollower
 from ems.edge.controllers.grid_target.params import GridTargetParams
 
-__all__ = ["Decision", "GridFollower", "GridTargetParams", "StateReport"]
+__all__ = ["Decision", "GridFollower", "GridTargetParams"]

@@ -28,7 +28,6 @@ With an input missing or older than ``max_input_age_s`` the setpoint is 0 W
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -38,9 +37,7 @@ from ems.edge.controllers.grid_target.params import GridTargetParams
 from ems.edge.controllers.inputs import Missing, device_of_type, read_fresh
 from ems.profiles import DeviceProfile
 
-__all__ = ["Decision", "GridFollower", "StateReport"]
-
-log = logging.getLogger(__name__)
+__all__ = ["Decision", "GridFollower"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,21 +138,6 @@ class GridFollower:
         if self._at_max_soc and direction is Direction.CHARGE:
             return "at_max_soc"
         return "idle"
-
-
-class StateReport:
-    """A controller's ``State`` channel, logged when it changes (a warning for bad inputs)."""
-
-    def __init__(self, controller_id: str) -> None:
-        self._id = controller_id
-        self.state = "starting"
-
-    def __call__(self, ctx: CycleContext, state: str, detail: str = "") -> None:
-        if state != self.state:
-            level = logging.WARNING if state.endswith("_inputs") else logging.INFO
-            log.log(level, "%s: %s%s", self._id, state, f" ({detail})" if detail else "")
-        self.state = state
-        ctx.status("State", state)
 
 
 def _harmless(error_w: float, battery_w: float) -> bool:

@@ -12,6 +12,7 @@ write is the least important kind: peak shaving narrows it, manual replaces it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Self
 
@@ -22,13 +23,16 @@ from ems.edge.controllers.base import (
     ControllerSite,
     register_controller,
 )
-from ems.edge.controllers.grid_target import GridFollower, StateReport
+from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.load_following.config import LoadFollowingParams
 from ems.edge.controllers.load_following.target import GridTarget, grid_target
+from ems.edge.controllers.state import StateReporter
 from ems.errors import ConfigError
 from ems.profiles import DeviceProfile
 
 __all__ = ["LoadFollowing"]
+
+log = logging.getLogger(__name__)
 
 
 @register_controller
@@ -58,7 +62,7 @@ class LoadFollowing(Controller):
             self._target: GridTarget = grid_target(params, site.timezone, site.config_dir)
         except ConfigError as exc:
             raise ValueError(f"csv: {exc}") from None
-        self._report = StateReport(controller_id)
+        self._reporter = StateReporter(controller_id, log)
 
     @classmethod
     def create(
@@ -74,7 +78,7 @@ class LoadFollowing(Controller):
 
     @property
     def state(self) -> str:
-        return self._report.state
+        return self._reporter.state
 
     def status_channels(self) -> dict[str, str | None]:
         return {"State": None, "TargetGridPower": "W"}
@@ -84,4 +88,4 @@ class LoadFollowing(Controller):
         decision = self._follower.decide(ctx, target_w)
         ctx.write(self.output, decision.setpoint_w)
         ctx.status("TargetGridPower", target_w)
-        self._report(ctx, decision.state, decision.detail)
+        self._reporter.report(ctx, decision.state, decision.detail)

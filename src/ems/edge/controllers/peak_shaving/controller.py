@@ -31,6 +31,7 @@ from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.inputs import Missing, device_of_type, read_fresh
 from ems.edge.controllers.peak_shaving.config import PeakShavingParams
+from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
 
 __all__ = ["PeakShaving"]
@@ -63,7 +64,11 @@ class PeakShaving(Controller):
         self._max_discharge_w = f"{battery}/MaxDischargePower"
         self._inputs = (self._grid_w, self._battery_w, self._max_charge_w, self._max_discharge_w)
         self.output = f"{battery}/SetActivePower"
-        self.state = "starting"
+        self._reporter = StateReporter(controller_id, log)
+
+    @property
+    def state(self) -> str:
+        return self._reporter.state
 
     def status_channels(self) -> dict[str, str | None]:
         return {"State": None}
@@ -72,7 +77,7 @@ class PeakShaving(Controller):
         p = self.params
         inputs = read_fresh(ctx, self._inputs, p.max_input_age_s)
         if isinstance(inputs, Missing):
-            self._report(ctx, inputs.state, inputs.detail)
+            self._reporter.report(ctx, inputs.state, inputs.detail)
             return
         import0_w = inputs[self._grid_w] + inputs[self._battery_w]
         max_discharge_w = inputs[self._max_discharge_w]
@@ -99,11 +104,4 @@ class PeakShaving(Controller):
             state = "recharging" if room_w > 0 else "standby"
         if alone:
             ctx.write(self.output, own_w)
-        self._report(ctx, state, "")
-
-    def _report(self, ctx: CycleContext, state: str, detail: str) -> None:
-        if state != self.state:
-            level = logging.WARNING if state.endswith("_inputs") else logging.INFO
-            log.log(level, "%s: %s%s", self.id, state, f" ({detail})" if detail else "")
-        self.state = state
-        ctx.status("State", state)
+        self._reporter.report(ctx, state, "")

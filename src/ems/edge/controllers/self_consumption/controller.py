@@ -12,15 +12,19 @@ controllers narrow it (peak shaving) or replace it (manual).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, ControllerParams, register_controller
-from ems.edge.controllers.grid_target import GridFollower, StateReport
+from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.self_consumption.config import SelfConsumptionParams
+from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
 
 __all__ = ["SelfConsumption"]
+
+log = logging.getLogger(__name__)
 
 
 @register_controller
@@ -41,11 +45,11 @@ class SelfConsumption(Controller):
         self.params = params
         self._follower = GridFollower(params, devices)
         self.output = self._follower.output
-        self._report = StateReport(controller_id)
+        self._reporter = StateReporter(controller_id, log)
 
     @property
     def state(self) -> str:
-        return self._report.state
+        return self._reporter.state
 
     def status_channels(self) -> dict[str, str | None]:
         return {"State": None}
@@ -61,8 +65,8 @@ class SelfConsumption(Controller):
         if not self.params.enabled:
             # Off: no write, so the battery gets what others decide (or its default, idle).
             self._follower.reset()
-            self._report(ctx, "disabled", "switched off by an operator")
+            self._reporter.report(ctx, "disabled", "switched off by an operator")
             return
         decision = self._follower.decide(ctx, self.params.target_grid_w)
         ctx.write(self.output, decision.setpoint_w)
-        self._report(ctx, decision.state, decision.detail)
+        self._reporter.report(ctx, decision.state, decision.detail)

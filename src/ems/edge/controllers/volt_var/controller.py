@@ -13,17 +13,21 @@ in ``<id>/State``.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections.abc import Mapping
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
-from ems.edge.controllers.grid_support import StateReporter, check_device_with, meter_of
+from ems.edge.controllers.grid_support import check_device_with, meter_of
 from ems.edge.controllers.inputs import Missing, read_fresh
+from ems.edge.controllers.state import StateReporter
 from ems.edge.controllers.volt_var.config import VoltVarParams
 from ems.edge.controllers.volt_var.response import FirstOrderLag
 from ems.profiles import DeviceProfile
 
 __all__ = ["VoltVar"]
+
+log = logging.getLogger(__name__)
 
 _NEEDS = ("RatedApparentPower", "MaxReactivePower", "SetReactivePower")
 
@@ -52,7 +56,7 @@ class VoltVar(Controller):
         self._v_pu = [p.v_pu for p in params.curve]
         self._q_pct = [p.q_pct for p in params.curve]
         self._lag = FirstOrderLag(params.response_time_s)
-        self._reporter = StateReporter(controller_id)
+        self._reporter = StateReporter(controller_id, log)
 
     @property
     def state(self) -> str:
