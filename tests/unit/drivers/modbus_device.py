@@ -131,6 +131,14 @@ class ServerThread:
         return c
 
 
+def started(server: ServerThread, servers: list[ServerThread]) -> ServerThread:
+    """``server``, started and put on ``servers`` (the ``modbus_server`` fixture) to be
+    stopped after the test (stopping a stopped one does nothing)."""
+    server.start()
+    servers.append(server)
+    return server
+
+
 def edge_document(*devices: dict[str, object], manual: bool = False) -> dict[str, object]:
     """An edge YAML document (as decoded) with ``devices``, and a manual override if asked."""
     doc: dict[str, object] = {

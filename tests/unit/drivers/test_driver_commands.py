@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modbus_device import ServerThread, device, edge_document, modbus_device
+from modbus_device import ServerThread, device, edge_document, modbus_device, started
 from prometheus_client import generate_latest
 
 from ems.clock import RealClock, VirtualClock
@@ -65,12 +65,23 @@ def ack(rt: EdgeRuntime) -> dict[str, object] | None:
     return None if sample is None else sample.value  # type: ignore[return-value]
 
 
+def ack_with_the_device_gone(
+    rt: EdgeRuntime, server: ServerThread, command_id: str, power_w: float
+) -> dict[str, object] | None:
+    """Stop the device, then apply a command for it (cycle 0), let its driver give the
+    write up (retried with backoff) and answer it (cycle 1): the ack."""
+    server.stop()
+    command(rt, command_id, power_w)
+    rt.cycle.run_once(0)
+    rt.drivers.runners["battery_1"].flush_writes()
+    rt.cycle.run_once(1)
+    return ack(rt)
+
+
 def test_executed_comes_only_after_the_device_took_the_setpoint(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs()))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs())), modbus_server)
     executions: list[Execution] = []
     rt = edge(server.port, executions)
     runner = rt.drivers.runners["battery_1"]
@@ -102,9 +113,7 @@ def test_a_refused_write_fails_the_command_with_a_reason(
         "  MaxDischargePower: {address: 5, function: input, type: uint32}\n"
         "  SetActivePower: {address: 150, function: holding, type: int32, access: write}\n"
     )
-    server = ServerThread(device({}, battery_inputs(), size=100))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs(), size=100)), modbus_server)
     executions: list[Execution] = []
     rt = edge(server.port, executions, tmp_path, "bad-setpoint")
     runner = rt.drivers.runners["battery_1"]
@@ -132,19 +141,13 @@ def test_a_refused_write_fails_the_command_with_a_reason(
 def test_a_device_gone_before_the_write_fails_the_command_as_timeout(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs()))
-    server.start()
+    server = started(ServerThread(device({}, battery_inputs())), modbus_server)
     executions: list[Execution] = []
     rt = edge(server.port, executions)
     runner = rt.drivers.runners["battery_1"]
     try:
         assert runner.poll_once()
-        server.stop()
-        command(rt, "c-3", 1000)
-        rt.cycle.run_once(0)
-        runner.flush_writes()  # retried with backoff, then given up
-        rt.cycle.run_once(1)
-        answer = ack(rt)
+        answer = ack_with_the_device_gone(rt, server, "c-3", 1000)
         assert answer is not None
         assert (answer["status"], answer["reason"]) == ("failed", "device_timeout")
         assert executions == []
@@ -155,9 +158,7 @@ def test_a_device_gone_before_the_write_fails_the_command_as_timeout(
 def test_a_newer_value_replaces_an_unsent_one_and_carries_its_command(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs()))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs())), modbus_server)
     executions: list[Execution] = []
     rt = edge(server.port, executions)
     runner = rt.drivers.runners["battery_1"]
@@ -179,24 +180,16 @@ def test_a_newer_value_replaces_an_unsent_one_and_carries_its_command(
 def test_a_failed_command_is_not_held_and_not_written_when_the_device_is_back(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs()))
-    server.start()
+    server = started(ServerThread(device({}, battery_inputs())), modbus_server)
     executions: list[Execution] = []
     rt = edge(server.port, executions)
     runner = rt.drivers.runners["battery_1"]
     try:
         assert runner.poll_once()
-        server.stop()
-        command(rt, "c-5", 1800)
-        rt.cycle.run_once(0)
-        runner.flush_writes()
-        rt.cycle.run_once(1)
-        answer = ack(rt)
+        answer = ack_with_the_device_gone(rt, server, "c-5", 1800)
         assert answer is not None and answer["status"] == "failed"
         # The device is back: what the cycle sends it now is the idle default, not 1800 W.
-        again = ServerThread(device({}, battery_inputs()), port=server.port)
-        again.start()
-        modbus_server.append(again)
+        again = started(ServerThread(device({}, battery_inputs()), port=server.port), modbus_server)
         assert runner.poll_once()
         rt.cycle.run_once(2)
         runner.flush_writes()
@@ -213,9 +206,7 @@ def test_a_failed_command_is_not_held_and_not_written_when_the_device_is_back(
 def test_no_verdict_before_the_deadline_fails_the_command_as_timeout(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs()))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs())), modbus_server)
     executions: list[Execution] = []
     doc = edge_document(
         modbus_device("battery_1", "battery", "generic_battery", server.port), manual=True

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from modbus_device import ServerThread, device, edge_document, modbus_device
+from modbus_device import ServerThread, device, edge_document, modbus_device, started
 
 from ems.clock import RealClock, VirtualClock
 from ems.dal import Sample
@@ -70,9 +70,7 @@ def start_edge(
 def test_a_hung_device_goes_stale_and_recovers_by_itself(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs(500)))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs(500))), modbus_server)
     rt = start_edge(server.port)
     failed = Watch(rt, "battery_1/CommunicationFailed", lambda s: s.value is True)
     answered = Watch(rt, "battery_1/CommunicationFailed", lambda s: s.value is False)
@@ -101,8 +99,7 @@ def test_a_hung_device_goes_stale_and_recovers_by_itself(
 def test_a_device_that_goes_away_is_reconnected_when_it_is_back(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs(500)))
-    server.start()
+    server = started(ServerThread(device({}, battery_inputs(500))), modbus_server)
     rt = start_edge(server.port)
     failed = Watch(rt, "battery_1/CommunicationFailed", lambda s: s.value is True)
     answered = Watch(rt, "battery_1/CommunicationFailed", lambda s: s.value is False)
@@ -110,9 +107,7 @@ def test_a_device_that_goes_away_is_reconnected_when_it_is_back(
         assert answered.wait()
         server.stop()  # nothing listens any more
         assert failed.wait()
-        again = ServerThread(device({}, battery_inputs(777)), port=server.port)
-        again.start()
-        modbus_server.append(again)
+        started(ServerThread(device({}, battery_inputs(777)), port=server.port), modbus_server)
         soc_77 = Watch(rt, "battery_1/Soc", lambda s: s.value == 77.7)
         assert soc_77.wait()
         soc_77.close()
@@ -132,9 +127,7 @@ def test_an_illegal_address_leaves_those_channels_stale_and_the_rest_fresh(
         "  Soc: {address: 2, function: input, type: uint16, scale: 0.1}\n"
         "  Capacity: {address: 150, function: input, type: uint32}\n"
     )
-    server = ServerThread(device({}, battery_inputs(420), size=100))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs(420), size=100)), modbus_server)
     rt = start_edge(server.port, tmp_path, "partial")
     errors = Watch(rt, "battery_1/ReadErrors", lambda s: isinstance(s.value, int) and s.value >= 2)
     try:
@@ -151,9 +144,7 @@ def test_an_illegal_address_leaves_those_channels_stale_and_the_rest_fresh(
 def test_the_cycle_keeps_its_period_while_a_device_hangs(
     modbus_server: list[ServerThread],
 ) -> None:
-    server = ServerThread(device({}, battery_inputs(500)))
-    server.start()
-    modbus_server.append(server)
+    server = started(ServerThread(device({}, battery_inputs(500))), modbus_server)
     rt = start_edge(server.port)
     failed = Watch(rt, "battery_1/CommunicationFailed", lambda s: s.value is True)
     try:
@@ -188,8 +179,7 @@ def test_inputs_of_a_silent_device_age_until_its_commands_are_refused_as_stale(
 ) -> None:
     """The timestamps stop with the device, so the dynamic limits the cloud checks
     (``MaxChargePower``/``MaxDischargePower``, 30 s) refuse it as ``stale_telemetry``."""
-    server = ServerThread(device({}, battery_inputs(500)))
-    server.start()
+    server = started(ServerThread(device({}, battery_inputs(500))), modbus_server)
     clock = VirtualClock()
     # No retries: their backoff waits on the virtual clock, which this test drives.
     doc = edge_document(
