@@ -33,6 +33,14 @@ def _regs(port: int, timeout_s: float = 2.0) -> Iterator[PymodbusRegisters]:
         client.close()
 
 
+def discovery_error(port: int, timeout_s: float = 2.0) -> SunSpecError:
+    """What ``discover`` raises on the device at ``port``."""
+    for regs in _regs(port, timeout_s):
+        with pytest.raises(SunSpecError) as caught:
+            discover(regs)
+    return caught.value
+
+
 @pytest.mark.parametrize("base", [40000, 0, 50000])
 def test_the_marker_is_found_at_each_base_and_the_chain_walked(serve: ServeFn, base: int) -> None:
     server = serve({base: sunspec_map(MODELS)})
@@ -58,48 +66,38 @@ def test_a_lower_base_answering_without_the_marker_is_passed_over(serve: ServeFn
 def test_wrong_marker_everywhere_is_sunspec_not_found(serve: ServeFn) -> None:
     wrong = [0x5375, 0x6E54, *sunspec_map(MODELS)[2:]]  # "SunT"
     server = serve({40000: wrong})
-    for regs in _regs(server.port):
-        with pytest.raises(SunSpecError) as caught:
-            discover(regs)
-    assert caught.value.reason == "sunspec_not_found"
-    assert "40000, 0, 50000" in caught.value.detail
+    error = discovery_error(server.port)
+    assert error.reason == "sunspec_not_found"
+    assert "40000, 0, 50000" in error.detail
 
 
 def test_illegal_address_at_every_base_is_sunspec_not_found(serve: ServeFn) -> None:
     server = serve({1000: sunspec_map(MODELS)})  # nothing served at the three bases
-    for regs in _regs(server.port):
-        with pytest.raises(SunSpecError) as caught:
-            discover(regs)
-        assert caught.value.reason == "sunspec_not_found"
+    error = discovery_error(server.port)
+    assert error.reason == "sunspec_not_found"
 
 
 def test_a_model_longer_than_the_map_is_model_truncated(serve: ServeFn) -> None:
     words = [*SUNS, *model_words(1, COMMON), *model_words(103, INVERTER_103)]
     words = words[:-10]  # model 103 declares 50 registers; the device holds 40 of them
     server = serve({40000: words})
-    for regs in _regs(server.port):
-        with pytest.raises(SunSpecError) as caught:
-            discover(regs)
-    assert caught.value.reason == "model_truncated"
-    assert "model 103 at 40070 declares 50 registers" in caught.value.detail
+    error = discovery_error(server.port)
+    assert error.reason == "model_truncated"
+    assert "model 103 at 40070 declares 50 registers" in error.detail
 
 
 def test_a_chain_without_the_end_model_is_model_truncated(serve: ServeFn) -> None:
     server = serve({40000: [*SUNS, *model_words(1, COMMON)]})
-    for regs in _regs(server.port):
-        with pytest.raises(SunSpecError) as caught:
-            discover(regs)
-    assert caught.value.reason == "model_truncated"
-    assert "without the end model" in caught.value.detail
+    error = discovery_error(server.port)
+    assert error.reason == "model_truncated"
+    assert "without the end model" in error.detail
 
 
 def test_a_length_past_the_register_space_is_model_truncated(serve: ServeFn) -> None:
     server = serve({50000: [*SUNS, 64001, 20000, *END]})
-    for regs in _regs(server.port):
-        with pytest.raises(SunSpecError) as caught:
-            discover(regs)
-    assert caught.value.reason == "model_truncated"
-    assert "past 65535" in caught.value.detail
+    error = discovery_error(server.port)
+    assert error.reason == "model_truncated"
+    assert "past 65535" in error.detail
 
 
 def test_an_illegal_address_read_is_a_modbus_exception(serve: ServeFn) -> None:
@@ -118,10 +116,8 @@ def test_a_device_that_never_answers_is_a_timeout() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         port = silent.getsockname()[1]
-        for regs in _regs(port, timeout_s=0.2):
-            with pytest.raises(SunSpecError) as caught:
-                discover(regs)
-    assert caught.value.reason == "timeout"
+        error = discovery_error(port, timeout_s=0.2)
+    assert error.reason == "timeout"
 
 
 def test_nobody_listening_is_connection_failed() -> None:
@@ -149,7 +145,5 @@ def test_a_model_ending_at_the_last_register_leaves_no_room_for_the_end_model(
     # 50000 + 2 (marker) + 2 (header) + 15532 = 65536: the model fills the register
     # space to its last address, and nothing (not even the end model) can follow it.
     server = serve({50000: [*SUNS, 64001, 15532, *([0] * 15532)]})
-    for regs in _regs(server.port):
-        with pytest.raises(SunSpecError) as caught:
-            discover(regs)
-    assert caught.value.reason == "model_truncated"
+    error = discovery_error(server.port)
+    assert error.reason == "model_truncated"
