@@ -35,7 +35,7 @@ from ems.devices.pv_inverter.solar import (
     solar_day,
 )
 
-__all__ = ["PvInverterSimulator"]
+__all__ = ["PvInverterSimulator", "limit_w"]
 
 _CACHED_DAYS = 2  # today, plus yesterday for a step that lands just before midnight
 
@@ -62,9 +62,9 @@ class PvInverterSimulator(Simulator):
         if dt_s > 0:
             self._energy_wh += self._power_w * dt_s / 3600.0
         available = self.available_w(now_s)
-        limit = self._limit_w(setpoints, now_s, dt_s)
-        power_w = available if limit is None else min(available, limit)
         timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, dt_s)
+        limit = limit_w(setpoints, now_s, timeout_s)
+        power_w = available if limit is None else min(available, limit)
         wanted_var = setpoint_w(setpoints, "SetReactivePower", now_s, timeout_s)
         self._power_w, reactive_var = self._rating.share(power_w, wanted_var)
         voltage = self.config.nominal_voltage_v + self.config.voltage_rise_v_per_kw * (
@@ -106,15 +106,14 @@ class PvInverterSimulator(Simulator):
                 del self._days[old]
         self._day_start_s, self._minutes = start_s, minutes
 
-    def _limit_w(
-        self, setpoints: Mapping[str, Sample], now_s: float, step_s: float
-    ) -> float | None:
-        """The curtailment limit in W, or None (no limit) when unset, invalid or stale."""
-        sample = setpoints.get("SetActivePowerLimit")
-        timeout_s = setpoint_timeout_s(self.config.setpoint_timeout_s, step_s)
-        if sample is None or now_s - sample.ts > timeout_s:
-            return None
-        value = sample.value
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            return None
-        return max(float(value), 0.0)
+
+def limit_w(setpoints: Mapping[str, Sample], now_s: float, timeout_s: float) -> float | None:
+    """The curtailment limit ``SetActivePowerLimit`` in W, or None (no limit) when unset,
+    invalid or older than ``timeout_s``."""
+    sample = setpoints.get("SetActivePowerLimit")
+    if sample is None or now_s - sample.ts > timeout_s:
+        return None
+    value = sample.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return max(float(value), 0.0)

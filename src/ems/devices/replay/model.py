@@ -12,7 +12,6 @@ runtime calls :meth:`ReplaySimulator.create` with it, which picks the model.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -27,6 +26,7 @@ from ems.devices.base import (
     register_simulator,
     setpoint_timeout_s,
 )
+from ems.devices.pv_inverter.model import limit_w
 from ems.devices.replay.config import ReplayConfig
 from ems.errors import ConfigError
 from ems.timeseries import Series, read_csv_series, resolve_path
@@ -130,7 +130,7 @@ class ReplayPvSimulator(_PowerReplay):
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         self._integrate(dt_s)
         available = self.recorded_w(now_s)
-        limit = _limit_w(setpoints, now_s, setpoint_timeout_s(self.config.setpoint_timeout_s, dt_s))
+        limit = limit_w(setpoints, now_s, setpoint_timeout_s(self.config.setpoint_timeout_s, dt_s))
         self._power_w = available if limit is None else min(available, limit)
         voltage = self.config.nominal_voltage_v
         return {
@@ -200,17 +200,6 @@ class ReplayGridSimulator(ReplaySimulator, GridSimulator):
             "ActivePower": net_site_w,
             "Voltage": self.config.nominal_voltage_v if voltage is None else voltage.linear(now_s),
         }
-
-
-def _limit_w(setpoints: Mapping[str, Sample], now_s: float, timeout_s: float) -> float | None:
-    """The curtailment limit in W, or None (no limit) when unset, invalid or stale."""
-    sample = setpoints.get("SetActivePowerLimit")
-    if sample is None or now_s - sample.ts > timeout_s:
-        return None
-    value = sample.value
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    return max(float(value), 0.0)
 
 
 _MODELS: dict[str, type[ReplaySimulator]] = {
