@@ -23,6 +23,7 @@ __all__ = [
     "SIMULATORS",
     "BalanceRole",
     "GridSimulator",
+    "MeterEnergy",
     "Simulator",
     "SimulatorConfig",
     "SiteContext",
@@ -113,6 +114,22 @@ class GridSimulator(Simulator):
         Called after every publish of a balance device, so it must be cheap and
         must not advance any random state.
         """
+
+
+@dataclass(slots=True)
+class MeterEnergy:
+    """A grid meter's energy counters [Wh], both positive and cumulative."""
+
+    import_wh: float = 0.0
+    export_wh: float = 0.0
+
+    def add(self, power_w: float, dt_s: float) -> None:
+        """Count ``power_w`` (> 0 import, < 0 export) flowing for ``dt_s``."""
+        energy_wh = power_w * dt_s / 3600.0
+        if energy_wh > 0:
+            self.import_wh += energy_wh
+        else:
+            self.export_wh -= energy_wh
 
 
 SIMULATORS: Registry[Simulator] = Registry("simulator", "ems.devices")

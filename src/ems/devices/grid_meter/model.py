@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from ems.dal import Sample, Value
 from ems.devices.base import (
     GridSimulator,
+    MeterEnergy,
     SimulatorConfig,
     SiteContext,
     register_simulator,
@@ -55,18 +56,13 @@ class GridMeterSimulator(GridSimulator):
         self._voltage_dev_v = self._rng.gauss(0.0, config.voltage_sd_v)
         self._net_w = 0.0  # last net site demand close_balance was given
         self._held_w = 0.0  # ActivePower at the last step, flows until the next one
-        self._import_wh = 0.0
-        self._export_wh = 0.0
+        self._energy = MeterEnergy()
         self._events = GridEvents(config.events)
 
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         self._events.start(now_s)
         if dt_s > 0:
-            energy_wh = self._held_w * dt_s / 3600.0
-            if energy_wh > 0:
-                self._import_wh += energy_wh
-            else:
-                self._export_wh -= energy_wh
+            self._energy.add(self._held_w, dt_s)
             self._advance_noise(dt_s)
         channels = self.close_balance(now_s, self._net_w)
         power = channels["ActivePower"]
@@ -75,8 +71,8 @@ class GridMeterSimulator(GridSimulator):
         channels["Frequency"] = (
             self.config.nominal_frequency_hz + self._freq_dev_hz if event_hz is None else event_hz
         )
-        channels["ActiveEnergyImport"] = self._import_wh
-        channels["ActiveEnergyExport"] = self._export_wh
+        channels["ActiveEnergyImport"] = self._energy.import_wh
+        channels["ActiveEnergyExport"] = self._energy.export_wh
         return channels
 
     def close_balance(self, now_s: float, net_site_w: float) -> dict[str, Value]:

@@ -20,6 +20,7 @@ from ems.dal import Sample, Value
 from ems.devices.base import (
     BalanceRole,
     GridSimulator,
+    MeterEnergy,
     Simulator,
     SimulatorConfig,
     SiteContext,
@@ -173,24 +174,19 @@ class ReplayGridSimulator(ReplaySimulator, GridSimulator):
         self._frequency = series.get(config.frequency_column or "")
         self._held_w = 0.0  # ActivePower at the last step, flows until the next one
         self._net_w = 0.0
-        self._import_wh = 0.0
-        self._export_wh = 0.0
+        self._energy = MeterEnergy()
 
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         if dt_s > 0:
-            energy_wh = self._held_w * dt_s / 3600.0
-            if energy_wh > 0:
-                self._import_wh += energy_wh
-            else:
-                self._export_wh -= energy_wh
+            self._energy.add(self._held_w, dt_s)
         channels = self.close_balance(now_s, self._net_w)
         self._held_w = self._net_w
         frequency = self._frequency
         channels["Frequency"] = (
             self.config.nominal_frequency_hz if frequency is None else frequency.linear(now_s)
         )
-        channels["ActiveEnergyImport"] = self._import_wh
-        channels["ActiveEnergyExport"] = self._export_wh
+        channels["ActiveEnergyImport"] = self._energy.import_wh
+        channels["ActiveEnergyExport"] = self._energy.export_wh
         return channels
 
     def close_balance(self, now_s: float, net_site_w: float) -> dict[str, Value]:
