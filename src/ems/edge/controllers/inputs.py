@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ems.edge.context import CycleContext
 from ems.profiles import DeviceProfile
 
-__all__ = ["Inputs", "Missing", "device_of_type", "read_fresh"]
+__all__ = ["BatteryAtGrid", "Inputs", "Missing", "battery_at_grid", "device_of_type", "read_fresh"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,32 @@ def device_of_type(
         found = ", ".join(of_type) or "none"
         raise ValueError(f"{field}: give the {profile_type} to use (this site has: {found})")
     return of_type[0]
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryAtGrid:
+    """The channels of a controller that sets a battery by what the grid meter reads."""
+
+    grid_w: str  # <grid>/ActivePower, > 0 import
+    battery_w: str  # <battery>/ActivePower, > 0 discharge
+    soc: str
+    max_charge_w: str
+    max_discharge_w: str
+    setpoint: str  # <battery>/SetActivePower, what the controller writes
+
+
+def battery_at_grid(
+    devices: Mapping[str, DeviceProfile], battery: str | None, grid: str | None
+) -> BatteryAtGrid:
+    """The channels of the ``battery`` and ``grid`` parameters' devices (each: the site's
+    only one of its type when not given; ``ValueError`` as :func:`device_of_type`)."""
+    battery_id = device_of_type(devices, battery, "battery", "battery")
+    grid_id = device_of_type(devices, grid, "grid_meter", "grid")
+    return BatteryAtGrid(
+        grid_w=f"{grid_id}/ActivePower",
+        battery_w=f"{battery_id}/ActivePower",
+        soc=f"{battery_id}/Soc",
+        max_charge_w=f"{battery_id}/MaxChargePower",
+        max_discharge_w=f"{battery_id}/MaxDischargePower",
+        setpoint=f"{battery_id}/SetActivePower",
+    )

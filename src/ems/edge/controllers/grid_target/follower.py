@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ems.edge.context import CycleContext
 from ems.edge.controllers.grid_target.direction import Direction, DirectionLatch
 from ems.edge.controllers.grid_target.params import GridTargetParams
-from ems.edge.controllers.inputs import Missing, device_of_type, read_fresh
+from ems.edge.controllers.inputs import Missing, battery_at_grid, read_fresh
 from ems.profiles import DeviceProfile
 
 __all__ = ["Decision", "GridFollower"]
@@ -54,21 +54,9 @@ class GridFollower:
 
     def __init__(self, params: GridTargetParams, devices: Mapping[str, DeviceProfile]) -> None:
         self.params = params
-        battery = device_of_type(devices, params.battery, "battery", "battery")
-        grid = device_of_type(devices, params.grid, "grid_meter", "grid")
-        self._grid_w = f"{grid}/ActivePower"
-        self._battery_w = f"{battery}/ActivePower"
-        self._soc = f"{battery}/Soc"
-        self._max_charge_w = f"{battery}/MaxChargePower"
-        self._max_discharge_w = f"{battery}/MaxDischargePower"
-        self.inputs = (
-            self._grid_w,
-            self._battery_w,
-            self._soc,
-            self._max_charge_w,
-            self._max_discharge_w,
-        )
-        self.output = f"{battery}/SetActivePower"
+        self._channels = ch = battery_at_grid(devices, params.battery, params.grid)
+        self.inputs = (ch.grid_w, ch.battery_w, ch.soc, ch.max_charge_w, ch.max_discharge_w)
+        self.output = ch.setpoint
         self._latch = DirectionLatch(params.deadband_w, params.smoothing_s)
         self._last_w = 0.0
         self._last_s: float | None = None
@@ -90,8 +78,8 @@ class GridFollower:
         if isinstance(inputs, Missing):
             self.reset()
             return Decision(0.0, inputs.state, inputs.detail)
-        error_w = inputs[self._grid_w] - target_grid_w
-        demand_w = error_w + inputs[self._battery_w]
+        error_w = inputs[self._channels.grid_w] - target_grid_w
+        demand_w = error_w + inputs[self._channels.battery_w]
         dt_s = 0.0 if self._last_s is None else ctx.now_s - self._last_s
         self._last_s = ctx.now_s
         direction = self._latch.update(demand_w, dt_s)
@@ -113,7 +101,7 @@ class GridFollower:
         else:
             want_w = 0.0
 
-        soc = inputs[self._soc]
+        soc = inputs[self._channels.soc]
         self._at_min_soc = _latched(
             self._at_min_soc, soc <= p.min_soc_pct, soc >= p.min_soc_pct + p.soc_hysteresis_pct
         )
@@ -124,7 +112,10 @@ class GridFollower:
             want_w = min(want_w, 0.0)
         if self._at_max_soc:
             want_w = max(want_w, 0.0)
-        setpoint_w = min(max(want_w, -inputs[self._max_charge_w]), inputs[self._max_discharge_w])
+        setpoint_w = min(
+            max(want_w, -inputs[self._channels.max_charge_w]),
+            inputs[self._channels.max_discharge_w],
+        )
         self._last_w = setpoint_w
         return Decision(setpoint_w, self._state_of(setpoint_w, direction))
 

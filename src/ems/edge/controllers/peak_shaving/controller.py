@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
-from ems.edge.controllers.inputs import Missing, device_of_type, read_fresh
+from ems.edge.controllers.inputs import Missing, battery_at_grid, read_fresh
 from ems.edge.controllers.peak_shaving.config import PeakShavingParams
 from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
@@ -56,14 +56,9 @@ class PeakShaving(Controller):
     ) -> None:
         super().__init__(controller_id, priority, params, devices)
         self.params = params
-        battery = device_of_type(devices, params.battery, "battery", "battery")
-        grid = device_of_type(devices, params.grid, "grid_meter", "grid")
-        self._grid_w = f"{grid}/ActivePower"
-        self._battery_w = f"{battery}/ActivePower"
-        self._max_charge_w = f"{battery}/MaxChargePower"
-        self._max_discharge_w = f"{battery}/MaxDischargePower"
-        self._inputs = (self._grid_w, self._battery_w, self._max_charge_w, self._max_discharge_w)
-        self.output = f"{battery}/SetActivePower"
+        self._channels = ch = battery_at_grid(devices, params.battery, params.grid)
+        self._inputs = (ch.grid_w, ch.battery_w, ch.max_charge_w, ch.max_discharge_w)
+        self.output = ch.setpoint
         self._reporter = StateReporter(controller_id, log)
 
     @property
@@ -79,9 +74,9 @@ class PeakShaving(Controller):
         if isinstance(inputs, Missing):
             self._reporter.report(ctx, inputs.state, inputs.detail)
             return
-        import0_w = inputs[self._grid_w] + inputs[self._battery_w]
-        max_discharge_w = inputs[self._max_discharge_w]
-        max_charge_w = inputs[self._max_charge_w]
+        import0_w = inputs[self._channels.grid_w] + inputs[self._channels.battery_w]
+        max_discharge_w = inputs[self._channels.max_discharge_w]
+        max_charge_w = inputs[self._channels.max_charge_w]
         alone = ctx.staged(self.output) is None
         if import0_w > p.peak_import_w:
             need_w = min(import0_w - p.peak_import_w, max_discharge_w)
