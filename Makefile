@@ -111,6 +111,7 @@ bench: install system-deps
 	$(BIN)/python bench/commands.py --cloud-log-json
 	$(BIN)/python bench/telemetry.py
 	$(BIN)/python bench/edge.py
+	$(BIN)/python bench/control.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
