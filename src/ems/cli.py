@@ -49,7 +49,12 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         from ems.edge.standalone import run_standalone
 
         commands = [parse_command(c) for c in args.command]
-        return run_standalone(config, show_table=not args.no_table, commands=commands)
+        # Standalone keeps state only where asked to: a try-out run leaves no files behind.
+        given = args.data_dir or os.environ.get("EMS_DATA_DIR")
+        state_dir = _data_dir(args.data_dir) / "edge" / config.edge_id if given else None
+        return run_standalone(
+            config, show_table=not args.no_table, commands=commands, state_dir=state_dir
+        )
     from ems.edge.connected import read_api_key, run_connected
 
     url = args.cloud or config.cloud.url
@@ -151,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="state (profile cache) under DIR/edge/ID (default: $EMS_DATA_DIR, else ./ems-data)",
+        help="state (profile cache, manual hold) under DIR/edge/ID (default: $EMS_DATA_DIR, "
+        "else ./ems-data; --standalone keeps state only when DIR or $EMS_DATA_DIR is given)",
     )
     edge.add_argument("--no-table", action="store_true", help="no live table; logs only")
     edge.add_argument(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 
 def wait_for_line(lines: queue.Queue[str], needle: str, timeout_s: float) -> str:
@@ -24,18 +26,9 @@ def wait_for_line(lines: queue.Queue[str], needle: str, timeout_s: float) -> str
     raise AssertionError(f"{needle!r} not seen within {timeout_s} s; got:\n{''.join(seen)}")
 
 
-def test_standalone_executes_a_command_and_stops_on_sigint() -> None:
+def start(*extra: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ems.cli",
-            "edge",
-            "--standalone",
-            "--no-table",
-            "--command",
-            "00:00:01,battery_1,set_active_power,-2000",
-        ],
+        [sys.executable, "-m", "ems.cli", "edge", "--standalone", "--no-table", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -43,6 +36,18 @@ def test_standalone_executes_a_command_and_stops_on_sigint() -> None:
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stderr is not None
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+    return proc, lines
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    return out
+
+
+def test_standalone_executes_a_command_and_stops_on_sigint() -> None:
+    proc, lines = start("--command", "00:00:01,battery_1,set_active_power,-2000")
     try:
         wait_for_line(lines, "running standalone", 30)
         line = wait_for_line(lines, "command cli-1 controller.executed", 30)
@@ -55,6 +60,32 @@ def test_standalone_executes_a_command_and_stops_on_sigint() -> None:
     assert proc.returncode == 0
     assert "stopped after" in out
     assert "0 controller errors" in out
+
+
+def test_a_restarted_edge_resumes_the_manual_hold(tmp_path: Path) -> None:
+    state = tmp_path / "edge" / "site-1" / "controllers.json"
+    held = {"manual_override": {"held": {"battery_1": {"set_active_power": -2000}}}}
+    proc, lines = start(
+        "--data-dir", str(tmp_path), "--command", "00:00:01,battery_1,set_active_power,-2000"
+    )
+    try:
+        wait_for_line(lines, "command cli-1 controller.executed", 60)
+        stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads(state.read_text()) == held
+    proc, lines = start("--data-dir", str(tmp_path))  # no command this time
+    try:
+        wait_for_line(
+            lines, "battery_1 resumes manual mode, holding {'set_active_power': -2000", 60
+        )
+        wait_for_line(lines, "running standalone", 60)
+        stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads(state.read_text()) == held, "still held after the second run"
 
 
 def test_edge_without_standalone_says_what_to_do() -> None:

@@ -48,7 +48,15 @@ def run_simulate(out: Path, hours: float, *extra: str) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, str]], str]:
     out = tmp_path_factory.mktemp("sim") / "day.csv"
-    proc = run_simulate(out, 24, "--command", "01:00,battery_1,set_active_power,-3000")
+    # Manual mode from the start: the demo's self-consumption would otherwise run the battery.
+    proc = run_simulate(
+        out,
+        24,
+        "--command",
+        "01:00,battery_1,set_active_power,-3000",
+        "--command",
+        "00:00,battery_1,set_mode,manual",
+    )
     assert proc.returncode == 0, proc.stderr
     with out.open() as f:
         return list(csv.DictReader(f)), proc.stderr

@@ -215,6 +215,10 @@ class EdgeConfig(_Strict):
                 if item.id in seen:
                     raise ValueError(f"{name}: duplicate id {item.id!r}")
                 seen.add(item.id)
+        # A controller's status channels are <controller id>/<Name>: not a device's.
+        clash = {d.id for d in self.devices} & {c.id for c in self.controllers}
+        if clash:
+            raise ValueError(f"controllers: id {sorted(clash)[0]!r} is already a device id")
         return self
 
 

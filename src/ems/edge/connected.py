@@ -44,7 +44,12 @@ async def serve_connected(
     executions = ExecutionLog(state_dir / EXECUTIONS_FILE)
     try:
         runtime = EdgeRuntime(
-            config, RealClock(), profiles=profiles, isolate_models=True, executions=executions
+            config,
+            RealClock(),
+            profiles=profiles,
+            isolate_models=True,
+            executions=executions,
+            state_dir=state_dir,
         )
         await runtime.prepare()
         link = CloudLink(runtime, url, api_key, state_dir, refresh_profiles=source != "cloud")

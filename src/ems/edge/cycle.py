@@ -3,8 +3,9 @@
 Cycle ``k`` starts at the absolute deadline ``t0 + k * period`` (monotonic
 time), so lateness never accumulates into drift. Each cycle: take one
 snapshot, add the site totals, run the controllers in priority order (lowest
-first, so the most important runs last and its write wins), then apply the
-outputs and write the acks. Pending requests are taken off their channels at
+first, so the most important runs last and its write wins; a controller may
+also narrow an output's range, which binds the others: :mod:`ems.edge.ranges`),
+then apply the outputs and write the acks. Pending requests are taken off their channels at
 the start of the cycle that answers them. A cycle that overruns its
 period starts the next one at the next future deadline and is counted.
 """
@@ -23,7 +24,8 @@ from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import ACK_PREFIX, REQUEST_PREFIX, Category, ChannelStore, Sample, Snapshot, Value
 from ems.edge.clocksync import ClockSync
-from ems.edge.context import Ack, CycleContext, CycleWrites
+from ems.edge.context import Ack, CycleContext, CycleWrites, clamp_into
+from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
 from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
@@ -69,7 +71,9 @@ class EdgeCycle:
         audit: AuditTrail | None = None,
         clock_sync: ClockSync | None = None,
         executions: ExecutionSink | None = None,
+        state: ControllerStateFile | None = None,
     ) -> None:
+        """``state``: where the controllers' durable state is saved when it changes."""
         if period_s <= 0:
             raise ValueError("period_s must be positive")
         self._store = store
@@ -94,6 +98,14 @@ class EdgeCycle:
             for ch in profile.channels_of(Category.OUTPUT)
         }
         self._output_addresses = frozenset(self._defaults)
+        # Controllers' own status channels (``<controller id>/State``: what it does and why).
+        self._status: dict[int, frozenset[str]] = {}
+        for c in self.controllers:
+            addresses = set()
+            for name, unit in c.status_channels().items():
+                store.declare(f"{c.id}/{name}", Category.INPUT, unit)
+                addresses.add(f"{c.id}/{name}")
+            self._status[id(c)] = frozenset(addresses)
         # Request channel -> (device, action): what an executed command was applied to.
         self._routes = {
             action.request_address(device): (device, action.name)
@@ -101,6 +113,7 @@ class EdgeCycle:
             for action in profile.actions.values()
         }
         self._executions = executions
+        self._state = state
         self.stats = CycleStats()
 
     # -- one cycle -------------------------------------------------------
@@ -128,6 +141,9 @@ class EdgeCycle:
                 self._margin_s,
                 self._output_addresses,
                 self._sync,
+                controller_id=controller.id,
+                staged=writes,
+                status_addresses=self._status[id(controller)],
             )
             try:
                 controller.run(ctx)
@@ -140,6 +156,9 @@ class EdgeCycle:
             own = ctx.take_writes()
             own.acks.extend(_unanswered(requests, own.acks, "not_handled", controller.id))
             writes.merge(own)
+        if self._state is not None:
+            # Before the acks: an "executed" hold is on disk when the cloud hears of it.
+            self._state.save_if_changed(self.controllers)
         self._apply(writes, sums, now_s, taken)
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1
@@ -191,8 +210,12 @@ class EdgeCycle:
         taken: Mapping[str, tuple[str, Mapping[str, Any]]],
     ) -> None:
         values = dict(self._defaults)
+        for address, rng in writes.ranges.items():
+            if address not in writes.outputs:  # nobody wrote it: its default, within the range
+                values[address] = clamp_into(writes.clamps, address, values[address], rng)
         values.update(writes.outputs)
         values.update(sums)
+        values.update(writes.status)
         self._store.set_channels(values, ts=now_s)
         # Acks after outputs: whoever sees "executed" finds the setpoint applied.
         at = to_rfc3339(now_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 
 from ems.audit import AuditTrail
 from ems.clock import Clock
@@ -12,6 +13,7 @@ from ems.devices.base import SIMULATORS, Simulator, SiteContext
 from ems.devices.host import SimulationHost
 from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
+from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
 from ems.edge.controllers.base import CONTROLLERS, Controller
 from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import ExecutionSink
@@ -44,10 +46,13 @@ class EdgeRuntime:
         *,
         isolate_models: bool = False,
         executions: ExecutionSink | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         """``isolate_models``: heavy simulator models run in short-lived child processes
         (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`).
-        ``executions`` takes every command the cycle applies (the execution log)."""
+        ``executions`` takes every command the cycle applies (the execution log).
+        ``state_dir``: where the controllers' durable state (the manual hold and
+        mode) is kept across restarts; ``None`` keeps it in memory only."""
         profiles = builtin_profiles() if profiles is None else profiles
         self.config = config
         self.clock = clock
@@ -84,6 +89,10 @@ class EdgeRuntime:
             period_s=1.0,  # simulators update the DAL every second, whatever the cycle period
         )
         self.controllers = self._build_controllers()
+        self.controller_state: ControllerStateFile | None = None
+        if state_dir is not None:
+            self.controller_state = ControllerStateFile(state_dir / CONTROLLER_STATE_FILE)
+            self.controller_state.restore(self.controllers)
         self.cycle = EdgeCycle(
             self.store,
             clock,
@@ -94,6 +103,7 @@ class EdgeRuntime:
             audit=self.audit,
             clock_sync=self.clock_sync,
             executions=executions,
+            state=self.controller_state,
         )
         self._prepared = False
         self._isolate_models = isolate_models
@@ -124,7 +134,10 @@ class EdgeRuntime:
         for i, ctrl in enumerate(self.config.controllers):
             cls = CONTROLLERS.get(ctrl.type)
             params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
-            controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
+            try:
+                controllers.append(cls(ctrl.id, ctrl.priority, params, self.devices))
+            except ValueError as exc:  # a parameter that does not fit this site's devices
+                raise ConfigError(f"controllers[{i}].params.{exc}") from None
         return controllers
 
     async def prepare(self) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -110,10 +111,14 @@ async def _serve(
 
 
 def run_standalone(
-    config: EdgeConfig, show_table: bool = True, commands: Sequence[ScheduledCommand] = ()
+    config: EdgeConfig,
+    show_table: bool = True,
+    commands: Sequence[ScheduledCommand] = (),
+    state_dir: Path | None = None,
 ) -> int:
-    """Run until SIGINT/SIGTERM; returns the process exit code."""
-    runtime = EdgeRuntime(config, RealClock(), isolate_models=True)
+    """Run until SIGINT/SIGTERM; returns the process exit code. With ``state_dir`` the
+    manual hold and mode survive a restart."""
+    runtime = EdgeRuntime(config, RealClock(), isolate_models=True, state_dir=state_dir)
     check_commands(runtime, commands)
     console = Console(stderr=False)
     asyncio.run(_serve(runtime, show_table, console, commands))

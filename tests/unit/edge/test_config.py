@@ -21,7 +21,7 @@ def test_demo_site_is_the_default() -> None:
     config = load_edge_config(None)
     assert config.edge_id == "site-1"
     assert [d.id for d in config.devices] == ["battery_1", "pv_1", "grid", "load"]
-    assert [c.type for c in config.controllers] == ["manual_override"]
+    assert [c.type for c in config.controllers] == ["self_consumption", "manual_override"]
     assert config.cycle.period_s == 1.0
 
 
@@ -65,13 +65,17 @@ def test_demo_site_is_the_default() -> None:
         ),
         (lambda d: d["devices"].append(dict(d["devices"][0])), "duplicate id 'battery_1'"),
         (
+            lambda d: d["controllers"][0].__setitem__("id", "grid"),
+            "controllers: id 'grid' is already a device id",
+        ),
+        (
             lambda d: d["controllers"][0].__setitem__("type", "magic"),
             "controllers[0].type: unknown controller type 'magic'",
         ),
         (lambda d: d["controllers"][0].pop("priority"), "controllers[0].priority: Field required"),
         (
-            lambda d: d["controllers"][0].__setitem__("params", {"devices": "all"}),
-            "controllers[0].params.devices",
+            lambda d: d["controllers"][1].__setitem__("params", {"devices": "all"}),
+            "controllers[1].params.devices",
         ),
         (lambda d: d.__setitem__("devices", []), "devices: List should have at least 1 item"),
     ],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +50,22 @@ class Controller(ABC):
         hands them to the controller in ``ctx.requests``.
         """
         return ()
+
+    def status_channels(self) -> Mapping[str, str | None]:
+        """This controller's own channels, name -> unit, declared as
+        ``<controller id>/<name>`` (none by default); set with ``ctx.status``."""
+        return {}
+
+    def durable_state(self) -> Mapping[str, Any] | None:
+        """JSON-able state that must survive an edge restart, or ``None`` (the default).
+
+        The edge saves it whenever it changes, before the cycle's acks go out,
+        and hands it back to :meth:`restore_state` at the next start.
+        """
+        return None
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Take back what :meth:`durable_state` returned before a restart."""
 
     @abstractmethod
     def run(self, ctx: CycleContext) -> None:

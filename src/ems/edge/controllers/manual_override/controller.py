@@ -8,6 +8,9 @@ the profile's static range and the snapshot's current dynamic limits
 clamped to the current dynamic limits, until a newer command replaces it or
 ``set_mode: auto`` releases the device. While a device is held, outputs without
 a setpoint get their profile default (a battery in manual mode idles at 0 W).
+A held numeric output is *pinned* (:meth:`CycleContext.pin`): whatever the
+automatic controllers narrowed, the operator's value stands. The mode and the
+held setpoints are durable state: an edge restarted resumes them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ems.dal import Value
 from ems.edge.context import Ack, CycleContext
 from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.manual_override.config import ManualOverrideParams
@@ -61,7 +65,7 @@ class ManualOverride(Controller):
         wanted = params.devices if params.devices is not None else list(devices)
         unknown = [d for d in wanted if d not in devices]
         if unknown:
-            raise ValueError(f"manual_override: unknown devices {unknown}")
+            raise ValueError(f"devices: unknown devices {unknown}")
         self._served = {d: devices[d] for d in wanted if devices[d].actions}
         # (device, action, request address), worked out once: the cycle is hot.
         self._routes = [
@@ -75,6 +79,30 @@ class ManualOverride(Controller):
         """The device's held setpoints by action, or ``None`` when in auto mode."""
         state = self._held.get(device_id)
         return None if state is None else dict(state.setpoints)
+
+    def durable_state(self) -> dict[str, Any]:
+        # A device present is in manual mode (with its held setpoints, maybe none).
+        return {"held": {d: dict(s.setpoints) for d, s in self._held.items()}}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        held = state.get("held")
+        if not isinstance(held, Mapping):
+            return
+        for device_id, setpoints in held.items():
+            profile = self._served.get(device_id)
+            if profile is None or not isinstance(setpoints, Mapping):
+                log.warning("saved manual hold of %r ignored: not a device served", device_id)
+                continue
+            # Only values that still fit the profile; each cycle clamps to live limits.
+            kept = {
+                name: value
+                for name, value in setpoints.items()
+                if name in profile.actions
+                and name != MODE_ACTION
+                and check_static(profile.actions[name], value) is None
+            }
+            self._held[device_id] = _Held(kept)
+            log.info("%s resumes manual mode, holding %s", device_id, kept or "its defaults")
 
     def request_channels(self) -> list[str]:
         return [address for _, _, address in self._routes]
@@ -171,14 +199,22 @@ class ManualOverride(Controller):
             address = f"{device_id}/{action.output}"
             default = profile.channels[action.output].default
             value = state.setpoints.get(action.name)
-            if value is None:
-                ctx.write(address, default)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int | float) and not isinstance(value, bool):
                 limits = dynamic_limits(action, _lookup(ctx, device_id), ctx.now_s)
                 # Without fresh limits the only safe setpoint is the default (idle).
-                ctx.write(address, limits.clamp(value) if isinstance(limits, Limits) else default)
+                if isinstance(limits, Limits):
+                    _put(ctx, address, limits.clamp(value), "manual hold")
+                else:
+                    _put(ctx, address, default, f"manual hold, no live limits: {limits.reason}")
             else:
-                ctx.write(address, value)
+                _put(ctx, address, default if value is None else value, "manual mode")
+
+
+def _put(ctx: CycleContext, address: str, value: Value, reason: str) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        ctx.pin(address, value, reason)
+    else:
+        ctx.write(address, value)
 
 
 def _lookup(ctx: CycleContext, device_id: str) -> Any:
