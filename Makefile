@@ -113,6 +113,7 @@ bench: install system-deps
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/sunspec.py
 	$(BIN)/python bench/devices.py
+	$(BIN)/python bench/control.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,259 @@
+"""Perfect-foresight battery dispatch as a linear program, solved with HiGHS.
+
+Given the site's net demand (load − PV) per step, the import and export price
+per step and a demand charge, find the battery power per step that minimises
+the bill: energy bought at its price, minus energy sold at its price, plus the
+demand charge on each billing period's highest 15-min mean import. Power is
+constant within a step; a step is ``step_s`` long and must divide a quarter
+hour, and the horizon starts on a quarter hour, so quarter hours are
+consecutive groups of steps.
+
+Variables per step ``t`` (W): charge ``c`` >= 0 and discharge ``d`` >= 0 of the
+battery (AC side), grid import ``i`` >= 0 and export ``x`` >= 0, and the stored
+energy ``e`` (Wh) at the end of the step; one peak ``p`` (W) per billing period.
+
+- balance: ``i − x = net + c − d``
+- energy: ``e[t] = e[t−1] + (η·c − d/η)·Δt``, ``e[−1]`` the initial energy,
+  ``min_wh <= e <= max_wh``, and at the end ``e >= terminal_min_wh`` if given
+- power: ``c``, ``d`` within the rated limits and the SOC derating, which is
+  linear in the energy at the start of the step (:mod:`ems.optimize.battery`)
+- demand (epigraph): ``mean of i over each quarter hour <= p[its period]``
+- cost: ``Σ (i·import_price − x·export_price)·Δt/1000 + Σ p·demand_charge/1000``
+
+Charging and discharging at once only loses energy (η < 1), so the optimum
+does not, unless a negative price makes wasting energy pay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from ems.optimize.battery import BatteryModel
+
+__all__ = [
+    "DEMAND_INTERVAL_S",
+    "DispatchPlan",
+    "DispatchProblem",
+    "OptimizeError",
+    "solve_dispatch",
+]
+
+DEMAND_INTERVAL_S = 900.0
+_WH_PER_KWH = 1000.0
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class OptimizeError(Exception):
+    """The problem is malformed, or HiGHS found no optimum (infeasible, unbounded, failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchProblem:
+    """One horizon: arrays of equal length, one value per step."""
+
+    battery: BatteryModel
+    step_s: float
+    net_load_w: Sequence[float] | FloatArray  # load − PV, > 0 needs import
+    import_price_per_kwh: Sequence[float] | FloatArray
+    export_price_per_kwh: Sequence[float] | FloatArray
+    demand_charge_per_kw: float = 0.0  # per kW of each billing period's peak
+    #: Billing period of each step (e.g. its local month), non-decreasing; ``None``: one period.
+    period_of_step: Sequence[int] | IntArray | None = None
+    #: The stored energy must end at least this high (Wh); ``None``: free.
+    terminal_min_wh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPlan:
+    """The optimum: powers in W per step (battery > 0 discharging), energy in Wh."""
+
+    battery_w: FloatArray
+    charge_w: FloatArray
+    discharge_w: FloatArray
+    grid_w: FloatArray  # > 0 import
+    energy_wh: FloatArray  # at the end of each step
+    peak_import_w: FloatArray  # per billing period, the demand charge's base
+    cost: float  # energy cost − export revenue + demand charges, in the tariff's currency
+
+
+def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
+    """Solve ``problem`` with HiGHS; raises :class:`OptimizeError` when it has no optimum."""
+    net = np.asarray(problem.net_load_w, dtype=np.float64)
+    buy = np.asarray(problem.import_price_per_kwh, dtype=np.float64)
+    sell = np.asarray(problem.export_price_per_kwh, dtype=np.float64)
+    n = len(net)
+    periods, n_periods = _periods(problem.period_of_step, n)
+    per_quarter = _steps_per_quarter(problem.step_s)
+    _check(problem, net, buy, sell)
+
+    bat = problem.battery
+    dt_h = problem.step_s / 3600.0
+    eta = bat.efficiency
+    # Column blocks: c, d, i, x, e (n each), then one peak per period.
+    c0, d0, i0, x0, e0, p0 = 0, n, 2 * n, 3 * n, 4 * n, 5 * n
+    n_cols = 5 * n + n_periods
+    steps = np.arange(n)
+
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    vals: list[FloatArray] = []
+    lower: list[FloatArray] = []
+    upper: list[FloatArray] = []
+    n_rows = 0
+
+    def add(row: IntArray, col: IntArray, val: float | FloatArray) -> None:
+        rows.append(row)
+        cols.append(col)
+        vals.append(np.broadcast_to(np.asarray(val, dtype=np.float64), row.shape).copy())
+
+    # balance: i − x − c + d = net
+    r = n_rows + steps
+    for block, sign in ((i0, 1.0), (x0, -1.0), (c0, -1.0), (d0, 1.0)):
+        add(r, block + steps, sign)
+    lower.append(net)
+    upper.append(net)
+    n_rows += n
+
+    # energy: e[t] − e[t−1] − η·Δt·c + Δt/η·d = 0 (e[−1], known, moves to the right side)
+    r = n_rows + steps
+    add(r, e0 + steps, 1.0)
+    add(r[1:], e0 + steps[:-1], -1.0)
+    add(r, c0 + steps, -eta * dt_h)
+    add(r, d0 + steps, dt_h / eta)
+    start = np.zeros(n)
+    start[0] = bat.initial_wh
+    lower.append(start)
+    upper.append(start)
+    n_rows += n
+
+    # derating: c <= Pc·(f + (1−f)·(max − e_start)/band), d <= Pd·(f + (1−f)·(e_start − min)/band)
+    band = bat.derate_band_wh
+    if band > 0 and bat.derate_floor < 1:
+        slope = (1.0 - bat.derate_floor) / band
+        for block, rated, sign, base in (
+            (c0, bat.max_charge_power_w, 1.0, bat.derate_floor + slope * bat.max_wh),
+            (d0, bat.max_discharge_power_w, -1.0, bat.derate_floor - slope * bat.min_wh),
+        ):
+            r = n_rows + steps
+            add(r, block + steps, 1.0)
+            add(r[1:], e0 + steps[:-1], sign * rated * slope)
+            rhs = np.full(n, rated * base)
+            rhs[0] -= sign * rated * slope * bat.initial_wh
+            lower.append(np.full(n, -np.inf))
+            upper.append(rhs)
+            n_rows += n
+
+    # demand: Σ i over a quarter hour / steps per quarter − p[period] <= 0
+    if problem.demand_charge_per_kw > 0:
+        quarter = steps // per_quarter
+        n_quarters = int(quarter[-1]) + 1
+        add(n_rows + quarter, i0 + steps, 1.0 / per_quarter)
+        first_steps = np.arange(n_quarters) * per_quarter
+        add(n_rows + np.arange(n_quarters), p0 + periods[first_steps], -1.0)
+        lower.append(np.full(n_quarters, -np.inf))
+        upper.append(np.zeros(n_quarters))
+        n_rows += n_quarters
+
+    to_kwh = dt_h / _WH_PER_KWH
+    cost = np.zeros(n_cols)
+    cost[i0 : i0 + n] = buy * to_kwh
+    cost[x0 : x0 + n] = -sell * to_kwh
+    cost[p0:] = problem.demand_charge_per_kw / _WH_PER_KWH
+
+    col_lower = np.zeros(n_cols)
+    col_upper = np.full(n_cols, np.inf)
+    col_upper[c0 : c0 + n] = bat.max_charge_power_w
+    col_upper[d0 : d0 + n] = bat.max_discharge_power_w
+    col_lower[e0 : e0 + n] = bat.min_wh
+    col_upper[e0 : e0 + n] = bat.max_wh
+    if problem.terminal_min_wh is not None:
+        col_lower[e0 + n - 1] = min(max(problem.terminal_min_wh, bat.min_wh), bat.max_wh)
+
+    matrix = sparse.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, n_cols),
+    )
+    x = _run_highs(matrix, cost, col_lower, col_upper, np.concatenate(lower), np.concatenate(upper))
+    charge, discharge = x[c0 : c0 + n], x[d0 : d0 + n]
+    return DispatchPlan(
+        battery_w=discharge - charge,
+        charge_w=charge,
+        discharge_w=discharge,
+        grid_w=x[i0 : i0 + n] - x[x0 : x0 + n],
+        energy_wh=x[e0 : e0 + n],
+        peak_import_w=x[p0:],
+        cost=float(cost @ x),
+    )
+
+
+def _periods(period_of_step: Sequence[int] | IntArray | None, n: int) -> tuple[IntArray, int]:
+    """Billing periods renumbered 0, 1, … in order of appearance."""
+    if period_of_step is None:
+        return np.zeros(n, dtype=np.int64), 1
+    raw = np.asarray(period_of_step, dtype=np.int64)
+    if len(raw) != n:
+        raise OptimizeError("period_of_step must have one entry per step")
+    if n and np.any(np.diff(raw) < 0):
+        raise OptimizeError("period_of_step must not decrease")
+    _, periods = np.unique(raw, return_inverse=True)
+    return periods.astype(np.int64), int(periods.max()) + 1 if n else 0
+
+
+def _steps_per_quarter(step_s: float) -> int:
+    per_quarter = DEMAND_INTERVAL_S / step_s
+    if step_s <= 0 or abs(per_quarter - round(per_quarter)) > 1e-9:
+        raise OptimizeError(f"step_s {step_s} must divide the {DEMAND_INTERVAL_S:.0f} s quarter")
+    return round(per_quarter)
+
+
+def _check(problem: DispatchProblem, net: FloatArray, buy: FloatArray, sell: FloatArray) -> None:
+    n = len(net)
+    if n == 0:
+        raise OptimizeError("the horizon has no steps")
+    if len(buy) != n or len(sell) != n:
+        raise OptimizeError("prices must have one entry per step")
+    if not (np.all(np.isfinite(net)) and np.all(np.isfinite(buy)) and np.all(np.isfinite(sell))):
+        raise OptimizeError("net load and prices must be finite")
+    # Selling above the buying price would pay for importing and exporting at once, without end.
+    if np.any(sell > buy):
+        raise OptimizeError("the export price must not exceed the import price at any step")
+    if problem.demand_charge_per_kw < 0:
+        raise OptimizeError("demand_charge_per_kw must not be negative")
+
+
+def _run_highs(
+    matrix: sparse.csc_matrix,
+    cost: FloatArray,
+    col_lower: FloatArray,
+    col_upper: FloatArray,
+    row_lower: FloatArray,
+    row_upper: FloatArray,
+) -> FloatArray:
+    lp = highspy.HighsLp()
+    lp.num_col_ = matrix.shape[1]
+    lp.num_row_ = matrix.shape[0]
+    lp.col_cost_ = cost
+    lp.col_lower_ = col_lower
+    lp.col_upper_ = col_upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # its stub leaves __init__ untyped
+    highs.setOptionValue("output_flag", False)
+    highs.passModel(lp)
+    highs.run()
+    status = highs.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise OptimizeError(f"HiGHS: {highs.modelStatusToString(status)}")
+    return np.asarray(highs.getSolution().col_value, dtype=np.float64)

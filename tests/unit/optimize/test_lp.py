@@ -1,0 +1,160 @@
+"""The perfect-foresight LP on days small enough to check by hand (15-min steps, 0.25 h each)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ems.optimize import BatteryModel, DispatchProblem, OptimizeError, solve_dispatch
+
+QUARTER_S = 900.0
+
+
+def battery(**overrides: float) -> BatteryModel:
+    values: dict[str, float] = {
+        "capacity_wh": 1000.0,
+        "max_charge_power_w": 4000.0,
+        "max_discharge_power_w": 4000.0,
+        "efficiency": 1.0,
+        "min_soc_pct": 0.0,
+        "max_soc_pct": 100.0,
+        "initial_soc_pct": 0.0,
+    }
+    values.update(overrides)
+    return BatteryModel(**values)
+
+
+def problem(bat: BatteryModel, net: list[float], buy: list[float], **kw: object) -> DispatchProblem:
+    return DispatchProblem(
+        battery=bat,
+        step_s=QUARTER_S,
+        net_load_w=net,
+        import_price_per_kwh=buy,
+        export_price_per_kwh=[0.0] * len(net),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+TWO_PRICES = [0.10] * 4 + [0.40] * 4
+
+
+def test_a_two_price_day_charges_cheap_and_discharges_expensive() -> None:
+    # 1 kW all day: 1 kWh in each half. The empty 1 kWh battery fills in the cheap hour
+    # and covers the whole expensive hour: 2 kWh at 0.10, nothing at 0.40.
+    plan = solve_dispatch(problem(battery(), [1000.0] * 8, TWO_PRICES))
+    assert plan.cost == pytest.approx(0.20, abs=1e-6)
+    assert np.all(plan.discharge_w[:4] < 1e-6)
+    assert np.all(plan.charge_w[4:] < 1e-6)
+    assert plan.energy_wh[3] == pytest.approx(1000.0, abs=1e-3)
+    np.testing.assert_allclose(plan.grid_w[4:], 0.0, atol=1e-6)
+    np.testing.assert_allclose(plan.grid_w, 1000.0 - plan.battery_w, atol=1e-6)
+
+
+def test_losses_are_paid_where_the_spread_covers_them() -> None:
+    # η = 0.9 each way: 1 Wh bought at 0.10 returns 0.81 Wh, worth 0.324 at 0.40.
+    plan = solve_dispatch(problem(battery(efficiency=0.9), [1000.0] * 8, TWO_PRICES))
+    stored_wh = plan.energy_wh[3]
+    assert stored_wh == pytest.approx(1000.0, abs=1e-3)
+    delivered_wh = plan.discharge_w[4:].sum() * 0.25
+    assert delivered_wh == pytest.approx(stored_wh * 0.9, rel=1e-6)
+
+
+def test_power_and_soc_bounds_hold() -> None:
+    bat = battery(
+        max_charge_power_w=600.0,
+        max_discharge_power_w=700.0,
+        min_soc_pct=20,
+        max_soc_pct=80,
+        initial_soc_pct=50,
+    )
+    plan = solve_dispatch(problem(bat, [1000.0] * 8, TWO_PRICES))
+    assert plan.charge_w.max() <= 600.0 + 1e-6
+    assert plan.discharge_w.max() <= 700.0 + 1e-6
+    assert plan.energy_wh.min() >= 200.0 - 1e-6
+    assert plan.energy_wh.max() <= 800.0 + 1e-6
+    # 600 W for four quarters is 600 Wh, more than the 300 Wh of room: it fills up.
+    assert plan.energy_wh[3] == pytest.approx(800.0, abs=1e-3)
+
+
+def test_never_charges_and_discharges_at_once_when_that_only_loses_energy() -> None:
+    net = [800.0, -1500.0, 300.0, -200.0, 2500.0, -900.0, 0.0, 1200.0]
+    bat = battery(efficiency=0.9, initial_soc_pct=50)
+    plan = solve_dispatch(problem(bat, net, TWO_PRICES))
+    np.testing.assert_allclose(np.minimum(plan.charge_w, plan.discharge_w), 0.0, atol=1e-6)
+
+
+def test_a_flat_price_with_a_lossy_battery_and_no_surplus_leaves_it_idle() -> None:
+    plan = solve_dispatch(
+        problem(battery(efficiency=0.9), [1000.0] * 8, [0.3] * 8, terminal_min_wh=0.0)
+    )
+    np.testing.assert_allclose(plan.battery_w, 0.0, atol=1e-6)
+
+
+def test_the_demand_charge_flattens_the_peak() -> None:
+    # 1 kW for 7 quarters then 4 kW: 2.75 kWh in 2 h. Flat at 1375 W, the last quarter
+    # needs (4000 − 1375) W · 0.25 h = 656 Wh from the battery, which it has room for.
+    net = [1000.0] * 7 + [4000.0]
+    without = solve_dispatch(problem(battery(), net, [0.3] * 8))
+    assert without.cost == pytest.approx(2.75 * 0.3, abs=1e-6)
+    plan = solve_dispatch(problem(battery(), net, [0.3] * 8, demand_charge_per_kw=10.0))
+    assert plan.peak_import_w[0] == pytest.approx(1375.0, abs=1e-3)
+    assert plan.grid_w.max() == pytest.approx(1375.0, abs=1e-3)
+    assert plan.cost == pytest.approx(2.75 * 0.3 + 1.375 * 10.0, abs=1e-6)
+
+
+def test_each_billing_period_has_its_own_peak() -> None:
+    net = [1000.0, 3000.0, 500.0, 500.0]
+    plan = solve_dispatch(
+        problem(
+            battery(max_charge_power_w=0.0, max_discharge_power_w=0.0),  # idle
+            net,
+            [0.3] * 4,
+            demand_charge_per_kw=10.0,
+            period_of_step=[7, 7, 8, 8],
+        )
+    )
+    np.testing.assert_allclose(plan.peak_import_w, [3000.0, 500.0], atol=0.01)
+
+
+def test_the_peak_is_the_mean_over_a_quarter_hour_not_one_step() -> None:
+    # 5-min steps: 3 per quarter; a 3 kW spike in one step is a 1667 W quarter mean.
+    plan = solve_dispatch(
+        DispatchProblem(
+            battery=battery(max_charge_power_w=0.0, max_discharge_power_w=0.0),
+            step_s=300.0,
+            net_load_w=[1000.0, 3000.0, 1000.0],
+            import_price_per_kwh=[0.3] * 3,
+            export_price_per_kwh=[0.0] * 3,
+            demand_charge_per_kw=10.0,
+        )
+    )
+    assert plan.peak_import_w[0] == pytest.approx(5000.0 / 3, abs=0.01)
+
+
+def test_derating_near_full_limits_the_charge_power_as_the_simulator_does() -> None:
+    # Band of 10 % (100 Wh) below 100 %, floor 0.1: at 950 Wh the limit is 4000·0.55 = 2200 W.
+    bat = battery(initial_soc_pct=95, derate_band_pct=10, derate_floor=0.1)
+    plan = solve_dispatch(problem(bat, [-4000.0] * 2, [0.3] * 2))
+    assert plan.charge_w[0] <= bat.charge_limit_w(950.0) + 1e-6
+    assert bat.charge_limit_w(950.0) == pytest.approx(2200.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("export_price_per_kwh", [0.5] * 8, "export price must not exceed"),
+        ("step_s", 700.0, "must divide"),
+        ("period_of_step", [1, 0, 0, 0, 0, 0, 0, 0], "must not decrease"),
+    ],
+)
+def test_malformed_problems_are_refused(field: str, value: object, message: str) -> None:
+    fields: dict[str, object] = {
+        "battery": battery(),
+        "step_s": QUARTER_S,
+        "net_load_w": [1000.0] * 8,
+        "import_price_per_kwh": TWO_PRICES,
+        "export_price_per_kwh": [0.0] * 8,
+        field: value,
+    }
+    with pytest.raises(OptimizeError, match=message):
+        solve_dispatch(DispatchProblem(**fields))  # type: ignore[arg-type]
