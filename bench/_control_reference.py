@@ -4,8 +4,7 @@
 - the perfect-foresight optimum: :func:`ems.optimize.solve_dispatch` (HiGHS) with
   the battery simulator's own parameters and the site's tariff, the stored
   energy free at the end as it is for the controller;
-- the ideal greedy self-consumption rule, stepped at the controller's cycle, and
-  the same rule one cycle late (the best a controller that measures can do).
+- the ideal greedy self-consumption rule, stepped at the controller's cycle.
 
 All of them are summed by :class:`ems.edge.energy_summary.SiteSummary`, the
 code that prints ``ems simulate``'s summary line, so the figures compare like
@@ -71,8 +70,6 @@ class References:
         per_cycle_w = np.repeat(self.net_w, round(STEP_S / cycle_s))
         greedy = greedy_self_consumption(self.battery, per_cycle_w, cycle_s)
         self.greedy = figures(tariff, data.start_s, cycle_s, greedy.grid_w, greedy.battery_w)
-        late = greedy_self_consumption(self.battery, per_cycle_w, cycle_s, lag_steps=1)
-        self.greedy_late = figures(tariff, data.start_s, cycle_s, late.grid_w, late.battery_w)
 
     def problem(self, net_w: FloatArray, start_s: float) -> DispatchProblem:
         times = (start_s + STEP_S * np.arange(len(net_w))).tolist()

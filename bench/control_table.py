@@ -46,21 +46,18 @@ def notes(r: dict[str, Any]) -> str:
     if "import_vs_greedy_pct" in r:
         parts.append(
             f"import vs greedy rule {r['import_vs_greedy_pct']:+.2f} % "
-            f"({r['greedy_self_consumption']['import_kwh']:.1f} kWh), vs the rule one cycle "
-            f"late {r['import_vs_greedy_one_cycle_late_pct']:+.2f} %"
+            f"({r['greedy_self_consumption']['import_kwh']:.1f} kWh)"
         )
     weeks = r.get("peak_shaving", [])
     if weeks:
         held = sum(p["held"] for p in weeks)
         worst = max(p["peak_import_15min_w"] / p["threshold_w"] for p in weeks)
         over = sum(p["quarters_over"] for p in weeks)
-        beyond = sum(p["quarters_over_beyond_one_cycle_late"] for p in weeks)
         exhausted = sum(p["of_those_with_battery_exhausted"] for p in weeks)
         parts.append(
             f"threshold (80 % of the no-battery peak) held within 1 % in {held}/{len(weeks)} "
             f"spans, worst peak {100 * worst:.1f} % of it; {over} quarter hours over, "
-            f"{beyond} beyond a one-cycle-late answer, {exhausted} of those with the battery "
-            "empty or at its limit"
+            f"{exhausted} of those with the battery empty or at its limit"
         )
     failed = [c["check"].split(": ", 1)[1] for c in r.get("checks", []) if not c["passed"]]
     if failed:

@@ -86,17 +86,17 @@ def test_shape_of_the_csv(day: tuple[list[dict[str, str]], str]) -> None:
 
 
 @pytest.mark.slow
-def test_battery_charges_from_the_next_cycle_until_full(
+def test_battery_charges_from_the_command_cycle_until_full(
     day: tuple[list[dict[str, str]], str],
 ) -> None:
     rows, _ = day
     cfg = BatteryConfig.model_validate(load_edge_config(None).devices[0].params)
-    assert all(f(r, f"{B}/ActivePower") == 0 for r in rows[: COMMAND_ROW + 1]), "idle before"
+    assert all(f(r, f"{B}/ActivePower") == 0 for r in rows[:COMMAND_ROW]), "idle before"
     assert f(rows[COMMAND_ROW], f"{B}/SetActivePower") == -3000, "executed in the 01:00 cycle"
-    assert f(rows[COMMAND_ROW + 1], f"{B}/ActivePower") == -3000, "followed from the next cycle"
+    assert f(rows[COMMAND_ROW], f"{B}/ActivePower") == -3000, "followed from that cycle on"
     full = next(i for i, r in enumerate(rows) if f(r, f"{B}/Soc") >= cfg.max_soc_pct)
-    assert COMMAND_ROW + 1 < full < len(rows) - 1, "reaches max SOC within the day"
-    charging = [f(r, f"{B}/ActivePower") for r in rows[COMMAND_ROW + 1 : full]]
+    assert COMMAND_ROW < full < len(rows) - 1, "reaches max SOC within the day"
+    charging = [f(r, f"{B}/ActivePower") for r in rows[COMMAND_ROW:full]]
     assert all(p < 0 for p in charging), "charges on every cycle until full"
     assert min(charging) == -3000, "never beyond the command"
     after = rows[full:]

@@ -159,6 +159,17 @@ class EdgeCycle:
         self.stats = CycleStats()
 
     # -- one cycle -------------------------------------------------------
+    def publish_totals(self) -> None:
+        """Recompute the site totals (``_sum/*``) from the store as it is now.
+
+        ``ems simulate`` calls it after the devices took up the cycle's setpoints, so a
+        CSV row's totals describe the same power flows as its device columns.
+        """
+        snapshot = self._store.snapshot()
+        sums = self._meter.compute(snapshot)
+        if sums:
+            self._store.set_channels(dict(sums), ts=snapshot.taken_at)
+
     def run_once(self, index: int, jitter_s: float = 0.0) -> CycleWrites:
         """Run one cycle now; returns the writes it applied."""
         started = time.perf_counter()

@@ -3,8 +3,12 @@ and the run's energy and cost figures (:class:`~ems.edge.energy_summary.SiteSumm
 
 Devices step every second (every cycle when the cycle is longer), scripted
 commands are written to their request channels exactly as the edge dispatcher
-writes commands from the cloud, then the cycle runs. A command issued at
-cycle k is executed in cycle k and the devices follow it from cycle k+1 on.
+writes commands from the cloud, then the cycle runs, then the devices take up
+what it wrote. A setpoint written at cycle k flows from cycle k's time on, as a
+real inverter follows its setpoint within a second of the write: with a 60 s
+cycle, letting it wait for the next cycle would make every controller a minute
+late and the 60 s run disagree with the 1 s run. Each CSV row is taken after
+that, so it shows the power that flows until the next row.
 """
 
 from __future__ import annotations
@@ -170,6 +174,9 @@ def simulate(
                 )
             next_command += 1
         runtime.cycle.run_once(k)
+        # A zero-length step: nothing settles, each device takes up its new setpoint.
+        runtime.host.tick_all()
+        runtime.cycle.publish_totals()
         data = runtime.store.snapshot()
         writer.writerow([to_rfc3339(data.taken_at), *(_cell(data.get(a)) for a in columns)])
         # The row's power flows until the next cycle, as the devices integrate it.

@@ -3,11 +3,9 @@
 Each step the battery covers the whole net demand (load − PV > 0: discharge;
 < 0: charge from the surplus), within the rated power, the SOC derating and
 the energy left before a bound, with the same efficiency as the simulated
-battery (:mod:`ems.optimize.battery`). It knows the step's net demand exactly,
-which a controller measuring the grid does not: with ``lag_steps`` = 1 the rule
-acts on the net demand of the step before, as a controller that reads the
-meter each cycle and whose setpoint the battery follows from the next cycle on
-at best can.
+battery (:mod:`ems.optimize.battery`). It knows each step's net demand exactly;
+a controller that reads the meter at the start of a step and whose battery
+follows at once can match it where the demand holds over the step.
 """
 
 from __future__ import annotations
@@ -34,20 +32,15 @@ def greedy_self_consumption(
     battery: BatteryModel,
     net_load_w: Sequence[float] | FloatArray,
     step_s: float,
-    lag_steps: int = 0,
 ) -> GreedyRun:
-    """Run the rule over ``net_load_w`` (W per step of ``step_s`` seconds), acting on the
-    net demand of ``lag_steps`` steps before (0 W before the first)."""
-    if lag_steps < 0:
-        raise ValueError("lag_steps must not be negative")
+    """Run the rule over ``net_load_w`` (W per step of ``step_s`` seconds)."""
     net = np.asarray(net_load_w, dtype=np.float64)
-    seen = np.concatenate([np.zeros(lag_steps), net[: len(net) - lag_steps]])
     dt_h = step_s / 3600.0
     eta = battery.efficiency
     energy = battery.initial_wh
     power = np.zeros(len(net))
     stored = np.zeros(len(net))
-    for t, want in enumerate(seen.tolist()):
+    for t, want in enumerate(net.tolist()):
         if want > 0:
             room_w = (energy - battery.min_wh) * eta / dt_h
             p = min(want, battery.discharge_limit_w(energy), room_w)

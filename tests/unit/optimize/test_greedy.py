@@ -38,9 +38,3 @@ def test_stops_at_the_energy_bounds_with_the_efficiency_applied() -> None:
     run = greedy_self_consumption(battery(), [1000.0] * 2, 3600.0)
     assert run.battery_w[0] == pytest.approx(360.0)
     assert run.energy_wh[-1] == pytest.approx(100.0)
-
-
-def test_one_step_late_the_rule_covers_the_previous_steps_demand() -> None:
-    run = greedy_self_consumption(battery(), [500.0, 800.0, -300.0], 60.0, lag_steps=1)
-    np.testing.assert_allclose(run.battery_w, [0.0, 500.0, 800.0])
-    np.testing.assert_allclose(run.grid_w, [500.0, 300.0, -1100.0])
