@@ -20,8 +20,12 @@ DEVICES = devices_of({B: "battery", "grid": "grid_meter"})
 STATE = "ps/State"
 
 
-def peak_shaving(peak_import_w: float = 5000, recharge_below_w: float = 2000) -> PeakShaving:
-    params = PeakShavingParams(peak_import_w=peak_import_w, recharge_below_w=recharge_below_w)
+def peak_shaving(
+    peak_import_w: float = 5000, recharge_below_w: float = 2000, **more: float
+) -> PeakShaving:
+    params = PeakShavingParams(
+        peak_import_w=peak_import_w, recharge_below_w=recharge_below_w, **more
+    )
     return PeakShaving("ps", 20, params, DEVICES)
 
 
@@ -135,6 +139,45 @@ def test_manual_beats_both_and_auto_hands_the_battery_back() -> None:
     assert cycle(h, 1000, power_w=5000, soc=50) == 5000, "steady: load covered, no import"
 
 
+# -- the reserve kept for peaks --------------------------------------------
+@pytest.mark.parametrize(
+    ("grid_w", "soc", "expected_w", "state"),
+    [
+        (1000, 60, 1000, "recharging"),  # above the reserve: self-consumption covers the load
+        (1000, 40, 0, "holding_reserve"),  # at the reserve: no discharge for the load
+        (-2000, 40, -2000, "holding_reserve"),  # surplus PV still charges it
+        (7000, 41, 5000, "shaving"),  # above it: self-consumption covers what it can
+        (7000, 40, 2000, "shaving"),  # a peak may use the reserve, but only for the peak
+        (7000, 30, 2000, "shaving"),
+        (500, 30, -1500, "restoring_reserve"),  # after the peak: recharged up to 2 kW import
+    ],
+)
+def test_the_reserve_is_kept_for_peaks(
+    grid_w: float, soc: float, expected_w: float, state: str
+) -> None:
+    h = CycleHarness([self_consumption(), peak_shaving(reserve_soc_pct=40)], DEVICES)
+    assert cycle(h, grid_w, soc=soc) == expected_w
+    assert h.output(STATE) == state
+
+
+def test_the_reserve_is_restored_after_a_peak_and_then_held_without_flicker() -> None:
+    h = CycleHarness([self_consumption(), peak_shaving(reserve_soc_pct=40)], DEVICES)
+    powers = []
+    for soc in (41, 40.5, 39.9, 39.0, 38.5):  # the evening's load drains it to the reserve
+        powers.append(cycle(h, 800, soc=soc))
+    assert powers == [800, 800, 0, 0, 0], "within the hysteresis: held, not recharged"
+    assert cycle(h, 800, soc=37.9) == -1200, "a peak took it below: restore"
+    assert cycle(h, 800, soc=39.5) == -1200, "until back at the reserve"
+    assert h.output(STATE) == "restoring_reserve"
+    assert cycle(h, 800, soc=40.0) == 0
+    assert h.output(STATE) == "holding_reserve"
+
+
+def test_without_a_reserve_self_consumption_may_empty_the_battery() -> None:
+    h = CycleHarness([self_consumption(), peak_shaving()], DEVICES)
+    assert cycle(h, 1000, soc=15) == 1000
+
+
 # -- configuration --------------------------------------------------------
 def site(params: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -155,6 +198,8 @@ def site(params: dict[str, Any]) -> dict[str, Any]:
         ({"peak_import_w": 5000, "recharge_below_w": 5000}, "must be below peak_import_w"),
         ({"peak_import_w": 5000, "peak_w": 1}, "controllers[0].params.peak_w: unknown key"),
         ({"peak_import_w": 5000, "max_input_age_s": 0}, "params.max_input_age_s: Input"),
+        ({"peak_import_w": 5000, "reserve_soc_pct": 101}, "params.reserve_soc_pct: Input"),
+        ({"peak_import_w": 5000, "reserve_hysteresis_pct": 0}, "reserve_hysteresis_pct: Input"),
     ],
 )
 def test_bad_params_are_refused_naming_the_field(params: dict[str, Any], message: str) -> None:

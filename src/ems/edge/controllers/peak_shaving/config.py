@@ -28,6 +28,23 @@ class PeakShavingParams(ControllerParams):
         description="The battery recharges only while import is below this, and never so "
         "much that import goes above it; below peak_import_w [W]",
     )
+    reserve_soc_pct: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Energy kept for peaks: at or below this SOC nothing but a peak "
+        "discharges the battery (a less important controller such as self-consumption "
+        "stops there), and once a peak took it more than reserve_hysteresis_pct below, the "
+        "battery recharges from the grid (within recharge_below_w) back up to it [%]",
+    )
+    reserve_hysteresis_pct: float = Field(
+        default=2.0,
+        gt=0,
+        le=50,
+        description="How far below reserve_soc_pct the SOC must be before the reserve is "
+        "restored from the grid, so the SOC resting at the reserve does not flicker "
+        "between discharging and recharging [%]",
+    )
     max_input_age_s: float = Field(
         default=10.0,
         gt=0,

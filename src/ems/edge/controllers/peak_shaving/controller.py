@@ -11,6 +11,12 @@ controller (self-consumption) keeps working inside the range:
   is at or above ``recharge_below_w``), so recharging never lifts the import
   above that level.
 
+With ``reserve_soc_pct`` it also keeps energy for the next peak, which a
+self-consumption controller would otherwise spend on the evening's load: at or
+below the reserve it allows no discharge but what the peak needs, and once a peak took the
+SOC more than ``reserve_hysteresis_pct`` below it, it *requires* recharging as
+much as the recharge rule allows until the SOC is back at the reserve.
+
 When no less important controller wrote the battery this cycle, it also
 writes its own setpoint: the discharge the peak needs, else recharging as
 fast as the range and the battery allow, so it works alone too. Run it at a
@@ -57,7 +63,15 @@ class PeakShaving(Controller):
         super().__init__(controller_id, priority, params, devices)
         self.params = params
         self._channels = ch = battery_at_grid(devices, params.battery, params.grid)
-        self._inputs = (ch.grid_w, ch.battery_w, ch.max_charge_w, ch.max_discharge_w)
+        self._inputs: tuple[str, ...] = (
+            ch.grid_w,
+            ch.battery_w,
+            ch.max_charge_w,
+            ch.max_discharge_w,
+        )
+        if params.reserve_soc_pct > 0:
+            self._inputs = (*self._inputs, ch.soc)
+        self._restoring = False  # recharging the reserve after a peak used it
         self.output = ch.setpoint
         self._reporter = StateReporter(controller_id, log)
 
@@ -87,6 +101,10 @@ class PeakShaving(Controller):
             )
             own_w = need_w
             state = "shaving"
+            soc_pct = inputs.get(self._channels.soc)
+            if soc_pct is not None and soc_pct <= p.reserve_soc_pct:
+                # The reserve is for the peak: no more of it goes to the rest of the load.
+                ctx.narrow(self.output, f"SOC {soc_pct:.1f} % in the reserve", max=need_w)
         else:
             room_w = min(max(p.recharge_below_w - import0_w, 0.0), max_charge_w)
             ctx.narrow(
@@ -97,6 +115,33 @@ class PeakShaving(Controller):
             )
             own_w = -room_w
             state = "recharging" if room_w > 0 else "standby"
+            if p.reserve_soc_pct > 0:
+                state = self._keep_reserve(ctx, inputs[self._channels.soc], room_w) or state
         if alone:
             ctx.write(self.output, own_w)
         self._reporter.report(ctx, state, "")
+
+    def _keep_reserve(self, ctx: CycleContext, soc_pct: float, room_w: float) -> str | None:
+        """Outside a peak: narrow the battery to keep or restore the reserve; the state to
+        report when it did."""
+        p = self.params
+        if soc_pct < p.reserve_soc_pct - p.reserve_hysteresis_pct:
+            self._restoring = True
+        elif soc_pct >= p.reserve_soc_pct:
+            self._restoring = False
+        if self._restoring:
+            ctx.narrow(
+                self.output,
+                f"SOC {soc_pct:.1f} % below the reserve {p.reserve_soc_pct:g} %: recharge "
+                f"{room_w:.0f} W",
+                max=-room_w,
+            )
+            return "restoring_reserve"
+        if soc_pct <= p.reserve_soc_pct:
+            ctx.narrow(
+                self.output,
+                f"SOC {soc_pct:.1f} % at the reserve {p.reserve_soc_pct:g} %: kept for peaks",
+                max=0.0,
+            )
+            return "holding_reserve"
+        return None
