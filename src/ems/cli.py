@@ -280,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the edge in virtual time as fast as possible and write one CSV row per "
             "cycle: 'timestamp' (RFC 3339 UTC) and one column per input and output channel "
-            "(device channels and _sum totals; the host-dependent _cycle timings are left out)."
+            "(device channels, _sum totals, virtual meters; the host-dependent _cycle timings "
+            "are left out). 'ems edge --standalone --out' records the live site the same way."
         ),
     )
     sim.add_argument("--config", type=Path, help="edge YAML (default: the demo site)")

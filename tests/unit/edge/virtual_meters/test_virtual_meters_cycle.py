@@ -11,6 +11,8 @@ from ems.dal import Sample
 from ems.edge.config import load_edge_config
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, ControllerParams
+from ems.edge.link.uplink import TELEMETRY_CATEGORIES
+from ems.edge.runtime import EdgeRuntime
 from ems.edge.simulate import simulate
 from ems.edge.testing import CycleHarness, devices_of
 from ems.edge.virtual_meters import VirtualMeters, plan_meters, site_channels
@@ -95,3 +97,22 @@ def test_simulate_writes_a_column_per_virtual_meter() -> None:
         pv_w, load_w = float(row["pv_1/ActivePower"]), float(row["load/ActivePower"])
         assert float(row["pv_kw/Value"]) == pytest.approx(pv_w * 0.001, abs=1e-9)
         assert float(row["net_load/Value"]) == pytest.approx(load_w - pv_w, abs=1e-9)
+
+
+def test_telemetry_carries_the_meter_with_its_own_timestamp() -> None:
+    config = load_edge_config(None)
+    config = config.model_validate(
+        {
+            **config.model_dump(),
+            "virtual_meters": [{"id": "pv_total", "sum": ["pv_1/ActivePower"]}],
+        }
+    )
+    clock = VirtualClock()
+    runtime = EdgeRuntime(config, clock)
+    runtime.host.tick_all()
+    pv_at = clock.time()
+    clock.advance(3.0)  # the PV reading is now 3 s old
+    runtime.cycle.run_once(0)
+    frame = runtime.store.snapshot(TELEMETRY_CATEGORIES)  # what the uplink sends each cycle
+    pv = frame["pv_1/ActivePower"]
+    assert frame["pv_total/Value"] == Sample(pv.value, pv_at)
