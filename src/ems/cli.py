@@ -44,6 +44,8 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     config = load_edge_config(args.config)
     if args.edge_id:
         config = config.model_validate({**config.model_dump(), "edge_id": args.edge_id})
+    if not args.standalone and (args.run_for_s is not None or args.out is not None):
+        raise EmsError("--for and --out record a standalone run: add --standalone")
     if args.standalone:
         from ems.edge.simulate import parse_command
         from ems.edge.standalone import run_standalone
@@ -53,7 +55,12 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         given = args.data_dir or os.environ.get("EMS_DATA_DIR")
         state_dir = _data_dir(args.data_dir) / "edge" / config.edge_id if given else None
         return run_standalone(
-            config, show_table=not args.no_table, commands=commands, state_dir=state_dir
+            config,
+            show_table=not args.no_table,
+            commands=commands,
+            state_dir=state_dir,
+            run_for_s=args.run_for_s,
+            out=args.out,
         )
     from ems.edge.connected import read_api_key, run_connected
 
@@ -213,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HH:MM[:SS],DEVICE,ACTION,VALUE",
         help="with --standalone: deliver a command this long after the start (repeatable)",
     )
+    edge.add_argument(
+        "--for",
+        dest="run_for_s",
+        type=float,
+        metavar="SECONDS",
+        help="with --standalone: stop by itself (exit 0) this long after the first cycle; "
+        "default: run until Ctrl-C or SIGTERM",
+    )
+    edge.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE.csv",
+        help="with --standalone: record one CSV row per cycle, the columns of 'ems simulate', "
+        "until --for ends the run or Ctrl-C/SIGTERM stops it (rows are flushed as written)",
+    )
     edge.set_defaults(func=_cmd_edge)
 
     demo = sub.add_parser(
@@ -258,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the edge in virtual time as fast as possible and write one CSV row per "
             "cycle: 'timestamp' (RFC 3339 UTC) and one column per input and output channel "
-            "(device channels and _sum totals; the host-dependent _cycle timings are left out)."
+            "(device channels, _sum totals, virtual meters; the host-dependent _cycle timings "
+            "are left out). 'ems edge --standalone --out' records the live site the same way."
         ),
     )
     sim.add_argument("--config", type=Path, help="edge YAML (default: the demo site)")

@@ -4,6 +4,7 @@
 
     EmsError
     ├── ConfigError            edge YAML refused (names the field)
+    │   └── VirtualMeterError  a ``virtual_meters`` entry refused (``reason``, ``field``)
     ├── ProfileError           a device profile refused (names the file and field)
     ├── ChannelError
     │   ├── InvalidAddress     malformed ``device/Channel`` address
@@ -24,6 +25,27 @@ class EmsError(Exception):
 
 class ConfigError(EmsError):
     """The edge configuration is invalid; the message names the offending field."""
+
+
+class VirtualMeterError(ConfigError):
+    """A virtual meter definition is invalid.
+
+    ``reason`` is a stable lower_snake code (``duplicate_id``, ``invalid_address``,
+    ``unknown_device``, ``unknown_channel``, ``not_an_input``, ``unit_mismatch``,
+    ``cycle``); ``field`` is where in the YAML (``virtual_meters[1].sum[0]``).
+    """
+
+    def __init__(self, reason: str, field: str, detail: str, source: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        self.detail = detail
+        self.source = source
+        where = f"{source}: {field}" if source else field
+        super().__init__(f"{where}: {detail}")
+
+    def in_file(self, source: str) -> VirtualMeterError:
+        """The same error, naming the file it came from."""
+        return VirtualMeterError(self.reason, self.field, self.detail, source)
 
 
 class ProfileError(EmsError):

@@ -25,7 +25,9 @@ from pydantic import (
 )
 
 from ems.dal.address import check_device_id
-from ems.errors import ConfigError, EmsError
+from ems.edge.virtual_meters import VirtualMeterConfig, plan_meters, site_channels
+from ems.errors import ConfigError, EmsError, VirtualMeterError
+from ems.profiles import DeviceProfile
 from ems.tariff.config import TariffConfig
 
 __all__ = [
@@ -226,6 +228,8 @@ class EdgeConfig(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     devices: list[DeviceConfig] = Field(min_length=1)
     controllers: list[ControllerConfig] = Field(default_factory=list)
+    #: Channels computed every cycle from others (``<id>/Value``): :mod:`ems.edge.virtual_meters`.
+    virtual_meters: list[VirtualMeterConfig] = Field(default_factory=list)
     tariff: TariffConfig | None = None  # None: costs are not computed
     _config_dir: Path = PrivateAttr(default_factory=Path)
 
@@ -330,7 +334,21 @@ def parse_edge_config(
             validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    _check_virtual_meters(config, profiles, source)
     return config
+
+
+def _check_virtual_meters(
+    config: EdgeConfig, profiles: Mapping[str, DeviceProfile], source: str
+) -> None:
+    """Refuse a virtual meter that reads what the site does not have, or a loop of them."""
+    devices = {d.id: profiles[d.profile] for d in config.devices}
+    try:
+        plan_meters(
+            config.virtual_meters, site_channels(devices), {c.id for c in config.controllers}
+        )
+    except VirtualMeterError as exc:
+        raise exc.in_file(source) from None
 
 
 def _lookup(registry: Any, name: str, where: str) -> Any:

@@ -2,7 +2,8 @@
 
 Cycle ``k`` starts at the absolute deadline ``t0 + k * period`` (monotonic
 time), so lateness never accumulates into drift. Each cycle: take one
-snapshot, add the site totals, run the controllers in priority order (lowest
+snapshot, add the site totals and the YAML's virtual meters
+(:mod:`ems.edge.virtual_meters`), run the controllers in priority order (lowest
 first, so the most important runs last and its write wins; a controller may
 also narrow an output's range, which binds the others: :mod:`ems.edge.ranges`),
 then apply the outputs and write the acks. Pending requests are taken off their channels at
@@ -45,6 +46,7 @@ from ems.edge.controllers.base import Controller
 from ems.edge.device_writes import DeviceWriter
 from ems.edge.executions import Execution, ExecutionSink
 from ems.edge.virtual_meter import VirtualMeter
+from ems.edge.virtual_meters import VirtualMeters
 from ems.profiles import DeviceProfile
 from ems.protocol import SET_CONTROLLER
 from ems.timefmt import parse_rfc3339, to_rfc3339
@@ -100,9 +102,11 @@ class EdgeCycle:
         executions: ExecutionSink | None = None,
         state: ControllerStateFile | None = None,
         device_writer: DeviceWriter | None = None,
+        virtual_meters: VirtualMeters | None = None,
     ) -> None:
         """``state``: where the controllers' durable state is saved when it changes.
-        ``device_writer``: where the outputs of driver devices go (see the module doc)."""
+        ``device_writer``: where the outputs of driver devices go (see the module doc).
+        ``virtual_meters``: computed after the site totals, before the controllers."""
         if period_s <= 0:
             raise ValueError("period_s must be positive")
         self._store = store
@@ -117,6 +121,8 @@ class EdgeCycle:
         self._sync = clock_sync or ClockSync()
         self._meter = VirtualMeter(devices)
         self._meter.declare(store)
+        self._virtual = virtual_meters or VirtualMeters(())
+        self._virtual.declare(store)
         for name, unit in CYCLE_CHANNELS.items():
             store.declare(f"{CYCLE}/{name}", Category.INPUT, unit)
         # Every output channel gets a value every cycle: the last controller's
@@ -181,6 +187,10 @@ class EdgeCycle:
         if sums:
             # Controllers see the totals of this very snapshot.
             snapshot = snapshot.extended({a: Sample(v, snapshot.taken_at) for a, v in sums.items()})
+        # After the totals (a meter may read them); each keeps its oldest input's timestamp.
+        virtual = self._virtual.compute(snapshot)
+        if virtual:
+            snapshot = snapshot.extended(virtual)
         writes = CycleWrites()
         taken: dict[str, tuple[str, Mapping[str, Any]]] = {}  # command id -> (address, request)
         self._reconfigure(snapshot, now_s, writes, taken)
@@ -215,6 +225,7 @@ class EdgeCycle:
         if self._state is not None:
             # Before the acks: an "executed" hold is on disk when the cloud hears of it.
             self._state.save_if_changed(self.controllers)
+        self._store_virtual(virtual)
         self._apply(writes, sums, now_s, taken)
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1
@@ -320,6 +331,14 @@ class EdgeCycle:
                 self._awaiting[ack.command_id] = _AwaitingWrite(ack, entry, _deadline_of(entry))
             else:
                 self._finish(ack, entry, now_s)
+
+    def _store_virtual(self, samples: Mapping[str, Sample]) -> None:
+        """Store the virtual meters with their own timestamps (one write per timestamp)."""
+        by_ts: dict[float, dict[str, Value]] = {}
+        for address, sample in samples.items():
+            by_ts.setdefault(sample.ts, {})[address] = sample.value
+        for ts, values in by_ts.items():
+            self._store.set_channels(values, ts=ts)
 
     def _finish(self, ack: Ack, taken: tuple[str, Mapping[str, Any]] | None, now_s: float) -> None:
         if ack.status == "executed":

@@ -20,6 +20,7 @@ from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
 from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
+from ems.edge.virtual_meters import VirtualMeters, plan_meters, site_channels
 from ems.errors import ConfigError, TemplateError
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.tariff import Tariff
@@ -93,6 +94,8 @@ class EdgeRuntime:
             period_s=1.0,  # simulators update the DAL every second, whatever the cycle period
         )
         self.controllers = self._build_controllers()
+        #: The YAML's computed channels (``<id>/Value``), checked against these devices.
+        self.virtual_meters = self._build_virtual_meters()
         self.controller_state: ControllerStateFile | None = None
         if state_dir is not None:
             self.controller_state = ControllerStateFile(state_dir / CONTROLLER_STATE_FILE)
@@ -109,6 +112,7 @@ class EdgeRuntime:
             executions=executions,
             state=self.controller_state,
             device_writer=self.drivers if self.drivers.runners else None,
+            virtual_meters=self.virtual_meters,
         )
         self._prepared = False
         self._isolate_models = isolate_models
@@ -160,6 +164,15 @@ class EdgeRuntime:
             except ValueError as exc:  # a parameter that does not fit this site's devices
                 raise ConfigError(f"controllers[{i}].params.{exc}") from None
         return controllers
+
+    def _build_virtual_meters(self) -> VirtualMeters:
+        """Checked again here: these profiles may not be the built-in ones the config saw."""
+        plans = plan_meters(
+            self.config.virtual_meters,
+            site_channels(self.devices),
+            {c.id for c in self.controllers},
+        )
+        return VirtualMeters(plans)
 
     async def prepare(self) -> None:
         """Give every device its first values (once); :meth:`run` does it if not done yet.

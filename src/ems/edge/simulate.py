@@ -13,7 +13,6 @@ that, so it shows the power that flows until the next row.
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ems.clock import VirtualClock
-from ems.dal import Category, Sample
+from ems.dal import Sample
 from ems.edge.config import EdgeConfig
 from ems.edge.energy_summary import SiteSummary
 from ems.edge.requests import CommandRequest
 from ems.edge.runtime import EdgeRuntime
+from ems.edge.site_csv import SiteCsvWriter
 from ems.errors import ConfigError
 from ems.profiles import check_static
 from ems.timefmt import to_rfc3339
@@ -133,20 +133,12 @@ def simulate(
     check_commands(runtime, commands)
     period_s = config.cycle.period_s
     cycles = round(hours * 3600.0 / period_s)
-    # Device inputs and outputs plus the site totals; the cycle's own timing
-    # channels are left out because they measure the host, not the site.
-    columns = sorted(
-        c.address
-        for c in runtime.store.channels()
-        if c.category in (Category.INPUT, Category.OUTPUT) and not c.address.startswith("_cycle/")
-    )
-    result = SimulationResult(rows=0, columns=columns)
+    rows = SiteCsvWriter(runtime.store, out)
+    result = SimulationResult(rows=0, columns=rows.columns)
     batteries = [d for d, p in runtime.devices.items() if p.type == "battery"]
     summary = SiteSummary(runtime.tariff, config.site.timezone, batteries)
     runtime.store.watch("ack/", lambda a, s: result.acks.append(_ack_record(a, s)))
 
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["timestamp", *columns])
     pending = sorted(enumerate(commands), key=lambda ic: ic[1].offset_s)
     next_command = 0
     next_device_tick = 0.0
@@ -178,7 +170,7 @@ def simulate(
         runtime.host.tick_all()
         runtime.cycle.publish_totals()
         data = runtime.store.snapshot()
-        writer.writerow([to_rfc3339(data.taken_at), *(_cell(data.get(a)) for a in columns)])
+        rows.write(data)
         # The row's power flows until the next cycle, as the devices integrate it.
         summary.add(
             data.taken_at,
@@ -191,12 +183,6 @@ def simulate(
             progress(k / cycles)
     result.summary = summary.result()
     return result
-
-
-def _cell(sample: Sample | None) -> object:
-    if sample is None or sample.value is None:
-        return ""
-    return sample.value
 
 
 def _ack_record(address: str, sample: Sample) -> dict[str, Any]:

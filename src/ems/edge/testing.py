@@ -28,6 +28,7 @@ from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import Execution
 from ems.edge.requests import CommandRequest, RequestWriter, Verdict
 from ems.edge.runtime import declare_device_channels
+from ems.edge.virtual_meters import VirtualMeters
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.timefmt import to_rfc3339
 
@@ -48,6 +49,7 @@ class CycleHarness:
         period_s: float = 1.0,
         deadline_margin_s: float = 0.5,
         clock: VirtualClock | None = None,
+        virtual_meters: VirtualMeters | None = None,
     ) -> None:
         self.clock = VirtualClock() if clock is None else clock
         self.store = ChannelStore(self.clock)
@@ -67,6 +69,7 @@ class CycleHarness:
             audit=self.audit,
             clock_sync=self.clock_sync,
             executions=self.executions.append,
+            virtual_meters=virtual_meters,
         )
         self.requests = RequestWriter(
             self.store,
