@@ -45,7 +45,7 @@ from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
 from ems.edge.device_writes import DeviceWriter
 from ems.edge.executions import Execution, ExecutionSink
-from ems.edge.virtual_meter import VirtualMeter
+from ems.edge.site_totals import SiteTotals
 from ems.edge.virtual_meters import VirtualMeters
 from ems.profiles import DeviceProfile
 from ems.protocol import SET_CONTROLLER
@@ -119,7 +119,7 @@ class EdgeCycle:
         self._margin_s = deadline_margin_s
         self._audit = audit or AuditTrail("edge")
         self._sync = clock_sync or ClockSync()
-        self._meter = VirtualMeter(devices)
+        self._meter = SiteTotals(devices)
         self._meter.declare(store)
         self._virtual = virtual_meters or VirtualMeters(())
         self._virtual.declare(store)
@@ -165,16 +165,31 @@ class EdgeCycle:
         self.stats = CycleStats()
 
     # -- one cycle -------------------------------------------------------
-    def publish_totals(self) -> None:
-        """Recompute the site totals (``_sum/*``) from the store as it is now.
+    def publish_computed(self) -> None:
+        """Recompute the site totals (``_sum/*``) and virtual meters from the store as it
+        is now and store them.
 
         ``ems simulate`` calls it after the devices took up the cycle's setpoints, so a
-        CSV row's totals describe the same power flows as its device columns.
+        CSV row's computed channels describe the same power flows as its device columns.
         """
         snapshot = self._store.snapshot()
-        sums = self._meter.compute(snapshot)
+        _, sums, virtual = self._computed(snapshot)
         if sums:
             self._store.set_channels(dict(sums), ts=snapshot.taken_at)
+        self._store_virtual(virtual)
+
+    def _computed(
+        self, snapshot: Snapshot
+    ) -> tuple[Snapshot, Mapping[str, Value], Mapping[str, Sample]]:
+        """``snapshot`` extended with the site totals and the virtual meters, and each."""
+        sums = self._meter.compute(snapshot)
+        if sums:
+            snapshot = snapshot.extended({a: Sample(v, snapshot.taken_at) for a, v in sums.items()})
+        # After the totals (a meter may read them); each keeps its oldest input's timestamp.
+        virtual = self._virtual.compute(snapshot)
+        if virtual:
+            snapshot = snapshot.extended(virtual)
+        return snapshot, sums, virtual
 
     def run_once(self, index: int, jitter_s: float = 0.0) -> CycleWrites:
         """Run one cycle now; returns the writes it applied."""
@@ -182,15 +197,8 @@ class EdgeCycle:
         now_s = self._clock.time()
         # First: a controller must hear of a failed write before it decides again.
         self._settle_device_writes(now_s)
-        snapshot = self._store.snapshot()
-        sums = self._meter.compute(snapshot)
-        if sums:
-            # Controllers see the totals of this very snapshot.
-            snapshot = snapshot.extended({a: Sample(v, snapshot.taken_at) for a, v in sums.items()})
-        # After the totals (a meter may read them); each keeps its oldest input's timestamp.
-        virtual = self._virtual.compute(snapshot)
-        if virtual:
-            snapshot = snapshot.extended(virtual)
+        # Controllers see the totals and meters of this very snapshot.
+        snapshot, sums, virtual = self._computed(self._store.snapshot())
         writes = CycleWrites()
         taken: dict[str, tuple[str, Mapping[str, Any]]] = {}  # command id -> (address, request)
         self._reconfigure(snapshot, now_s, writes, taken)

@@ -168,7 +168,7 @@ def simulate(
         runtime.cycle.run_once(k)
         # A zero-length step: nothing settles, each device takes up its new setpoint.
         runtime.host.tick_all()
-        runtime.cycle.publish_totals()
+        runtime.cycle.publish_computed()
         data = runtime.store.snapshot()
         rows.write(data)
         # The row's power flows until the next cycle, as the devices integrate it.

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ems.dal import Category, ChannelInfo, parse_address
-from ems.edge.virtual_meter import SUM, SUM_CHANNELS
+from ems.edge.site_totals import SUM, SUM_CHANNELS
 from ems.edge.virtual_meters.config import VALUE_CHANNEL, VirtualMeterConfig
 from ems.errors import InvalidAddress, VirtualMeterError
 from ems.profiles import DeviceProfile

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from ems.dal import Category, ChannelStore, Snapshot, Value
 from ems.profiles import DeviceProfile
 
-__all__ = ["SUM_CHANNELS", "VirtualMeter"]
+__all__ = ["SUM_CHANNELS", "SiteTotals"]
 
 SUM = "_sum"
 #: name -> unit of every computed channel.
@@ -23,7 +23,7 @@ SUM_CHANNELS = {
 _ESS, _PV, _GRID = "battery", "pv_inverter", "grid_meter"
 
 
-class VirtualMeter:
+class SiteTotals:
     def __init__(self, devices: Mapping[str, DeviceProfile]) -> None:
         self._ess = [d for d, p in devices.items() if p.type == _ESS]
         self._pv = [d for d, p in devices.items() if p.type == _PV]
