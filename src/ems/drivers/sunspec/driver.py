@@ -106,6 +106,8 @@ class SunSpecDriver(Driver):
                     f"{self._where}: {exc.detail}"
                 ) from None
             # Not answering, or garbage for now: polled (and logged) like any other device.
+        except OSError:
+            pass  # a socket error pymodbus let through: not answering, as above
         finally:
             self.close()
 
@@ -121,6 +123,18 @@ class SunSpecDriver(Driver):
         return () if self._device is None else tuple(m.model_id for m in self._device.smap.models)
 
     def read(self) -> Reading:
+        try:
+            return self._read()
+        except OSError as exc:  # a socket error pymodbus let through: no answer
+            raise DeviceTimeout(f"{self._where}: {exc}") from None
+
+    def write(self, channel: str, value: Value) -> None:
+        try:
+            self._write(channel, value)
+        except OSError as exc:
+            raise DeviceTimeout(f"{self._where}: {exc}") from None
+
+    def _read(self) -> Reading:
         try:
             device = self._attach()
         except SunSpecError as exc:
@@ -140,7 +154,7 @@ class SunSpecDriver(Driver):
         # None: a point the device does not implement; that channel is simply not read.
         return Reading(values={n: v for n, v in values.items() if v is not None})
 
-    def write(self, channel: str, value: Value) -> None:
+    def _write(self, channel: str, value: Value) -> None:
         if channel != _OUTPUT[self.kind]:
             raise DeviceRefused(f"{channel} is not written to a SunSpec {self.kind}")
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):

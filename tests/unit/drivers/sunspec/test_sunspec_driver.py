@@ -10,7 +10,8 @@ and the device is discovered again when it answers properly.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -26,13 +27,17 @@ from sunspec_server import (
     sunspec_map,
 )
 
-from ems.drivers.sunspec import SunSpecDriver
+from ems.dal import Sample
+from ems.drivers.base import DriverContext
+from ems.drivers.sunspec import Registers, SunSpecConfig, SunSpecDriver
 from ems.edge.runtime import EdgeRuntime
-from ems.errors import ConfigError
+from ems.errors import ConfigError, DeviceRefused, DeviceTimeout
+from ems.profiles import builtin_profiles
 
 BATTERY = [(1, COMMON), (103, INVERTER_103), (120, NAMEPLATE_120), (124, STORAGE_124)]
 PV = [(1, COMMON), (103, INVERTER_103), (120, NAMEPLATE_120), (123, CONTROLS_123)]
 BASE = 40000
+WAIT_S = 10.0
 
 
 class Servers:
@@ -210,4 +215,77 @@ def test_an_illegal_address_inside_a_model_counts_read_errors_then_recovers(
     servers.start({BASE: words}, port=holed.port)
     assert runner.poll_once()
     assert channel(rt, "dev/ReadErrors") == 6
+    assert channel(rt, "dev/Soc") == pytest.approx(65.5)
+
+
+class BrokenSocket:
+    """Registers whose socket fails in a way pymodbus does not wrap."""
+
+    def read(self, address: int, count: int) -> list[int]:
+        raise ConnectionResetError("connection reset by peer")
+
+    def write(self, address: int, values: Sequence[int]) -> None:
+        raise ConnectionResetError("connection reset by peer")
+
+
+class FakeLink:
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def registers(self) -> Registers:
+        return BrokenSocket()
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_a_socket_error_pymodbus_lets_through_is_a_timeout() -> None:
+    link = FakeLink()
+    driver = SunSpecDriver(
+        "dev",
+        SunSpecConfig(host="192.0.2.1"),
+        builtin_profiles()["battery"],
+        DriverContext(),
+        link=link,
+    )
+    with pytest.raises(DeviceTimeout, match="connection reset"):
+        driver.read()
+    with pytest.raises(DeviceTimeout, match="connection reset"):
+        driver.write("SetActivePower", 100.0)
+    with pytest.raises(DeviceRefused, match="not written"):
+        driver.write("SetReactivePower", 100.0)
+    driver.close()
+    assert link.closed == 1
+
+
+def test_on_its_own_thread_a_device_that_goes_away_and_comes_back_recovers(
+    servers: Servers, edges: list[EdgeRuntime]
+) -> None:
+    first = servers.start({BASE: sunspec_map(BATTERY)})
+    rt = one_edge(edges, "battery", first.port)
+    states: list[bool] = []
+    changed = threading.Event()
+
+    def seen(_address: str, sample: Sample) -> None:
+        if not states or states[-1] != sample.value:
+            states.append(bool(sample.value))
+            changed.set()
+
+    def wait_for(state: bool) -> None:
+        while not (states and states[-1] == state):
+            assert changed.wait(WAIT_S), f"CommunicationFailed never became {state}: {states}"
+            changed.clear()
+
+    unwatch = rt.store.watch("dev/CommunicationFailed", seen)
+    try:
+        rt.drivers.start()
+        wait_for(False)
+        servers.stop(first)
+        wait_for(True)
+        servers.start({BASE: sunspec_map(BATTERY)}, port=first.port)
+        wait_for(False)
+    finally:
+        unwatch()
+        rt.drivers.stop()
+    assert states == [False, True, False]
     assert channel(rt, "dev/Soc") == pytest.approx(65.5)
