@@ -79,8 +79,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# `make demo DEVICES=sunspec`: the demo site's battery and PV run behind
+# `ems devices serve` (SunSpec over Modbus TCP on 127.0.0.1:1502 and 1503) and
+# the edge reads and commands them through `driver: sunspec` (demo_sunspec.yaml).
+DEVICES ?= simulated
+SITES   := src/ems/edge/sites
+ifeq ($(filter $(DEVICES),simulated sunspec),)
+$(error DEVICES is simulated (the default) or sunspec, not '$(DEVICES)')
+endif
+
 demo: install $(WEB_OUT)
+ifeq ($(DEVICES),sunspec)
+	$(BIN)/ems devices serve --config $(SITES)/demo.yaml --port 1502 & served=$$!; \
+	trap 'kill $$served 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/ems demo --config $(SITES)/demo_sunspec.yaml
+else
 	$(BIN)/ems demo
+endif
 
 test: install system-deps
 	$(BIN)/python -m pytest

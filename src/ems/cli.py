@@ -80,7 +80,7 @@ def _cmd_edge(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ems.demo import run_demo
 
-    return run_demo(args.port, _data_dir(args.data_dir), host=args.host)
+    return run_demo(args.port, _data_dir(args.data_dir), host=args.host, config_path=args.config)
 
 
 def _cmd_cloud(args: argparse.Namespace) -> int:
@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     demo.add_argument(
         "--data-dir", type=Path, metavar="DIR", help="default $EMS_DATA_DIR or ./ems-data"
+    )
+    demo.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="edge YAML (default: the demo site; demo_sunspec.yaml reads `ems devices serve`)",
     )
     demo.set_defaults(func=_cmd_demo)
 

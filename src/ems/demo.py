@@ -54,12 +54,14 @@ def _edge_key(data_dir: Path, edge_id: str) -> str:
     return key
 
 
-async def _serve(settings: CloudSettings, app: FastAPI, password: str, key: str) -> None:
+async def _serve(
+    settings: CloudSettings, app: FastAPI, password: str, key: str, config_path: Path | None
+) -> None:
     from ems.cloud.serve import make_server
     from ems.edge.config import load_edge_config
     from ems.edge.connected import serve_connected
 
-    config = load_edge_config(None)
+    config = load_edge_config(config_path)
     server = make_server(app, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -94,7 +96,10 @@ async def _serve(settings: CloudSettings, app: FastAPI, password: str, key: str)
     await serving
 
 
-def run_demo(port: int, data_dir: Path, host: str = "127.0.0.1") -> int:
+def run_demo(
+    port: int, data_dir: Path, host: str = "127.0.0.1", config_path: Path | None = None
+) -> int:
+    """``config_path``: the site (default: the shipped demo site, ``site-1``)."""
     from ems.cloud.app import create_app
 
     settings = CloudSettings(host=host, port=port, data_dir=data_dir)
@@ -104,8 +109,8 @@ def run_demo(port: int, data_dir: Path, host: str = "127.0.0.1") -> int:
     password = os.environ.get("EMS_DEMO_PASSWORD") or secrets.token_urlsafe(12)
     from ems.edge.config import load_edge_config
 
-    edge_id = load_edge_config(None).edge_id  # the demo site (ems/edge/sites/demo.yaml)
+    edge_id = load_edge_config(config_path).edge_id  # default: ems/edge/sites/demo.yaml
     _ensure_users(password, [edge_id])
     key = _edge_key(settings.data_dir, edge_id)
-    asyncio.run(_serve(settings, app, password, key))
+    asyncio.run(_serve(settings, app, password, key, config_path))
     return 0

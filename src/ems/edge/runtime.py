@@ -149,8 +149,10 @@ class EdgeRuntime:
             params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
             try:
                 drivers.append(cls.create(device.id, params, self.devices[device.id], context))
-            except (ConfigError, TemplateError) as exc:
+            except TemplateError as exc:
                 raise ConfigError(f"devices[{i}].params.template: {exc}") from None
+            except ConfigError as exc:  # the driver names the field (e.g. ``profile: ...``)
+                raise ConfigError(f"devices[{i}].{exc}") from None
         return drivers
 
     def _build_controllers(self) -> list[Controller]:

@@ -11,10 +11,14 @@ driver calls from its polling thread::
 or the same in steps: ``discover``, ``profile_of``, ``read_values``, ``write_setpoint``.
 
 Every failure is a ``SunSpecError`` whose ``reason`` is one of ``errors.Reason``.
+
+The edge's ``driver: sunspec`` (:mod:`ems.drivers.sunspec.driver`) does the
+above on its device's thread and translates those errors at the driver seam.
 """
 
 from ems.drivers.sunspec.device import SunSpecDevice
 from ems.drivers.sunspec.discovery import BASE_ADDRESSES, ModelRef, SunSpecMap, discover
+from ems.drivers.sunspec.driver import SunSpecConfig, SunSpecDriver
 from ems.drivers.sunspec.errors import Reason, SunSpecError
 from ems.drivers.sunspec.mapping import Profile, profile_of, read_values
 from ems.drivers.sunspec.models import ModelDef, PointDef, model_def
@@ -32,7 +36,9 @@ __all__ = [
     "PymodbusRegisters",
     "Reason",
     "Registers",
+    "SunSpecConfig",
     "SunSpecDevice",
+    "SunSpecDriver",
     "SunSpecError",
     "SunSpecMap",
     "discover",

@@ -40,13 +40,13 @@ def sunspec_map(models: list[tuple[int, dict[str, Any]]]) -> list[int]:
 class LoopbackServer:
     """A pymodbus ModbusTcpServer in its own thread and event loop, on 127.0.0.1."""
 
-    def __init__(self, blocks: dict[int, list[int]]) -> None:
+    def __init__(self, blocks: dict[int, list[int]], port: int = 0) -> None:
         self._blocks = blocks
         self._ready = threading.Event()
         self._failed: BaseException | None = None
         self._server: ModbusTcpServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.port = 0
+        self.port = port  # 0: any free port, known once started
         self._thread = threading.Thread(target=self._run, name="sunspec-test-server", daemon=True)
 
     def start(self) -> LoopbackServer:
@@ -65,7 +65,7 @@ class LoopbackServer:
                     for a, words in sorted(self._blocks.items())
                 ],
             )
-            self._server = ModbusTcpServer(device, address=("127.0.0.1", 0))
+            self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
             await self._server.serve_forever(background=True)
             self._loop = asyncio.get_running_loop()
             transport: Any = self._server.transport

@@ -6,22 +6,16 @@ setpoints written over Modbus must reach the simulators.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 import pytest
+from served_site import Served
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
 from ems.drivers.sunspec import SunSpecError, discover, open_tcp, profile_of, read_values
 from ems.drivers.sunspec import write_setpoint as write_sunspec_setpoint
-from ems.drivers.sunspec.server import SiteServers
-from ems.drivers.sunspec.site import ServedSite
-from ems.edge.config import parse_edge_config
 
-T = TypeVar("T")
 NOON_S = datetime(2026, 6, 21, 11, 0, tzinfo=UTC).timestamp()  # 13:00 in Berlin, midsummer
 
 SITE = {
@@ -45,45 +39,9 @@ SITE = {
 }
 
 
-class LoopThread:
-    """An event loop in its own thread, as the CLI's would be; coroutines run in it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-
-class Served:
-    def __init__(self) -> None:
-        self.now_s = NOON_S
-        self.site = ServedSite.from_config(parse_edge_config(SITE))
-        self.channels = self.site.step(self.now_s)
-        self.loop = LoopThread()
-        self.servers = SiteServers(self.site, 0, clock=lambda: self.now_s)
-        self.ports = self.loop.run(self.servers.start())
-
-    def step(self, dt_s: float) -> dict[str, Any]:
-        self.now_s += dt_s
-        self.channels = self.site.step(self.now_s)
-        return self.channels
-
-    def close(self) -> None:
-        self.loop.run(self.servers.stop())
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    s = Served()
+    s = Served(SITE, NOON_S)
     yield s
     s.close()
 
