@@ -137,7 +137,7 @@ class EdgeRuntime:
 
     def _build_drivers(self) -> list[Driver]:
         drivers: list[Driver] = []
-        context = DriverContext(config_dir=self.config.config_dir)
+        context = DriverContext(config_dir=self.config.config_dir, clock=self.clock)
         for i, device in enumerate(self.config.devices):
             if device.driver is None:
                 continue
@@ -145,8 +145,10 @@ class EdgeRuntime:
             params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
             try:
                 drivers.append(cls.create(device.id, params, self.devices[device.id], context))
-            except (ConfigError, TemplateError) as exc:
+            except TemplateError as exc:
                 raise ConfigError(f"devices[{i}].params.template: {exc}") from None
+            except ConfigError as exc:  # the driver names the parameter itself
+                raise ConfigError(f"devices[{i}].params.{exc}") from None
         return drivers
 
     def _build_controllers(self) -> list[Controller]:
