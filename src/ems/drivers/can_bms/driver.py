@@ -2,7 +2,8 @@
 
 The BMS talks unasked, so the bus is read on the reader's own thread and a
 poll only judges what has arrived: the latest value of every signal and when
-its frame came. No frame of the BMS for ``silence_s`` is no answer
+its frame came; a channel is published when a new frame brought its value
+(so its timestamp stops when its message stops). No frame of the BMS for ``silence_s`` is no answer
 (:class:`~ems.errors.DeviceTimeout`: the host sets ``CommunicationFailed`` and
 the inputs go stale); a poll of a silent bus first waits up to ``timeout_s``
 for a frame, so a BMS that comes back is seen again without a restart. A
@@ -114,6 +115,8 @@ class CanBmsDriver(Driver):
         if config.active_power_from_dc and DC_POWER not in self._specs:
             raise ConfigError("active_power_from_dc: needs signals.current_a")
         self.frames = FrameCache(self.signals.messages(), context.clock)
+        # Channel -> number of the newest frame behind its last published value.
+        self._published_seq: dict[str, int] = {}
         self._reader = BusReader(open_bus or self._open_bus, self.frames, device_id)
 
     def _open_bus(self) -> can.BusABC:
@@ -129,9 +132,16 @@ class CanBmsDriver(Driver):
         cfg = self._cfg
         return {"interface": cfg.interface, "channel": cfg.channel, "dbc": self.signals.file}
 
-    def read(self) -> Reading:
+    def connect(self) -> None:
+        """Open the bus and start listening, if not yet; ``read`` does it too.
+
+        Raises :class:`~ems.errors.DeviceTimeout` when the interface cannot be opened.
+        """
         if not self._reader.is_open:
             self._reader.open()
+
+    def read(self) -> Reading:
+        self.connect()
         state = self.frames.state()
         if state.bus_error is None and not self._heard(state):
             # A silent bus: wait for a frame as a request waits for its answer.
@@ -153,6 +163,7 @@ class CanBmsDriver(Driver):
     def _reading(self, state: FrameState) -> Reading:
         now_s = self.context.clock.monotonic()
         fresh: dict[str, float] = {}
+        seq: dict[str, int] = {}
         problems: dict[str, str] = {}
         for quantity, ref in self.signals.by_quantity.items():
             frame_id = ref.message.frame_id
@@ -167,7 +178,7 @@ class CanBmsDriver(Driver):
                 value = got.value
                 if quantity == "current_a" and self._cfg.current_positive == "charging":
                     value = -value
-                fresh[quantity] = value
+                fresh[quantity], seq[quantity] = value, got.seq
         if "soc_pct" in fresh and not 0.0 <= fresh["soc_pct"] <= 100.0:
             problems["soc_pct"] = f"SOC {fresh.pop('soc_pct')} % is outside 0..100"
         reading = Reading()
@@ -175,8 +186,13 @@ class CanBmsDriver(Driver):
             why = [problems[n] for n in spec.needs if n in problems]
             if why:
                 reading.refused[spec.name] = "; ".join(why)
-            else:
+                continue
+            # Only what a new frame brought: a value is stamped when it is published,
+            # so republishing an old one would pass it off as new.
+            newest = max(seq[n] for n in spec.needs)
+            if newest > self._published_seq.get(spec.name, 0):
                 reading.values[spec.name] = spec.value_fn(fresh)
+                self._published_seq[spec.name] = newest
         if self._cfg.capacity_wh is not None:
             reading.values["Capacity"] = self._cfg.capacity_wh
         return reading

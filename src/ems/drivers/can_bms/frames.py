@@ -25,6 +25,7 @@ __all__ = ["FrameCache", "FrameState", "Received"]
 class Received:
     value: float  # scaled by the DBC, in the signal's unit
     rx_s: float  # monotonic time its frame arrived [s]
+    seq: int  # its frame's number among the mapped frames (1, 2, …): which is newer
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,9 @@ class FrameCache:
                 for name, value in decoded.items():
                     # Multiplexed frames carry some signals only; choices stay numbers.
                     if isinstance(value, int | float) and not isinstance(value, bool):
-                        self._values[(message.frame_id, name)] = Received(float(value), rx_s)
+                        self._values[(message.frame_id, name)] = Received(
+                            float(value), rx_s, self._frames
+                        )
             self._cond.notify_all()
 
     def on_bus_error(self, why: str) -> None:
