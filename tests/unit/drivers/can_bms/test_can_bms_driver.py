@@ -165,6 +165,18 @@ def test_a_malformed_frame_is_a_refusal_not_a_crash(bms_edge: BmsEdge) -> None:
     assert bms_edge.value("MaxDischargePower") == pytest.approx(30.0 * 410.0)
 
 
+def test_a_soc_outside_0_to_100_is_refused(bms_edge: BmsEdge) -> None:
+    bms_edge.bms.send_all()
+    bms_edge.landed()
+    assert bms_edge.runner.poll_once()
+    bms_edge.bms.send_raw(0x100, (1200).to_bytes(2, "little") + bytes(6))  # 120.0 %
+    bms_edge.landed()
+    bms_edge.clock.advance(1.0)
+    assert bms_edge.runner.poll_once()
+    assert bms_edge.value("Soc") == pytest.approx(55.5)  # the last believable one, stale
+    assert bms_edge.value("ReadErrors") == 1
+
+
 def test_a_message_gone_quiet_leaves_only_its_channels_stale(bms_edge: BmsEdge) -> None:
     bms_edge.bms.send_all()
     bms_edge.landed()
