@@ -236,6 +236,41 @@ def test_an_interface_that_cannot_open_is_no_answer_and_is_tried_again() -> None
         edge.close()
 
 
+class UnpluggedBus(can.BusABC):
+    """A bus whose adapter is gone: every receive fails."""
+
+    def __init__(self) -> None:
+        super().__init__(channel="can9")
+
+    def _recv_internal(self, timeout: float | None) -> tuple[None, bool]:
+        raise can.CanOperationError("adapter unplugged")
+
+    def send(self, msg: can.Message, timeout: float | None = None) -> None:
+        raise can.CanOperationError("adapter unplugged")
+
+
+def test_a_bus_that_fails_under_the_reader_is_no_answer_and_is_reopened() -> None:
+    edge = start_bms_edge()
+    try:
+        opened: list[UnpluggedBus] = []
+
+        def unplugged() -> can.BusABC:
+            opened.append(UnpluggedBus())
+            return opened[-1]
+
+        config, profile = edge.driver.config, edge.driver.profile
+        driver = CanBmsDriver("battery_1", config, profile, edge.driver.context, open_bus=unplugged)
+        runner = DriverRunner(driver, edge.rt.store, edge.clock)
+        assert not runner.poll_once()
+        assert not runner.poll_once()
+        assert len(opened) == 2  # closed after each failure, opened again by the next poll
+        assert driver.frames.state().bus_error == "adapter unplugged"
+        assert edge.value("CommunicationFailed") is True
+        runner.stop()
+    finally:
+        edge.close()
+
+
 def test_write_refuses_with_the_channel_named(bms_edge: BmsEdge) -> None:
     value: Value = 500.0
     with pytest.raises(DeviceRefused, match=r"SetActivePower.*read-only"):
