@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import can
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ems.drivers.base import DriverConfig
@@ -68,6 +67,8 @@ class CanBmsConfig(DriverConfig):
     @classmethod
     def _known_interface(cls, interface: str) -> str:
         # Refused at start, not at the first poll: a typo is no device that went away.
+        import can  # here: an edge without a CAN device never loads python-can
+
         if interface not in can.interfaces.VALID_INTERFACES:
             known = ", ".join(sorted(can.interfaces.VALID_INTERFACES))
             raise ValueError(f"unknown python-can interface {interface!r} (known: {known})")

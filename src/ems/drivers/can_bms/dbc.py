@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
-import cantools
-from cantools.database.can import Database, Message
+from typing import TYPE_CHECKING
 
 from ems.drivers.can_bms.config import SignalNames
 from ems.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cantools.database.can import Database, Message
 
 __all__ = ["BmsSignals", "SignalRef", "find_dbc", "load_bms_signals", "shipped_dbcs"]
 
@@ -60,6 +61,9 @@ def find_dbc(name: str, config_dir: Path) -> Path:
 
 def load_bms_signals(path: Path, names: SignalNames) -> BmsSignals:
     """Load the DBC and find every named signal in it."""
+    import cantools  # here, not at the top: see the package's docstring
+    from cantools.database.can import Database
+
     try:
         db = cantools.database.load_file(path, database_format="dbc")
     except OSError as exc:

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
-
-import can
+from typing import TYPE_CHECKING, ClassVar
 
 from ems.dal import Value
 from ems.drivers.base import Driver, DriverConfig, DriverContext, Reading, register_driver
@@ -32,6 +30,9 @@ from ems.drivers.can_bms.frames import FrameCache, FrameState
 from ems.drivers.can_bms.reader import BusFactory, BusReader
 from ems.errors import ConfigError, DeviceRefused, DeviceTimeout
 from ems.profiles import DeviceProfile
+
+if TYPE_CHECKING:
+    import can
 
 __all__ = ["CHANNELS", "CanBmsDriver", "ChannelSpec"]
 
@@ -120,6 +121,8 @@ class CanBmsDriver(Driver):
         self._reader = BusReader(open_bus or self._open_bus, self.frames, device_id)
 
     def _open_bus(self) -> can.BusABC:
+        import can  # here, not at the top: see the package's docstring
+
         cfg = self._cfg
         if cfg.bitrate is None:  # socketcan's bitrate is the link's (set with `ip link`)
             return can.Bus(interface=cfg.interface, channel=cfg.channel)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import can
-from cantools.database.can import Message
+from typing import TYPE_CHECKING
 
 from ems.clock import Clock
+
+if TYPE_CHECKING:
+    import can
+    from cantools.database.can import Message
 
 __all__ = ["FrameCache", "FrameState", "Received"]
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-
-import can
+from typing import TYPE_CHECKING
 
 from ems.drivers.can_bms.frames import FrameCache
 from ems.errors import DeviceTimeout
+
+if TYPE_CHECKING:
+    import can
 
 __all__ = ["RECV_WAIT_S", "BusFactory", "BusReader"]
 
 #: How long one ``recv`` blocks; bounds how long ``close`` waits for the thread [s].
 RECV_WAIT_S = 0.05
 
-BusFactory = Callable[[], can.BusABC]
+BusFactory = Callable[[], "can.BusABC"]
 
 
 class BusReader:
@@ -40,6 +42,8 @@ class BusReader:
 
     def open(self) -> None:
         """Raises :class:`DeviceTimeout` when the interface cannot be opened."""
+        import can  # here, not at the top: see the package's docstring
+
         try:
             bus = self._open_bus()
         except (can.CanError, OSError, ValueError, ImportError) as exc:
@@ -62,6 +66,8 @@ class BusReader:
             bus.shutdown()
 
     def _run(self, bus: can.BusABC, stop: threading.Event) -> None:
+        import can
+
         while not stop.is_set():
             try:
                 msg = bus.recv(RECV_WAIT_S)
