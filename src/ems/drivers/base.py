@@ -27,6 +27,7 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ems.clock import Clock, RealClock
 from ems.dal import Value
 from ems.profiles import DeviceProfile
 from ems.registry import Registry
@@ -62,6 +63,9 @@ class DriverContext:
 
     # A user's own templates are looked up here (the folder of the edge YAML).
     config_dir: Path = Path()
+    # The edge's clock, for drivers whose device talks unasked (a CAN BMS broadcasts):
+    # they stamp what arrives and judge its age by it, so tests can drive time.
+    clock: Clock = field(default_factory=RealClock)
 
 
 @dataclass(slots=True)
@@ -115,6 +119,14 @@ class Driver(ABC):
     def writable(self) -> frozenset[str]:
         """The output channels this device takes (others are never sent to it)."""
         return frozenset()
+
+    def extra_channels(self) -> Mapping[str, str | None]:
+        """Input channels (name -> unit) this driver publishes beyond its profile's.
+
+        The host declares them, as it does ``CommunicationFailed``; a CAN BMS adds
+        its pack ``Voltage`` and cell temperatures, which the profile does not have.
+        """
+        return {}
 
     def close(self) -> None:  # noqa: B027 - most drivers hold a connection; some do not
         """Drop the connection; the next read or write connects again."""

@@ -237,8 +237,8 @@ class DriverHost:
 
     def __init__(self, store: ChannelStore, clock: Clock, drivers: Sequence[Driver]) -> None:
         self.runners = {d.device_id: DriverRunner(d, store, clock) for d in drivers}
-        for device_id in self.runners:
-            for name, unit in DRIVER_CHANNELS.items():
+        for device_id, runner in self.runners.items():
+            for name, unit in {**runner.driver.extra_channels(), **DRIVER_CHANNELS}.items():
                 store.declare(f"{device_id}/{name}", Category.INPUT, unit)
 
     def devices(self) -> frozenset[str]:

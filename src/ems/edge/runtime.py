@@ -141,7 +141,7 @@ class EdgeRuntime:
 
     def _build_drivers(self) -> list[Driver]:
         drivers: list[Driver] = []
-        context = DriverContext(config_dir=self.config.config_dir)
+        context = DriverContext(config_dir=self.config.config_dir, clock=self.clock)
         for i, device in enumerate(self.config.devices):
             if device.driver is None:
                 continue
