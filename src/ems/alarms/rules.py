@@ -99,8 +99,10 @@ def parse_rule(data: object, known_channels: Container[str] | None = None) -> Al
         rule = AlarmRule.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidRule(INVALID_RULE, f"{field}: {first['msg']}", field=field) from None
+        # A rule is flat: the first part of the location is the field (the rest would
+        # name the member of a union, "threshold.float").
+        field = str(first["loc"][0]) if first["loc"] else None
+        raise InvalidRule(INVALID_RULE, f"{field or 'rule'}: {first['msg']}", field=field) from None
     if known_channels is not None and rule.channel not in known_channels:
         raise InvalidRule(
             UNKNOWN_CHANNEL,
