@@ -273,17 +273,20 @@ class AlarmEvaluator:
         index = self._index.get(edge_id)
         if index is None:
             return events
+        get_sample = channels.get
         if len(index) < len(channels):
-            get_sample = channels.get
-            pairs = [(s, e) for c, e in index.items() if (s := get_sample(c)) is not None]
+            entries: Iterable[tuple[str, _Channel]] = index.items()
         else:
             get_entry = index.get
-            pairs = [(s, e) for c, s in channels.items() if (e := get_entry(c)) is not None]
+            entries = [(c, e) for c in channels if (e := get_entry(c)) is not None]
         # The channels of one frame mostly share their time, and comparing two times
         # costs a tenth of turning one into epoch seconds.
         last_t: datetime | None = None
         ts_s = 0.0
-        for sample, entry in pairs:
+        for channel, entry in entries:
+            sample = get_sample(channel)
+            if sample is None:
+                continue
             value = sample.v
             # _Channel.quiet, inlined: this line runs for every watched value.
             if type(value) is float or type(value) is int:
