@@ -40,6 +40,9 @@ class AlarmBook:
             raise AlarmCommandRefused(ALARM_NOT_FOUND, f"no alarm {alarm_id!r}", field="alarm_id")
         return alarm
 
+    def find(self, alarm_id: str) -> Alarm | None:
+        return self._alarms.get(alarm_id)
+
     def alarms(
         self, edge_id: str | None = None, state: AlarmState | None = None
     ) -> Iterator[Alarm]:
@@ -49,6 +52,15 @@ class AlarmBook:
                 state is None or alarm.state is state
             ):
                 yield alarm
+
+    def restore(self, alarm: Alarm) -> None:
+        """Take an alarm as stored (a process starting, an edge moving here) before the
+        rules are set, so that a condition still on is not raised a second time."""
+        self._alarms[alarm.alarm_id] = alarm
+        if alarm.state is AlarmState.SHELVED:
+            self._shelved.add(alarm.alarm_id)
+        else:
+            self._shelved.discard(alarm.alarm_id)
 
     # -- operator commands --------------------------------------------------------
     def acknowledge(self, alarm_id: str, user: str) -> AlarmEvent:

@@ -1,11 +1,13 @@
 """Rule evaluation on telemetry ingest: samples in, the transitions they caused out.
 
 Rules are indexed by edge and channel, so a sample of a channel that no rule
-and no watch names costs one dict lookup (``evaluate_frame`` looks the edge up
-once per frame). Time is the sample's own (the edge's clock): ``for_s`` is
-measured between samples of one edge, unaffected by the cloud's load, and an
-older sample than the last one a rule saw is ignored (a replayed frame cannot
-undo a newer state).
+and no watch names costs at most one dict lookup (``evaluate_frame`` looks the
+edge up once per frame, then walks the smaller of the frame and the edge's
+watched channels), and a watched sample that cannot change anything stops at
+one comparison (the channel's quiet band). Time is the sample's own (the
+edge's clock): ``for_s`` is measured between samples of one edge, unaffected
+by the cloud's load, and a sample older than the last one a rule acted on is
+ignored (a replayed frame cannot undo a newer state; feed live frames only).
 
 A rule's condition must hold on every sample for ``for_s``: a sample back on
 the normal side restarts the wait, so a spike shorter than ``for_s`` raises
@@ -27,7 +29,12 @@ from ems.alarms.book import AlarmBook
 from ems.alarms.errors import UNKNOWN_RULE, InvalidRule
 from ems.alarms.rules import AlarmRule, check_rule_id
 from ems.alarms.state import Alarm, AlarmEvent
-from ems.alarms.system import COMMUNICATION_FAILED, SystemAlarmKind, rule_alarm_id
+from ems.alarms.system import (
+    COMMUNICATION_FAILED,
+    SystemAlarmKind,
+    rule_alarm_id,
+    system_alarm_id,
+)
 
 __all__ = ["AlarmEvaluator", "SampleLike"]
 
@@ -117,7 +124,11 @@ class _CommunicationWatch:
         self.book = book
         self.edge_id = edge_id
         self.device = device
-        self.failed = False
+        # A restored alarm still on must be cleared by the next ``false``.
+        alarm = book.find(
+            system_alarm_id(SystemAlarmKind.DEVICE_COMMUNICATION_LOST, edge_id, device)
+        )
+        self.failed = alarm is not None and alarm.condition
 
     def band(self) -> tuple[float, float]:
         return _ALL

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ems.alarms import (
+    Alarm,
     AlarmBook,
     AlarmEvaluator,
     AlarmEvent,
@@ -236,3 +237,46 @@ def test_a_bad_rule_id_is_refused_and_evaluation_goes_on() -> None:
         site.evaluator.set_rule("bad/id", rule())
     assert caught.value.field == "rule_id"
     assert site.run([6000]) == [(0, "active_unacked")]
+
+
+def test_an_alarm_restored_active_is_not_raised_again_and_clears_by_its_rule() -> None:
+    # A process starting (or taking an edge over) loads the stored alarms first.
+    site = Site()
+    stored = Alarm(
+        f"{EDGE}.rule.r1", EDGE, "r1", Severity.HIGH, state=ACTIVE, condition=True, value=7000
+    )
+    site.book.restore(stored)
+    site.evaluator.set_rule("r1", rule(for_s=0))
+    assert site.run([7000, 6000]) == []
+    assert site.run([4000]) == [(0, "cleared_unacked")]
+
+
+def test_a_restored_communication_loss_clears_on_the_next_false() -> None:
+    site = Site()
+    alarm_id = f"{EDGE}.device_communication_lost.pv_1"
+    site.book.restore(
+        Alarm(alarm_id, EDGE, "device_communication_lost", Severity.HIGH, ACTIVE, True, True)
+    )
+    site.evaluator.watch_devices(EDGE, ["pv_1"])
+    channel = "pv_1/CommunicationFailed"
+    assert site.run([False], channel=channel) == [(0, "cleared_unacked")]
+
+
+def test_a_restored_shelved_alarm_expires_on_time() -> None:
+    site = Site()
+    until_s = site.clock.time() + 60
+    site.book.restore(
+        Alarm(
+            f"{EDGE}.edge_offline",
+            EDGE,
+            "edge_offline",
+            Severity.HIGH,
+            AlarmState.SHELVED,
+            condition=False,
+            shelved_by="alice",
+            shelved_until_s=until_s,
+            shelve_reason="planned outage",
+        )
+    )
+    site.clock.advance(60)
+    assert [e.to_state for e in site.book.expire_shelves()] == [AlarmState.CLEARED]
