@@ -138,7 +138,7 @@ function ParamField({ id, param, current, draft, error, readOnly, onChange }: Fi
   if (param.type === "boolean") {
     const checked = typeof draft === "boolean" ? draft : current === true;
     return (
-      <label className="field">
+      <label className="check">
         <input id={id} type="checkbox" name={param.name} checked={checked} onChange={(e) => onChange(e.target.checked)} /> {label}
       </label>
     );
