@@ -27,6 +27,7 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SiteContext",
+    "balance_role_of",
     "register_simulator",
     "setpoint_timeout_s",
 ]
@@ -40,6 +41,22 @@ class BalanceRole(StrEnum):
     STORAGE = "storage"  # ActivePower > 0 discharging, < 0 charging (battery)
     GRID = "grid"  # the grid connection point closes the balance
     NONE = "none"  # not part of the balance
+
+
+# The one place a device profile's role in the balance is stated: simulators take
+# theirs from here, and the simulated grid meter counts a measured (driver) device
+# of these profiles with the same role, so both enter the balance with one sign.
+_PROFILE_ROLES: dict[str, BalanceRole] = {
+    "battery": BalanceRole.STORAGE,
+    "pv_inverter": BalanceRole.GENERATION,
+    "load_meter": BalanceRole.CONSUMPTION,
+    "grid_meter": BalanceRole.GRID,
+}
+
+
+def balance_role_of(profile: str) -> BalanceRole:
+    """How a device of ``profile`` (its type name, e.g. ``battery``) enters the balance."""
+    return _PROFILE_ROLES.get(profile, BalanceRole.NONE)
 
 
 class SimulatorConfig(BaseModel):
@@ -103,7 +120,7 @@ class Simulator(ABC):
 class GridSimulator(Simulator):
     """The grid connection point: it also closes the site balance."""
 
-    balance_role: ClassVar[BalanceRole] = BalanceRole.GRID
+    balance_role: ClassVar[BalanceRole] = balance_role_of("grid_meter")
 
     @abstractmethod
     def close_balance(self, now_s: float, net_site_w: float) -> dict[str, Value]:

@@ -9,8 +9,9 @@ from pathlib import Path
 from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import Category, ChannelStore
-from ems.devices.base import SIMULATORS, Simulator, SiteContext
+from ems.devices.base import SIMULATORS, Simulator, SiteContext, balance_role_of
 from ems.devices.host import SimulationHost
+from ems.devices.measured import MeasuredDevice
 from ems.drivers.base import DRIVERS, Driver, DriverContext
 from ems.drivers.host import DriverHost
 from ems.edge.clocksync import ClockSync
@@ -92,6 +93,13 @@ class EdgeRuntime:
                 for device_id, profile in self.devices.items()
             },
             period_s=1.0,  # simulators update the DAL every second, whatever the cycle period
+            # A simulated grid meter sees the real devices too (a measured one is no simulator).
+            measured=[
+                MeasuredDevice.polled(
+                    device_id, balance_role_of(r.driver.profile.type), r.driver.config.poll_s
+                )
+                for device_id, r in self.drivers.runners.items()
+            ],
         )
         self.controllers = self._build_controllers()
         #: The YAML's computed channels (``<id>/Value``), checked against these devices.
