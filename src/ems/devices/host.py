@@ -8,17 +8,19 @@ exact in every snapshot even though each device runs on its own thread.
 A site whose battery or PV is a driver (a real device) and whose grid meter is
 simulated also gets the drivers' measured power in that balance
 (:mod:`ems.devices.measured`), read from the DAL whenever the grid meter closes
-it. Those readings arrive on the drivers' own threads, so there the balance
-holds to within one simulator period (1 s), not in every snapshot. A measured
-grid meter (a driver) is never overwritten: it is not a simulator, so there is
-no balance to close here.
+it. The drivers publish their polls through :meth:`SiteBus.publish_measured`,
+so a new reading and the grid meter closed over it land in one write too: a
+controller never sees the battery's new power beside the grid of its old one
+(it would take the difference for load and overshoot). A measured grid meter
+(a driver) is never overwritten: it is not a simulator, so there is no
+balance to close here.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ems.clock import Clock
 from ems.dal import ChannelStore, Sample, Value
@@ -68,15 +70,37 @@ class SiteBus:
                 values.update({grid_prefix + name: v for name, v in closed.items()})
             self._store.set_channels(values, ts=now_s)
 
-    def net_site_w(self, now_s: float) -> float:
+    def publish_measured(self, values: Mapping[str, Value], now_s: float) -> None:
+        """A driver's poll (full addresses): stored with the grid closed over it, in one write."""
+        with self._lock:
+            out = dict(values)
+            if self._grid is not None and any(
+                f"{m.device_id}/{name}" in values
+                for m, _ in self._measured
+                for name in ("ActivePower", "CommunicationFailed")
+            ):
+
+                def read(address: str) -> Sample | None:
+                    if address in values:
+                        return Sample(values[address], now_s)
+                    return self._store.get_channel(address)
+
+                grid_prefix = self._grid.device_id + "/"
+                closed = self._grid.close_balance(now_s, self.net_site_w(now_s, read))
+                out.update({grid_prefix + name: v for name, v in closed.items()})
+            self._store.set_channels(out, ts=now_s)
+
+    def net_site_w(self, now_s: float, read: Callable[[str], Sample | None] | None = None) -> float:
         """Consumption minus generation minus storage discharge at ``now_s``, in W.
 
-        Measured devices count with their reading in the DAL now (0 W when stale).
+        Measured devices count with their latest reading (``read``, by default the
+        DAL's), 0 W when stale.
         """
         simulated_w = sum(self._power_w.values())
         if not self._measured:
             return simulated_w  # a simulated-only site: the exact sum, nothing added
-        measured_w = sum(sign * m.power_w(self._store, now_s) for m, sign in self._measured)
+        get = self._store.get_channel if read is None else read
+        measured_w = sum(sign * m.power_w(get, now_s) for m, sign in self._measured)
         return simulated_w + measured_w
 
 
@@ -130,6 +154,10 @@ class SimulationHost:
             log.exception("simulator %s failed; keeping its last values", sim.device_id)
             return
         self._bus.publish(sim, channels, now_s)
+
+    def publish_measured(self, values: Mapping[str, Value], now_s: float) -> None:
+        """Where the site's drivers publish their polls (see :meth:`SiteBus.publish_measured`)."""
+        self._bus.publish_measured(values, now_s)
 
     def tick_all(self) -> None:
         """Step every simulator once, in order (lockstep mode, for ``ems simulate``)."""

@@ -17,9 +17,10 @@ alone, as it did before the device was read at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ems.dal import ChannelStore
+from ems.dal import Sample
 from ems.devices.base import BalanceRole
 
 __all__ = ["STALE_POLLS", "MeasuredDevice"]
@@ -43,12 +44,16 @@ class MeasuredDevice:
         """A device read every ``poll_s`` seconds: stale after :data:`STALE_POLLS` of them."""
         return cls(device_id, role, STALE_POLLS * poll_s)
 
-    def power_w(self, store: ChannelStore, now_s: float) -> float:
-        """The measured ``ActivePower`` [W, the profile's sign], 0 W when stale or failed."""
-        failed = store.get_channel(f"{self.device_id}/CommunicationFailed")
+    def power_w(self, read: Callable[[str], Sample | None], now_s: float) -> float:
+        """The measured ``ActivePower`` [W, the profile's sign], 0 W when stale or failed.
+
+        ``read`` gives a channel's latest sample by address (the DAL's, or a
+        reading about to be written with it).
+        """
+        failed = read(f"{self.device_id}/CommunicationFailed")
         if failed is not None and failed.value is True:
             return 0.0
-        sample = store.get_channel(f"{self.device_id}/ActivePower")
+        sample = read(f"{self.device_id}/ActivePower")
         if sample is None or isinstance(sample.value, bool):
             return 0.0
         if not isinstance(sample.value, int | float) or not math.isfinite(sample.value):

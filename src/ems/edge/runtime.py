@@ -76,8 +76,7 @@ class EdgeRuntime:
             config_dir=str(config.config_dir),
         )
         self.simulators = self._build_simulators(site)
-        #: Real devices, each polled on its own thread; the cycle writes through it.
-        self.drivers = DriverHost(self.store, clock, self._build_drivers())
+        drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
         self.tariff = (
             None
@@ -95,12 +94,13 @@ class EdgeRuntime:
             period_s=1.0,  # simulators update the DAL every second, whatever the cycle period
             # A simulated grid meter sees the real devices too (a measured one is no simulator).
             measured=[
-                MeasuredDevice.polled(
-                    device_id, balance_role_of(r.driver.profile.type), r.driver.config.poll_s
-                )
-                for device_id, r in self.drivers.runners.items()
+                MeasuredDevice.polled(d.device_id, balance_role_of(d.profile.type), d.config.poll_s)
+                for d in drivers
             ],
         )
+        #: Real devices, each polled on its own thread; the cycle writes through it. Their
+        #: polls go through the simulation host, which closes a simulated grid over them.
+        self.drivers = DriverHost(self.store, clock, drivers, self.host.publish_measured)
         self.controllers = self._build_controllers()
         #: The YAML's computed channels (``<id>/Value``), checked against these devices.
         self.virtual_meters = self._build_virtual_meters()
