@@ -128,8 +128,9 @@ class GridSimulator(Simulator):
 
         ``net_site_w`` = consumption - generation - storage discharge, in W, so
         the grid imports (> 0) what the site needs and exports (< 0) its surplus.
-        Called after every publish of a balance device, so it must be cheap and
-        must not advance any random state.
+        Called after every publish of a balance device (a simulator's step or a
+        driver's poll, on that device's thread, one at a time), so it must be
+        cheap and must not advance any random state.
         """
 
 
