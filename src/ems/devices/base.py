@@ -27,6 +27,7 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SiteContext",
+    "balance_role_of",
     "register_simulator",
     "setpoint_timeout_s",
 ]
@@ -40,6 +41,22 @@ class BalanceRole(StrEnum):
     STORAGE = "storage"  # ActivePower > 0 discharging, < 0 charging (battery)
     GRID = "grid"  # the grid connection point closes the balance
     NONE = "none"  # not part of the balance
+
+
+# The one place a device profile's role in the balance is stated: simulators take
+# theirs from here, and the simulated grid meter counts a measured (driver) device
+# of these profiles with the same role, so both enter the balance with one sign.
+_PROFILE_ROLES: dict[str, BalanceRole] = {
+    "battery": BalanceRole.STORAGE,
+    "pv_inverter": BalanceRole.GENERATION,
+    "load_meter": BalanceRole.CONSUMPTION,
+    "grid_meter": BalanceRole.GRID,
+}
+
+
+def balance_role_of(profile: str) -> BalanceRole:
+    """How a device of ``profile`` (its type name, e.g. ``battery``) enters the balance."""
+    return _PROFILE_ROLES.get(profile, BalanceRole.NONE)
 
 
 class SimulatorConfig(BaseModel):
@@ -103,7 +120,7 @@ class Simulator(ABC):
 class GridSimulator(Simulator):
     """The grid connection point: it also closes the site balance."""
 
-    balance_role: ClassVar[BalanceRole] = BalanceRole.GRID
+    balance_role: ClassVar[BalanceRole] = balance_role_of("grid_meter")
 
     @abstractmethod
     def close_balance(self, now_s: float, net_site_w: float) -> dict[str, Value]:
@@ -111,8 +128,9 @@ class GridSimulator(Simulator):
 
         ``net_site_w`` = consumption - generation - storage discharge, in W, so
         the grid imports (> 0) what the site needs and exports (< 0) its surplus.
-        Called after every publish of a balance device, so it must be cheap and
-        must not advance any random state.
+        Called after every publish of a balance device (a simulator's step or a
+        driver's poll, on that device's thread, one at a time), so it must be
+        cheap and must not advance any random state.
         """
 
 

@@ -4,23 +4,35 @@ The grid connection point is where physics closes the site balance, so every
 publish of a balance device goes through :class:`SiteBus`, which recomputes the
 grid meter in the same atomic DAL write. That keeps ``load = grid + pv + battery``
 exact in every snapshot even though each device runs on its own thread.
+
+A site whose battery or PV is a driver (a real device) and whose grid meter is
+simulated also gets the drivers' measured power in that balance
+(:mod:`ems.devices.measured`), read from the DAL whenever the grid meter closes
+it. The drivers publish their polls through :meth:`SiteBus.publish_measured`,
+so a new reading and the grid meter closed over it land in one write too: a
+controller never sees the battery's new power beside the grid of its old one
+(it would take the difference for load and overshoot). A measured grid meter
+(a driver) is never overwritten: it is not a simulator, so there is no
+balance to close here.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ems.clock import Clock
 from ems.dal import ChannelStore, Sample, Value
 from ems.devices.base import BalanceRole, GridSimulator, Simulator
+from ems.devices.measured import MeasuredDevice
 
 __all__ = ["SimulationHost", "SiteBus"]
 
 log = logging.getLogger(__name__)
 
-# Sign with which each role's ActivePower enters the site's net demand.
+# Sign with which each role's ActivePower enters the site's net demand, for
+# simulated and measured devices alike.
 _NET_SIGN = {
     BalanceRole.CONSUMPTION: 1.0,
     BalanceRole.GENERATION: -1.0,
@@ -31,11 +43,18 @@ _NET_SIGN = {
 class SiteBus:
     """Publishes device channels and keeps the grid meter consistent with them."""
 
-    def __init__(self, store: ChannelStore, grid: GridSimulator | None) -> None:
+    def __init__(
+        self,
+        store: ChannelStore,
+        grid: GridSimulator | None,
+        measured: Sequence[MeasuredDevice] = (),
+    ) -> None:
+        """``measured``: driver devices whose ActivePower the grid meter counts too."""
         self._store = store
         self._grid = grid
         self._lock = threading.Lock()
         self._power_w: dict[str, float] = {}  # balance device id -> signed contribution
+        self._measured = [(m, _NET_SIGN[m.role]) for m in measured if m.role in _NET_SIGN]
 
     def publish(self, sim: Simulator, channels: Mapping[str, Value], now_s: float) -> None:
         prefix = sim.device_id + "/"
@@ -47,13 +66,42 @@ class SiteBus:
                 self._power_w[sim.device_id] = sign * float(power)
             if self._grid is not None and (sign is not None or sim is self._grid):
                 grid_prefix = self._grid.device_id + "/"
-                closed = self._grid.close_balance(now_s, self.net_site_w())
+                closed = self._grid.close_balance(now_s, self.net_site_w(now_s))
                 values.update({grid_prefix + name: v for name, v in closed.items()})
             self._store.set_channels(values, ts=now_s)
 
-    def net_site_w(self) -> float:
-        """Consumption minus generation minus storage discharge, in W."""
-        return sum(self._power_w.values())
+    def publish_measured(self, values: Mapping[str, Value], now_s: float) -> None:
+        """A driver's poll (full addresses): stored with the grid closed over it, in one write."""
+        with self._lock:
+            out = dict(values)
+            if self._grid is not None and any(
+                f"{m.device_id}/{name}" in values
+                for m, _ in self._measured
+                for name in ("ActivePower", "CommunicationFailed")
+            ):
+
+                def read(address: str) -> Sample | None:
+                    if address in values:
+                        return Sample(values[address], now_s)
+                    return self._store.get_channel(address)
+
+                grid_prefix = self._grid.device_id + "/"
+                closed = self._grid.close_balance(now_s, self.net_site_w(now_s, read))
+                out.update({grid_prefix + name: v for name, v in closed.items()})
+            self._store.set_channels(out, ts=now_s)
+
+    def net_site_w(self, now_s: float, read: Callable[[str], Sample | None] | None = None) -> float:
+        """Consumption minus generation minus storage discharge at ``now_s``, in W.
+
+        Measured devices count with their latest reading (``read``, by default the
+        DAL's), 0 W when stale.
+        """
+        simulated_w = sum(self._power_w.values())
+        if not self._measured:
+            return simulated_w  # a simulated-only site: the exact sum, nothing added
+        get = self._store.get_channel if read is None else read
+        measured_w = sum(sign * m.power_w(get, now_s) for m, sign in self._measured)
+        return simulated_w + measured_w
 
 
 class SimulationHost:
@@ -66,8 +114,10 @@ class SimulationHost:
         simulators: Sequence[Simulator],
         output_channels: Mapping[str, Sequence[str]],
         period_s: float = 1.0,
+        measured: Sequence[MeasuredDevice] = (),
     ) -> None:
-        """``output_channels`` maps a device id to the names of its output channels."""
+        """``output_channels`` maps a device id to the names of its output channels;
+        ``measured`` are the site's driver devices, counted in the grid's balance."""
         grids = [s for s in simulators if isinstance(s, GridSimulator)]
         if len(grids) > 1:
             raise ValueError("a site has one grid connection point")
@@ -82,7 +132,7 @@ class SimulationHost:
         }
         self._period_s = period_s
         self._last_s: dict[str, float] = {}
-        self._bus = SiteBus(store, grids[0] if grids else None)
+        self._bus = SiteBus(store, grids[0] if grids else None, measured)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.errors = 0
@@ -104,6 +154,10 @@ class SimulationHost:
             log.exception("simulator %s failed; keeping its last values", sim.device_id)
             return
         self._bus.publish(sim, channels, now_s)
+
+    def publish_measured(self, values: Mapping[str, Value], now_s: float) -> None:
+        """Where the site's drivers publish their polls (see :meth:`SiteBus.publish_measured`)."""
+        self._bus.publish_measured(values, now_s)
 
     def tick_all(self) -> None:
         """Step every simulator once, in order (lockstep mode, for ``ems simulate``)."""

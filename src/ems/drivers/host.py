@@ -13,6 +13,11 @@ are written on the runner's thread as soon as it wakes, before its next
 poll. A failed write is counted in ``<device>/WriteFailures``, logged, and
 reported as a :class:`~ems.edge.device_writes.WriteOutcome` for the command
 that caused it.
+
+A poll's channels go into the DAL in one write through a :data:`Publish`
+function: the store's own ``set_channels`` by default; the edge passes its
+simulated grid meter's, which closes the site balance over the reading in
+that same write (:meth:`ems.devices.host.SiteBus.publish_measured`).
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ from ems.drivers.base import Driver, Reading
 from ems.edge.device_writes import WriteOutcome
 from ems.errors import DeviceIOError, DeviceTimeout
 
-__all__ = ["DRIVER_CHANNELS", "DriverHost", "DriverRunner"]
+__all__ = ["DRIVER_CHANNELS", "DriverHost", "DriverRunner", "Publish"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Puts a poll's channels (full addresses) into the DAL in one write, stamped ``now_s``.
+Publish = Callable[[Mapping[str, Value], float], None]
 
 #: name -> unit of the channels every driver device has besides its profile's.
 DRIVER_CHANNELS: dict[str, str | None] = {
@@ -45,9 +53,14 @@ DRIVER_CHANNELS: dict[str, str | None] = {
 class DriverRunner:
     """Polls one driver and writes its setpoints, on its own thread."""
 
-    def __init__(self, driver: Driver, store: ChannelStore, clock: Clock) -> None:
+    def __init__(
+        self, driver: Driver, store: ChannelStore, clock: Clock, publish: Publish | None = None
+    ) -> None:
         self.driver = driver
         self._store = store
+        self._publish_values: Publish = (
+            publish if publish is not None else lambda v, ts: store.set_channels(v, ts=ts)
+        )
         self._clock = clock
         self._cfg = driver.config
         self._prefix = driver.device_id + "/"
@@ -152,7 +165,7 @@ class DriverRunner:
             if self.failed is not True:
                 log.warning("device %s stopped answering; its inputs go stale", self._prefix[:-1])
             self.failed = True
-            self._store.set_channel(self._prefix + "CommunicationFailed", True, ts=now_s)
+            self._publish_values({self._prefix + "CommunicationFailed": True}, now_s)
             return False
         if self.failed:
             log.info("device %s answers again", self._prefix[:-1])
@@ -211,7 +224,7 @@ class DriverRunner:
         values: dict[str, Value] = {self._prefix + n: v for n, v in reading.values.items()}
         values[self._prefix + "CommunicationFailed"] = False
         values[self._prefix + "ReadErrors"] = self.read_errors
-        self._store.set_channels(values, ts=now_s)
+        self._publish_values(values, now_s)
 
     def _attempt(self, what: str, call: Callable[[], T], raise_last: bool = False) -> T | None:
         """``call`` with bounded retries; only a timeout is retried (a refusal is an answer)."""
@@ -235,8 +248,15 @@ class DriverRunner:
 class DriverHost:
     """Every driver of a site: their threads, and the cycle's :class:`DeviceWriter`."""
 
-    def __init__(self, store: ChannelStore, clock: Clock, drivers: Sequence[Driver]) -> None:
-        self.runners = {d.device_id: DriverRunner(d, store, clock) for d in drivers}
+    def __init__(
+        self,
+        store: ChannelStore,
+        clock: Clock,
+        drivers: Sequence[Driver],
+        publish: Publish | None = None,
+    ) -> None:
+        """``publish``: how polls reach the DAL (default: straight into ``store``)."""
+        self.runners = {d.device_id: DriverRunner(d, store, clock, publish) for d in drivers}
         for device_id, runner in self.runners.items():
             for name, unit in {**runner.driver.extra_channels(), **DRIVER_CHANNELS}.items():
                 store.declare(f"{device_id}/{name}", Category.INPUT, unit)

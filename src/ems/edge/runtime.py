@@ -9,8 +9,9 @@ from pathlib import Path
 from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import Category, ChannelStore
-from ems.devices.base import SIMULATORS, Simulator, SiteContext
+from ems.devices.base import SIMULATORS, Simulator, SiteContext, balance_role_of
 from ems.devices.host import SimulationHost
+from ems.devices.measured import MeasuredDevice
 from ems.drivers.base import DRIVERS, Driver, DriverContext
 from ems.drivers.host import DriverHost
 from ems.edge.clocksync import ClockSync
@@ -75,8 +76,7 @@ class EdgeRuntime:
             config_dir=str(config.config_dir),
         )
         self.simulators = self._build_simulators(site)
-        #: Real devices, each polled on its own thread; the cycle writes through it.
-        self.drivers = DriverHost(self.store, clock, self._build_drivers())
+        drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
         self.tariff = (
             None
@@ -92,7 +92,15 @@ class EdgeRuntime:
                 for device_id, profile in self.devices.items()
             },
             period_s=1.0,  # simulators update the DAL every second, whatever the cycle period
+            # A simulated grid meter sees the real devices too (a measured one is no simulator).
+            measured=[
+                MeasuredDevice.polled(d.device_id, balance_role_of(d.profile.type), d.config.poll_s)
+                for d in drivers
+            ],
         )
+        #: Real devices, each polled on its own thread; the cycle writes through it. Their
+        #: polls go through the simulation host, which closes a simulated grid over them.
+        self.drivers = DriverHost(self.store, clock, drivers, self.host.publish_measured)
         self.controllers = self._build_controllers()
         #: The YAML's computed channels (``<id>/Value``), checked against these devices.
         self.virtual_meters = self._build_virtual_meters()

@@ -29,6 +29,7 @@ from ems.devices.base import (
     Simulator,
     SimulatorConfig,
     SiteContext,
+    balance_role_of,
     register_simulator,
     setpoint_timeout_s,
 )
@@ -68,7 +69,7 @@ class BatterySimulator(Simulator):
 
     type_name: ClassVar[str] = "battery"
     config_model: ClassVar[type[SimulatorConfig]] = BatteryConfig
-    balance_role: ClassVar[BalanceRole] = BalanceRole.STORAGE
+    balance_role: ClassVar[BalanceRole] = balance_role_of("battery")
 
     def __init__(self, device_id: str, config: BatteryConfig, site: SiteContext) -> None:
         super().__init__(device_id, config, site)

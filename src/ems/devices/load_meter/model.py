@@ -24,6 +24,7 @@ from ems.devices.base import (
     Simulator,
     SimulatorConfig,
     SiteContext,
+    balance_role_of,
     register_simulator,
 )
 from ems.devices.load_meter.config import LoadMeterConfig
@@ -43,7 +44,7 @@ class LoadMeterSimulator(Simulator):
 
     type_name: ClassVar[str] = "load_meter"
     config_model: ClassVar[type[SimulatorConfig]] = LoadMeterConfig
-    balance_role: ClassVar[BalanceRole] = BalanceRole.CONSUMPTION
+    balance_role: ClassVar[BalanceRole] = balance_role_of("load_meter")
 
     def __init__(self, device_id: str, config: LoadMeterConfig, site: SiteContext) -> None:
         super().__init__(device_id, config, site)

@@ -23,6 +23,7 @@ from ems.devices.base import (
     Simulator,
     SimulatorConfig,
     SiteContext,
+    balance_role_of,
     register_simulator,
     setpoint_timeout_s,
 )
@@ -46,7 +47,7 @@ class PvInverterSimulator(Simulator):
 
     type_name: ClassVar[str] = "pv_inverter"
     config_model: ClassVar[type[SimulatorConfig]] = PvInverterConfig
-    balance_role: ClassVar[BalanceRole] = BalanceRole.GENERATION
+    balance_role: ClassVar[BalanceRole] = balance_role_of("pv_inverter")
 
     def __init__(self, device_id: str, config: PvInverterConfig, site: SiteContext) -> None:
         super().__init__(device_id, config, site)

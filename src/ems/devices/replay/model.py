@@ -24,6 +24,7 @@ from ems.devices.base import (
     Simulator,
     SimulatorConfig,
     SiteContext,
+    balance_role_of,
     register_simulator,
     setpoint_timeout_s,
 )
@@ -106,7 +107,7 @@ class _PowerReplay(ReplaySimulator):
 
 class ReplayLoadSimulator(_PowerReplay):
     profile: ClassVar[str] = "load_meter"
-    balance_role: ClassVar[BalanceRole] = BalanceRole.CONSUMPTION
+    balance_role: ClassVar[BalanceRole] = balance_role_of("load_meter")
 
     def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
         self._integrate(dt_s)
@@ -122,7 +123,7 @@ class ReplayPvSimulator(_PowerReplay):
     """
 
     profile: ClassVar[str] = "pv_inverter"
-    balance_role: ClassVar[BalanceRole] = BalanceRole.GENERATION
+    balance_role: ClassVar[BalanceRole] = balance_role_of("pv_inverter")
 
     def __init__(self, device_id: str, config: ReplayConfig, site: SiteContext) -> None:
         super().__init__(device_id, config, site)
