@@ -163,3 +163,18 @@ def test_cli_imports_and_says_where_the_keys_are(
     assert captured.out == ""  # no key on the terminal
     assert "imported 5 edge(s) on 2 site(s)" in captured.err
     assert len(_keys(key_file)) == 5
+
+
+def test_the_admin_lists_imported_edges_read_only(tmp_path: Path) -> None:
+    from django.test import Client
+
+    from ems.authsvc.models import User
+
+    import_edges(_write(tmp_path, HEADER + _rows(2)), tmp_path / "keys.csv")
+    ems.authsvc.create_user("ada", "admin", "correct horse battery staple")
+    client = Client()
+    client.force_login(User.objects.get(username="ada"))
+    listing = client.get("/auth/admin/emsauth/provisionededge/")
+    assert listing.status_code == 200
+    assert "edge-0001" in listing.content.decode()
+    assert client.get("/auth/admin/emsauth/provisionededge/add/").status_code == 403
