@@ -21,7 +21,13 @@ from ems.authsvc import edgekeys
 from ems.authsvc.edgecsv import EdgeRow, ImportRefused, Problem, parse_edges_csv
 from ems.authsvc.errors import AuthServiceError
 
-__all__ = ["DEFAULT_ORGANISATION", "ImportResult", "KeyFileExists", "import_edges"]
+__all__ = [
+    "DEFAULT_ORGANISATION",
+    "ImportFileError",
+    "ImportResult",
+    "KeyFileExists",
+    "import_edges",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,11 @@ KEY_LABEL = "import-edges"
 class KeyFileExists(AuthServiceError, FileExistsError):
     """The key file is already there; it is never overwritten (it may hold the only
     copy of other keys)."""
+
+
+class ImportFileError(AuthServiceError, OSError):
+    """The CSV cannot be read, or the key file cannot be created (a missing directory,
+    no permission); nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +63,7 @@ def import_edges(
     """Provision every edge of ``csv_path``; write ``edge_id,api_key`` lines to ``key_file``.
 
     Raises :class:`ImportRefused` (nothing changed) naming each bad line and column,
-    or :class:`KeyFileExists`.
+    :class:`KeyFileExists` or :class:`ImportFileError`.
     """
     from ems.profiles import builtin_profiles
 
@@ -61,6 +72,8 @@ def import_edges(
         text = csv_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportRefused(source, [Problem(1, "", "not_utf8", str(exc))]) from None
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {source}: {exc.strerror}") from None
     rows = parse_edges_csv(
         text,
         source,
@@ -106,6 +119,8 @@ def _write_all(rows: list[EdgeRow], keys: dict[str, tuple[str, str]], key_file: 
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise KeyFileExists(f"{key_file} exists; give a new file (keys are shown once)") from None
+    except OSError as exc:
+        raise ImportFileError(f"cannot create the key file {key_file}: {exc.strerror}") from None
     committed = False
     try:
         with os.fdopen(fd, "w", encoding="ascii", newline="") as out:

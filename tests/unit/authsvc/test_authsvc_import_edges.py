@@ -10,7 +10,7 @@ import pytest
 
 import ems.authsvc
 from ems.authsvc.edgecsv import ImportRefused
-from ems.authsvc.provision import KeyFileExists, import_edges
+from ems.authsvc.provision import ImportFileError, KeyFileExists, import_edges
 from ems.cli import main as ems_main
 
 HEADER = "organisation,site,edge_id,name,latitude,longitude,profile\n"
@@ -178,3 +178,19 @@ def test_the_admin_lists_imported_edges_read_only(tmp_path: Path) -> None:
     assert listing.status_code == 200
     assert "edge-0001" in listing.content.decode()
     assert client.get("/auth/admin/emsauth/provisionededge/add/").status_code == 403
+
+
+def test_a_spreadsheet_export_with_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "edges.csv"
+    text = HEADER + _rows(3)
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert import_edges(path, tmp_path / "keys.csv").edges == 3
+
+
+def test_unreadable_csv_and_uncreatable_key_file_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImportFileError, match=r"cannot read .*absent\.csv"):
+        import_edges(tmp_path / "absent.csv", tmp_path / "keys.csv")
+    csv_path = _write(tmp_path, HEADER + _rows(2))
+    with pytest.raises(ImportFileError, match="cannot create the key file"):
+        import_edges(csv_path, tmp_path / "no-such-dir" / "keys.csv")
+    assert _counts() == (0, 0)
