@@ -129,6 +129,7 @@ bench: install system-deps
 	$(BIN)/python bench/sunspec.py
 	$(BIN)/python bench/devices.py
 	$(BIN)/python bench/control.py
+	$(BIN)/python bench/import_edges.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

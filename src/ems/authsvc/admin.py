@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ems.authsvc import edgekeys, revocation
-from ems.authsvc.models import EdgeGrant, EdgeKey, User
+from ems.authsvc.models import EdgeGrant, EdgeKey, ProvisionedEdge, User
 
-__all__ = ["EdgeKeyAdmin", "EmsUserAdmin"]
+__all__ = ["EdgeKeyAdmin", "EmsUserAdmin", "ProvisionedEdgeAdmin"]
 
 admin.site.site_header = "EMS administration"
 admin.site.site_title = "EMS admin"
@@ -176,3 +176,19 @@ class EdgeKeyAdmin(admin.ModelAdmin):
         for edge_id, key_ids in by_edge.items():
             revocation.publish_edge_keys(edge_id, key_ids)  # its live socket closes
         self.message_user(request, f"{count} key(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(ProvisionedEdge)
+class ProvisionedEdgeAdmin(admin.ModelAdmin):
+    """Edges from ``ems auth import-edges``: listed and searchable, read-only here (the
+    CSV import is the one way in, so keys and edges are made together)."""
+
+    list_display = ("edge_id", "name", "organisation", "site", "latitude_deg", "longitude_deg")
+    list_filter = ("organisation", "site")
+    search_fields = ("edge_id", "name", "site")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

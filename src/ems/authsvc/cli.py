@@ -95,6 +95,19 @@ def _cmd_create_edge_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_edges(args: argparse.Namespace) -> int:
+    _configure(args)
+    from ems.authsvc.provision import import_edges
+
+    result = import_edges(args.file, args.keys_out)
+    print(
+        f"imported {result.edges} edge(s) on {result.sites} site(s); their keys (shown "
+        f"once) are in {result.key_file} (mode 0600)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_revoke_edge_keys(args: argparse.Namespace) -> int:
     _configure(args)
     from ems.authsvc.api import revoke_edge_keys
@@ -235,6 +248,28 @@ def add_auth_parser(
     key.add_argument("edge_id", metavar="EDGE_ID", help="the edge, e.g. site-1")
     key.add_argument("--label", default="", help="a note, e.g. where the key is deployed")
     key.set_defaults(func=_cmd_create_edge_key)
+
+    bulk = sub.add_parser(
+        "import-edges",
+        parents=[common],
+        help="provision edges and their keys from a CSV file",
+        description="Create the edges of a CSV file and one API key each, in one "
+        "transaction. Columns: organisation, site, edge_id, name, latitude, longitude "
+        "(degrees, WGS 84) and optionally profile (device profiles, ';'-separated, e.g. "
+        "battery;pv_inverter). organisation must be 'default' until organisations exist. "
+        "Any bad row (its line and column are named), an edge id twice in the file or "
+        "already known, refuses the whole file and changes nothing. The keys are written "
+        "once, as edge_id,api_key lines, to a new file readable only by its owner.",
+    )
+    bulk.add_argument("file", type=Path, metavar="FILE.csv", help="the edges, one a row")
+    bulk.add_argument(
+        "--keys-out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="where to write the keys (created with mode 0600; an existing file is refused)",
+    )
+    bulk.set_defaults(func=_cmd_import_edges)
 
     revoke = sub.add_parser(
         "revoke-edge-keys",

@@ -13,7 +13,7 @@ from ems.authsvc.identity import EDGE_ID_RE, Role
 #: A grant of this edge id gives access to every edge, present and future.
 ALL_EDGES = "*"
 
-__all__ = ["ALL_EDGES", "EdgeGrant", "EdgeKey", "User"]
+__all__ = ["ALL_EDGES", "EdgeGrant", "EdgeKey", "ProvisionedEdge", "User"]
 
 ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
 
@@ -128,3 +128,35 @@ class EdgeGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.username} → {self.edge_id}"
+
+
+class ProvisionedEdge(models.Model):
+    """An edge as provisioned in bulk (``ems auth import-edges``): where it is and what
+    it is called. Its keys are :class:`EdgeKey` rows with the same ``edge_id``.
+
+    ``organisation`` is a label until organisations exist as a model (DESIGN 16); it
+    names the organisation the edge will move into then. ``site`` groups edges of one
+    place; ``profile`` lists the device profiles the edge is expected to have.
+    """
+
+    edge_id = models.CharField(
+        max_length=63, unique=True, validators=[RegexValidator(EDGE_ID_RE)], help_text="e.g. site-1"
+    )
+    organisation = models.CharField(max_length=63, validators=[RegexValidator(EDGE_ID_RE)])
+    site = models.CharField(max_length=63, validators=[RegexValidator(EDGE_ID_RE)])
+    name = models.CharField(max_length=100)
+    latitude_deg = models.FloatField(help_text="WGS 84, -90 to 90")
+    longitude_deg = models.FloatField(help_text="WGS 84, -180 to 180")
+    profile = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="device profiles, ';'-separated, e.g. battery;pv_inverter",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("organisation", "site", "edge_id")
+        verbose_name = "provisioned edge"
+
+    def __str__(self) -> str:
+        return f"{self.edge_id} ({self.organisation}/{self.site})"

@@ -18,6 +18,7 @@ from ems.edge.link.client import SEEN_COMMANDS_FILE
 from ems.edge.link.seen import SeenCommands
 from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
+from ems.edge.sdnotify import notify, watchdog_interval_s, watchdog_loop
 from ems.errors import ConfigError
 
 __all__ = [
@@ -81,7 +82,13 @@ async def serve_connected(
                     serve_metrics(metrics, config.metrics.host, config.metrics.port)
                 )
             # The link first: it watches the cycle before the first cycle runs.
-            await asyncio.gather(link.run(stop), runtime.run(stop))
+            tasks = [link.run(stop), runtime.run(stop)]
+            watchdog_s = watchdog_interval_s()
+            if watchdog_s is not None:
+                tasks.append(watchdog_loop(lambda: runtime.cycle.stats.cycles, watchdog_s, stop))
+            notify("READY=1")  # under systemd Type=notify: devices started, cycle next
+            await asyncio.gather(*tasks)
+            notify("STOPPING=1")
     finally:
         executions.close()
     return runtime

@@ -50,9 +50,10 @@ def _clean_tables(auth_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     yield
-    from ems.authsvc.models import EdgeKey, User
+    from ems.authsvc.models import EdgeKey, ProvisionedEdge, User
 
     EdgeKey.objects.all().delete()
+    ProvisionedEdge.objects.all().delete()
     User.objects.all().delete()
 
 

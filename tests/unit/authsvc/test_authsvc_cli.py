@@ -28,6 +28,7 @@ SUBCOMMANDS = (
     "create-user",
     "set-password",
     "create-edge-key",
+    "import-edges",
     "revoke-edge-keys",
 )
 
