@@ -84,7 +84,7 @@ async def test_partitions_around_today_and_a_brin_index(
     )
     assert indexes == {"telemetry_time_brin": "brin", "telemetry_key": "btree"}
     assert (
-        await db.fetchval("SELECT version FROM schema_version WHERE component = 'telemetry'") == 1
+        await db.fetchval("SELECT version FROM schema_version WHERE component = 'telemetry'") == 2
     )
 
 
@@ -144,7 +144,7 @@ async def test_concurrent_starts_are_safe(pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     try:
         assert await conn.fetch("SELECT component, version FROM schema_version") == [
-            ("telemetry", 1)
+            ("telemetry", 2)  # 2: rollups
         ]
     finally:
         await conn.close()

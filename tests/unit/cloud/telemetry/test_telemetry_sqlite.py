@@ -35,7 +35,7 @@ async def test_file_settings_and_schema(store: SqliteTelemetryStore) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute(
             "SELECT version FROM schema_version WHERE component = 'telemetry'"
-        ).fetchall() == [(1,)]
+        ).fetchall() == [(2,)]  # 2: rollups
         # history walks the clustered key (edge_id, channel, time)
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT avg(value) FROM telemetry "
