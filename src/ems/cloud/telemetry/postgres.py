@@ -247,7 +247,9 @@ class PostgresTelemetryStore:
             math.ceil(end_s),
         )
         for channel, bucket, n, s, s_in, s_out, lo, hi in records:
-            result[channel].append(RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi))
+            result[channel].append(
+                RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi)
+            )
         return result
 
     def _require_pool(self) -> asyncpg.Pool:

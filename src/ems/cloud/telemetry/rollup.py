@@ -78,7 +78,15 @@ class RollupPoint(NamedTuple):
 
     @classmethod
     def from_sums(
-        cls, bucket_s: int, width_s: int, n: int, s: float, s_in: float, s_out: float, lo: float, hi: float
+        cls,
+        bucket_s: int,
+        width_s: int,
+        n: int,
+        s: float,
+        s_in: float,
+        s_out: float,
+        lo: float,
+        hi: float,
     ) -> RollupPoint:
         hours = width_s / 3600.0
         return cls(bucket_s, n, s / n, lo, hi, s_in / n * hours, s_out / n * hours)

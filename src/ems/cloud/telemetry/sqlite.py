@@ -220,7 +220,9 @@ class SqliteTelemetryStore(SqliteWorker):
         result: dict[str, list[RollupPoint]] = {ch: [] for ch in channels}
         for channel, bucket, *sums in self._db().execute(_READ_ROLLUP, params):
             n, s, s_in, s_out, lo, hi = sums
-            result[channel].append(RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi))
+            result[channel].append(
+                RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi)
+            )
         return result
 
     def _edges(self) -> list[str]:

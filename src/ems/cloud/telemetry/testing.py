@@ -192,7 +192,7 @@ async def check_rollups(store: TelemetryStore, reopen: StoreFactory) -> None:
     await other.start()  # a restart finds the same rollups
     try:
         assert isinstance(other, RollupReader)
-        quarter = (await other.rollups(EDGE, [grid, POWER], 900, T0, T0 + 900))
+        quarter = await other.rollups(EDGE, [grid, POWER], 900, T0, T0 + 900)
         hour = (await other.rollups(EDGE, [grid], 3600, T0, T0 + 3600))[grid]
     finally:
         await other.close()
