@@ -10,10 +10,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-
-from ems.cloud.telemetry import SqliteTelemetryStore
-from ems.reports import Period, build_report, render_csv
-
 from report_site_data import (
     BERLIN,
     CARBON_G,
@@ -29,6 +25,9 @@ from report_site_data import (
     samples,
     site,
 )
+
+from ems.cloud.telemetry import SqliteTelemetryStore
+from ems.reports import Period, build_report, render_csv
 
 H = STEP_S / 3600.0
 
