@@ -21,8 +21,9 @@ money in the tariff's currency, carbon in kg CO2.
 - **Carbon avoided** (grid-mix factor at each quarter's start): PV is credited
   with the grid import it displaced without a battery (consumption − no-battery
   import), the battery with what it displaced on top (no-battery import − import);
-  energy exported is not credited. With a constant factor the battery's share
-  is its losses, negative; it is positive when it shifts into cleaner hours.
+  energy exported is not credited. The battery's share is positive when it
+  stores PV surplus for later or shifts grid energy into cleaner hours, and
+  negative when it charges from the grid at dirtier hours or its losses outweigh.
 - **Coverage**: quarter hours with grid samples, out of the period's; a missing
   quarter counts as no energy.
 """

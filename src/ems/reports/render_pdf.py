@@ -84,7 +84,7 @@ def render_pdf(report: EnergyReport, site_name: str | None = None) -> bytes:
     for month in data["peaks"]:
         rows = [
             [
-                p["start_local"][:16].replace("T", " "),
+                f"{p['start_local'][:10]} {p['start_local'][11:16]} (UTC{p['start_local'][19:]})",
                 f"{p['import_w']:.0f}",
                 _money(p["demand_charge"]),
             ]
@@ -227,14 +227,14 @@ def _chart_png(report: EnergyReport) -> bytes:
             color="#2980b9",
         )
         ax.axhline(0, color="black", lw=0.5)
-        step = max(1, len(labels) // 16)
+        step = max(1, -(-len(labels) // 12))  # at most 12 labels: they must not overlap
         ax.set_xticks(x[::step], labels[::step], fontsize=7)
         ax.set_ylabel("kWh per " + ("hour" if report.data["chart_resolution"] == "hour" else "day"))
         ax.set_title(
             f"Energy per {report.data['chart_resolution']} ({report.data['period']['timezone']})",
             fontsize=9,
         )
-        ax.legend(fontsize=7, ncol=3)
+        ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.1))
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png")
