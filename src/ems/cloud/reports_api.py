@@ -54,7 +54,21 @@ def build_reports_router(
 
     signed_in = Depends(bearer)
 
-    @router.get("/energy", summary="A site's energy report for a local day, week or month")
+    @router.get(
+        "/energy",
+        summary="A site's energy report for a local day, week or month",
+        responses={
+            200: {
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                },
+                "description": "The report in the requested format",
+            },
+            404: {"description": "No such edge, or not granted to the user"},
+        },
+    )
     async def energy(
         *,
         user: Claims = signed_in,
