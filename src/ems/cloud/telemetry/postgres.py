@@ -49,7 +49,8 @@ _CREATE_STAGING = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (
 # deadlock each other; the rollup rows are taken in key order for the same reason.
 # Only a strictly newer row replaces a latest value: a re-sent sample (same time)
 # changes nothing, as history keeps the first row written for a time. The rollups
-# add up what the history insert RETURNs, i.e. only the rows it took.
+# add up only the rows history took: in the plain insert that is every staged row
+# (a duplicate fails the whole statement), with ON CONFLICT what the insert RETURNs.
 _MERGE = f"""
 WITH staged AS (
     SELECT to_timestamp(time_s) AS time, edge_id, channel, value, text_value
@@ -58,7 +59,6 @@ WITH staged AS (
     INSERT INTO telemetry (time, edge_id, channel, value, text_value)
     SELECT time, edge_id, channel, value, text_value FROM staged
     {{on_conflict}}
-    RETURNING time, edge_id, channel, value
 ), latest AS (
     INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
     SELECT DISTINCT ON (edge_id, channel) edge_id, channel, time, value, text_value
@@ -74,7 +74,7 @@ SELECT h.edge_id, h.channel, w.width_s,
     (floor(extract(epoch FROM h.time) / w.width_s) * w.width_s)::bigint AS bucket,
     count(*), sum(h.value), sum(greatest(h.value, 0)), sum(greatest(-h.value, 0)),
     min(h.value), max(h.value)
-FROM history h CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
+FROM {{rollup_source}} h CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
 WHERE h.value IS NOT NULL AND h.channel LIKE '%{POWER_SUFFIX}'
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4
@@ -86,8 +86,12 @@ ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
 # markedly cheaper than ON CONFLICT's speculative insertion: try it first, and
 # when the unique key refuses a batch, redo it with DO NOTHING and keep doing
 # so for a while (re-sends come in bursts).
-_MERGE_FAST = _MERGE.format(on_conflict="")
-_MERGE_DEDUPE = _MERGE.format(on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING")
+_MERGE_FAST = _MERGE.format(on_conflict="", rollup_source="staged")
+_MERGE_DEDUPE = _MERGE.format(
+    on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING\n"
+    "    RETURNING time, edge_id, channel, value",
+    rollup_source="history",
+)
 _DEDUPE_HOLD_S = 60.0
 
 _EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
