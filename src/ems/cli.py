@@ -277,8 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.set_defaults(func=_cmd_cloud)
 
     from ems.authsvc.cli import add_auth_parser
+    from ems.reports.cli import add_report_parser
 
     add_auth_parser(sub)
+    add_report_parser(sub)
 
     sim = sub.add_parser(
         "simulate",

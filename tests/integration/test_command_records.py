@@ -102,7 +102,7 @@ async def test_postgres_schema_made_once_beside_telemetry(pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     try:
         versions = await conn.fetch("SELECT component, version FROM schema_version ORDER BY 1")
-        assert [tuple(r) for r in versions] == [("commands", 2), ("telemetry", 1)]
+        assert [tuple(r) for r in versions] == [("commands", 2), ("telemetry", 2)]
         index = await conn.fetchval(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'commands_edge_created'"
         )

@@ -84,7 +84,7 @@ async def test_partitions_around_today_and_a_brin_index(
     )
     assert indexes == {"telemetry_time_brin": "brin", "telemetry_key": "btree"}
     assert (
-        await db.fetchval("SELECT version FROM schema_version WHERE component = 'telemetry'") == 1
+        await db.fetchval("SELECT version FROM schema_version WHERE component = 'telemetry'") == 2
     )
 
 
@@ -144,7 +144,7 @@ async def test_concurrent_starts_are_safe(pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     try:
         assert await conn.fetch("SELECT component, version FROM schema_version") == [
-            ("telemetry", 1)
+            ("telemetry", 2)  # 2: rollups
         ]
     finally:
         await conn.close()
@@ -205,3 +205,26 @@ async def test_duplicates_fall_back_to_on_conflict_for_a_while(
     await store.write([other])
     assert await db.fetchval("SELECT count(*) FROM telemetry") == 3
     assert (await store.latest("site-1"))["grid/ActivePower"].value == 3.0
+
+
+@pytest.mark.asyncio
+async def test_upgrade_rolls_up_history_stored_before_rollups(
+    store: PostgresTelemetryStore, db: asyncpg.Connection, pg_dsn: str
+) -> None:
+    grid = "_sum/GridActivePower"
+    await store.write(
+        [TelemetryRow(T0 + i, "site-1", grid, 100.0 * (i % 3 - 1), None) for i in range(1800)]
+    )
+    await db.execute("DROP TABLE telemetry_rollup")  # back to the schema before rollups
+    await db.execute("UPDATE schema_version SET version = 1 WHERE component = 'telemetry'")
+    again = PostgresTelemetryStore(pg_dsn, pool_size=1)
+    await again.start()
+    try:
+        quarters = (await again.rollups("site-1", [grid], 900, T0, T0 + 1800))[grid]
+    finally:
+        await again.close()
+    assert [(q.bucket_s, q.n, q.min_w, q.max_w) for q in quarters] == [
+        (T0, 900, -100.0, 100.0),
+        (T0 + 900, 900, -100.0, 100.0),
+    ]
+    assert quarters[0].energy_in_wh == pytest.approx(100.0 / 3 * 0.25)

@@ -50,7 +50,9 @@ def timescale_dsn() -> Iterator[str]:
 async def store(timescale_dsn: str) -> AsyncIterator[PostgresTelemetryStore]:
     conn = await asyncpg.connect(timescale_dsn)
     try:  # every test on an empty schema
-        await conn.execute("DROP TABLE IF EXISTS telemetry, telemetry_latest CASCADE")
+        await conn.execute(
+            "DROP TABLE IF EXISTS telemetry, telemetry_latest, telemetry_rollup CASCADE"
+        )
         await conn.execute("DROP TABLE IF EXISTS schema_version CASCADE")
     finally:
         await conn.close()

@@ -33,6 +33,7 @@ from ems.cloud.records import (
     Recorder,
     command_store,
 )
+from ems.cloud.reports_api import build_reports_router
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
 from ems.cloud.static import mount_dashboard
@@ -46,6 +47,7 @@ from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
 from ems.cloud.ws_ui import UiEndpoint
 from ems.profiles import builtin_profiles
 from ems.ratelimit import CommandGuard, Rate, RedisLimiter
+from ems.reports import ReportSite, load_sites_file
 
 __all__ = ["CloudParts", "create_app"]
 
@@ -70,7 +72,7 @@ class CloudParts:
     revocations: Revocations | None = None
 
 
-def _telemetry_store(settings: CloudSettings) -> TelemetryStore:
+def _telemetry_store(settings: CloudSettings) -> PostgresTelemetryStore | SqliteTelemetryStore:
     if settings.database_url:
         # The batcher's writers, plus connections for history and latest-value reads.
         return PostgresTelemetryStore(
@@ -155,6 +157,11 @@ async def _auth_database_revocations() -> dict[str, float]:
         return revocation.recent_revocations(time.time() - horizon_s)
 
     return await asyncio.to_thread(read)
+
+
+def _report_sites(settings: CloudSettings) -> dict[str, ReportSite]:
+    """Read at start, so a broken sites file stops the cloud with a message naming the field."""
+    return {} if settings.report_sites is None else load_sites_file(settings.report_sites)
 
 
 def create_app(settings: CloudSettings | None = None) -> FastAPI:
@@ -345,6 +352,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)
     )
 
+    app.include_router(build_reports_router(store, verify, _report_sites(settings)))
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")

@@ -109,6 +109,11 @@ class CloudSettings(BaseSettings):
         default=None,
         description="When set, GET /metrics needs 'Authorization: Bearer <token>'; else it is open",
     )
+    report_sites: Path | None = Field(
+        default=None,
+        description="YAML of each edge's time zone, tariff and carbon factors for reports "
+        "(ems.reports.site); edges not in it are reported in UTC without cost",
+    )
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
     telemetry_write_concurrency: int = Field(

@@ -36,6 +36,7 @@ from enum import Enum
 import asyncpg
 
 from ems.cloud.migrations import migrate_postgres, postgres_version
+from ems.cloud.telemetry.rollup import POWER_SUFFIX
 
 __all__ = [
     "SCHEMA_LOCK_KEY",
@@ -100,10 +101,37 @@ _TIMESCALE_V1 = (
     _LATEST,
 )
 
+# Rollups (ems.cloud.telemetry.rollup), maintained by the store's write in both modes;
+# history stored before they existed is rolled up once, here.
+_ROLLUP_V2 = (
+    """CREATE TABLE IF NOT EXISTS telemetry_rollup (
+        edge_id text COLLATE "C" NOT NULL,
+        channel text COLLATE "C" NOT NULL,
+        width_s integer NOT NULL,
+        bucket_s bigint NOT NULL,
+        n bigint NOT NULL,
+        sum_w double precision NOT NULL,
+        sum_in_w double precision NOT NULL,
+        sum_out_w double precision NOT NULL,
+        min_w double precision NOT NULL,
+        max_w double precision NOT NULL,
+        PRIMARY KEY (edge_id, channel, width_s, bucket_s)
+    ) WITH (fillfactor = 70)""",
+    f"""INSERT INTO telemetry_rollup
+    SELECT edge_id, channel, w.width_s,
+        (floor(extract(epoch FROM time) / w.width_s) * w.width_s)::bigint AS bucket,
+        count(*), sum(value), sum(greatest(value, 0)), sum(greatest(-value, 0)),
+        min(value), max(value)
+    FROM telemetry CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
+    WHERE value IS NOT NULL AND channel LIKE '%{POWER_SUFFIX}'
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT DO NOTHING""",
+)
+
 #: Steps per mode; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
 MIGRATIONS: dict[StorageMode, tuple[tuple[str, ...], ...]] = {
-    StorageMode.PARTITIONED: (_PARTITIONED_V1,),
-    StorageMode.TIMESCALEDB: (_TIMESCALE_V1,),
+    StorageMode.PARTITIONED: (_PARTITIONED_V1, _ROLLUP_V2),
+    StorageMode.TIMESCALEDB: (_TIMESCALE_V1, _ROLLUP_V2),
 }
 
 

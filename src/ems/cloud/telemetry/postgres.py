@@ -6,7 +6,8 @@ A write is one transaction on one pooled connection, in two round trips:
    (temporary tables are not WAL-logged, and COPY is the fastest way in);
 2. one statement that inserts the staged rows into ``telemetry`` and upserts
    the newest staged row per channel into ``telemetry_latest``, where it is
-   newer than what is stored.
+   newer than what is stored, and adds the rows the history took to the 15-min
+   and 1-h rollups (:mod:`ems.cloud.telemetry.rollup`).
 
 Re-sent rows must not duplicate history. The unique key (edge_id, channel,
 time) guarantees that; the insert first runs without ``ON CONFLICT`` (cheaper),
@@ -21,6 +22,7 @@ have to be ``CREATE TEMP TABLE … ON COMMIT DROP`` in every batch).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ from ems.cloud.telemetry import pg_schema
 from ems.cloud.telemetry.buckets import bucket_width_s
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
 from ems.cloud.telemetry.pg_schema import StorageMode
+from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, check_width
 
 __all__ = ["PostgresTelemetryStore"]
 
@@ -43,9 +46,11 @@ _CREATE_STAGING = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (
 
 # One statement, one pass over the staged rows. DISTINCT ON sorts by (edge_id,
 # channel), so concurrent writers lock latest rows in the same order and cannot
-# deadlock each other. Only a strictly newer row replaces a latest value: a
-# re-sent sample (same time) changes nothing, as history keeps the first row
-# written for a time.
+# deadlock each other; the rollup rows are taken in key order for the same reason.
+# Only a strictly newer row replaces a latest value: a re-sent sample (same time)
+# changes nothing, as history keeps the first row written for a time. The rollups
+# add up only the rows history took: in the plain insert that is every staged row
+# (a duplicate fails the whole statement), with ON CONFLICT what the insert RETURNs.
 _MERGE = f"""
 WITH staged AS (
     SELECT to_timestamp(time_s) AS time, edge_id, channel, value, text_value
@@ -54,20 +59,39 @@ WITH staged AS (
     INSERT INTO telemetry (time, edge_id, channel, value, text_value)
     SELECT time, edge_id, channel, value, text_value FROM staged
     {{on_conflict}}
+), latest AS (
+    INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
+    SELECT DISTINCT ON (edge_id, channel) edge_id, channel, time, value, text_value
+    FROM staged
+    ORDER BY edge_id, channel, time DESC
+    ON CONFLICT (edge_id, channel) DO UPDATE
+    SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
+    WHERE excluded.time > telemetry_latest.time
 )
-INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
-SELECT DISTINCT ON (edge_id, channel) edge_id, channel, time, value, text_value
-FROM staged
-ORDER BY edge_id, channel, time DESC
-ON CONFLICT (edge_id, channel) DO UPDATE
-SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
-WHERE excluded.time > telemetry_latest.time"""
+INSERT INTO telemetry_rollup AS r
+    (edge_id, channel, width_s, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w)
+SELECT h.edge_id, h.channel, w.width_s,
+    (floor(extract(epoch FROM h.time) / w.width_s) * w.width_s)::bigint AS bucket,
+    count(*), sum(h.value), sum(greatest(h.value, 0)), sum(greatest(-h.value, 0)),
+    min(h.value), max(h.value)
+FROM {{rollup_source}} h CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
+WHERE h.value IS NOT NULL AND h.channel LIKE '%{POWER_SUFFIX}'
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
+    n = r.n + excluded.n, sum_w = r.sum_w + excluded.sum_w,
+    sum_in_w = r.sum_in_w + excluded.sum_in_w, sum_out_w = r.sum_out_w + excluded.sum_out_w,
+    min_w = least(r.min_w, excluded.min_w), max_w = greatest(r.max_w, excluded.max_w)"""
 # Duplicates are rare (frames re-sent after a reconnect), and a plain insert is
 # markedly cheaper than ON CONFLICT's speculative insertion: try it first, and
 # when the unique key refuses a batch, redo it with DO NOTHING and keep doing
 # so for a while (re-sends come in bursts).
-_MERGE_FAST = _MERGE.format(on_conflict="")
-_MERGE_DEDUPE = _MERGE.format(on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING")
+_MERGE_FAST = _MERGE.format(on_conflict="", rollup_source="staged")
+_MERGE_DEDUPE = _MERGE.format(
+    on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING\n"
+    "    RETURNING time, edge_id, channel, value",
+    rollup_source="history",
+)
 _DEDUPE_HOLD_S = 60.0
 
 _EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
@@ -207,6 +231,30 @@ class PostgresTelemetryStore:
             "SELECT DISTINCT edge_id FROM telemetry_latest ORDER BY edge_id"
         )
         return [r["edge_id"] for r in records]
+
+    async def rollups(
+        self, edge_id: str, channels: Sequence[str], width_s: int, start_s: float, end_s: float
+    ) -> dict[str, list[RollupPoint]]:
+        check_width(width_s)
+        wanted = list(dict.fromkeys(channels))
+        result: dict[str, list[RollupPoint]] = {ch: [] for ch in wanted}
+        records = await self._require_pool().fetch(
+            """SELECT channel, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w
+            FROM telemetry_rollup
+            WHERE edge_id = $1 AND channel = ANY($2::text[]) AND width_s = $3
+            AND bucket_s >= $4 AND bucket_s < $5
+            ORDER BY channel, bucket_s""",
+            edge_id,
+            wanted,
+            width_s,
+            math.ceil(start_s),
+            math.ceil(end_s),
+        )
+        for channel, bucket, n, s, s_in, s_out, lo, hi in records:
+            result[channel].append(
+                RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi)
+            )
+        return result
 
     def _require_pool(self) -> asyncpg.Pool:
         if self._pool is None:

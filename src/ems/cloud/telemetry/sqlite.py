@@ -11,6 +11,12 @@ Schema (times are REAL UTC epoch seconds)::
 
     telemetry(edge_id, channel, time, value, text_value)   PRIMARY KEY (edge_id, channel, time)
     telemetry_latest(edge_id, channel, time, value, text_value)   PRIMARY KEY (edge_id, channel)
+    telemetry_rollup(edge_id, channel, width_s, bucket_s, n, sum_w, sum_in_w, sum_out_w,
+                     min_w, max_w)   PRIMARY KEY (edge_id, channel, width_s, bucket_s)
+
+The rollup (:mod:`ems.cloud.telemetry.rollup`) is updated in the write's
+transaction from the rows the history actually took (``RETURNING`` of the
+insert, so duplicates add nothing).
 
 Both are ``WITHOUT ROWID`` tables, so the key is the clustered index that every
 history query walks.
@@ -26,10 +32,14 @@ from ems.cloud.migrations import sqlite_transaction
 from ems.cloud.sqlite_worker import SqliteWorker
 from ems.cloud.telemetry.buckets import bucket_width_s, merge_points
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
+from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, aggregate, check_width
 
 __all__ = ["SqliteTelemetryStore"]
 
 T = TypeVar("T")
+
+# floor(time / w) * w for any sign, without relying on SQLite's optional math functions.
+_FLOOR = "(CAST(time / {w} AS INTEGER) - (time < CAST(time / {w} AS INTEGER) * {w})) * {w}"
 
 COMPONENT = "telemetry"
 
@@ -52,17 +62,52 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (edge_id, channel)
         ) WITHOUT ROWID""",
     ),
+    (
+        """CREATE TABLE telemetry_rollup (
+            edge_id TEXT NOT NULL, channel TEXT NOT NULL, width_s INTEGER NOT NULL,
+            bucket_s INTEGER NOT NULL, n INTEGER NOT NULL, sum_w REAL NOT NULL,
+            sum_in_w REAL NOT NULL, sum_out_w REAL NOT NULL, min_w REAL NOT NULL,
+            max_w REAL NOT NULL,
+            PRIMARY KEY (edge_id, channel, width_s, bucket_s)
+        ) WITHOUT ROWID""",
+        # History stored before rollups existed is rolled up once, here.
+        f"""INSERT INTO telemetry_rollup
+            SELECT edge_id, channel, w.width_s, {_FLOOR.format(w="w.width_s")} AS bucket,
+                count(*), sum(value), sum(max(value, 0)), sum(max(-value, 0)),
+                min(value), max(value)
+            FROM telemetry, (SELECT 900 AS width_s UNION ALL SELECT 3600) AS w
+            WHERE value IS NOT NULL AND channel LIKE '%{POWER_SUFFIX}'
+            GROUP BY edge_id, channel, w.width_s, bucket""",
+    ),
 )
 
+_STAGING = """CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
+    time REAL, edge_id TEXT, channel TEXT, value REAL, text_value TEXT)"""
+_STAGE = """INSERT INTO telemetry_staging (time, edge_id, channel, value, text_value)
+    VALUES (?, ?, ?, ?, ?)"""
+# "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT. RETURNING
+# gives only the rows inserted, not those the key refused.
 _INSERT = """INSERT INTO telemetry (time, edge_id, channel, value, text_value)
-    VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
+    SELECT time, edge_id, channel, value, text_value FROM telemetry_staging WHERE true
+    ON CONFLICT DO NOTHING RETURNING time, edge_id, channel, value"""
+_ADD_ROLLUP = """INSERT INTO telemetry_rollup
+    (edge_id, channel, width_s, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
+    n = n + excluded.n, sum_w = sum_w + excluded.sum_w,
+    sum_in_w = sum_in_w + excluded.sum_in_w, sum_out_w = sum_out_w + excluded.sum_out_w,
+    min_w = min(min_w, excluded.min_w), max_w = max(max_w, excluded.max_w)"""
+_READ_ROLLUP = """SELECT channel, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w
+    FROM telemetry_rollup
+    WHERE edge_id = :edge AND channel IN (SELECT value FROM json_each(:channels))
+    AND width_s = :w AND bucket_s >= :start AND bucket_s < :end
+    ORDER BY channel, bucket_s"""
 _UPSERT_LATEST = """INSERT INTO telemetry_latest (time, edge_id, channel, value, text_value)
     VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (edge_id, channel) DO UPDATE
     SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
     WHERE excluded.time > telemetry_latest.time"""
-# floor(time / w) for any sign, without relying on SQLite's optional math functions.
-_BUCKET = "(CAST(time / :w AS INTEGER) - (time < CAST(time / :w AS INTEGER) * :w)) * :w"
+_BUCKET = _FLOOR.format(w=":w")
 _RANGE = """edge_id = :edge AND channel IN (SELECT value FROM json_each(:channels))
     AND time >= :start AND time < :end"""
 _HISTORY_NUMERIC = f"""SELECT channel, {_BUCKET} AS bucket, avg(value), min(value), max(value)
@@ -106,6 +151,13 @@ class SqliteTelemetryStore(SqliteWorker):
     async def edges(self) -> list[str]:
         return await self._run(self._edges)
 
+    async def rollups(
+        self, edge_id: str, channels: Sequence[str], width_s: int, start_s: float, end_s: float
+    ) -> dict[str, list[RollupPoint]]:
+        check_width(width_s)
+        wanted = list(dict.fromkeys(channels))
+        return await self._run(self._rollups, edge_id, wanted, width_s, start_s, end_s)
+
     # -- on the worker thread -------------------------------------------------------
     def _write(self, rows: Sequence[TelemetryRow]) -> None:
         newest: dict[tuple[str, str], TelemetryRow] = {}
@@ -115,10 +167,14 @@ class SqliteTelemetryStore(SqliteWorker):
             if known is None or row.time_s > known.time_s:  # first of equals wins, as in history
                 newest[key] = row
         conn = self._db()
+        conn.execute(_STAGING)
         with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
+            conn.execute("DELETE FROM telemetry_staging")
             # A row is already a (time, edge_id, channel, value, text) tuple.
-            conn.executemany(_INSERT, rows)
+            conn.executemany(_STAGE, rows)
+            inserted = conn.execute(_INSERT).fetchall()
             conn.executemany(_UPSERT_LATEST, newest.values())
+            conn.executemany(_ADD_ROLLUP, aggregate(inserted))
 
     def _latest(self, edge_id: str, channels: Sequence[str] | None) -> dict[str, LatestValue]:
         sql = "SELECT channel, time, value, text_value FROM telemetry_latest WHERE edge_id = ?"
@@ -150,6 +206,24 @@ class SqliteTelemetryStore(SqliteWorker):
             ((ch, float(b), last) for ch, b, last in text),
             channels,
         )
+
+    def _rollups(
+        self, edge_id: str, channels: list[str], width_s: int, start_s: float, end_s: float
+    ) -> dict[str, list[RollupPoint]]:
+        params = {
+            "edge": edge_id,
+            "channels": json.dumps(channels),
+            "w": width_s,
+            "start": start_s,
+            "end": end_s,
+        }
+        result: dict[str, list[RollupPoint]] = {ch: [] for ch in channels}
+        for channel, bucket, *sums in self._db().execute(_READ_ROLLUP, params):
+            n, s, s_in, s_out, lo, hi = sums
+            result[channel].append(
+                RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi)
+            )
+        return result
 
     def _edges(self) -> list[str]:
         rows = self._db().execute("SELECT DISTINCT edge_id FROM telemetry_latest ORDER BY edge_id")

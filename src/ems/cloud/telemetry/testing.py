@@ -9,11 +9,13 @@ backends keep exactly (PostgreSQL stores microseconds).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Awaitable, Callable
 
 from ems.cloud.telemetry.buckets import bucket_count, bucket_width_s
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow, TelemetryStore
+from ems.cloud.telemetry.rollup import RollupReader
 
 __all__ = ["CHECKS", "DAY_S", "T0", "Check", "StoreFactory"]
 
@@ -173,7 +175,44 @@ async def check_empty_write(store: TelemetryStore, _: StoreFactory) -> None:
     assert await store.edges() == []
 
 
+async def check_rollups(store: TelemetryStore, reopen: StoreFactory) -> None:
+    """Rollups follow ingest, late rows and duplicates, and survive a restart."""
+    assert isinstance(store, RollupReader)
+    grid = "_sum/GridActivePower"
+    # A quarter hour at 1 Hz: import 1000 W for 600 s, then export 500 W for 300 s.
+    rows = [_num(T0 + i, grid, 1000.0 if i < 600 else -500.0) for i in range(900)]
+    await store.write(rows[:450])
+    await store.write(rows[500:])  # 450..499 come late, below
+    await store.write(rows[600:610])  # re-sent: adds nothing
+    await store.write([_num(T0 + 5, MODE, 3.0), _txt(T0 + 6, POWER, "x")])  # not rolled up
+    before = (await store.rollups(EDGE, [grid], 900, T0, T0 + 900))[grid]
+    assert [p.n for p in before] == [850]
+    await store.write(rows[450:500])  # backfilled
+    other = reopen()
+    await other.start()  # a restart finds the same rollups
+    try:
+        assert isinstance(other, RollupReader)
+        quarter = await other.rollups(EDGE, [grid, POWER], 900, T0, T0 + 900)
+        hour = (await other.rollups(EDGE, [grid], 3600, T0, T0 + 3600))[grid]
+    finally:
+        await other.close()
+    assert quarter[POWER] == []
+    (q,) = quarter[grid]
+    assert (q.bucket_s, q.n, q.min_w, q.max_w) == (T0, 900, -500.0, 1000.0)
+    assert math.isclose(q.mean_w, (600 * 1000 - 300 * 500) / 900)
+    assert math.isclose(q.energy_in_wh, 1000 * 600 / 3600)
+    assert math.isclose(q.energy_out_wh, 500 * 300 / 3600)
+    (h,) = hour
+    assert (h.bucket_s, h.n) == (T0, 900)
+    # the hour holds one quarter's samples; energy is spread over the hour at their mean
+    assert math.isclose(h.energy_in_wh, 1000 * 600 / 900)
+    with contextlib.suppress(ValueError):
+        await store.rollups(EDGE, [grid], 60, T0, T0 + 900)
+        raise AssertionError("a width without rollups must be refused")
+
+
 CHECKS: dict[str, Check] = {
+    "rollups": check_rollups,
     "write_read_back": check_write_read_back,
     "latest_only_moves_forward": check_latest_only_moves_forward,
     "duplicates_ignored": check_duplicates_ignored,

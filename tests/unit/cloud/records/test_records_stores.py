@@ -77,7 +77,7 @@ async def test_sqlite_shares_a_file_with_telemetry(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT component, version FROM schema_version ORDER BY 1").fetchall()
     conn.close()
-    assert rows == [("commands", 2), ("telemetry", 1)]
+    assert rows == [("commands", 2), ("telemetry", 2)]  # telemetry 2: rollups
 
 
 @pytest.mark.asyncio

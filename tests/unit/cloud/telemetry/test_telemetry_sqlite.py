@@ -35,7 +35,7 @@ async def test_file_settings_and_schema(store: SqliteTelemetryStore) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute(
             "SELECT version FROM schema_version WHERE component = 'telemetry'"
-        ).fetchall() == [(1,)]
+        ).fetchall() == [(2,)]  # 2: rollups
         # history walks the clustered key (edge_id, channel, time)
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT avg(value) FROM telemetry "
@@ -98,3 +98,33 @@ async def test_closed_store_refuses_work(tmp_path: Path) -> None:
     await s.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         await s.write([TelemetryRow(T0, "site-1", "grid/ActivePower", 1.0, None)])
+
+
+@pytest.mark.asyncio
+async def test_upgrade_rolls_up_history_stored_before_rollups(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    s = SqliteTelemetryStore(path)
+    await s.start()
+    grid = "_sum/GridActivePower"
+    await s.write(
+        [TelemetryRow(T0 + i, "site-1", grid, 100.0 * (i % 3 - 1), None) for i in range(1800)]
+    )
+    await s.close()
+    with sqlite3.connect(path) as conn:  # back to the schema before rollups
+        conn.execute("DROP TABLE telemetry_rollup")
+        conn.execute("UPDATE schema_version SET version = 1 WHERE component = 'telemetry'")
+    conn.close()
+    again = SqliteTelemetryStore(path)
+    await again.start()
+    try:
+        quarters = (await again.rollups("site-1", [grid], 900, T0, T0 + 1800))[grid]
+        hours = (await again.rollups("site-1", [grid], 3600, T0, T0 + 3600))[grid]
+    finally:
+        await again.close()
+    assert [(q.bucket_s, q.n, q.min_w, q.max_w) for q in quarters] == [
+        (T0, 900, -100.0, 100.0),
+        (T0 + 900, 900, -100.0, 100.0),
+    ]
+    assert quarters[0].energy_in_wh == pytest.approx(100.0 / 3 * 0.25)
+    assert quarters[0].energy_out_wh == pytest.approx(100.0 / 3 * 0.25)
+    assert [h.n for h in hours] == [1800]
