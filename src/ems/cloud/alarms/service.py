@@ -51,15 +51,16 @@ from ems.clock import Clock
 from ems.cloud.alarms.shared_state import SharedAlarms
 from ems.cloud.alarms.store import AlarmStore, RuleChange
 
-__all__ = ["AlarmService", "EdgePresence", "Notify", "StateConflict"]
+__all__ = ["AlarmService", "KnownChannels", "Notify", "StateConflict"]
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("ems.audit.alarms")
 
 #: ``(alarm, role, level, held_back)``: mail the users of ``role`` about the alarm.
 Notify = Callable[[Alarm, str, int, int], Awaitable[None]]
-#: Edge id -> (online, stale) of every edge the cloud knows.
-EdgePresence = Callable[[], Awaitable[Mapping[str, tuple[bool, bool]]]]
+#: The channels an edge reports (its latest values, its devices' profiles); ``None``:
+#: nothing known of the edge yet, so any channel is taken.
+KnownChannels = Callable[[str], Awaitable[Container[str] | None]]
 
 _CAS_ATTEMPTS = 8
 
@@ -84,7 +85,7 @@ class AlarmService:
         notify: Notify | None = None,
         escalation: EscalationPolicy | None = None,
         limiter: NotificationLimiter | None = None,
-        known_channels: Callable[[str], Container[str] | None] = lambda _edge: None,
+        known_channels: KnownChannels | None = None,
         key_prefix: str = "ems",
     ) -> None:
         self._clock = clock
@@ -282,7 +283,9 @@ class AlarmService:
         """Validate, store (with who and what) and apply a rule on every process."""
         check_rule_id(rule_id)
         edge_id = body.get("edge_id") if isinstance(body, dict) else None
-        known = self._known_channels(edge_id) if isinstance(edge_id, str) else None
+        known = None
+        if isinstance(edge_id, str) and self._known_channels is not None:
+            known = await self._known_channels(edge_id)
         rule = parse_rule(body, known)
         exists = rule_id in self.evaluator.rules()
         if create and exists:
