@@ -29,15 +29,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             rule_id text COLLATE "C" PRIMARY KEY, edge_id text COLLATE "C" NOT NULL,
             rule text NOT NULL, updated_by text NOT NULL, updated_at double precision NOT NULL)""",
         """CREATE TABLE alarm_rule_changes (
+            seq bigserial PRIMARY KEY,
             rule_id text COLLATE "C" NOT NULL, action text NOT NULL, rule text,
             by_user text NOT NULL, at double precision NOT NULL)""",
         "CREATE INDEX alarm_rule_changes_rule ON alarm_rule_changes (rule_id, at)",
         """CREATE TABLE alarm_events (
+            seq bigserial PRIMARY KEY,
             alarm_id text COLLATE "C" NOT NULL, edge_id text COLLATE "C" NOT NULL,
             rule text NOT NULL, severity text NOT NULL, from_state text NOT NULL,
             to_state text NOT NULL, value text NOT NULL, at double precision NOT NULL,
             by_user text NOT NULL, note text,
-            PRIMARY KEY (alarm_id, at, to_state))""",
+            UNIQUE (alarm_id, at, to_state))""",
     ),
 )
 

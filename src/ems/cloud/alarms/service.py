@@ -129,6 +129,12 @@ class AlarmService:
         """Wait until every queued transition is committed (tests, shutdown)."""
         await self._pending.join()
 
+    async def settle(self) -> None:
+        """Wait until reloads and refreshes started so far, and what they queued, are done."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.drain()
+
     # -- ingest (the event loop of the process holding the edge) --------------------
     def frame(self, edge_id: str, channels: Mapping[str, SampleLike]) -> None:
         """A live telemetry frame (never a backfilled one: history would raise late)."""

@@ -24,16 +24,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_by TEXT NOT NULL, updated_at REAL NOT NULL
         ) WITHOUT ROWID""",
         """CREATE TABLE alarm_rule_changes (
+            seq INTEGER PRIMARY KEY,
             rule_id TEXT NOT NULL, action TEXT NOT NULL, rule TEXT,
             by_user TEXT NOT NULL, at REAL NOT NULL
         )""",
         "CREATE INDEX alarm_rule_changes_rule ON alarm_rule_changes (rule_id, at)",
         """CREATE TABLE alarm_events (
+            seq INTEGER PRIMARY KEY,
             alarm_id TEXT NOT NULL, edge_id TEXT NOT NULL, rule TEXT NOT NULL,
             severity TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
             value TEXT NOT NULL, at REAL NOT NULL, by_user TEXT NOT NULL, note TEXT,
-            PRIMARY KEY (alarm_id, at, to_state)
-        ) WITHOUT ROWID""",
+            UNIQUE (alarm_id, at, to_state)
+        )""",
     ),
 )
 

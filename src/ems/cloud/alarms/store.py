@@ -124,7 +124,7 @@ INSERT_RULE_CHANGE = """INSERT INTO alarm_rule_changes (rule_id, action, rule, b
 VALUES ({p1}, {p2}, {p3}, {p4}, {p5})"""
 
 SELECT_RULE_CHANGES = """SELECT rule_id, action, rule, by_user, at FROM alarm_rule_changes
-WHERE rule_id = {p1} ORDER BY at, action"""
+WHERE rule_id = {p1} ORDER BY seq"""
 
 INSERT_EVENT = """INSERT INTO alarm_events
     (alarm_id, edge_id, rule, severity, from_state, to_state, value, at, by_user, note)
@@ -133,5 +133,5 @@ ON CONFLICT (alarm_id, at, to_state) DO NOTHING"""
 
 SELECT_EVENTS = """SELECT alarm_id, edge_id, rule, severity, from_state, to_state, value, at,
     by_user, note
-FROM (SELECT * FROM alarm_events WHERE alarm_id = {p1} ORDER BY at DESC LIMIT {p2}) AS last
-ORDER BY at"""
+FROM (SELECT * FROM alarm_events WHERE alarm_id = {p1} ORDER BY seq DESC LIMIT {p2}) AS last
+ORDER BY seq"""
