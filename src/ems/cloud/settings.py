@@ -152,6 +152,9 @@ class CloudSettings(BaseSettings):
         gt=0,
         description="How often edge offline/stale alarms, shelve expiry and escalation run [s]",
     )
+    alarm_clock_drift_s: float = Field(
+        default=5.0, gt=0, description="An edge clock off by more than this: clock_drift [s]"
+    )
     alarm_mail_backoff_s: float = Field(
         default=30.0, gt=0, description="First retry of a refused alarm e-mail; doubles [s]"
     )

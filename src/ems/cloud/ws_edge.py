@@ -58,6 +58,11 @@ class AlarmIngest(Protocol):
 
     def edge_attached(self, edge_id: str) -> None: ...
 
+    def clock_sample(self, edge_id: str, edge_time_s: float, server_time_s: float) -> None:
+        """The edge's clock read ``edge_time_s`` when it sent a frame that arrived at
+        ``server_time_s`` (an estimate of its drift, up to the one-way latency)."""
+        ...
+
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
@@ -207,9 +212,10 @@ class EdgeEndpoint:
                 if self._trace is not None:
                     await self._trace(edge_id, frame)
             elif isinstance(frame, ClockPing):
-                session.peer.send(
-                    ClockPong(edge_time=frame.edge_time, server_time=datetime.now(UTC))
-                )
+                now = datetime.now(UTC)
+                session.peer.send(ClockPong(edge_time=frame.edge_time, server_time=now))
+                if self._alarms is not None:
+                    self._alarms.clock_sample(edge_id, frame.edge_time.timestamp(), now.timestamp())
             elif isinstance(frame, EdgeInventory):
                 await self._dispatcher.record_inventory(
                     edge_id, list(frame.devices), list(frame.controllers)

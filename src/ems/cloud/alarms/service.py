@@ -87,8 +87,10 @@ class AlarmService:
         limiter: NotificationLimiter | None = None,
         known_channels: KnownChannels | None = None,
         key_prefix: str = "ems",
+        max_clock_drift_s: float = 5.0,
     ) -> None:
         self._clock = clock
+        self._max_drift_s = max_clock_drift_s
         self.store = store
         self.shared = shared
         self._bus = bus
@@ -142,6 +144,17 @@ class AlarmService:
 
     def inventory(self, edge_id: str, devices: Iterable[str]) -> None:
         self.evaluator.watch_devices(edge_id, devices)
+
+    def clock_sample(self, edge_id: str, edge_time_s: float, server_time_s: float) -> None:
+        """``clock_drift`` while the edge's clock is off by more than the bound (the
+        estimate includes the one-way latency, small beside a bound of seconds)."""
+        drift_s = round(edge_time_s - server_time_s, 3)
+        if abs(drift_s) > self._max_drift_s:
+            event = self.book.raise_system(SystemAlarmKind.CLOCK_DRIFT, edge_id, value=drift_s)
+        else:
+            event = self.book.clear_system(SystemAlarmKind.CLOCK_DRIFT, edge_id, value=drift_s)
+        if event is not None:
+            self._queue([event])
 
     def edge_attached(self, edge_id: str) -> None:
         """The edge connected here: take its stored alarms (it may come from another process)."""

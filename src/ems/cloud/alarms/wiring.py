@@ -145,6 +145,7 @@ def build_alarms(
         notify=notify,
         escalation=EscalationPolicy(settings.alarm_escalate_after_s),
         known_channels=known_channels,
+        max_clock_drift_s=settings.alarm_clock_drift_s,
     )
     cluster.listen(service.rules_channel, service.on_rules_changed)
     cluster.listen(service.changed_channel, service.on_changed)

@@ -195,3 +195,18 @@ async def test_shelve_expires_on_the_virtual_clock(cloud: Cloud) -> None:
         ("shelved", "olga", "sensor swap"),
         ("active_unacked", "system", "shelve_expired"),
     ]
+
+
+@pytest.mark.asyncio
+async def test_clock_drift_beyond_the_bound(cloud: Cloud) -> None:
+    a = await cloud.process()  # bound: 5 s
+    now = cloud.clock.time()
+    a.clock_sample("site-1", now + 4.9, now)
+    a.clock_sample("site-1", now - 7.25, now)
+    a.clock_sample("site-1", now - 8.0, now)  # still drifting: nothing new
+    a.clock_sample("site-1", now + 0.2, now)
+    await settle(cloud)
+    assert [(f["alarm_id"], f["state"], f["value"]) for f in cloud.frames] == [
+        ("site-1.clock_drift", "active_unacked", -7.25),
+        ("site-1.clock_drift", "cleared_unacked", 0.2),
+    ]
