@@ -39,7 +39,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             rule text NOT NULL, severity text NOT NULL, from_state text NOT NULL,
             to_state text NOT NULL, value text NOT NULL, at double precision NOT NULL,
             by_user text NOT NULL, note text,
-            UNIQUE (alarm_id, at, to_state))""",
+            UNIQUE (alarm_id, at, from_state, to_state))""",
     ),
 )
 

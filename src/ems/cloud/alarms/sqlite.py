@@ -34,7 +34,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             alarm_id TEXT NOT NULL, edge_id TEXT NOT NULL, rule TEXT NOT NULL,
             severity TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
             value TEXT NOT NULL, at REAL NOT NULL, by_user TEXT NOT NULL, note TEXT,
-            UNIQUE (alarm_id, at, to_state)
+            UNIQUE (alarm_id, at, from_state, to_state)
         )""",
     ),
 )

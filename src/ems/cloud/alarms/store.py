@@ -7,7 +7,9 @@ atomically; the database keeps the history: who did what, when.
 
 The SQL is spelled once here; placeholders ``{pN}`` become ``?N`` or ``$N``
 (:func:`ems.cloud.records.sql.render`). An event stored twice (a retry after a
-commit in doubt) is one row: ``(alarm_id, at, to_state)`` is unique.
+commit in doubt) is one row: ``(alarm_id, at, from_state, to_state)`` is unique.
+Rows are read in the order they were written (``seq``), the order in which the
+compare-and-set in Redis let the transitions happen.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ WHERE rule_id = {p1} ORDER BY seq"""
 INSERT_EVENT = """INSERT INTO alarm_events
     (alarm_id, edge_id, rule, severity, from_state, to_state, value, at, by_user, note)
 VALUES ({p1}, {p2}, {p3}, {p4}, {p5}, {p6}, {p7}, {p8}, {p9}, {p10})
-ON CONFLICT (alarm_id, at, to_state) DO NOTHING"""
+ON CONFLICT (alarm_id, at, from_state, to_state) DO NOTHING"""
 
 SELECT_EVENTS = """SELECT alarm_id, edge_id, rule, severity, from_state, to_state, value, at,
     by_user, note
