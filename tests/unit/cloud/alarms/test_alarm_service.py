@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alarm_cloud import Cloud, frame
 
 from ems.alarms import AlarmCommandRefused, AlarmState, InvalidRule
+from ems.protocol import CLOUD_TO_UI, UiAlarm
 
 RULE = {
     "edge_id": "site-1",
@@ -210,3 +213,18 @@ async def test_clock_drift_beyond_the_bound(cloud: Cloud) -> None:
         ("site-1.clock_drift", "active_unacked", -7.25),
         ("site-1.clock_drift", "cleared_unacked", 0.2),
     ]
+
+
+@pytest.mark.asyncio
+async def test_every_frame_fans_out_as_the_protocols_alarm_frame(cloud: Cloud) -> None:
+    a = await cloud.process()
+    await a.put_rule("low-soc", dict(RULE, for_s=0), "ada", create=True)
+    a.inventory("site-1", ["battery_1"])
+    a.frame("site-1", frame(cloud.clock, battery_1__Soc=4, battery_1__CommunicationFailed=True))
+    await a.upkeep({"site-1": (False, False)})
+    await settle(cloud)
+    assert len(cloud.frames) == 3
+    for sent in cloud.frames:
+        decoded = CLOUD_TO_UI.decode(json.dumps(sent))
+        assert isinstance(decoded, UiAlarm), decoded
+        assert decoded.model_dump(mode="json")["alarm_id"] == sent["alarm_id"]
