@@ -381,7 +381,15 @@ class AlarmService:
                     await self._command(
                         alarm.alarm_id, lambda a, now: machine.expire_shelve(a, now)
                     )
-        if self._escalation is None or self._notify is None:
+        if self._notify is None:
+            return
+        first_role = self._escalation.roles[0] if self._escalation else "operator"
+        for alarm_id, held_back in self._limiter.digests_due(now_s).items():
+            # A flapping alarm gone quiet: its held-back count goes out as a summary.
+            digest = next((a for a in stored if a.alarm_id == alarm_id), None)
+            if digest is not None:
+                await self._notify(digest, first_role, 0, held_back)
+        if self._escalation is None:
             return
         for due in escalations_due(self._escalation, stored, now_s, {}):
             alarm = next(a for a in stored if a.alarm_id == due.alarm_id)

@@ -228,3 +228,23 @@ async def test_every_frame_fans_out_as_the_protocols_alarm_frame(cloud: Cloud) -
         decoded = CLOUD_TO_UI.decode(json.dumps(sent))
         assert isinstance(decoded, UiAlarm), decoded
         assert decoded.model_dump(mode="json")["alarm_id"] == sent["alarm_id"]
+
+
+@pytest.mark.asyncio
+async def test_a_flapping_alarm_does_not_flood_inboxes(cloud: Cloud) -> None:
+    a = await cloud.process()
+    await a.put_rule("low-soc", dict(RULE, for_s=0, deadband=0), "ada", create=True)
+    for _ in range(5):  # raised and cleared five times in five seconds
+        a.frame("site-1", frame(cloud.clock, battery_1__Soc=4.0))
+        cloud.clock.advance(0.5)
+        a.frame("site-1", frame(cloud.clock, battery_1__Soc=12.0))
+        cloud.clock.advance(0.5)
+    await settle(cloud)
+    assert [f["state"] for f in cloud.frames].count("active_unacked") == 5
+    assert cloud.mailed.calls == [(ALARM, "operator", 0, 0)] * 3  # the burst, then held
+
+    await a.upkeep({})
+    assert len(cloud.mailed.calls) == 3  # no room yet
+    cloud.clock.advance(600)
+    await a.upkeep({})
+    assert cloud.mailed.calls[3:] == [(ALARM, "operator", 0, 2)]  # the two held back
