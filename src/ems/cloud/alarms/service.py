@@ -272,7 +272,15 @@ class AlarmService:
                     event.from_state,
                     event.to_state,
                     event.by,
-                    extra={"alarm_id": alarm_id, "user": event.by},
+                    extra={
+                        "audit": "alarm.command",
+                        "alarm_id": alarm_id,
+                        "edge_id": event.edge_id,
+                        "from_state": event.from_state.value,
+                        "to_state": event.to_state.value,
+                        "user": event.by,
+                        "note": event.note,
+                    },
                 )
                 await self._won(event, alarm)
                 self._bus.publish(self.changed_channel, alarm_id)
@@ -321,7 +329,13 @@ class AlarmService:
             action,
             user,
             rule.model_dump_json(),
-            extra={"rule_id": rule_id, "user": user},
+            extra={
+                "audit": f"alarm_rule.{action}",
+                "rule_id": rule_id,
+                "edge_id": rule.edge_id,
+                "rule": rule.model_dump(mode="json"),
+                "user": user,
+            },
         )
         self._queue(self.evaluator.set_rule(rule_id, rule))
         self._bus.publish(self.rules_channel, rule_id)
@@ -332,7 +346,10 @@ class AlarmService:
             raise InvalidRule(UNKNOWN_RULE, f"no alarm rule {rule_id!r}", field="rule_id")
         await self.store.change_rule(RuleChange(rule_id, "deleted", None, user, self._clock.time()))
         audit.info(
-            "alarm rule %s deleted by %s", rule_id, user, extra={"rule_id": rule_id, "user": user}
+            "alarm rule %s deleted by %s",
+            rule_id,
+            user,
+            extra={"audit": "alarm_rule.deleted", "rule_id": rule_id, "user": user},
         )
         self._queue(self.evaluator.remove_rule(rule_id))
         self._bus.publish(self.rules_channel, rule_id)

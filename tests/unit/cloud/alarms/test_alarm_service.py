@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from alarm_cloud import Cloud, frame
@@ -86,7 +87,10 @@ async def test_ack_on_one_process_is_taken_by_the_evaluating_one(cloud: Cloud) -
 
 
 @pytest.mark.asyncio
-async def test_rules_are_validated_stored_and_audited(cloud: Cloud) -> None:
+async def test_rules_are_validated_stored_and_audited(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "ems.audit.alarms")
     a = await cloud.process()
     with pytest.raises(InvalidRule) as unknown:
         await a.put_rule("r1", dict(RULE, channel="battery_1/Nope"), "ada", create=True)
@@ -109,6 +113,13 @@ async def test_rules_are_validated_stored_and_audited(cloud: Cloud) -> None:
     ]
     assert changes[1].rule is not None and changes[1].rule["threshold"] == 12
     assert await a.store.rules() == []
+    audited = [r.__dict__ for r in caplog.records if r.name == "ems.audit.alarms"]
+    assert [(r["audit"], r["user"], r["rule_id"]) for r in audited] == [
+        ("alarm_rule.created", "ada", "r1"),
+        ("alarm_rule.updated", "bob", "r1"),
+        ("alarm_rule.deleted", "ada", "r1"),
+    ]
+    assert audited[1]["rule"]["threshold"] == 12
 
     # A process starting later loads what is stored.
     await a.put_rule("r2", RULE, "ada", create=True)
