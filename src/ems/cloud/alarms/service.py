@@ -225,6 +225,23 @@ class AlarmService:
 
     async def _won(self, event: AlarmEvent, alarm: Alarm) -> None:
         self.committed += 1
+        audit.info(
+            "alarm %s %s -> %s by %s",
+            event.alarm_id,
+            event.from_state.value,
+            event.to_state.value,
+            event.by,
+            extra={
+                "audit": "alarm.transition",
+                "alarm_id": event.alarm_id,
+                "edge_id": event.edge_id,
+                "from_state": event.from_state.value,
+                "to_state": event.to_state.value,
+                "value": event.value,
+                "user": event.by,
+                "note": event.note,
+            },
+        )
         await self.store.write_events([event])
         self._fan_out(event)
         if event.to_state is AlarmState.ACTIVE_UNACKED and self._notify is not None:
@@ -266,22 +283,6 @@ class AlarmService:
             if event is None:
                 raise AlarmCommandRefused(ALARM_NOT_FOUND, f"alarm {alarm_id!r}: nothing to do")
             if await self.shared.apply(before, alarm):
-                audit.info(
-                    "alarm %s %s -> %s by %s",
-                    alarm_id,
-                    event.from_state,
-                    event.to_state,
-                    event.by,
-                    extra={
-                        "audit": "alarm.command",
-                        "alarm_id": alarm_id,
-                        "edge_id": event.edge_id,
-                        "from_state": event.from_state.value,
-                        "to_state": event.to_state.value,
-                        "user": event.by,
-                        "note": event.note,
-                    },
-                )
                 await self._won(event, alarm)
                 self._bus.publish(self.changed_channel, alarm_id)
                 return event

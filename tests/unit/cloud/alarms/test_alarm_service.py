@@ -55,7 +55,10 @@ async def test_two_processes_evaluating_one_edge_raise_one_alarm(cloud: Cloud) -
 
 
 @pytest.mark.asyncio
-async def test_ack_on_one_process_is_taken_by_the_evaluating_one(cloud: Cloud) -> None:
+async def test_ack_on_one_process_is_taken_by_the_evaluating_one(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "ems.audit.alarms")
     evaluating, api = await cloud.process(), await cloud.process()
     await api.put_rule("low-soc", dict(RULE, for_s=0), "ada", create=True)
     await settle(cloud)
@@ -80,6 +83,12 @@ async def test_ack_on_one_process_is_taken_by_the_evaluating_one(cloud: Cloud) -
         ("active_unacked", "system"),
         ("active_acked", "olga"),
         ("cleared", "system"),
+    ]
+    audited = [r.__dict__ for r in caplog.records if r.name == "ems.audit.alarms"]
+    assert [(r["audit"], r["to_state"], r["user"]) for r in audited[-3:]] == [
+        ("alarm.transition", "active_unacked", "system"),
+        ("alarm.transition", "active_acked", "olga"),
+        ("alarm.transition", "cleared", "system"),
     ]
     with pytest.raises(AlarmCommandRefused, match="nothing to acknowledge") as refused:
         await api.acknowledge(ALARM, "olga")
