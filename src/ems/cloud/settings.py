@@ -152,6 +152,11 @@ class CloudSettings(BaseSettings):
         gt=0,
         description="How often edge offline/stale alarms, shelve expiry and escalation run [s]",
     )
+    alarm_offline_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="An edge offline (no socket) this long raises edge_offline [s]",
+    )
     alarm_clock_drift_s: float = Field(
         default=5.0, gt=0, description="An edge clock off by more than this: clock_drift [s]"
     )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -42,6 +43,7 @@ class AlarmParts:
     store: AlarmStore
     cluster: Cluster
     upkeep_s: float
+    offline_after_s: float
     outbox: Outbox | None = None
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -71,7 +73,13 @@ class AlarmParts:
             try:
                 edges = await self.cluster.known_edges()
                 statuses = await self.cluster.statuses(edges)
-                presence = {e: (s.online, s.stale) for e, s in statuses.items()}
+                now_s = time.time()
+                presence = {}
+                for edge_id, status in statuses.items():
+                    seen_s = None if status.last_seen is None else status.last_seen.timestamp()
+                    # Offline for a moment (a cloud restart, an edge moving) is no alarm.
+                    long_gone = seen_s is None or now_s - seen_s > self.offline_after_s
+                    presence[edge_id] = (status.online or not long_gone, status.stale)
                 await self.service.upkeep(presence)
             except Exception:
                 log.exception("alarm upkeep failed; trying again in %.0f s", self.upkeep_s)
@@ -149,4 +157,6 @@ def build_alarms(
     )
     cluster.listen(service.rules_channel, service.on_rules_changed)
     cluster.listen(service.changed_channel, service.on_changed)
-    return AlarmParts(service, store, cluster, settings.alarm_upkeep_s, outbox)
+    return AlarmParts(
+        service, store, cluster, settings.alarm_upkeep_s, settings.alarm_offline_after_s, outbox
+    )
