@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -31,8 +31,9 @@ from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import Inventories
 from ems.cloud.telemetry import TelemetryStore
 from ems.profiles import builtin_profiles
+from ems.protocol import EdgeStatus
 
-__all__ = ["AlarmParts", "build_alarms"]
+__all__ = ["AlarmParts", "build_alarms", "presence"]
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +74,22 @@ class AlarmParts:
             try:
                 edges = await self.cluster.known_edges()
                 statuses = await self.cluster.statuses(edges)
-                now_s = time.time()
-                presence = {}
-                for edge_id, status in statuses.items():
-                    seen_s = None if status.last_seen is None else status.last_seen.timestamp()
-                    # Offline for a moment (a cloud restart, an edge moving) is no alarm.
-                    long_gone = seen_s is None or now_s - seen_s > self.offline_after_s
-                    presence[edge_id] = (status.online or not long_gone, status.stale)
-                await self.service.upkeep(presence)
+                await self.service.upkeep(presence(statuses, time.time(), self.offline_after_s))
             except Exception:
                 log.exception("alarm upkeep failed; trying again in %.0f s", self.upkeep_s)
+
+
+def presence(
+    statuses: Mapping[str, EdgeStatus], now_s: float, offline_after_s: float
+) -> dict[str, tuple[bool, bool]]:
+    """``(online, stale)`` per edge for the upkeep; an edge gone for less than
+    ``offline_after_s`` counts as online (a cloud restart, an edge moving: no alarm)."""
+    out = {}
+    for edge_id, status in statuses.items():
+        seen_s = None if status.last_seen is None else status.last_seen.timestamp()
+        long_gone = seen_s is None or now_s - seen_s > offline_after_s
+        out[edge_id] = (status.online or not long_gone, status.stale)
+    return out
 
 
 def _directory(settings: CloudSettings) -> Directory:
