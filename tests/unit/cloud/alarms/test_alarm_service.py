@@ -268,3 +268,17 @@ async def test_a_flapping_alarm_does_not_flood_inboxes(cloud: Cloud) -> None:
     cloud.clock.advance(600)
     await a.upkeep({})
     assert cloud.mailed.calls[3:] == [(ALARM, "operator", 0, 2)]  # the two held back
+
+
+@pytest.mark.asyncio
+async def test_values_that_are_no_number_change_nothing(cloud: Cloud) -> None:
+    a = await cloud.process()
+    await a.put_rule("low-soc", dict(RULE, for_s=0), "ada", create=True)
+    for odd in ("low", None, True, float("nan")):
+        a.frame("site-1", frame(cloud.clock, battery_1__Soc=odd))
+        cloud.clock.advance(1)
+    await settle(cloud)
+    assert cloud.frames == []
+    a.frame("site-1", frame(cloud.clock, battery_1__Soc=2))  # still evaluating
+    await settle(cloud)
+    assert [f["state"] for f in cloud.frames] == ["active_unacked"]
