@@ -15,15 +15,15 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from ems.alarms import Alarm, AlarmError, AlarmEvent, AlarmState
 from ems.alarms.errors import ALARM_NOT_FOUND, INVALID_RULE, UNKNOWN_RULE
 from ems.alarms.rules import RULE_ID_PATTERN
 from ems.cloud.alarms.service import AlarmService, StateConflict
-from ems.cloud.api import no_unknown_query_params
-from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.api import bearer_auth, no_unknown_query_params
+from ems.cloud.auth.jwt import Claims
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
 __all__ = ["alarm_router"]
@@ -89,16 +89,7 @@ async def _json_body(request: Request) -> Any:
 def alarm_router(service: AlarmService, verify: Callable[[str], Awaitable[Claims]]) -> APIRouter:
     router = APIRouter(prefix="/api", dependencies=[Depends(no_unknown_query_params)])
 
-    async def bearer(request: Request) -> Claims:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
-        try:
-            return await verify(token)
-        except AuthError as exc:
-            raise HTTPException(401, exc.reason, {"WWW-Authenticate": "Bearer"}) from None
-
-    signed_in = Depends(bearer)
+    signed_in = Depends(bearer_auth(verify))
 
     def require(user: Claims, roles: frozenset[str]) -> None:
         if user.role not in roles:

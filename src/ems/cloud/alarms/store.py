@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ems.alarms import AlarmEvent
+from ems.timefmt import to_rfc3339
 
 __all__ = [
     "AlarmStore",
@@ -62,8 +63,6 @@ class StoredEvent:
     note: str | None
 
     def to_api(self) -> dict[str, Any]:
-        from ems.timefmt import to_rfc3339
-
         return {
             "alarm_id": self.alarm_id,
             "edge_id": self.edge_id,
