@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InvalidRefresh",
+    "alarm_recipients",
     "audience",
     "authenticate_tokens",
     "create_edge_key",
@@ -69,12 +70,14 @@ def create_user(
     *,
     check_password_strength: bool = True,
     edges: list[str] | None = None,
+    email: str = "",
 ) -> None:
     """Create a user; raises :class:`UserExists` if the name is taken (see
     :func:`set_password`), :class:`InvalidUsername`, :class:`InvalidRole`, or
     :class:`WeakPassword` when the password fails Django's password validators
     (``check_password_strength=False`` skips them, e.g. for a throw-away demo).
-    ``edges``: the edges granted to the user (see :func:`grant_edges`)."""
+    ``edges``: the edges granted to the user (see :func:`grant_edges`); ``email``:
+    where alarm notifications go (none when empty)."""
     from django.db import IntegrityError, transaction
 
     from ems.authsvc.models import User
@@ -87,7 +90,9 @@ def create_user(
     granted = [_check_grant(e) for e in edges or ()]
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, password=password, role=role)
+            user = User.objects.create_user(
+                username=username, password=password, role=role, email=email
+            )
             for edge_id in dict.fromkeys(granted):
                 user.grants.create(edge_id=edge_id)
     except IntegrityError:  # created concurrently since the check above
@@ -177,6 +182,17 @@ def grants(username: str) -> list[str]:
     """The edges granted to ``username`` (an admin sees every edge regardless)."""
     user = _user(username)
     return sorted(str(g) for g in user.grants.values_list("edge_id", flat=True))
+
+
+def alarm_recipients(edge_id: str, role: str) -> list[str]:
+    """The e-mail addresses of the active users of ``role`` who may see ``edge_id``
+    (admins see every edge), for alarm notifications."""
+    from ems.authsvc.models import ALL_EDGES, User
+
+    users = User.objects.filter(is_active=True, role=check_role(role).value).exclude(email="")
+    if role != Role.ADMIN.value:
+        users = users.filter(grants__edge_id__in=[edge_id, ALL_EDGES])
+    return sorted({str(u.email) for u in users})
 
 
 def edge_claim(user: User) -> list[str]:

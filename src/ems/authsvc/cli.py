@@ -64,7 +64,7 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
     from ems.authsvc.api import create_user
 
     password, generated = _password(args)
-    create_user(args.name, args.role, password, edges=args.edge)
+    create_user(args.name, args.role, password, edges=args.edge, email=args.email)
     granted = f", edges {', '.join(args.edge)}" if args.edge else ""
     print(f"created user {args.name} with role {args.role}{granted}", file=sys.stderr)
     if generated:
@@ -226,6 +226,7 @@ def add_auth_parser(
         metavar="EDGE_ID",
         help="grant access to this edge (repeatable; * for every edge; admins see all)",
     )
+    user.add_argument("--email", default="", help="where alarm notifications go")
     user.set_defaults(func=_cmd_create_user)
 
     setpw = sub.add_parser(

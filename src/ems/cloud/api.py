@@ -27,7 +27,7 @@ from ems.cloud.shared import Inventories
 from ems.cloud.telemetry import TelemetryStore
 from ems.profiles import builtin_profile_documents
 
-__all__ = ["build_router"]
+__all__ = ["bearer_auth", "build_router", "no_unknown_query_params"]
 
 _MAX_RANGE_S = 366 * 86_400.0
 # The wire contract's patterns (ems.protocol.types), so a malformed id is a 422, not a 404.
@@ -72,6 +72,24 @@ def no_unknown_query_params(request: Request) -> None:
         )
 
 
+def bearer_auth(
+    verify: Callable[[str], Awaitable[Claims]],
+) -> Callable[[Request], Awaitable[Claims]]:
+    """A dependency: the claims of the request's bearer access token, else 401."""
+
+    async def bearer(request: Request) -> Claims:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
+        try:
+            return await verify(token)
+        except AuthError as exc:
+            raise HTTPException(401, exc.reason, {"WWW-Authenticate": "Bearer"}) from None
+
+    return bearer
+
+
 def build_router(
     hub: Hub,
     store: TelemetryStore,
@@ -84,15 +102,7 @@ def build_router(
     # Strict like the wire frames: a query parameter the endpoint does not take is a 422.
     router = APIRouter(prefix="/api", dependencies=[Depends(no_unknown_query_params)])
 
-    async def bearer(request: Request) -> Claims:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
-        try:
-            return await verify(token)
-        except AuthError as exc:
-            raise HTTPException(401, exc.reason, {"WWW-Authenticate": "Bearer"}) from None
+    bearer = bearer_auth(verify)
 
     # A default, not Annotated[...]: annotations are strings here (PEP 563) and FastAPI
     # resolves them in the module's namespace, where this function's bearer is not.

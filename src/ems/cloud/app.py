@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.websockets import WebSocket
 
+from ems.cloud.alarms.wiring import AlarmParts, build_alarms
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
@@ -70,6 +71,7 @@ class CloudParts:
     http_guard: HttpGuardStats | None = None
     metrics: CloudMetrics | None = None
     revocations: Revocations | None = None
+    alarms: AlarmParts | None = None
 
 
 def _telemetry_store(settings: CloudSettings) -> PostgresTelemetryStore | SqliteTelemetryStore:
@@ -243,6 +245,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         extra_source=None if settings.auth_url else _auth_database_revocations,
     )
     cluster.listen(revocations.channel, revocations.on_message)
+    alarms = build_alarms(settings, redis, hub, cluster, store, inventories)
 
     async def verify(token: str) -> Claims:
         claims = await verifier.verify(token)
@@ -258,6 +261,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         await cluster.start()
         await revocations.start()  # after subscribing: nothing published meanwhile is missed
         await dispatcher.start()
+        await alarms.start()
         metrics.start()
         # Everything made so far (Django, pydantic schemas, profiles) lives as long
         # as the process: move it out of the collector's sight. A full collection
@@ -268,6 +272,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             yield
         finally:
             await metrics.stop()
+            await alarms.stop()
             await dispatcher.stop()
             await revocations.stop()
             await cluster.stop()
@@ -296,11 +301,12 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         http_guard=http_stats,
         metrics=metrics,
         revocations=revocations,
+        alarms=alarms,
     )
     app.add_middleware(
         DashboardCors,
         allow_origins=settings.allowed_origins,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
     app.add_middleware(
@@ -333,6 +339,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             edge_guard,
             trace=edge_trace.accept,
             on_stored=metrics.on_stored,
+            alarms=alarms.service,
         ),
     )
     app.add_api_websocket_route(
@@ -353,6 +360,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
 
     app.include_router(build_reports_router(store, verify, _report_sites(settings)))
+    app.include_router(alarms.router(verify))
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")

@@ -170,6 +170,13 @@ class Cluster:
         """Live telemetry of an edge held here, for dashboards on other processes."""
         self.bus.publish(self._edge_channel(live.edge_id), self._wrap("telemetry", encode(live)))
 
+    def alarm(self, edge_id: str, frame_text: str) -> None:
+        """An ``alarm`` frame (encoded) for the dashboards subscribed to ``edge_id``,
+        here and on every other process (DESIGN 14)."""
+        for ui in self._hub.subscribers.get(edge_id, ()):
+            ui.peer.send_text(frame_text)
+        self.bus.publish(self._edge_channel(edge_id), self._wrap("alarm", frame_text))
+
     # -- routing ---------------------------------------------------------------------
     def route_command(self, node_id: str, envelope: str, deadline_s: float) -> None:
         self._to_node(node_id, {"k": "command", "envelope": envelope, "deadline": deadline_s})

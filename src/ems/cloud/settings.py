@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CloudSettings", "add_cloud_log_file", "default_data_dir"]
@@ -143,6 +143,34 @@ class CloudSettings(BaseSettings):
         default=20.0, gt=0, description="HTTP requests to /api and /auth per client address [1/s]"
     )
     http_burst: int = Field(default=100, ge=1, description="HTTP requests per address at once")
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587 (STARTTLS) or smtps://…:465 (TLS) for alarm "
+        "e-mails; unset: alarms are not mailed. Never logged.",
+    )
+    smtp_from: str = Field(default="ems@localhost", description="From address of alarm e-mails")
+    alarm_escalate_after_s: float = Field(
+        default=900.0, gt=0, description="Unacknowledged this long: mail the next role up [s]"
+    )
+    alarm_upkeep_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often edge offline/stale alarms, shelve expiry and escalation run [s]",
+    )
+    alarm_offline_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="An edge offline (no socket) this long raises edge_offline [s]",
+    )
+    alarm_clock_drift_s: float = Field(
+        default=5.0, gt=0, description="An edge clock off by more than this: clock_drift [s]"
+    )
+    alarm_mail_backoff_s: float = Field(
+        default=30.0, gt=0, description="First retry of a refused alarm e-mail; doubles [s]"
+    )
+    alarm_mail_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before an alarm e-mail is given up (and kept)"
+    )
     edge_login_failures_per_min: float = Field(
         default=10.0, gt=0, description="Failed edge logins per address and minute"
     )

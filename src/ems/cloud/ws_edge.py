@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -21,6 +22,7 @@ from ems.cloud.settings import CloudSettings
 from ems.cloud.telemetry import TelemetryBatcher, TelemetryRow, rows_from_frame
 from ems.protocol import (
     EDGE_TO_CLOUD,
+    ChannelSample,
     ClockPing,
     ClockPong,
     EdgeAck,
@@ -35,7 +37,7 @@ from ems.protocol import (
     UiTelemetry,
 )
 
-__all__ = ["EdgeEndpoint", "KeyCheck"]
+__all__ = ["AlarmIngest", "EdgeEndpoint", "KeyCheck"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,24 @@ log = logging.getLogger(__name__)
 KeyCheck = Callable[[str, str], Awaitable[bool]]
 #: ``(edge_id, frame)``: store an edge's audit records (those it may write).
 TraceSink = Callable[[str, EdgeAudit], Awaitable[object]]
+
+
+class AlarmIngest(Protocol):
+    """What alarm evaluation needs from the socket of an edge (``ems.cloud.alarms``)."""
+
+    def frame(self, edge_id: str, channels: Mapping[str, ChannelSample]) -> None:
+        """A live frame (never a backfilled one); must be cheap and not block."""
+        ...
+
+    def inventory(self, edge_id: str, devices: Iterable[str]) -> None: ...
+
+    def edge_attached(self, edge_id: str) -> None: ...
+
+    def clock_sample(self, edge_id: str, edge_time_s: float, server_time_s: float) -> None:
+        """The edge's clock read ``edge_time_s`` when it sent a frame that arrived at
+        ``server_time_s`` (an estimate of its drift, up to the one-way latency)."""
+        ...
+
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
@@ -63,7 +83,9 @@ class EdgeEndpoint:
         guard: EdgeGuard | None = None,
         trace: TraceSink | None = None,
         on_stored: Callable[[datetime], None] | None = None,
+        alarms: AlarmIngest | None = None,
     ) -> None:
+        self._alarms = alarms
         self._trace = trace
         self._guard = guard
         self._told: dict[str, float] = {}  # edge -> when it was last told it is throttled
@@ -97,6 +119,8 @@ class EdgeEndpoint:
             if previous is not None:
                 # That process may have died mid-delivery: what it held goes back first.
                 await self._dispatcher.take_over(auth.edge_id, previous)
+            if self._alarms is not None:
+                self._alarms.edge_attached(auth.edge_id)
             peer.send(EdgeAuthOk(server_time=datetime.now(UTC)))
             log.info("edge %s connected", auth.edge_id)
             self._dispatcher.drain(auth.edge_id)  # what waited while it was offline, in order
@@ -171,6 +195,8 @@ class EdgeEndpoint:
                         latest[address] = (sample.v, t)
                 if not frame.backfill:
                     self._forward_live(edge_id, frame)
+                    if self._alarms is not None:
+                        self._evaluate(edge_id, frame)
                 try:
                     telemetry.put_nowait(frame)
                 except asyncio.QueueFull:
@@ -186,14 +212,17 @@ class EdgeEndpoint:
                 if self._trace is not None:
                     await self._trace(edge_id, frame)
             elif isinstance(frame, ClockPing):
-                session.peer.send(
-                    ClockPong(edge_time=frame.edge_time, server_time=datetime.now(UTC))
-                )
+                now = datetime.now(UTC)
+                session.peer.send(ClockPong(edge_time=frame.edge_time, server_time=now))
+                if self._alarms is not None:
+                    self._alarms.clock_sample(edge_id, frame.edge_time.timestamp(), now.timestamp())
             elif isinstance(frame, EdgeInventory):
                 await self._dispatcher.record_inventory(
                     edge_id, list(frame.devices), list(frame.controllers)
                 )
                 log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])
+                if self._alarms is not None:
+                    self._alarms.inventory(edge_id, [d.id for d in frame.devices])
             else:  # a second auth frame
                 session.peer.send(
                     ErrorFrame(code="invalid_payload", detail="already authenticated")
@@ -217,6 +246,13 @@ class EdgeEndpoint:
         while wait_s > 0:
             await asyncio.sleep(wait_s)
             wait_s = self._guard.ack_wait_s(session.edge_id)
+
+    def _evaluate(self, edge_id: str, frame: EdgeTelemetry) -> None:
+        assert self._alarms is not None
+        try:
+            self._alarms.frame(edge_id, frame.channels)
+        except Exception:  # an alarm bug must not cost the edge its telemetry
+            log.exception("edge %s: alarm evaluation of frame %d failed", edge_id, frame.seq)
 
     def _forward_live(self, edge_id: str, frame: EdgeTelemetry) -> None:
         subscribers = self._hub.subscribers.get(edge_id)

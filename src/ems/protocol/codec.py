@@ -28,6 +28,7 @@ from ems.protocol.frames import (
     ErrorFrame,
     TelemetryAck,
     UiAck,
+    UiAlarm,
     UiAuth,
     UiAuthOk,
     UiCommand,
@@ -167,6 +168,7 @@ _TAGS = {
         UiTelemetry,
         EdgeStatus,
         UiAck,
+        UiAlarm,
         EdgeAudit,
         ClockPing,
         ClockPong,
@@ -186,6 +188,6 @@ CLOUD_TO_EDGE: Decoder[EdgeAuthOk | CloudToEdgeCommand | TelemetryAck | ErrorFra
     Decoder(EdgeAuthOk, CloudToEdgeCommand, TelemetryAck, ErrorFrame, ClockPong)
 )
 #: What the cloud sends a dashboard.
-CLOUD_TO_UI: Decoder[UiAuthOk | UiTelemetry | EdgeStatus | UiAck | ErrorFrame] = Decoder(
-    UiAuthOk, UiTelemetry, EdgeStatus, UiAck, ErrorFrame
+CLOUD_TO_UI: Decoder[UiAuthOk | UiTelemetry | EdgeStatus | UiAck | UiAlarm | ErrorFrame] = Decoder(
+    UiAuthOk, UiTelemetry, EdgeStatus, UiAck, UiAlarm, ErrorFrame
 )

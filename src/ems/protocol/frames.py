@@ -58,6 +58,7 @@ __all__ = [
     "Frame",
     "TelemetryAck",
     "UiAck",
+    "UiAlarm",
     "UiAuth",
     "UiAuthOk",
     "UiCommand",
@@ -165,6 +166,22 @@ class UiAck(Frame):
     status: AckStatus
     reason: Reason | None = None
     detail: Detail = None
+    at: Timestamp
+
+
+class UiAlarm(Frame):
+    """DESIGN 14: one transition of an alarm, to the dashboards subscribed to its edge
+    (``ems.alarms.AlarmEvent.as_frame``). ``rule``: the rule id, or the system alarm
+    kind (``edge_offline``, ``device_communication_lost``, …); ``value``: the
+    channel's value at the transition, in its unit."""
+
+    type: Literal["alarm"] = "alarm"
+    alarm_id: Annotated[StrictStr, Field(max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+    edge_id: EdgeId
+    rule: Annotated[StrictStr, Field(max_length=64)]
+    state: Literal["active_unacked", "active_acked", "cleared_unacked", "cleared", "shelved"]
+    severity: Literal["critical", "high", "medium", "low"]
+    value: StrictBool | StrictInt | float | None
     at: Timestamp
 
 

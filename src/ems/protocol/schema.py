@@ -18,6 +18,7 @@ _ENDPOINTS: dict[str, tuple[type[BaseModel], ...]] = {
         frames.UiTelemetry,
         frames.EdgeStatus,
         frames.UiAck,
+        frames.UiAlarm,
         frames.ErrorFrame,
     ),
     "edge_to_cloud": (
