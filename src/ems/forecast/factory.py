@@ -91,12 +91,12 @@ class LearnedParams(_Params):
     timezone: str = "UTC"
     # The site, required for PV (the clear-sky feature).
     latitude_deg: float | None = Field(default=None, ge=-90, le=90)
-    longitude_deg: float | None = Field(default=None, ge=-180, le=180)
+    longitude_deg: float | None = Field(default=None, ge=-180, le=180, validate_default=True)
     altitude_m: float = 0.0
     tilt_deg: float = Field(default=0.0, ge=0.0, le=90.0)
     azimuth_deg: float = Field(default=180.0, ge=0.0, le=360.0)
     min_days: float = Field(default=14.0, ge=2.0)
-    holdout_days: float = Field(default=7.0, ge=1.0)
+    holdout_days: float = Field(default=7.0, ge=1.0, validate_default=True)
     retrain_interval_h: float = Field(default=168.0, gt=0.0)
     max_train_days: float = Field(default=365.0, gt=0.0)
     num_boost_round: int = Field(default=200, ge=1, le=5000)

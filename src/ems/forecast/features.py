@@ -26,7 +26,7 @@ def calendar_features(times_s: FloatArray, timezone: str) -> FloatArray:
 
     local = pd.DatetimeIndex(pd.to_datetime(times_s, unit="s", utc=True)).tz_convert(timezone)
     hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
-    weekday = local.weekday.to_numpy()
+    weekday = local.day_of_week.to_numpy()
     return np.column_stack([hour, weekday, weekday >= 5, local.day_of_year.to_numpy()]).astype(
         np.float64
     )
