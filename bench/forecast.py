@@ -21,7 +21,7 @@ variation is real.
 Figures are deterministic (fixed seeds, one thread); training times depend on
 the machine and its load.
 
-    .venv/bin/python bench/forecast.py [--first-day 35] [--days 120] [--datasets household_h0 ...]
+    .venv/bin/python bench/forecast.py [--first-day 35] [--days 329] [--datasets household_h0 ...]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ ARRAY = ArrayGeometry(25.0, 180.0)  # as _control_data builds the PV
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--first-day", type=int, default=35, help="first origin (0 = 1 January)")
-    parser.add_argument("--days", type=int, default=120, help="origins, one a day")
+    parser.add_argument("--days", type=int, default=329, help="origins, one a day")
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--retrain-days", type=float, default=7.0)
     args = parser.parse_args(argv)
@@ -74,6 +74,7 @@ def _load_forecasters(args: argparse.Namespace) -> list[Forecaster]:
         PersistenceForecaster("yesterday"),
         PersistenceForecaster("last_week"),
         PersistenceForecaster("blend"),
+        PersistenceForecaster("best_recent"),
         LearnedForecaster("load", TIMEZONE, retrain_interval_s=args.retrain_days * 86_400.0),
     ]
 
@@ -82,6 +83,7 @@ def _pv_forecasters(site: SiteLocation, args: argparse.Namespace) -> list[Foreca
     return [
         PersistenceForecaster("yesterday"),
         PersistenceForecaster("blend"),
+        PersistenceForecaster("best_recent"),
         PvClearSkyForecaster(site, ARRAY),
         LearnedForecaster(
             "pv",

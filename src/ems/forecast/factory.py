@@ -52,8 +52,9 @@ class _Params(BaseModel):
 
 
 class PersistenceParams(_Params):
-    mode: Literal["yesterday", "last_week", "blend"] = "blend"
+    mode: Literal["yesterday", "last_week", "blend", "best_recent"] = "blend"
     yesterday_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    select_days: int = Field(default=7, ge=1, le=60)
 
 
 class _SiteParams(_Params):
@@ -82,7 +83,7 @@ class PvClearSkyParams(_SiteParams):
     window_days: float = Field(default=30.0, gt=0.0, le=366.0)
     scale_quantile: float = Field(default=0.9, gt=0.0, le=1.0)
     recent_daylight_steps: int = Field(default=8, ge=1)
-    index_decay_h: float = Field(default=6.0, ge=0.0)
+    index_decay_h: float = Field(default=24.0, ge=0.0)
     peak_power_w: float | None = Field(default=None, gt=0.0)
 
 
@@ -103,7 +104,7 @@ class LearnedParams(_Params):
     learning_rate: float = Field(default=0.05, gt=0.0, le=1.0)
     num_leaves: int = Field(default=31, ge=2, le=1024)
     seed: int = 0
-    fallback: PersistenceParams = PersistenceParams()
+    fallback: PersistenceParams = PersistenceParams(mode="best_recent")
 
     @field_validator("timezone")
     @classmethod
@@ -129,7 +130,7 @@ class LearnedParams(_Params):
 
 
 def _persistence(p: PersistenceParams) -> Forecaster:
-    return PersistenceForecaster(p.mode, p.yesterday_weight)
+    return PersistenceForecaster(p.mode, p.yesterday_weight, p.select_days)
 
 
 def _pv_clearsky(p: PvClearSkyParams) -> Forecaster:

@@ -4,8 +4,9 @@ It learns from the calendar (site-local), the same time yesterday and last week,
 and for PV the clear-sky irradiance on the array. Before a model is used it
 must earn its place: trained on all but the last ``holdout_days``, it must
 forecast those days (each from its midnight, as it will be used) with a lower
-MAE than the fallback persistence. Otherwise, or with less than ``min_days`` of
-data, the fallback forecasts and ``reason`` says why:
+MAE than the fallback (by default persistence in its ``best_recent`` mode, the
+strongest of yesterday, last week and their blend lately). Otherwise, or with
+less than ``min_days`` of data, the fallback forecasts and ``reason`` says why:
 
 ``not_fitted``, ``too_little_data``, ``worse_than_persistence``; ``None`` when
 the model is in use.
@@ -68,7 +69,7 @@ class LearnedForecaster:
         self.retrain_interval_s = retrain_interval_s
         self.max_train_days = max_train_days
         self.auto_fit = auto_fit
-        self.fallback: Forecaster = fallback or PersistenceForecaster("blend")
+        self.fallback: Forecaster = fallback or PersistenceForecaster("best_recent")
         self._params: dict[str, Any] = {
             "objective": "regression_l1",  # the figure of merit is MAE
             "learning_rate": learning_rate,

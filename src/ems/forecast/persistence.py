@@ -4,6 +4,11 @@ The reference every other forecaster must beat. It needs no training and no
 imports beyond numpy, and degrades step by step rather than return gaps:
 the chosen day → the other day → the mean daily profile of all history there is
 (by time of day) → 0.
+
+Which day is the better guess depends on the site: a household's yesterday, a
+business's last week (weekends). ``best_recent`` picks, at each forecast, the
+mode with the lowest MAE over the last ``select_days`` days, each forecast from
+its own midnight as it would have been.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from ems.forecast.lookup import DAY_S, WEEK_S, values_at
 
 __all__ = ["Mode", "PersistenceForecaster", "daily_profile"]
 
-Mode = Literal["yesterday", "last_week", "blend"]
+Mode = Literal["yesterday", "last_week", "blend", "best_recent"]
+_FIXED: tuple[Mode, ...] = ("blend", "yesterday", "last_week")  # best_recent's order on ties
 
 
 class PersistenceForecaster:
@@ -27,20 +33,46 @@ class PersistenceForecaster:
     where one of them is missing the other is used alone.
     """
 
-    def __init__(self, mode: Mode = "blend", yesterday_weight: float = 0.5) -> None:
+    def __init__(
+        self, mode: Mode = "blend", yesterday_weight: float = 0.5, select_days: int = 7
+    ) -> None:
         if not 0.0 <= yesterday_weight <= 1.0:
             raise ValueError("yesterday_weight must be within [0, 1]")
+        if select_days < 1:
+            raise ValueError("select_days must be at least 1")
         self.mode: Mode = mode
         self.yesterday_weight = yesterday_weight
+        self.select_days = select_days
         self.name = f"persistence_{mode}"
+        #: The mode the last forecast used (``best_recent``'s pick).
+        self.chosen: Mode = "blend" if mode == "best_recent" else mode
 
     def forecast(self, history: Series, start_s: float, steps: int) -> Series:
+        if self.mode == "best_recent":
+            self.chosen = self._best_recent(history, start_s)
+        return self._forecast(self.chosen, history, start_s, steps)
+
+    def _best_recent(self, history: Series, start_s: float) -> Mode:
+        steps = round(DAY_S / history.step_s)
+        errors = dict.fromkeys(_FIXED, 0.0)
+        for days_back in range(1, self.select_days + 1):
+            day_s = start_s - days_back * DAY_S
+            day_times_s = day_s + history.step_s * np.arange(steps, dtype=np.float64)
+            actual = values_at(history, day_times_s, start_s)
+            if np.isnan(actual).all():
+                continue
+            for mode in _FIXED:
+                predicted = self._forecast(mode, history, day_s, steps).values
+                errors[mode] += float(np.nansum(np.abs(predicted - actual)))
+        return min(_FIXED, key=lambda mode: errors[mode])
+
+    def _forecast(self, mode: Mode, history: Series, start_s: float, steps: int) -> Series:
         times_s = start_s + history.step_s * np.arange(steps, dtype=np.float64)
         yesterday = _same_time_before(history, times_s, start_s, DAY_S)
         last_week = _same_time_before(history, times_s, start_s, WEEK_S)
-        if self.mode == "yesterday":
+        if mode == "yesterday":
             first, second = yesterday, last_week
-        elif self.mode == "last_week":
+        elif mode == "last_week":
             first, second = last_week, yesterday
         else:
             w = self.yesterday_weight

@@ -55,8 +55,8 @@ def test_too_little_data_falls_back_to_persistence() -> None:
     learned = LearnedForecaster("load", "UTC", min_days=14.0)
     out = learned.forecast(data, data.end_s, DAY)
     assert learned.reason == "too_little_data"
-    assert learned.name == "learned_fallback_persistence_blend"
-    expected = PersistenceForecaster("blend").forecast(data, data.end_s, DAY)
+    assert learned.name == "learned_fallback_persistence_best_recent"
+    expected = PersistenceForecaster("best_recent").forecast(data, data.end_s, DAY)
     np.testing.assert_array_equal(out.values, expected.values)
 
 

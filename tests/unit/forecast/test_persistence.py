@@ -96,3 +96,19 @@ def test_nothing_known_gives_zero_never_nan() -> None:
     )
     assert not np.isnan(out.values).any()
     np.testing.assert_array_equal(out.values, np.r_[np.full(48, 5.0), np.zeros(48)])
+
+
+def test_best_recent_picks_last_week_for_a_weekly_pattern_and_yesterday_for_a_trend() -> None:
+    days = 21
+    day_of = np.repeat(np.arange(days), DAY)
+    weekly = np.where(day_of % 7 < 5, 1000.0, 200.0)
+    best = PersistenceForecaster("best_recent")
+    out = best.forecast(Series(START_S, STEP_S, weekly), START_S + days * 86_400.0, DAY)
+    assert best.chosen == "last_week" and best.name == "persistence_best_recent"
+    np.testing.assert_array_equal(out.values, weekly[(days - 7) * DAY : (days - 6) * DAY])
+    trend = 100.0 + 10.0 * day_of  # a slow drift: yesterday is closest
+    best.forecast(Series(START_S, STEP_S, trend.astype(np.float64)), START_S + days * 86_400.0, DAY)
+    assert best.chosen == "yesterday"
+    empty = Series(START_S, STEP_S, np.zeros(0))
+    assert not np.isnan(best.forecast(empty, START_S, DAY).values).any()
+    assert best.chosen == "blend"
