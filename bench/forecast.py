@@ -6,7 +6,7 @@ whole year and must not look past the origin; the unit tests hold it to that).
 Prints one JSON line per data set and quantity with, for each forecaster, MAE
 (W and % of the span's mean), RMSE, the skill against persistence
 (1 − MAE / MAE of ``persistence_yesterday``), and for the learned model its
-training time and the days it fell back to persistence.
+training time and the days it fell back to its floor (``learned_over_<floor>``).
 
 The data are the control benchmark's (``bench/_control_data.py``): the BDEW
 H0/G0/G1 load profiles that demandlib ships and PV from the TMY3 file of
@@ -92,6 +92,15 @@ def _pv_forecasters(site: SiteLocation, args: argparse.Namespace) -> list[Foreca
             array=ARRAY,
             retrain_interval_s=args.retrain_days * 86_400.0,
         ),
+        # The same model held to the clear-sky forecast as its floor (fallback_kind).
+        LearnedForecaster(
+            "pv",
+            TIMEZONE,
+            site=site,
+            array=ARRAY,
+            retrain_interval_s=args.retrain_days * 86_400.0,
+            fallback=PvClearSkyForecaster(site, ARRAY),
+        ),
     ]
 
 
@@ -133,8 +142,10 @@ def _evaluate(
                 "training_s_total": round(fit_s, 2),
             }
         row["wall_s_total"] = round(total_s, 2)
-        # Named by kind: a learned forecaster's name changes as it falls back.
-        key = "learned" if isinstance(forecaster, LearnedForecaster) else forecaster.name
+        # Named by kind and floor: a learned forecaster's name changes as it falls back.
+        key = forecaster.name
+        if isinstance(forecaster, LearnedForecaster):
+            key = f"learned_over_{forecaster.fallback.name}"
         results[key] = row
     reference_mae = results[REFERENCE]["mae_w"]
     for row in results.values():

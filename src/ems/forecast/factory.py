@@ -104,6 +104,9 @@ class LearnedParams(_Params):
     learning_rate: float = Field(default=0.05, gt=0.0, le=1.0)
     num_leaves: int = Field(default=31, ge=2, le=1024)
     seed: int = 0
+    # What forecasts while the model has not earned its place: persistence (its
+    # params below), or for PV the clear-sky forecast of the same site and array.
+    fallback_kind: Literal["persistence", "pv_clearsky"] = "persistence"
     fallback: PersistenceParams = PersistenceParams(mode="best_recent")
 
     @field_validator("timezone")
@@ -126,6 +129,13 @@ class LearnedParams(_Params):
             value is None or info.data.get("latitude_deg") is None
         ):
             raise ValueError("latitude_deg and longitude_deg are required for quantity pv")
+        return value
+
+    @field_validator("fallback_kind")
+    @classmethod
+    def _site_for_clearsky(cls, value: str, info: ValidationInfo) -> str:
+        if value == "pv_clearsky" and info.data.get("quantity") != "pv":
+            raise ValueError("pv_clearsky is a fallback for quantity pv only")
         return value
 
 
@@ -164,7 +174,11 @@ def _learned(p: LearnedParams) -> Forecaster:
         learning_rate=p.learning_rate,
         num_leaves=p.num_leaves,
         seed=p.seed,
-        fallback=_persistence(p.fallback),
+        fallback=(
+            PvClearSkyForecaster(site, ArrayGeometry(p.tilt_deg, p.azimuth_deg))
+            if p.fallback_kind == "pv_clearsky" and site is not None
+            else _persistence(p.fallback)
+        ),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,9 @@ def test_builds_each_kind() -> None:
     assert isinstance(load, LearnedForecaster) and load.fallback.name == "persistence_yesterday"
     learned_pv = make_forecaster("learned", quantity="pv", **MUNICH, min_days=21, holdout_days=7)
     assert isinstance(learned_pv, LearnedForecaster) and learned_pv.min_days == 21.0
+    over_sky = make_forecaster("learned", quantity="pv", **MUNICH, fallback_kind="pv_clearsky")
+    assert isinstance(over_sky, LearnedForecaster) and over_sky.fallback.name == "pv_clearsky"
+    assert over_sky.name == "learned_fallback_pv_clearsky"
 
 
 @pytest.mark.parametrize(
@@ -56,6 +61,7 @@ def test_builds_each_kind() -> None:
         ("learned", {"quantity": "load", "min_days": 5}, "params.holdout_days"),
         ("learned", {"quantity": "load", "fallback": {"mode": "x"}}, "params.fallback.mode"),
         ("learned", {"quantity": "load", "num_leaves": 1}, "params.num_leaves"),
+        ("learned", {"quantity": "load", "fallback_kind": "pv_clearsky"}, "params.fallback_kind"),
     ],
 )
 def test_bad_params_are_refused_with_the_field_named(
@@ -92,3 +98,15 @@ def test_other_modules_register_kinds() -> None:
     assert make_forecaster("zero_for_test", level_w=5.0).name == "zero"
     with pytest.raises(ValueError, match="already registered"):
         register("zero_for_test", ZeroParams, lambda p: Zero(p.level_w))
+
+
+def test_importing_the_factory_loads_neither_lightgbm_nor_pvlib() -> None:
+    # The edge's memory budget: they are imported when a model is trained or
+    # a clear sky computed, not when a config names a forecaster.
+    code = (
+        "import sys, ems.forecast.factory as f; f.make_forecaster('learned', quantity='load'); "
+        "print(sorted(m for m in ('lightgbm', 'pvlib', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
