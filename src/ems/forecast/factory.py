@@ -214,6 +214,8 @@ def make_forecaster(kind: str, **params: Any) -> Forecaster:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ForecastParamsError(
-            "invalid_params", f"params.{where}" if where else "params", error["msg"]
+            "invalid_params",
+            f"params.{where}" if where else "params",
+            error["msg"].removeprefix("Value error, "),
         ) from None
     return build(validated)

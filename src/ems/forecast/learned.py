@@ -8,7 +8,7 @@ MAE than the fallback (by default persistence in its ``best_recent`` mode, the
 strongest of yesterday, last week and their blend lately). Otherwise, or with
 less than ``min_days`` of data, the fallback forecasts and ``reason`` says why:
 
-``not_fitted``, ``too_little_data``, ``worse_than_persistence``; ``None`` when
+``not_fitted``, ``too_little_data``, ``worse_than_fallback``; ``None`` when
 the model is in use.
 
 Deterministic: fixed seed, one thread, no bagging. LightGBM is imported when
@@ -132,7 +132,7 @@ class LearnedForecaster:
         self.holdout_mae_w = float(np.mean(np.abs(predicted - y[~train])))
         self.fallback_holdout_mae_w = self._fallback_mae(history, holdout_start_s)
         if not self.holdout_mae_w < self.fallback_holdout_mae_w:
-            self.reason = "worse_than_persistence"
+            self.reason = "worse_than_fallback"
             return
         self._model = self._train(x, y)
         self.reason = None

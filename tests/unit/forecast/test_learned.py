@@ -68,7 +68,7 @@ def test_gaps_count_against_the_minimum() -> None:
     assert learned.reason == "too_little_data"
 
 
-def test_worse_than_persistence_on_the_holdout_falls_back() -> None:
+def test_worse_than_fallback_on_the_holdout_falls_back() -> None:
     # Flat 1 kW for five weeks, then a new 3 kW daily cycle in the holdout week:
     # yesterday's values follow it at once, trees trained on 1 kW cannot extrapolate.
     days = 42
@@ -79,7 +79,7 @@ def test_worse_than_persistence_on_the_holdout_falls_back() -> None:
     data = Series(START_S, STEP_S, values)
     learned = LearnedForecaster("load", "UTC", fallback=PersistenceForecaster("yesterday"))
     learned.fit(data)
-    assert learned.reason == "worse_than_persistence"
+    assert learned.reason == "worse_than_fallback"
     assert learned.name == "learned_fallback_persistence_yesterday"
     assert learned.holdout_mae_w is not None and learned.fallback_holdout_mae_w is not None
     assert learned.holdout_mae_w > learned.fallback_holdout_mae_w
@@ -124,7 +124,7 @@ def test_pv_is_zero_at_night_and_never_negative() -> None:
     data = Series(start_s, STEP_S, clear * 5.0 * index)
     learned = LearnedForecaster("pv", "Europe/Berlin", site=site, array=array)
     out = learned.forecast(data, data.end_s, DAY)
-    assert learned.reason in (None, "worse_than_persistence")
+    assert learned.reason in (None, "worse_than_fallback")
     night = ClearSky(site, array, STEP_S).poa_w_m2(data.end_s, DAY) == 0.0
     assert (out.values >= 0.0).all() and not np.isnan(out.values).any()
     assert (out.values[night] == 0.0).all()
