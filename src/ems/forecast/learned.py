@@ -116,7 +116,7 @@ class LearnedForecaster:
         self.holdout_mae_w = self.fallback_holdout_mae_w = None
         first_s = max(history.start_s, history.end_s - self.max_train_days * DAY_S)
         times_s = history.times_s()
-        rows = (times_s >= first_s) & ~np.isnan(history.values)
+        rows = (times_s >= first_s) & np.isfinite(history.values)
         if rows.sum() * history.step_s < self.min_days * DAY_S:
             self.reason = "too_little_data"
             return

@@ -128,3 +128,14 @@ def test_pv_is_zero_at_night_and_never_negative() -> None:
     night = ClearSky(site, array, STEP_S).poa_w_m2(data.end_s, DAY) == 0.0
     assert (out.values >= 0.0).all() and not np.isnan(out.values).any()
     assert (out.values[night] == 0.0).all()
+
+
+def test_without_auto_fit_it_forecasts_with_its_floor_until_fitted() -> None:
+    data = _weekly_load(28)
+    learned = LearnedForecaster("load", "UTC", auto_fit=False)
+    out = learned.forecast(data, data.end_s, DAY)
+    assert learned.reason == "not_fitted" and learned.due(data.end_s)
+    expected = PersistenceForecaster("best_recent").forecast(data, data.end_s, DAY)
+    np.testing.assert_array_equal(out.values, expected.values)
+    learned.fit(data)
+    assert learned.reason is None and not learned.due(data.end_s)
