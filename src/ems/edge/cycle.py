@@ -163,6 +163,10 @@ class EdgeCycle:
         self._driven = frozenset() if device_writer is None else device_writer.devices()
         self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
         self.stats = CycleStats()
+        #: What the last cycle saw (its snapshot with the site totals and virtual meters)
+        #: and what it wrote: one consistent row of the site, whatever the devices' own
+        #: threads published since (``ems edge --standalone --out`` records it).
+        self.last_view: Snapshot | None = None
 
     # -- one cycle -------------------------------------------------------
     def publish_computed(self) -> None:
@@ -234,7 +238,8 @@ class EdgeCycle:
             # Before the acks: an "executed" hold is on disk when the cloud hears of it.
             self._state.save_if_changed(self.controllers)
         self._store_virtual(virtual)
-        self._apply(writes, sums, now_s, taken)
+        written = self._apply(writes, sums, now_s, taken)
+        self.last_view = snapshot.extended({a: Sample(v, now_s) for a, v in written.items()})
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1
         self.stats.last_duration_s = duration_s
@@ -322,7 +327,9 @@ class EdgeCycle:
         sums: Mapping[str, Value],
         now_s: float,
         taken: Mapping[str, tuple[str, Mapping[str, Any]]],
-    ) -> None:
+    ) -> dict[str, Value]:
+        """Store the cycle's outputs, totals and status, send setpoints, answer commands;
+        returns what it stored."""
         values = dict(self._defaults)
         for address, rng in writes.ranges.items():
             if address not in writes.outputs:  # nobody wrote it: its default, within the range
@@ -339,6 +346,7 @@ class EdgeCycle:
                 self._awaiting[ack.command_id] = _AwaitingWrite(ack, entry, _deadline_of(entry))
             else:
                 self._finish(ack, entry, now_s)
+        return values
 
     def _store_virtual(self, samples: Mapping[str, Sample]) -> None:
         """Store the virtual meters with their own timestamps (one write per timestamp)."""

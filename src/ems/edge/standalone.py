@@ -98,14 +98,18 @@ def _record_cycles(runtime: EdgeRuntime, rows: SiteCsvWriter, out: TextIO) -> Ca
     """Write a row after every cycle; returns the function that stops recording."""
     loop = asyncio.get_running_loop()
 
-    def write_row() -> None:
-        rows.write(runtime.store.snapshot())
+    def write_row(view: Snapshot) -> None:
+        rows.write(view)
         out.flush()
 
     def cycle_done(_address: str, _sample: Sample) -> None:
-        # Called under the store's lock, where no snapshot may be taken: the row
-        # is written just after, on the loop, still before the next cycle starts.
-        loop.call_soon_threadsafe(write_row)
+        # On the cycle's thread, just after its writes: the row is what this cycle saw
+        # and wrote, not what the device threads published since (a PV reading newer
+        # than the virtual meter computed from the older one would make a row that
+        # does not add up). The file is written on the loop, off the cycle's thread.
+        view = runtime.cycle.last_view
+        if view is not None:
+            loop.call_soon_threadsafe(write_row, view)
 
     return runtime.store.watch(_CYCLE_INDEX, cycle_done)
 
