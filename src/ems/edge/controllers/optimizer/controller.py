@@ -133,6 +133,11 @@ class Optimizer(Controller):
         """The plan followed now: its first step's start [UTC epoch s] and the LP's answer."""
         return self._plan
 
+    @property
+    def worker(self) -> Worker:
+        """Where plans are solved (a :class:`ThreadWorker` on an edge)."""
+        return self._worker
+
     def status_channels(self) -> dict[str, str | None]:
         return {"State": None, "TargetGridPower": "W", "PlannedBatteryPower": "W"}
 

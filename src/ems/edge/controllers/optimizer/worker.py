@@ -99,6 +99,14 @@ class ThreadWorker(Worker):
         self._thread = threading.Thread(target=run, name="ems-optimizer-solve", daemon=True)
         self._thread.start()
 
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the solve under way, at most ``timeout_s`` (tests, shutdown); whether
+        none is running any more."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+        return not self.busy()
+
     def poll(self, now_s: float) -> Outcome | None:
         if self._thread is None:
             return None
