@@ -59,6 +59,9 @@ YEAR_DAYS = 365
 #: 15-min import peak without a battery, recharge only below the second share.
 PEAK_THRESHOLD_SHARE = 0.8
 RECHARGE_BELOW_SHARE = 0.5
+TOU_CHARGE_SHARE = 0.4
+#: The optimiser's share of the optimum's saving (issue 15): by its forecast.
+OPTIMIZER_SHARE = {"perfect": 0.95, "naive": 0.80}
 GREEDY_IMPORT_TOLERANCE = 0.01
 PEAK_TOLERANCE = 0.01
 LP_BUDGET_P95_MS = 100.0
@@ -125,9 +128,18 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
     runs, thresholds = [], []
     for part, ref in zip(parts, refs, strict=True):
         peak_w = float(ref.no_battery["peak_import_15min_w"])
+        bat = part.spec.battery
         values = {
             "peak_threshold_w": round(PEAK_THRESHOLD_SHARE * peak_w, 1),
             "recharge_below_w": round(RECHARGE_BELOW_SHARE * peak_w, 1),
+            "tou_charge_w": round(TOU_CHARGE_SHARE * bat.max_charge_power_w, 1),
+            # The optimiser plans with the simulated battery's own numbers.
+            "capacity_wh": bat.capacity_wh,
+            "efficiency": bat.efficiency,
+            "min_soc_pct": bat.min_soc_pct,
+            "max_soc_pct": bat.max_soc_pct,
+            "derate_band_pct": bat.derate_band_pct,
+            "derate_floor": bat.derate_floor,
         }
         with tempfile.TemporaryDirectory(prefix="ems-bench-control-") as folder:
             runs.append(run_site(Path(folder), part, case.controllers(values)))
@@ -154,6 +166,17 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
                 "passed": abs(record["import_vs_greedy_pct"]) <= 100.0 * GREEDY_IMPORT_TOLERANCE,
             }
         )
+    for c in case.controllers(values):
+        if c["type"] == "optimizer" and record["share_of_optimum_saving"] is not None:
+            forecast = c["params"].get("forecast", "naive")
+            need = OPTIMIZER_SHARE[forecast]
+            record["checks"].append(
+                {
+                    "check": f"{spec.name}/{case.name}: at least {100 * need:.0f} % of the "
+                    f"optimum's saving with the {forecast} forecast",
+                    "passed": record["share_of_optimum_saving"] >= need,
+                }
+            )
     if "peak_shaving" in types:
         record["peak_shaving"] = [
             _peak_report(run, ref, threshold)
