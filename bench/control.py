@@ -140,6 +140,8 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
             "max_soc_pct": bat.max_soc_pct,
             "derate_band_pct": bat.derate_band_pct,
             "derate_floor": bat.derate_floor,
+            "max_charge_power_w": bat.max_charge_power_w,
+            "max_discharge_power_w": bat.max_discharge_power_w,
         }
         with tempfile.TemporaryDirectory(prefix="ems-bench-control-") as folder:
             runs.append(run_site(Path(folder), part, case.controllers(values)))

@@ -47,10 +47,16 @@ class OptimizerParams(GridTargetParams):
         default=0.95, gt=0, le=1, description="One-way AC<->DC efficiency of the battery (0..1]"
     )
     max_charge_power_w: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="Rated; default: the live limit [W]"
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Rated; default: the highest live limit seen [W]",
     )
     max_discharge_power_w: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="Rated; default: the live limit [W]"
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Rated; default: the highest live limit seen [W]",
     )
     derate_band_pct: float = Field(
         default=0.0, ge=0, le=100, description="SOC band before a bound where power derates [%]"

@@ -109,6 +109,8 @@ class Optimizer(Controller):
         )
         self._plan: tuple[float, DispatchPlan] | None = None
         self._asked_step: int | None = None
+        self._rated_charge_w = 0.0
+        self._rated_discharge_w = 0.0
         self._error = ("no_plan", "no plan solved yet")
         self._reporter = StateReporter(controller_id, log)
 
@@ -182,6 +184,10 @@ class Optimizer(Controller):
         self._load.add(now, grid_w + inputs[ch[1]] + pv_w)
         self._pv_means.add(now, pv_w)
         self._peak.add(now, grid_w)
+        # Near an SOC bound the live limits are derated (to 0 at the bound): the most
+        # seen stands for the rated power, or a full battery would plan no discharge.
+        self._rated_charge_w = max(self._rated_charge_w, inputs[ch[3]])
+        self._rated_discharge_w = max(self._rated_discharge_w, inputs[ch[4]])
 
     def _ask(self, now: float, step: int, inputs: Mapping[str, float]) -> None:
         ch = self._follower.inputs
@@ -198,8 +204,8 @@ class Optimizer(Controller):
                     pv_w=np.asarray(pv.values, dtype=np.float64).clip(min=0.0),
                     live_net_w=inputs[ch[0]] + inputs[ch[1]],
                     soc_pct=inputs[ch[2]],
-                    max_charge_w=inputs[ch[3]],
-                    max_discharge_w=inputs[ch[4]],
+                    max_charge_w=self._rated_charge_w,
+                    max_discharge_w=self._rated_discharge_w,
                     month_peak_w=self._peak.peak_w,
                 ),
             )

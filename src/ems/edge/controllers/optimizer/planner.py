@@ -9,7 +9,7 @@ The LP (:func:`ems.optimize.solve_dispatch`) is built from:
   to it is billed already);
 * the battery: the live SOC, clamped into the plan's bounds (a battery below its
   minimum must not make every solve infeasible, an EMHASS pitfall), and rated
-  powers from the params or, without them, the live limits;
+  powers from the params or, without them, the highest live limits seen;
 * wear per kWh of throughput, and a value of the energy left at the end instead of a
   hard terminal SOC (which can make every solve infeasible): by default the
   horizon's lowest import price × efficiency, the least that energy saves later,
@@ -40,7 +40,7 @@ class PlanInputs:
     pv_w: np.ndarray
     live_net_w: float  # load − PV now
     soc_pct: float
-    max_charge_w: float  # live limits
+    max_charge_w: float  # the highest live limits seen (the rated power)
     max_discharge_w: float
     month_peak_w: float
 
