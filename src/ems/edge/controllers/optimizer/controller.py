@@ -158,6 +158,7 @@ class Optimizer(Controller):
         if planned is None:
             decision = self._follower.decide(ctx, self.params.fallback_target_grid_w)
             ctx.write(self.output, decision.setpoint_w)
+            self._count_import(inputs, decision.setpoint_w, now)
             ctx.status("TargetGridPower", self.params.fallback_target_grid_w)
             if decision.state.endswith("_inputs"):
                 self._reporter.report(ctx, decision.state, decision.detail)
@@ -168,6 +169,7 @@ class Optimizer(Controller):
         target_w, battery_w = planned
         decision = self._follower.decide(ctx, target_w)
         ctx.write(self.output, decision.setpoint_w)
+        self._count_import(inputs, decision.setpoint_w, now)
         ctx.status("TargetGridPower", target_w)
         ctx.status("PlannedBatteryPower", battery_w)
         if decision.state.endswith("_inputs"):
@@ -183,11 +185,21 @@ class Optimizer(Controller):
         pv_w = sum(inputs[a] for a in self._pv)
         self._load.add(now, grid_w + inputs[ch[1]] + pv_w)
         self._pv_means.add(now, pv_w)
-        self._peak.add(now, grid_w)
         # Near an SOC bound the live limits are derated (to 0 at the bound): the most
         # seen stands for the rated power, or a full battery would plan no discharge.
         self._rated_charge_w = max(self._rated_charge_w, inputs[ch[3]])
         self._rated_discharge_w = max(self._rated_discharge_w, inputs[ch[4]])
+
+    def _count_import(
+        self, inputs: Mapping[str, float] | Missing, setpoint_w: float, now: float
+    ) -> None:
+        """Count the import that flows until the next cycle into the month's peak: the net
+        load less this cycle's setpoint. The grid meter's reading still shows the last
+        setpoint, which at a change of plan step would count a peak that never flows."""
+        if isinstance(inputs, Missing):
+            return
+        ch = self._follower.inputs
+        self._peak.add(now, inputs[ch[0]] + inputs[ch[1]] - setpoint_w)
 
     def _ask(self, now: float, step: int, inputs: Mapping[str, float]) -> None:
         ch = self._follower.inputs
