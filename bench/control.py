@@ -160,7 +160,7 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
             "passed": record["optimum"]["cost"] <= record["controller"]["cost"] + 1e-6,
         }
     ]
-    if "self_consumption" in types and "peak_shaving" not in types:
+    if "self_consumption" in types and not types & {"peak_shaving", "tou_schedule"}:
         record.update(_greedy_report(record["controller"], refs))
         record["checks"].append(
             {

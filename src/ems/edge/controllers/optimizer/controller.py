@@ -103,7 +103,7 @@ class Optimizer(Controller):
         self._load = StepMeans(self._step_s, keep)
         self._pv_means = StepMeans(self._step_s, keep)
         self._peak = MonthPeak(site.timezone)
-        self._load_fc, self._pv_fc = _forecasters(params, site)
+        self._load_fc, self._pv_fc, self._known_end_s = _forecasters(params, site)
         self._worker: Worker = (
             InlineWorker(solve) if site.inline_work else ThreadWorker(solve, params.solve_timeout_s)
         )
@@ -204,9 +204,16 @@ class Optimizer(Controller):
     def _ask(self, now: float, step: int, inputs: Mapping[str, float]) -> None:
         ch = self._follower.inputs
         start_s = step * self._step_s
+        steps, terminal = self._steps, self.params.terminal_value_per_kwh
+        if self._known_end_s is not None:
+            # A perfect forecast knows where its data end: plan to there, and energy left
+            # then is worth nothing (the perfect-foresight optimum's own assumption).
+            known = math.ceil((self._known_end_s - start_s) / self._step_s)
+            if known < steps:
+                steps, terminal = max(known, 1), 0.0
         try:
-            load = self._load_fc.forecast(self._load.series(start_s), start_s, self._steps)
-            pv = self._pv_fc.forecast(self._pv_means.series(start_s), start_s, self._steps)
+            load = self._load_fc.forecast(self._load.series(start_s), start_s, steps)
+            pv = self._pv_fc.forecast(self._pv_means.series(start_s), start_s, steps)
             problem = build_problem(
                 self.params,
                 self._tariff,
@@ -220,6 +227,7 @@ class Optimizer(Controller):
                     max_discharge_w=self._rated_discharge_w,
                     month_peak_w=self._peak.peak_w,
                 ),
+                terminal,
             )
         except (ValueError, ArithmeticError) as exc:
             self._asked_step = step
@@ -249,9 +257,12 @@ class Optimizer(Controller):
         return float(plan.grid_w[j]), float(plan.battery_w[j])
 
 
-def _forecasters(params: OptimizerParams, site: ControllerSite) -> tuple[Forecaster, Forecaster]:
+def _forecasters(
+    params: OptimizerParams, site: ControllerSite
+) -> tuple[Forecaster, Forecaster, float | None]:
+    """Load and PV forecasters, and where the known future ends (perfect only)."""
     if params.forecast == "naive":
-        return NaiveForecaster(), NaiveForecaster()
+        return NaiveForecaster(), NaiveForecaster(), None
     assert params.forecast_csv is not None  # the params' validator
     path = resolve_path(params.forecast_csv, site.config_dir)
     try:
@@ -260,7 +271,5 @@ def _forecasters(params: OptimizerParams, site: ControllerSite) -> tuple[Forecas
         )
     except ConfigError as exc:
         raise ValueError(f"forecast_csv: {exc}") from None
-    return (
-        PerfectForecaster(series[params.load_column].linear),
-        PerfectForecaster(series[params.pv_column].linear),
-    )
+    load, pv = series[params.load_column], series[params.pv_column]
+    return PerfectForecaster(load.linear), PerfectForecaster(pv.linear), min(load.end_s, pv.end_s)

@@ -45,7 +45,14 @@ class PlanInputs:
     month_peak_w: float
 
 
-def build_problem(params: OptimizerParams, tariff: Tariff, inputs: PlanInputs) -> DispatchProblem:
+def build_problem(
+    params: OptimizerParams,
+    tariff: Tariff,
+    inputs: PlanInputs,
+    terminal_value_per_kwh: float | None = None,
+) -> DispatchProblem:
+    """``terminal_value_per_kwh``: the value of energy left at the end; ``None``: the
+    default rule (the module's docstring)."""
     step_s = params.step_min * 60.0
     n = len(inputs.load_w)
     net = np.asarray(inputs.load_w - inputs.pv_w, dtype=np.float64)
@@ -66,7 +73,7 @@ def build_problem(params: OptimizerParams, tariff: Tariff, inputs: PlanInputs) -
         derate_band_pct=params.derate_band_pct,
         derate_floor=params.derate_floor,
     )
-    terminal = params.terminal_value_per_kwh
+    terminal = terminal_value_per_kwh
     if terminal is None:
         terminal = max(float(buy.min()) * params.efficiency - params.degradation_cost_per_kwh, 0.0)
     return DispatchProblem(
