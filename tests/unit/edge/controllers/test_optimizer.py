@@ -259,3 +259,20 @@ def test_a_site_without_a_tariff_or_a_bad_forecast_file_is_refused(tmp_path: Pat
     params = OptimizerParams(capacity_wh=10_000, forecast="perfect", forecast_csv=str(bad))
     with pytest.raises(ValueError, match=r"forecast_csv: .*line 2"):
         Optimizer("opt", 20, params, DEVICES, ControllerSite(tariff=TARIFF))
+
+
+def test_a_perfect_forecast_plans_to_the_end_of_its_data_and_leaves_nothing_there(
+    tmp_path: Path,
+) -> None:
+    # The known future ends at 12:00: six hours of plan, the battery at its minimum then
+    # (energy past the data is worth nothing, as for the perfect-foresight optimum).
+    short = tmp_path / "short.csv"
+    short.write_text(
+        "timestamp,load_w,pv_w\n2026-06-19T00:00:00Z,1000,0\n2026-06-19T12:00:00Z,1000,0\n"
+    )
+    ctrl = optimizer(tmp_path, forecast_csv=str(short))
+    Loop(ctrl, soc=60.0).step()
+    assert ctrl.plan is not None
+    _, plan = ctrl.plan
+    assert len(plan.grid_w) == 24
+    assert plan.energy_wh[-1] == pytest.approx(0.0, abs=1.0)
