@@ -20,7 +20,9 @@ the ideal greedy rule (its import must match within 1 %); one with
 the quarter hours above it, and in how many of those the battery was
 empty or at its discharge limit (its energy or power did not allow holding
 the threshold; the others are the controller's misses), and the lowest peak
-the battery could have held knowing the future (the LP).
+the battery could have held knowing the future (the LP). A case with the
+``optimizer`` checks its share of the optimum's saving: at least 95 % with
+``forecast: perfect``, 80 % with its own forecast (issue 15).
 
 The span is four representative weeks (from the Mondays nearest mid-January,
 -April, -July and -October, each run on its own from the initial SOC, each
