@@ -29,7 +29,15 @@ import pandas as pd
 
 from ems.devices.battery.config import BatteryConfig
 
-__all__ = ["DATASETS", "STEP_S", "TIMEZONE", "DataSet", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "PRICES_CSV",
+    "STEP_S",
+    "TIMEZONE",
+    "DataSet",
+    "load_dataset",
+    "write_prices",
+]
 
 STEP_S = 900.0
 YEAR = 2025  # not a leap year: the TMY has 8,760 hours
@@ -68,6 +76,72 @@ BUSINESS_TARIFF: dict[str, Any] = {
 }
 
 
+# A dynamic tariff on a day-ahead-like spot price (``write_prices``): import pays the
+# spot price plus VAT and network fees, export earns the spot price.
+PRICES_CSV = "prices.csv"
+DAY_AHEAD_TARIFF: dict[str, Any] = {
+    "currency": "EUR",
+    "import": {"csv": PRICES_CSV, "column": "import_per_kwh"},
+    "export": {"csv": PRICES_CSV, "column": "spot_per_kwh"},
+    "demand_charge_per_kw_month": 0.0,
+}
+
+
+def spot_price_per_kwh(local_start: dt.datetime, hours: int) -> FloatArray:
+    """A deterministic day-ahead-like hourly spot price [EUR/kWh] from ``local_start``.
+
+    Not a published series (none ships in an installed package): a formula with the
+    shapes of European day-ahead prices, so the benchmark has a price that moves
+    every hour. With ``s = cos(2π·(day of year − 15)/365)`` (1 in mid-January,
+    −1 in mid-July), ``h`` the local hour and ``d`` the day of the year:
+
+        0.085 + 0.020·s                               winter dearer than summer
+        + 0.045·exp(−((h − 8)/1.6)²)                  morning ramp
+        + 0.075·exp(−((h − 19)/2.2)²)                 evening peak
+        − (0.035 − 0.020·s)·exp(−((h − 13)/2.8)²)     solar trough, deep in summer
+        − 0.015 on Saturdays and Sundays
+        + 0.008·sin(2.3·d + 0.7·h)                    day-to-day variation
+
+    clipped at 0.005 (no negative prices: the LP could then waste energy by charging
+    and discharging at once, which no battery does).
+    """
+    values = np.empty(hours)
+    for k in range(hours):
+        t = local_start + dt.timedelta(hours=k)
+        d, h = t.timetuple().tm_yday, t.hour
+        s = np.cos(2 * np.pi * (d - 15) / 365)
+        price = (
+            0.085
+            + 0.020 * s
+            + 0.045 * np.exp(-(((h - 8) / 1.6) ** 2))
+            + 0.075 * np.exp(-(((h - 19) / 2.2) ** 2))
+            - (0.035 - 0.020 * s) * np.exp(-(((h - 13) / 2.8) ** 2))
+            - (0.015 if t.weekday() >= 5 else 0.0)
+            + 0.008 * np.sin(2.3 * d + 0.7 * h)
+        )
+        values[k] = max(price, 0.005)
+    return values
+
+
+def write_prices(folder: Path, data: DataSet) -> None:
+    """``prices.csv`` of the day-ahead tariff over the data set's span (and a day past it,
+    for a horizon that looks beyond its end)."""
+    zone = dt.timezone(dt.timedelta(hours=_UTC_OFFSET_H))
+    start = dt.datetime.fromtimestamp(data.start_s, zone)
+    hours = round(data.steps * STEP_S / 3600) + 24
+    spot = spot_price_per_kwh(start, hours)
+    retail = spot * 1.19 + 0.16  # VAT and network fees on a German-style dynamic tariff
+    stamps = pd.to_datetime(data.start_s + 3600.0 * np.arange(hours), unit="s", utc=True)
+    frame = pd.DataFrame(
+        {
+            "timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "import_per_kwh": retail.round(5),
+            "spot_per_kwh": spot.round(5),
+        }
+    )
+    frame.to_csv(folder / PRICES_CSV, index=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     name: str
@@ -90,6 +164,16 @@ DATASETS: dict[str, Spec] = {
             6.0,
             BatteryConfig(),  # the simulator's default battery
             HOUSEHOLD_TARIFF,
+        ),
+        Spec(
+            "household_h0_dayahead",
+            "the same household on a dynamic tariff: a day-ahead-like hourly spot price "
+            "(+ VAT and fees) for import, the spot price for export",
+            "h0_dyn",
+            4500.0,
+            6.0,
+            BatteryConfig(),
+            DAY_AHEAD_TARIFF,
         ),
         Spec(
             "business_g0",

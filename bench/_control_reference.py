@@ -14,6 +14,7 @@ with like.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from _control_data import STEP_S, TIMEZONE, DataSet  # bench/
+from _control_data import STEP_S, TIMEZONE, DataSet, write_prices  # bench/
 from ems.edge.energy_summary import SiteSummary
 from ems.optimize import (
     BatteryModel,
@@ -39,7 +40,11 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def tariff_of(data: DataSet) -> Tariff:
-    return Tariff.from_config(TariffConfig.model_validate(data.spec.tariff), TIMEZONE, Path.cwd())
+    """The data set's tariff; a price file is written for it and read at once."""
+    with tempfile.TemporaryDirectory(prefix="ems-bench-prices-") as folder:
+        write_prices(Path(folder), data)
+        config = TariffConfig.model_validate(data.spec.tariff)
+        return Tariff.from_config(config, TIMEZONE, folder)
 
 
 def figures(

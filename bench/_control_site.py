@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 import yaml
 
-from _control_data import STEP_S, TIMEZONE, DataSet  # bench/
+from _control_data import STEP_S, TIMEZONE, DataSet, write_prices  # bench/
 from ems.edge.config import load_edge_config
 from ems.edge.controllers.base import CONTROLLERS
 from ems.edge.simulate import simulate
@@ -80,6 +80,7 @@ def write_site(folder: Path, data: DataSet, controllers: list[dict[str, Any]]) -
         }
     )
     frame.to_csv(folder / "series.csv", index=False)
+    write_prices(folder, data)  # read only by a tariff with a price file
     document = {
         "edge_id": "bench-" + data.spec.name.replace("_", "-"),
         "site": {

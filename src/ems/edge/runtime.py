@@ -51,12 +51,15 @@ class EdgeRuntime:
         isolate_models: bool = False,
         executions: ExecutionSink | None = None,
         state_dir: Path | None = None,
+        inline_work: bool = False,
     ) -> None:
         """``isolate_models``: heavy simulator models run in short-lived child processes
         (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`).
         ``executions`` takes every command the cycle applies (the execution log).
         ``state_dir``: where the controllers' durable state (the manual hold and
-        mode) is kept across restarts; ``None`` keeps it in memory only."""
+        mode) is kept across restarts; ``None`` keeps it in memory only.
+        ``inline_work``: controllers do their heavy work (the optimiser's solve) on
+        the cycle's thread, deterministically (``ems simulate``), not on a worker."""
         profiles = builtin_profiles() if profiles is None else profiles
         self.config = config
         self.clock = clock
@@ -101,6 +104,7 @@ class EdgeRuntime:
         #: Real devices, each polled on its own thread; the cycle writes through it. Their
         #: polls go through the simulation host, which closes a simulated grid over them.
         self.drivers = DriverHost(self.store, clock, drivers, self.host.publish_measured)
+        self._inline_work = inline_work
         self.controllers = self._build_controllers()
         #: The YAML's computed channels (``<id>/Value``), checked against these devices.
         self.virtual_meters = self._build_virtual_meters()
@@ -165,7 +169,12 @@ class EdgeRuntime:
 
     def _build_controllers(self) -> list[Controller]:
         controllers: list[Controller] = []
-        site = ControllerSite(self.config.site.timezone, self.config.config_dir)
+        site = ControllerSite(
+            self.config.site.timezone,
+            self.config.config_dir,
+            tariff=self.tariff,
+            inline_work=self._inline_work,
+        )
         for i, ctrl in enumerate(self.config.controllers):
             cls = CONTROLLERS.get(ctrl.type)
             params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))

@@ -129,7 +129,8 @@ def simulate(
     if hours <= 0:
         raise ConfigError("--hours must be positive")
     clock = VirtualClock(start_s)
-    runtime = EdgeRuntime(config, clock)
+    # Inline work: the optimiser solves on the virtual clock, so a run is reproducible.
+    runtime = EdgeRuntime(config, clock, inline_work=True)
     check_commands(runtime, commands)
     period_s = config.cycle.period_s
     cycles = round(hours * 3600.0 / period_s)

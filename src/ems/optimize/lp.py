@@ -18,7 +18,8 @@ energy ``e`` (Wh) at the end of the step; one peak ``p`` (W) per billing period.
 - power: ``c``, ``d`` within the rated limits and the SOC derating, which is
   linear in the energy at the start of the step (:mod:`ems.optimize.battery`)
 - demand (epigraph): ``mean of i over each quarter hour <= p[its period]``
-- cost: ``Σ (i·import_price − x·export_price)·Δt/1000 + Σ p·demand_charge/1000``
+- cost: ``Σ (i·import_price − x·export_price)·Δt/1000 + Σ p·demand_charge/1000``,
+  plus ``Σ (c + d)·Δt/1000·degradation_cost`` and minus ``e[end]/1000·terminal_value``
 
 Charging and discharging at once only loses energy (η < 1), so the optimum
 does not, unless a negative price makes wasting energy pay.
@@ -69,6 +70,14 @@ class DispatchProblem:
     period_of_step: Sequence[int] | IntArray | None = None
     #: The stored energy must end at least this high (Wh); ``None``: free.
     terminal_min_wh: float | None = None
+    #: Cost of each kWh charged plus each kWh discharged (AC side): the battery's wear.
+    degradation_cost_per_kwh: float = 0.0
+    #: What each kWh stored at the horizon's end is worth (a soft terminal condition:
+    #: unlike ``terminal_min_wh`` it can never make the problem infeasible).
+    terminal_value_per_kwh: float = 0.0
+    #: The first billing period's peak is at least this (W): the month's peak so far,
+    #: already billed, so import up to it costs no demand charge.
+    peak_floor_w: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +90,9 @@ class DispatchPlan:
     grid_w: FloatArray  # > 0 import
     energy_wh: FloatArray  # at the end of each step
     peak_import_w: FloatArray  # per billing period, the demand charge's base
-    cost: float  # energy cost − export revenue + demand charges, in the tariff's currency
+    #: The objective, in the tariff's currency: energy cost − export revenue + demand
+    #: charges (+ wear − the terminal energy's value, where the problem sets them).
+    cost: float
 
 
 def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
@@ -167,6 +178,8 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
     cost[i0 : i0 + n] = buy * to_kwh
     cost[x0 : x0 + n] = -sell * to_kwh
     cost[p0:] = problem.demand_charge_per_kw / _WH_PER_KWH
+    cost[c0 : d0 + n] = problem.degradation_cost_per_kwh * to_kwh
+    cost[e0 + n - 1] = -problem.terminal_value_per_kwh / _WH_PER_KWH
 
     col_lower = np.zeros(n_cols)
     col_upper = np.full(n_cols, np.inf)
@@ -174,6 +187,8 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
     col_upper[d0 : d0 + n] = bat.max_discharge_power_w
     col_lower[e0 : e0 + n] = bat.min_wh
     col_upper[e0 : e0 + n] = bat.max_wh
+    if n_periods and problem.demand_charge_per_kw > 0:
+        col_lower[p0] = max(problem.peak_floor_w, 0.0)
     if problem.terminal_min_wh is not None:
         col_lower[e0 + n - 1] = min(max(problem.terminal_min_wh, bat.min_wh), bat.max_wh)
 
@@ -227,6 +242,10 @@ def _check(problem: DispatchProblem, net: FloatArray, buy: FloatArray, sell: Flo
         raise OptimizeError("the export price must not exceed the import price at any step")
     if problem.demand_charge_per_kw < 0:
         raise OptimizeError("demand_charge_per_kw must not be negative")
+    if problem.degradation_cost_per_kwh < 0 or problem.terminal_value_per_kwh < 0:
+        raise OptimizeError(
+            "degradation_cost_per_kwh and terminal_value_per_kwh must not be negative"
+        )
 
 
 def _run_highs(

@@ -158,3 +158,48 @@ def test_malformed_problems_are_refused(field: str, value: object, message: str)
     }
     with pytest.raises(OptimizeError, match=message):
         solve_dispatch(DispatchProblem(**fields))  # type: ignore[arg-type]
+
+
+# -- what the MPC adds: wear, the terminal energy's value, the month's peak so far --
+SPREAD = [0.10, 0.40]
+
+
+@pytest.mark.parametrize(("wear", "cycles"), [(0.2, False), (0.1, True)])
+def test_wear_per_kwh_stops_cycling_that_the_spread_does_not_pay_for(
+    wear: float, cycles: bool
+) -> None:
+    # 0.25 kWh through the battery saves 0.30/kWh; wear is paid in and out (2 × wear).
+    bat = battery(capacity_wh=250.0)
+    plan = solve_dispatch(problem(bat, [1000.0] * 2, SPREAD, degradation_cost_per_kwh=wear))
+    if cycles:
+        assert plan.battery_w == pytest.approx([-1000.0, 1000.0], abs=1e-6)
+        # 0.5 kWh at 0.10, plus 0.5 kWh of throughput at 0.10 wear
+        assert plan.cost == pytest.approx(0.10, abs=1e-6)
+    else:
+        assert plan.battery_w == pytest.approx([0.0, 0.0], abs=1e-6)
+        assert plan.cost == pytest.approx(0.125, abs=1e-6)
+
+
+@pytest.mark.parametrize(("value", "stored_wh"), [(0.2, 1000.0), (0.05, 0.0)])
+def test_the_terminal_value_keeps_energy_only_where_it_is_worth_it(
+    value: float, stored_wh: float
+) -> None:
+    plan = solve_dispatch(problem(battery(), [0.0] * 2, [0.10] * 2, terminal_value_per_kwh=value))
+    assert plan.energy_wh[-1] == pytest.approx(stored_wh, abs=1e-3)
+
+
+def test_the_months_peak_so_far_is_a_floor_not_something_to_shave_below() -> None:
+    # Billed at 3 kW already: 2 kW steps need no discharge (wear makes idling the optimum).
+    bat = battery(initial_soc_pct=100.0)
+    plan = solve_dispatch(
+        problem(
+            bat,
+            [2000.0] * 2,
+            [0.0] * 2,
+            demand_charge_per_kw=10.0,
+            peak_floor_w=3000.0,
+            degradation_cost_per_kwh=0.01,
+        )
+    )
+    assert plan.battery_w == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert plan.peak_import_w[0] == pytest.approx(3000.0)

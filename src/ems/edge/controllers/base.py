@@ -11,13 +11,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from ems.edge.context import CycleContext
 from ems.profiles import DeviceProfile
 from ems.registry import Registry
+
+if TYPE_CHECKING:
+    from ems.tariff import Tariff
 
 __all__ = [
     "CONTROLLERS",
@@ -34,6 +37,11 @@ class ControllerSite:
 
     timezone: str = "UTC"  # IANA name: local times in params are this zone's
     config_dir: Path = Path()  # relative file names in params are relative to it
+    tariff: Tariff | None = None  # what energy costs here (None: no ``tariff:`` block)
+    #: Heavy work a controller would do off the cycle's thread (the optimiser's solve)
+    #: is done inline instead: set by ``ems simulate``, whose virtual clock must not
+    #: depend on how fast a thread runs (the result is then a function of the inputs).
+    inline_work: bool = False
 
 
 class ControllerParams(BaseModel):

@@ -1,0 +1,106 @@
+"""The cycle's start jitter while the optimiser solves (DESIGN section 11: unchanged).
+
+Runs the demo site's edge at a 100 ms period twice: once alone, once while the
+optimiser's own worker (:class:`~ems.edge.controllers.optimizer.worker.ThreadWorker`)
+solves 96-step plans back to back on its thread, which is far more solving than
+an optimiser re-planning every 15 min does. Prints one JSON object: p50/p99/max
+jitter in ms of both runs and how many solves ran during the second.
+
+    python bench/optimizer_jitter.py [--cycles 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+
+import numpy as np
+
+from _jitter import cycle_jitter_ms, percentile  # bench/
+from ems.clock import RealClock
+from ems.edge.config import load_edge_config
+from ems.edge.controllers.optimizer.worker import ThreadWorker
+from ems.edge.runtime import EdgeRuntime
+from ems.optimize import BatteryModel, DispatchProblem, solve_dispatch
+
+PERIOD_S = 0.1
+STEPS = 96
+
+
+def problem() -> DispatchProblem:
+    hours = np.arange(STEPS) / 4.0
+    net_w = (
+        800.0
+        + 600.0 * np.sin(np.pi * hours / 24.0) ** 2
+        - 4000.0 * np.clip(np.sin(np.pi * (hours - 6.0) / 12.0), 0.0, None)
+    )
+    buy = np.where((hours >= 17) & (hours < 21), 0.59, 0.29)
+    return DispatchProblem(
+        battery=BatteryModel(10_000, 5_000, 5_000, 0.95, 10, 95, 50, 5, 0.1),
+        step_s=900.0,
+        net_load_w=net_w,
+        import_price_per_kwh=buy,
+        export_price_per_kwh=np.full(STEPS, 0.08),
+        demand_charge_per_kw=10.0,
+        degradation_cost_per_kwh=0.02,
+        terminal_value_per_kwh=0.2,
+    )
+
+
+async def edge_jitter_ms(cycles: int) -> list[float]:
+    config = load_edge_config(None)
+    config = config.model_copy(
+        update={"cycle": config.cycle.model_copy(update={"period_s": PERIOD_S})}
+    )
+    return await cycle_jitter_ms(EdgeRuntime(config, RealClock()), cycles)
+
+
+def solving_in_the_background(stop: threading.Event, solves: list[int]) -> None:
+    worker = ThreadWorker(solve_dispatch, timeout_s=60.0)
+    lp = problem()
+    while not stop.is_set():
+        worker.submit(lp, 0.0, 0.0)
+        worker.join(60.0)
+        if worker.poll(0.0) is not None:
+            solves.append(1)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 0.50), 3),
+        "p99_ms": round(percentile(values, 0.99), 3),
+        "max_ms": round(max(values), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cycles", type=int, default=600)
+    args = parser.parse_args()
+    alone = asyncio.run(edge_jitter_ms(args.cycles))
+    stop, solves = threading.Event(), []
+    feeder = threading.Thread(target=solving_in_the_background, args=(stop, solves))
+    feeder.start()
+    try:
+        solving = asyncio.run(edge_jitter_ms(args.cycles))
+    finally:
+        stop.set()
+        feeder.join()
+    print(
+        json.dumps(
+            {
+                "benchmark": "optimizer_jitter",
+                "cycles": args.cycles,
+                "period_ms": PERIOD_S * 1000.0,
+                "alone": summary(alone),
+                "while_solving": summary(solving),
+                "solves_96_steps_during_run": len(solves),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

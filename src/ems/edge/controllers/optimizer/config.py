@@ -1,0 +1,101 @@
+"""Parameters of the optimiser (units in the names)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from ems.edge.controllers.grid_target import GridTargetParams
+
+__all__ = ["ForecastKind", "OptimizerParams"]
+
+ForecastKind = Literal["naive", "perfect"]
+
+
+class OptimizerParams(GridTargetParams):
+    """The battery as the plan sees it, the forecast, and how often and how far to plan.
+
+    ``min_soc_pct`` and ``max_soc_pct`` (shared with self-consumption) bound the plan
+    as well as the cycle; set them to the battery's own bounds."""
+
+    horizon_h: float = Field(
+        default=24.0, gt=0, le=168, allow_inf_nan=False, description="Planning horizon [h]"
+    )
+    step_min: float = Field(
+        default=15.0,
+        gt=0,
+        le=15,
+        allow_inf_nan=False,
+        description="Plan step, re-solved at each one (MPC); must divide 15 min [min]",
+    )
+    forecast: ForecastKind = Field(
+        default="naive",
+        description="naive: yesterday's measured load and PV; perfect: the future read "
+        "from forecast_csv (benchmarks of a replayed data set)",
+    )
+    forecast_csv: str | None = Field(
+        default=None,
+        min_length=1,
+        description="With forecast perfect: CSV of the load and PV to come, relative to "
+        "the config file's folder",
+    )
+    load_column: str = Field(default="load_w", min_length=1, description="forecast_csv's load [W]")
+    pv_column: str = Field(default="pv_w", min_length=1, description="forecast_csv's PV [W]")
+    capacity_wh: float = Field(gt=0, allow_inf_nan=False, description="Battery capacity [Wh]")
+    efficiency: float = Field(
+        default=0.95, gt=0, le=1, description="One-way AC<->DC efficiency of the battery (0..1]"
+    )
+    max_charge_power_w: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Rated; default: the highest live limit seen [W]",
+    )
+    max_discharge_power_w: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Rated; default: the highest live limit seen [W]",
+    )
+    derate_band_pct: float = Field(
+        default=0.0, ge=0, le=100, description="SOC band before a bound where power derates [%]"
+    )
+    derate_floor: float = Field(
+        default=1.0, gt=0, le=1, description="Share of rated power left at a bound (0..1]"
+    )
+    degradation_cost_per_kwh: float = Field(
+        default=0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Wear cost of each kWh charged and each kWh discharged [currency/kWh]",
+    )
+    terminal_value_per_kwh: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="What a kWh left in the battery at the horizon's end is worth; "
+        "default: the horizon's lowest import price × efficiency, less the wear "
+        "[currency/kWh]",
+    )
+    solve_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="A solve not done by then is given up: the last good plan stays [s]",
+    )
+    fallback_target_grid_w: float = Field(
+        default=0.0,
+        allow_inf_nan=False,
+        description="With no plan, the grid is held here as self-consumption holds it [W]",
+    )
+
+    @model_validator(mode="after")
+    def _forecast_source(self) -> Self:
+        if self.forecast == "perfect" and self.forecast_csv is None:
+            raise ValueError("forecast_csv: forecast perfect reads the future from a CSV")
+        if self.forecast != "perfect" and self.forecast_csv is not None:
+            raise ValueError("forecast_csv: only with forecast perfect")
+        if abs(900.0 / (self.step_min * 60.0) - round(900.0 / (self.step_min * 60.0))) > 1e-9:
+            raise ValueError("step_min: must divide 15 min")
+        return self

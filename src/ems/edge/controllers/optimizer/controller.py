@@ -1,0 +1,275 @@
+"""The optimiser: a linear program over the next 24 h, re-solved every step (MPC).
+
+At the start of each plan step (15 min) it forecasts load and PV over the
+horizon, builds the LP from the tariff, the battery now and the month's peak
+(:mod:`.planner`) and hands it to a worker (:mod:`.worker`): a thread of its
+own on the edge, so the cycle never waits on HiGHS, or inline under ``ems
+simulate`` (``ControllerSite.inline_work``), so a simulated day does not depend
+on how fast the machine is.
+
+Each cycle follows the current plan's step as a *grid target*: the battery
+holds the grid at the plan's grid power for that step, so an error of the
+forecast is corrected at once by the battery (a plan is a target, the live grid
+power is the truth), through the same follower as self-consumption (deadband,
+no-flicker latch, SOC bounds, live limits).
+
+A solve that fails, is infeasible or takes longer than ``solve_timeout_s``
+keeps the last good plan while it covers now (state ``following_last_plan``);
+with none, the battery is run as self-consumption at ``fallback_target_grid_w``
+and ``<id>/State`` says why (``no_plan``, ``solve_failed``, ``solve_timed_out``).
+With an input missing or stale it idles (0 W) and says so, as self-consumption does.
+Its write is the least important kind: give it a priority above
+self-consumption's (if any) and below peak shaving's, which then narrows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Self
+
+import numpy as np
+
+from ems.edge.context import CycleContext
+from ems.edge.controllers.base import (
+    Controller,
+    ControllerParams,
+    ControllerSite,
+    register_controller,
+)
+from ems.edge.controllers.grid_target import GridFollower
+from ems.edge.controllers.inputs import Missing, read_fresh
+from ems.edge.controllers.optimizer.config import OptimizerParams
+from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
+from ems.edge.controllers.optimizer.planner import PlanInputs, build_problem
+from ems.edge.controllers.optimizer.worker import (
+    InlineWorker,
+    Outcome,
+    Solve,
+    ThreadWorker,
+    Worker,
+)
+from ems.edge.controllers.state import StateReporter
+from ems.errors import ConfigError
+from ems.forecast import Forecaster
+from ems.forecast.naive import NaiveForecaster
+from ems.forecast.perfect import PerfectForecaster
+from ems.optimize import DispatchPlan, solve_dispatch
+from ems.profiles import DeviceProfile
+from ems.tariff import Tariff
+from ems.timeseries import read_csv_series, resolve_path
+
+__all__ = ["Optimizer"]
+
+log = logging.getLogger(__name__)
+
+_HISTORY_DAYS = 8
+
+
+@register_controller
+class Optimizer(Controller):
+    type_name = "optimizer"
+    config_model = OptimizerParams
+    params: OptimizerParams
+
+    def __init__(
+        self,
+        controller_id: str,
+        priority: int,
+        params: OptimizerParams,
+        devices: Mapping[str, DeviceProfile],
+        site: ControllerSite | None = None,
+        solve: Solve = solve_dispatch,
+    ) -> None:
+        """``solve``: the LP solver (a test injects one that fails or hangs).
+
+        Raises ``ValueError`` naming the parameter (no tariff, a device the site lacks,
+        a forecast CSV that cannot be read)."""
+        super().__init__(controller_id, priority, params, devices)
+        site = ControllerSite() if site is None else site
+        if site.tariff is None:
+            raise ValueError("type: the optimizer needs the site's tariff: block")
+        self.params = params
+        self._tariff: Tariff = site.tariff
+        self._follower = GridFollower(params, devices)
+        self.output = self._follower.output
+        self._pv = tuple(
+            sorted(f"{d}/ActivePower" for d, p in devices.items() if p.type == "pv_inverter")
+        )
+        self._step_s = params.step_min * 60.0
+        self._steps = max(1, round(params.horizon_h * 3600.0 / self._step_s))
+        keep = round(_HISTORY_DAYS * 86_400.0 / self._step_s)
+        self._load = StepMeans(self._step_s, keep)
+        self._pv_means = StepMeans(self._step_s, keep)
+        self._peak = MonthPeak(site.timezone)
+        self._load_fc, self._pv_fc, self._known_end_s = _forecasters(params, site)
+        self._worker: Worker = (
+            InlineWorker(solve) if site.inline_work else ThreadWorker(solve, params.solve_timeout_s)
+        )
+        self._plan: tuple[float, DispatchPlan] | None = None
+        self._asked_step: int | None = None
+        self._rated_charge_w = 0.0
+        self._rated_discharge_w = 0.0
+        self._error = ("no_plan", "no plan solved yet")
+        self._reporter = StateReporter(controller_id, log)
+
+    @classmethod
+    def create(
+        cls,
+        controller_id: str,
+        priority: int,
+        params: ControllerParams,
+        devices: Mapping[str, DeviceProfile],
+        site: ControllerSite,
+    ) -> Self:
+        assert isinstance(params, OptimizerParams)
+        return cls(controller_id, priority, params, devices, site)
+
+    @property
+    def state(self) -> str:
+        return self._reporter.state
+
+    @property
+    def plan(self) -> tuple[float, DispatchPlan] | None:
+        """The plan followed now: its first step's start [UTC epoch s] and the LP's answer."""
+        return self._plan
+
+    @property
+    def worker(self) -> Worker:
+        """Where plans are solved (a :class:`ThreadWorker` on an edge)."""
+        return self._worker
+
+    def status_channels(self) -> dict[str, str | None]:
+        return {"State": None, "TargetGridPower": "W", "PlannedBatteryPower": "W"}
+
+    def run(self, ctx: CycleContext) -> None:
+        now = ctx.now_s
+        inputs = read_fresh(ctx, self._follower.inputs + self._pv, self.params.max_input_age_s)
+        self._take(self._worker.poll(now))
+        if not isinstance(inputs, Missing):
+            self._measure(now, inputs)
+            step = math.floor(now / self._step_s)
+            if step != self._asked_step and not self._worker.busy():
+                self._ask(now, step, inputs)
+                self._take(self._worker.poll(now))  # inline: the answer is there already
+
+        planned = self._planned(now)
+        if planned is None:
+            decision = self._follower.decide(ctx, self.params.fallback_target_grid_w)
+            ctx.write(self.output, decision.setpoint_w)
+            self._count_import(inputs, decision.setpoint_w, now)
+            ctx.status("TargetGridPower", self.params.fallback_target_grid_w)
+            if decision.state.endswith("_inputs"):
+                self._reporter.report(ctx, decision.state, decision.detail)
+            else:
+                state, detail = self._error
+                self._reporter.report(ctx, state, f"self-consumption meanwhile: {detail}")
+            return
+        target_w, battery_w = planned
+        decision = self._follower.decide(ctx, target_w)
+        ctx.write(self.output, decision.setpoint_w)
+        self._count_import(inputs, decision.setpoint_w, now)
+        ctx.status("TargetGridPower", target_w)
+        ctx.status("PlannedBatteryPower", battery_w)
+        if decision.state.endswith("_inputs"):
+            self._reporter.report(ctx, decision.state, decision.detail)
+        elif self._error[0] != "no_plan":
+            self._reporter.report(ctx, "following_last_plan", self._error[1])
+        else:
+            self._reporter.report(ctx, "following_plan")
+
+    def _measure(self, now: float, inputs: Mapping[str, float]) -> None:
+        ch = self._follower.inputs  # grid, battery, soc, max charge, max discharge
+        grid_w = inputs[ch[0]]
+        pv_w = sum(inputs[a] for a in self._pv)
+        self._load.add(now, grid_w + inputs[ch[1]] + pv_w)
+        self._pv_means.add(now, pv_w)
+        # Near an SOC bound the live limits are derated (to 0 at the bound): the most
+        # seen stands for the rated power, or a full battery would plan no discharge.
+        self._rated_charge_w = max(self._rated_charge_w, inputs[ch[3]])
+        self._rated_discharge_w = max(self._rated_discharge_w, inputs[ch[4]])
+
+    def _count_import(
+        self, inputs: Mapping[str, float] | Missing, setpoint_w: float, now: float
+    ) -> None:
+        """Count the import that flows until the next cycle into the month's peak: the net
+        load less this cycle's setpoint. The grid meter's reading still shows the last
+        setpoint, which at a change of plan step would count a peak that never flows."""
+        if isinstance(inputs, Missing):
+            return
+        ch = self._follower.inputs
+        self._peak.add(now, inputs[ch[0]] + inputs[ch[1]] - setpoint_w)
+
+    def _ask(self, now: float, step: int, inputs: Mapping[str, float]) -> None:
+        ch = self._follower.inputs
+        start_s = step * self._step_s
+        steps, terminal = self._steps, self.params.terminal_value_per_kwh
+        if self._known_end_s is not None:
+            # A perfect forecast knows where its data end: plan to there, and energy left
+            # then is worth nothing (the perfect-foresight optimum's own assumption).
+            known = math.ceil((self._known_end_s - start_s) / self._step_s)
+            if known < steps:
+                steps, terminal = max(known, 1), 0.0
+        try:
+            load = self._load_fc.forecast(self._load.series(start_s), start_s, steps)
+            pv = self._pv_fc.forecast(self._pv_means.series(start_s), start_s, steps)
+            problem = build_problem(
+                self.params,
+                self._tariff,
+                PlanInputs(
+                    start_s=start_s,
+                    load_w=np.asarray(load.values, dtype=np.float64),
+                    pv_w=np.asarray(pv.values, dtype=np.float64).clip(min=0.0),
+                    live_net_w=inputs[ch[0]] + inputs[ch[1]],
+                    soc_pct=inputs[ch[2]],
+                    max_charge_w=self._rated_charge_w,
+                    max_discharge_w=self._rated_discharge_w,
+                    month_peak_w=self._peak.peak_w,
+                ),
+                terminal,
+            )
+        except (ValueError, ArithmeticError) as exc:
+            self._asked_step = step
+            self._error = ("solve_failed", f"could not build the plan: {exc}")
+            return
+        self._asked_step = step
+        self._worker.submit(problem, start_s, now)
+
+    def _take(self, outcome: Outcome | None) -> None:
+        if outcome is None:
+            return
+        if outcome.plan is not None:
+            self._plan = (outcome.start_s, outcome.plan)
+            self._error = ("no_plan", "")
+        else:
+            log.warning("%s: %s (%s)", self.id, outcome.error, outcome.detail)
+            self._error = (outcome.error, outcome.detail)
+
+    def _planned(self, now: float) -> tuple[float, float] | None:
+        """The plan's grid and battery power [W] for the step under way, if it covers now."""
+        if self._plan is None:
+            return None
+        start_s, plan = self._plan
+        j = math.floor((now - start_s) / self._step_s)
+        if not 0 <= j < len(plan.grid_w):
+            return None
+        return float(plan.grid_w[j]), float(plan.battery_w[j])
+
+
+def _forecasters(
+    params: OptimizerParams, site: ControllerSite
+) -> tuple[Forecaster, Forecaster, float | None]:
+    """Load and PV forecasters, and where the known future ends (perfect only)."""
+    if params.forecast == "naive":
+        return NaiveForecaster(), NaiveForecaster(), None
+    assert params.forecast_csv is not None  # the params' validator
+    path = resolve_path(params.forecast_csv, site.config_dir)
+    try:
+        series = read_csv_series(
+            path, [params.load_column, params.pv_column], {params.pv_column: 0.0}
+        )
+    except ConfigError as exc:
+        raise ValueError(f"forecast_csv: {exc}") from None
+    load, pv = series[params.load_column], series[params.pv_column]
+    return PerfectForecaster(load.linear), PerfectForecaster(pv.linear), min(load.end_s, pv.end_s)

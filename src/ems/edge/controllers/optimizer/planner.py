@@ -1,0 +1,98 @@
+"""One plan's linear program: the horizon's forecasts, prices and the battery now.
+
+The LP (:func:`ems.optimize.solve_dispatch`) is built from:
+
+* the net load per step, load forecast − PV forecast; step 0 (the one under way)
+  takes the live value instead, the best forecast of the next minutes;
+* the tariff's import and export price at each step's start, its demand charge,
+  with the month's peak so far as the floor of the first month's peak (import up
+  to it is billed already);
+* the battery: the live SOC, clamped into the plan's bounds (a battery below its
+  minimum must not make every solve infeasible, an EMHASS pitfall), and rated
+  powers from the params or, without them, the highest live limits seen;
+* wear per kWh of throughput, and a value of the energy left at the end instead of a
+  hard terminal SOC (which can make every solve infeasible): by default the
+  horizon's lowest import price × efficiency, the least that energy saves later,
+  so the plan neither empties the battery at the end nor hoards for nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ems.edge.controllers.optimizer.config import OptimizerParams
+from ems.optimize import BatteryModel, DispatchProblem
+from ems.tariff import Tariff
+
+__all__ = ["PlanInputs", "build_problem"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    """What the cycle knows when a plan is asked for (W, %; times UTC epoch s)."""
+
+    start_s: float  # the first step's start
+    load_w: np.ndarray  # forecast per step
+    pv_w: np.ndarray
+    live_net_w: float  # load − PV now
+    soc_pct: float
+    max_charge_w: float  # the highest live limits seen (the rated power)
+    max_discharge_w: float
+    month_peak_w: float
+
+
+def build_problem(
+    params: OptimizerParams,
+    tariff: Tariff,
+    inputs: PlanInputs,
+    terminal_value_per_kwh: float | None = None,
+) -> DispatchProblem:
+    """``terminal_value_per_kwh``: the value of energy left at the end; ``None``: the
+    default rule (the module's docstring)."""
+    step_s = params.step_min * 60.0
+    n = len(inputs.load_w)
+    net = np.asarray(inputs.load_w - inputs.pv_w, dtype=np.float64)
+    net[0] = inputs.live_net_w
+    times = inputs.start_s + step_s * np.arange(n)
+    buy = np.array([tariff.import_price_per_kwh(float(t)) for t in times])
+    # The LP refuses export paid above import (it would be unbounded): cap it.
+    sell = np.minimum([tariff.export_price_per_kwh(float(t)) for t in times], buy)
+    lo, hi = params.min_soc_pct, params.max_soc_pct
+    battery = BatteryModel(
+        capacity_wh=params.capacity_wh,
+        max_charge_power_w=params.max_charge_power_w or max(inputs.max_charge_w, 0.0),
+        max_discharge_power_w=params.max_discharge_power_w or max(inputs.max_discharge_w, 0.0),
+        efficiency=params.efficiency,
+        min_soc_pct=lo,
+        max_soc_pct=hi,
+        initial_soc_pct=min(max(inputs.soc_pct, lo), hi),
+        derate_band_pct=params.derate_band_pct,
+        derate_floor=params.derate_floor,
+    )
+    terminal = terminal_value_per_kwh
+    if terminal is None:
+        terminal = max(float(buy.min()) * params.efficiency - params.degradation_cost_per_kwh, 0.0)
+    return DispatchProblem(
+        battery=battery,
+        step_s=step_s,
+        net_load_w=net,
+        import_price_per_kwh=buy,
+        export_price_per_kwh=sell,
+        demand_charge_per_kw=tariff.demand_charge_per_kw_month,
+        period_of_step=_months(times, tariff.timezone),
+        degradation_cost_per_kwh=params.degradation_cost_per_kwh,
+        terminal_value_per_kwh=terminal,
+        peak_floor_w=inputs.month_peak_w,
+    )
+
+
+def _months(times_s: np.ndarray, tz: ZoneInfo) -> list[int]:
+    months = []
+    for t in times_s.tolist():
+        local = dt.datetime.fromtimestamp(t, tz)
+        months.append(local.year * 12 + local.month)
+    return months
