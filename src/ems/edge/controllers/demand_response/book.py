@@ -22,7 +22,7 @@ class EventBook:
         self._lock = threading.Lock()  # writers only: readers take one reference
         self._accepted = _Accepted()
         self.view: SiteView | None = None  # written by the cycle
-        self.ven_state = "starting"  # written by the VEN: registered | offline | ...
+        self.ven_state = "starting"  # set_ven_state: registered | offline | failed
         self.decisions: tuple[Decision, ...] = ()  # newest last, for status and tests
         self.decided = threading.Condition()
 
@@ -35,6 +35,16 @@ class EventBook:
         with self.decided:
             self.decisions = (*self.decisions[-99:], decision)
             self.decided.notify_all()
+
+    def set_ven_state(self, state: str) -> None:
+        with self.decided:
+            self.ven_state = state
+            self.decided.notify_all()
+
+    def wait_ven_state(self, state: str, timeout_s: float) -> bool:
+        """Block until the VEN reaches ``state`` (for tests and tools)."""
+        with self.decided:
+            return self.decided.wait_for(lambda: self.ven_state == state, timeout_s)
 
     def cancel(self, event_id: str) -> None:
         with self._lock:

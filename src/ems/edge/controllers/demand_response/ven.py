@@ -59,7 +59,7 @@ class Ven:
             asyncio.run(self._serve())
         except Exception:  # the VEN must never take the edge down with it
             log.exception("VEN %s stopped on an error", self.params.ven_name)
-            self.book.ven_state = "failed"
+            self.book.set_ven_state("failed")
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -72,11 +72,11 @@ class Ven:
             except Exception as err:  # a VTN that answers nonsense is a VTN that is down
                 log.warning("VEN %s: registration failed: %s", self.params.ven_name, err)
             if client.registration_id:
-                self.book.ven_state = "registered"
+                self.book.set_ven_state("registered")
                 log.info("VEN %s registered as %s", self.params.ven_name, client.ven_id)
                 await stopping.wait()
             else:
-                self.book.ven_state = "offline"
+                self.book.set_ven_state("offline")
             with contextlib.suppress(Exception):
                 await client.stop()
             if not stopping.is_set():
