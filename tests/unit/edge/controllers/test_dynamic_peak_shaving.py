@@ -16,7 +16,7 @@ from ems.edge.controllers.dynamic_peak_shaving import (
     DynamicPeakShaving,
     DynamicPeakShavingParams,
 )
-from ems.edge.controllers.dynamic_peak_shaving.threshold import lowest_threshold
+from ems.edge.controllers.dynamic_peak_shaving.threshold import BatteryNow, lowest_threshold
 from ems.edge.testing import CycleHarness, devices_of
 from ems.errors import ConfigError
 
@@ -32,7 +32,7 @@ def controller(**params: Any) -> DynamicPeakShaving:
         "initial_peak_import_w": 8000,
         "forecast_margin_pct": 10,
         "min_soc_pct": 0,
-        "discharge_efficiency_pct": 100,
+        "efficiency_pct": 100,
         "forecast_mode": "yesterday",
         "max_input_age_s": 120,
     }
@@ -47,8 +47,8 @@ def net_load_w(t_s: float) -> float:
 
 
 class Site:
-    """The battery delivers last cycle's setpoint; SOC and capacity held (1 kWh usable);
-    it takes no charge, so recharging adds no peaks of its own."""
+    """The battery delivers last cycle's setpoint; it stays full (1 kWh usable) and takes no
+    charge, so recharging adds no peaks of its own."""
 
     def __init__(self, c: DynamicPeakShaving, start_s: float) -> None:
         self.h = CycleHarness([c], DEVICES)
@@ -61,8 +61,8 @@ class Site:
         self.grid_w = net_load_w(now_s) - self.battery_w
         self.h.set_many(
             {
-                **battery(50.0, max_charge_w=0.0, power_w=self.battery_w),
-                f"{B}/Capacity": 2000.0,
+                **battery(100.0, max_charge_w=0.0, power_w=self.battery_w),
+                f"{B}/Capacity": 1000.0,
                 "grid/ActivePower": self.grid_w,
             }
         )
@@ -81,14 +81,25 @@ class Site:
         return float(value)
 
 
+def full(energy_wh: float, max_w: float = 10_000.0) -> BatteryNow:
+    return BatteryNow(energy_wh, energy_wh, max_discharge_w=max_w, max_charge_w=max_w)
+
+
 def test_lowest_threshold_by_hand() -> None:
     f = np.array([1000.0, 5000.0, 5000.0, 1000.0])  # 15-min steps: 0.25 h each
-    # 2 steps · (5000 − T) · 0.25 h = 1000 Wh  →  T = 3000 W
-    assert lowest_threshold(f, 900.0, 1000.0, 10_000.0) == pytest.approx(3000.0, abs=0.01)
-    assert lowest_threshold(f, 900.0, 1000.0, 1500.0) == 3500.0, "the discharge limit"
-    assert lowest_threshold(f, 900.0, 1000.0, 10_000.0, floor_w=4000.0) == 4000.0
-    assert lowest_threshold(f, 900.0, 1e9, 10_000.0) == 0.0, "enough energy for all"
-    assert lowest_threshold(f, 900.0, 0.0, 10_000.0) == pytest.approx(5000.0, abs=0.01)
+    # Full, so no recharge before the peak: 2 steps · (5000 − T) · 0.25 h = 1000 Wh → 3000 W
+    assert lowest_threshold(f, 900.0, full(1000.0), 0.8) == pytest.approx(3000.0, abs=1.0)
+    assert lowest_threshold(f, 900.0, full(1000.0, 1500.0), 0.8) == 3500.0, "power limit"
+    assert lowest_threshold(f, 900.0, full(1000.0), 0.8, floor_w=4000.0) == 4000.0
+    assert lowest_threshold(f, 900.0, full(1e9), 0.8) == 0.0, "enough energy for all"
+    assert lowest_threshold(f, 900.0, full(0.0), 0.8) == pytest.approx(5000.0, abs=1.0)
+
+
+def test_lowest_threshold_counts_recharging_between_peaks() -> None:
+    f = np.array([5000.0, 1000.0, 5000.0])
+    # E after peak 1: 500 − (5000 − T)/4; recharge (0.8·T − 1000)/4; peak 2 needs
+    # (5000 − T)/4 again: 2.8·T = 9000 → T = 3214.3 W (3000 W without the recharge fails).
+    assert lowest_threshold(f, 900.0, full(500.0), 0.8) == pytest.approx(3214.3, abs=1.0)
 
 
 def test_first_day_uses_the_initial_threshold_then_plans_from_yesterday() -> None:

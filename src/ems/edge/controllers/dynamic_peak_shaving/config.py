@@ -51,11 +51,11 @@ class DynamicPeakShavingParams(ControllerParams):
         lt=100,
         description="Energy below this SOC is not counted on when planning [%]",
     )
-    discharge_efficiency_pct: float = Field(
+    efficiency_pct: float = Field(
         default=95.0,
         gt=0,
         le=100,
-        description="Share of the stored energy that reaches the AC side [%]",
+        description="Battery efficiency each way (charge, discharge) when planning [%]",
     )
     forecast_mode: Literal["yesterday", "last_week", "blend", "best_recent"] = Field(
         default="best_recent",

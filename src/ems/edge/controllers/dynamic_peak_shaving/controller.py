@@ -4,8 +4,10 @@ Every 15 min (and at the first cycle) it plans the threshold for the next
 ``horizon_h``: a persistence forecast of the net load (``grid + battery``, what
 the site would import with the battery idle) from its own 15-min history,
 raised by ``forecast_margin_pct``, and the battery's usable energy now
-(``(Soc − min_soc_pct) · Capacity · discharge_efficiency_pct``) give the lowest
-threshold the battery can hold (:func:`lowest_threshold`). It never goes below
+(``(Soc − min_soc_pct) · Capacity``), its live power limits and
+``efficiency_pct`` (each way) give the lowest threshold the battery can
+hold over the forecast, recharging between peaks as the rule would
+(:func:`lowest_threshold`, a bisection over a simulation of the rule). It never goes below
 the month's billed peak so far (that one is paid anyway, so shaving below it
 would spend energy for nothing) nor below ``min_peak_import_w``. Until a day of
 history exists it uses ``initial_peak_import_w``.
@@ -32,7 +34,7 @@ from typing import Any
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, ControllerSite, register_controller
 from ems.edge.controllers.dynamic_peak_shaving.config import DynamicPeakShavingParams
-from ems.edge.controllers.dynamic_peak_shaving.threshold import lowest_threshold
+from ems.edge.controllers.dynamic_peak_shaving.threshold import BatteryNow, lowest_threshold
 from ems.edge.controllers.dynamic_peak_shaving.windows import LoadHistory, MonthPeak
 from ems.edge.controllers.inputs import Inputs, Missing, battery_at_grid, read_fresh
 from ems.edge.controllers.peak_shaving.shaver import Shaver, Thresholds
@@ -149,10 +151,19 @@ class DynamicPeakShaving(Controller):
         forecast = self._forecaster.forecast(history, start_s, steps)
         raised_w = forecast.values * (1.0 + p.forecast_margin_pct / 100.0)
         ch = self._channels
+        eff = p.efficiency_pct / 100.0
+        capacity_wh = inputs[self._capacity]
         usable_pct = max(inputs[ch.soc] - p.min_soc_pct, 0.0)
-        energy_wh = usable_pct / 100.0 * inputs[self._capacity] * p.discharge_efficiency_pct / 100.0
-        threshold_w = lowest_threshold(
-            raised_w, STEP_S, energy_wh, inputs[ch.max_discharge_w], floor_w
+        battery = BatteryNow(
+            energy_wh=usable_pct / 100.0 * capacity_wh,
+            capacity_wh=capacity_wh,
+            max_discharge_w=inputs[ch.max_discharge_w],
+            # A full battery reports no charge power; its discharge power stands in for
+            # what it will take once a peak has used it.
+            max_charge_w=inputs[ch.max_charge_w] or inputs[ch.max_discharge_w],
+            efficiency=eff,
         )
+        recharge_share = 1.0 - p.recharge_gap_pct / 100.0
+        threshold_w = lowest_threshold(raised_w, STEP_S, battery, recharge_share, floor_w)
         log.debug("%s: planned threshold %.0f W (floor %.0f W)", self.id, threshold_w, floor_w)
         return threshold_w
