@@ -36,11 +36,19 @@ class DynamicPeakShavingParams(ControllerParams):
         description="The load forecast is raised by this much before planning, for its error [%]",
     )
     recharge_gap_pct: float = Field(
-        default=20.0,
+        default=40.0,
         gt=0,
         lt=100,
         description="The battery recharges only while import is this far below the "
         "threshold [% of the threshold]",
+    )
+    peak_hold_margin_pct: float = Field(
+        default=2.0,
+        ge=0,
+        le=20,
+        description="The threshold may sit this far below the month's billed peak: the "
+        "battery follows a cycle late, so holding exactly at the peak would raise it a little "
+        "at every load step [%]",
     )
     horizon_h: float = Field(
         default=24.0, ge=1, le=48, description="How far ahead the threshold is planned [h]"

@@ -8,8 +8,10 @@ raised by ``forecast_margin_pct``, and the battery's usable energy now
 ``efficiency_pct`` (each way) give the lowest threshold the battery can
 hold over the forecast, recharging between peaks as the rule would
 (:func:`lowest_threshold`, a bisection over a simulation of the rule). It never goes below
-the month's billed peak so far (that one is paid anyway, so shaving below it
-would spend energy for nothing) nor below ``min_peak_import_w``. Until a day of
+the month's billed peak so far, less ``peak_hold_margin_pct`` (that peak is paid
+anyway, so shaving below it would spend energy for nothing; the small margin keeps
+the battery's one-cycle lag at a load step from raising it a little every time),
+nor below ``min_peak_import_w``. Until a day of
 history exists it uses ``initial_peak_import_w``.
 
 Each cycle then acts as :class:`~ems.edge.controllers.peak_shaving.PeakShaving`
@@ -142,7 +144,8 @@ class DynamicPeakShaving(Controller):
 
     def _plan(self, now_s: float, inputs: Inputs) -> float:
         p = self.params
-        floor_w = max(self._month.peak_w(now_s), p.min_peak_import_w)
+        held_w = self._month.peak_w(now_s) * (1.0 - p.peak_hold_margin_pct / 100.0)
+        floor_w = max(held_w, p.min_peak_import_w)
         history = self._history.series()
         if history is None or self._history.span_s < _DAY_S - STEP_S:
             return max(p.initial_peak_import_w, floor_w)
