@@ -173,3 +173,13 @@ def test_bad_params_are_refused_naming_the_field(params: dict[str, Any], message
     with pytest.raises(ConfigError) as err:
         parse_edge_config(site_config(params))
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [{}, {"month": "2026-02", "month_peak_w": 1.0}, {"month": [2026, 2], "month_peak_w": -5}],
+)
+def test_an_unreadable_saved_peak_is_ignored(saved: dict[str, Any]) -> None:
+    c = controller()
+    c.restore_state(saved)
+    assert c.durable_state() is None, "nothing taken from it"
