@@ -37,6 +37,7 @@ from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.inputs import Missing, battery_at_grid, read_fresh
 from ems.edge.controllers.peak_shaving.config import PeakShavingParams
+from ems.edge.controllers.peak_shaving.shaver import Shaver, Thresholds
 from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
 
@@ -71,7 +72,7 @@ class PeakShaving(Controller):
         )
         if params.reserve_soc_pct > 0:
             self._inputs = (*self._inputs, ch.soc)
-        self._restoring = False  # recharging the reserve after a peak used it
+        self._shaver = Shaver(ch)
         self.output = ch.setpoint
         self._reporter = StateReporter(controller_id, log)
 
@@ -88,60 +89,7 @@ class PeakShaving(Controller):
         if isinstance(inputs, Missing):
             self._reporter.report(ctx, inputs.state, inputs.detail)
             return
-        import0_w = inputs[self._channels.grid_w] + inputs[self._channels.battery_w]
-        max_discharge_w = inputs[self._channels.max_discharge_w]
-        max_charge_w = inputs[self._channels.max_charge_w]
-        alone = ctx.staged(self.output) is None
-        if import0_w > p.peak_import_w:
-            need_w = min(import0_w - p.peak_import_w, max_discharge_w)
-            ctx.narrow(
-                self.output,
-                f"import {import0_w:.0f} W over the peak {p.peak_import_w:g} W",
-                min=need_w,
-            )
-            own_w = need_w
-            state = "shaving"
-            soc_pct = inputs.get(self._channels.soc)
-            if soc_pct is not None and soc_pct <= p.reserve_soc_pct:
-                # The reserve is for the peak: no more of it goes to the rest of the load.
-                ctx.narrow(self.output, f"SOC {soc_pct:.1f} % in the reserve", max=need_w)
-        else:
-            room_w = min(max(p.recharge_below_w - import0_w, 0.0), max_charge_w)
-            ctx.narrow(
-                self.output,
-                f"import {import0_w:.0f} W: recharge at most {room_w:.0f} W "
-                f"(below {p.recharge_below_w:g} W)",
-                min=-room_w,
-            )
-            own_w = -room_w
-            state = "recharging" if room_w > 0 else "standby"
-            if p.reserve_soc_pct > 0:
-                state = self._keep_reserve(ctx, inputs[self._channels.soc], room_w) or state
-        if alone:
-            ctx.write(self.output, own_w)
-        self._reporter.report(ctx, state, "")
-
-    def _keep_reserve(self, ctx: CycleContext, soc_pct: float, room_w: float) -> str | None:
-        """Outside a peak: narrow the battery to keep or restore the reserve; the state to
-        report when it did."""
-        p = self.params
-        if soc_pct < p.reserve_soc_pct - p.reserve_hysteresis_pct:
-            self._restoring = True
-        elif soc_pct >= p.reserve_soc_pct:
-            self._restoring = False
-        if self._restoring:
-            ctx.narrow(
-                self.output,
-                f"SOC {soc_pct:.1f} % below the reserve {p.reserve_soc_pct:g} %: recharge "
-                f"{room_w:.0f} W",
-                max=-room_w,
-            )
-            return "restoring_reserve"
-        if soc_pct <= p.reserve_soc_pct:
-            ctx.narrow(
-                self.output,
-                f"SOC {soc_pct:.1f} % at the reserve {p.reserve_soc_pct:g} %: kept for peaks",
-                max=0.0,
-            )
-            return "holding_reserve"
-        return None
+        thresholds = Thresholds(
+            p.peak_import_w, p.recharge_below_w, p.reserve_soc_pct, p.reserve_hysteresis_pct
+        )
+        self._reporter.report(ctx, self._shaver.act(ctx, inputs, thresholds), "")
