@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pymodbus.client import ModbusTcpClient
 from pymodbus.framer import FramerType
 from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
 UNIT_ID = 1
 
@@ -31,9 +31,17 @@ def free_port() -> int:
 
 
 def device(
-    holding: Mapping[int, int], inputs: Mapping[int, int], size: int = 200, unit_id: int = UNIT_ID
+    holding: Mapping[int, int],
+    inputs: Mapping[int, int],
+    size: int = 200,
+    unit_id: int = UNIT_ID,
+    action: SimAction | None = None,
 ) -> SimDevice:
-    """A unit with ``size`` holding and input registers (0-based), zero but for those given."""
+    """A unit with ``size`` holding and input registers (0-based), zero but for those given.
+
+    ``action`` (pymodbus's hook, an async function) sees every request before the
+    server answers it: to record writes or refuse them with an exception code.
+    """
     hr = [holding.get(a, 0) for a in range(size)]
     ir = [inputs.get(a, 0) for a in range(size)]
     bits = [SimData(0, count=16, values=False, datatype=DataType.BITS)]
@@ -45,6 +53,7 @@ def device(
             [SimData(0, values=hr, datatype=DataType.REGISTERS)],
             [SimData(0, values=ir, datatype=DataType.REGISTERS)],
         ),
+        action=action,
     )
 
 
