@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { env } from "@/config/env";
 import { useSession } from "@/features/auth/SessionProvider";
+import { canCommand } from "@/features/auth/tokens";
 import { useLive } from "@/features/live/LiveProvider";
 import { postAuthed } from "@/lib/api";
 import { ALARM_STATES, SEVERITIES, type AlarmState, type Severity } from "@/lib/frames";
@@ -31,7 +32,7 @@ export function AlarmList({ initialSite = "" }: { initialSite?: string }) {
   const { rows, problem, reload } = useAlarms();
   const [filter, setFilter] = useState<AlarmFilter>({ ...NO_FILTER, site: initialSite });
   const [failure, setFailure] = useState<string | null>(null);
-  const commanding = session?.role === "operator" || session?.role === "admin";
+  const commanding = session ? canCommand(session.role) : false;
 
   const sites = useMemo(() => [...new Set((rows ?? []).map((r) => r.edge_id))].sort(), [rows]);
   const follow = useMemo(

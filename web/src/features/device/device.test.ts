@@ -9,7 +9,7 @@ describe("device page", () => {
       "battery_1",
     );
     expect(list.map((c) => c.name)).toEqual(["ActivePower", "Soc"]);
-    expect(list[0].address).toBe("battery_1/ActivePower");
+    expect(list[0]?.address).toBe("battery_1/ActivePower");
   });
 
   it("formats values with their unit, missing as a dash", () => {
