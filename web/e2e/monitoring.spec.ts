@@ -106,7 +106,7 @@ test("the overview shows both sites from one summary, filtered and sorted", asyn
   const two = cards.filter({ hasText: SECOND_SITE });
   await expect(one).toHaveAttribute("data-state", "online");
   await expect(two).toHaveAttribute("data-state", "online");
-  await expect(one.getByTestId("card-pv")).toHaveText(/\d( k)?W$/);
+  await expect(one.getByTestId("card-pv")).toHaveText(/^[\d.]+ k?W$/);
   await expect(two.getByTestId("card-soc")).toHaveText(/^\d+ %$/);
   await expect(one.getByTestId("card-grid")).toHaveText(/^(import|export) [\d.]+ k?W$|^0 W$/);
   // One request for the fleet, not one telemetry stream per site.
@@ -131,7 +131,7 @@ test("the device page shows every live channel with its unit, age and last hour"
   await expect(table.getByTestId("channel-Soc")).toHaveText(/^[\d.]+ %$/);
   await expect(table.getByTestId("channel-ActivePower")).toHaveText(/^-?[\d,.]+ W$/);
   await expect(table.locator('tr[data-channel="Soc"] td').nth(1)).toHaveText(/^\d s$/);
-  await expect(table.getByRole("img", { name: "ActivePower, last hour" })).toBeVisible();
+  await expect(table.getByRole("img", { name: "ActivePower, last hour", exact: true })).toBeVisible();
   expect(await table.locator("tbody tr").count()).toBeGreaterThan(5);
 });
 
@@ -176,7 +176,7 @@ test("the energy chart and mix show the simulated day's totals", async ({ page }
   // The day is 2026-06-21 in Berlin: 2026-06-20T22:00Z to 2026-06-21T22:00Z.
   await page.getByLabel("From (UTC day)").fill("2026-06-20");
   await page.getByLabel("To (UTC day, included)").fill("2026-06-21");
-  await page.getByLabel("Per").selectOption("hour");
+  await page.getByLabel("Per", { exact: true }).selectOption("hour");
   const energy = page.getByTestId("energy");
   await expect(energy).toHaveAttribute("data-buckets", "24");
   await expect(page.getByTestId("energy-chart")).toBeVisible();
@@ -197,7 +197,7 @@ test("the energy chart and mix show the simulated day's totals", async ({ page }
   }
 
   // Per day: the same totals in the UTC days the local day spans.
-  await page.getByLabel("Per").selectOption("day");
+  await page.getByLabel("Per", { exact: true }).selectOption("day");
   await expect(energy).toHaveAttribute("data-buckets", "2");
   expect(Math.abs(number(await page.getByTestId("total-consumed").textContent()) - expected.consumed)).toBeLessThanOrEqual(0.006);
 });
