@@ -17,6 +17,7 @@ import {
   sortAlarms,
   STATE_WORDS,
   type AlarmFilter,
+  type AlarmOrder,
   type AlarmRow,
 } from "./alarms";
 import { useAlarms } from "./useAlarms";
@@ -32,6 +33,7 @@ export function AlarmList({ initialSite = "" }: { initialSite?: string }) {
   const { rows, problem, reload } = useAlarms();
   const [filter, setFilter] = useState<AlarmFilter>({ ...NO_FILTER, site: initialSite });
   const [failure, setFailure] = useState<string | null>(null);
+  const [order, setOrder] = useState<AlarmOrder>("urgency");
   const commanding = session ? canCommand(session.role) : false;
 
   const sites = useMemo(() => [...new Set((rows ?? []).map((r) => r.edge_id))].sort(), [rows]);
@@ -45,7 +47,7 @@ export function AlarmList({ initialSite = "" }: { initialSite?: string }) {
     return () => stops.forEach((stop) => stop());
   }, [follow, subscribe]);
 
-  const shown = useMemo(() => sortAlarms((rows ?? []).filter((r) => matches(r, filter))), [rows, filter]);
+  const shown = useMemo(() => sortAlarms((rows ?? []).filter((r) => matches(r, filter)), order), [rows, filter, order]);
 
   const act = async (row: AlarmRow, action: "ack" | "shelve", body: unknown = {}) => {
     const access = token();
@@ -103,6 +105,13 @@ export function AlarmList({ initialSite = "" }: { initialSite?: string }) {
             ))}
           </select>
         </div>
+        <div className="field">
+          <label htmlFor="alarm-order">Order</label>
+          <select id="alarm-order" value={order} onChange={(e) => setOrder(e.target.value as AlarmOrder)}>
+            <option value="urgency">Most urgent first</option>
+            <option value="time">Timeline, newest first</option>
+          </select>
+        </div>
       </form>
       {problem && <p className="badge badge-bad" role="alert">Alarms unavailable: {problem}</p>}
       {failure && <p className="badge badge-bad" role="alert">{failure}</p>}
@@ -111,7 +120,7 @@ export function AlarmList({ initialSite = "" }: { initialSite?: string }) {
       ) : shown.length === 0 ? (
         <p className="muted">No alarm matches.</p>
       ) : (
-        <ol className="alarms" data-testid="alarms" aria-label="Alarm timeline, most urgent first">
+        <ol className="alarms" data-testid="alarms" aria-label={order === "time" ? "Alarm timeline, newest first" : "Alarms, most urgent first"}>
           {shown.map((row) => (
             <li key={row.alarm_id} className={`alarm sev-${row.severity} state-${row.state}`} data-alarm={row.alarm_id} data-state={row.state}>
               <span className={`badge sev-badge sev-${row.severity}`}>{row.severity}</span>

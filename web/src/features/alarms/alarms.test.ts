@@ -57,6 +57,7 @@ describe("alarms", () => {
     ];
     expect(sortAlarms(rows).map((r) => r.alarm_id)).toEqual(["high-new", "high-old", "low-new", "cleared-critical"]);
     expect(activeCount(rows)).toBe(3);
+    expect(sortAlarms(rows, "time").map((r) => r.alarm_id)).toEqual(["low-new", "high-new", "cleared-critical", "high-old"]);
   });
 
   it("offers acknowledge and shelve only where they apply, and formats values", () => {

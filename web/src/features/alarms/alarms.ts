@@ -70,9 +70,13 @@ export function matches(row: AlarmRow, filter: AlarmFilter): boolean {
 
 const RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
-/** Active before the rest, then most severe, then newest; ids break ties so the order is stable. */
-export function sortAlarms(rows: readonly AlarmRow[]): AlarmRow[] {
+/** "urgency": active before the rest, then most severe, then newest; "time": a timeline,
+ * newest transition first. Ids break ties so the order is stable. */
+export type AlarmOrder = "urgency" | "time";
+
+export function sortAlarms(rows: readonly AlarmRow[], order: AlarmOrder = "urgency"): AlarmRow[] {
   const time = (r: AlarmRow) => (r.since ? Date.parse(r.since) : 0);
+  if (order === "time") return [...rows].sort((a, b) => time(b) - time(a) || a.alarm_id.localeCompare(b.alarm_id));
   return [...rows].sort(
     (a, b) =>
       Number(!ACTIVE.has(a.state)) - Number(!ACTIVE.has(b.state)) ||
