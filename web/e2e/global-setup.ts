@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { prepareDay, startSecondSite, stop } from "./fleet";
 
 /**
  * Starts `ems demo` (auth, cloud, the demo site and this dashboard's build)
@@ -51,6 +52,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const ems = process.env.EMS_BIN ?? path.resolve(__dirname, "../../.venv/bin/ems");
   const dataDir = mkdtempSync(path.join(tmpdir(), "ems-e2e-"));
   const port = await freePort();
+  // Before the cloud opens the store: a simulated day of site-1 for the energy pages.
+  const python = process.env.EMS_PYTHON ?? path.resolve(__dirname, "../../.venv/bin/python");
+  const dayCsv = prepareDay(ems, python, dataDir);
   let output = "";
   const proc = spawn(ems, ["demo", "--port", String(port), "--data-dir", dataDir], {
     env: { ...process.env, EMS_DEMO_PASSWORD: PASSWORD },
@@ -65,8 +69,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   }
   process.env.EMS_E2E_BASE = `http://127.0.0.1:${port}`;
   process.env.EMS_E2E_PASSWORD = PASSWORD;
+  process.env.EMS_E2E_DAY_CSV = dayCsv;
+  const second = startSecondSite(ems, `http://127.0.0.1:${port}`, dataDir, PASSWORD);
 
   return async () => {
+    await stop(second);
     if (proc.exitCode === null) {
       const exited = new Promise((resolve) => proc.once("exit", resolve));
       proc.kill("SIGTERM");

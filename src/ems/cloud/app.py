@@ -24,6 +24,7 @@ from ems.cloud.cluster import Cluster
 from ems.cloud.cors import DashboardCors
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import EdgeGuard
+from ems.cloud.energy_api import build_energy_router
 from ems.cloud.http_guard import HttpGuard, HttpGuardStats
 from ems.cloud.hub import Hub
 from ems.cloud.metrics import CloudMetrics, metrics_router
@@ -37,6 +38,7 @@ from ems.cloud.records import (
 from ems.cloud.reports_api import build_reports_router
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
+from ems.cloud.sites_summary_api import build_sites_summary_router
 from ems.cloud.static import mount_dashboard
 from ems.cloud.telemetry import (
     PostgresTelemetryStore,
@@ -361,6 +363,12 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     app.include_router(build_reports_router(store, verify, _report_sites(settings)))
     app.include_router(alarms.router(verify))
+    app.include_router(build_energy_router(store, verify))
+    app.include_router(
+        build_sites_summary_router(
+            cluster, store.latest, lambda: alarms.service.alarms(None, None), verify
+        )
+    )
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")

@@ -3,6 +3,7 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect } from "react";
+import { AlarmCount } from "@/features/alarms/AlarmCount";
 import { useSession } from "@/features/auth/SessionProvider";
 import { useLive } from "@/features/live/LiveProvider";
 import { ConnectionStatus } from "./ConnectionStatus";
@@ -28,7 +29,7 @@ export function AppShell({ children }: { children: React.ReactNode }) {
           EMS
         </Link>
         <nav aria-label="Main">
-          <Link href="/sites/">Sites</Link>
+          <Link href="/sites/">Sites</Link> <Link href="/overview/">Overview</Link> <AlarmCount />
         </nav>
         <ConnectionStatus state={live.state} nowMs={now} onRetry={live.retryNow} />
         <div className="who">

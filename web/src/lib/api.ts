@@ -60,6 +60,23 @@ export async function postJson<T>(
   return schema.parse(await response.json());
 }
 
+/** A POST with the user's access token (operator actions: acknowledge, shelve). */
+export async function postAuthed<T>(
+  base: string,
+  path: string,
+  token: string,
+  body: unknown,
+  schema: z.ZodType<T>,
+): Promise<T> {
+  const response = await fetch(apiUrl(base, path), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new ApiError(response.status, await readError(response));
+  return schema.parse(await response.json());
+}
+
 // -- the cloud's answers ------------------------------------------------------------
 /** A controller parameter settable at runtime; `below`: must stay under that parameter. */
 export const paramSpecSchema = z.object({

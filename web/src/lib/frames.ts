@@ -62,18 +62,36 @@ const ack = z.object({
   at: timestamp,
 });
 
+export const ALARM_STATES = ["active_unacked", "active_acked", "cleared_unacked", "cleared", "shelved"] as const;
+export type AlarmState = (typeof ALARM_STATES)[number];
+export const SEVERITIES = ["critical", "high", "medium", "low"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** DESIGN 14: one transition of an alarm, to the dashboards subscribed to its edge. */
+const alarm = z.object({
+  type: z.literal("alarm"),
+  alarm_id: z.string(),
+  edge_id: z.string(),
+  rule: z.string(),
+  state: z.enum(ALARM_STATES),
+  severity: z.enum(SEVERITIES),
+  value: z.union([z.number(), z.boolean(), z.null()]),
+  at: timestamp,
+});
+
 const error = z.object({
   type: z.literal("error"),
   code: z.string(),
   detail: z.string().nullable().default(null),
 });
 
-export const cloudFrame = z.discriminatedUnion("type", [authOk, telemetry, edgeStatus, ack, error]);
+export const cloudFrame = z.discriminatedUnion("type", [authOk, telemetry, edgeStatus, ack, alarm, error]);
 export type CloudFrame = z.infer<typeof cloudFrame>;
 export type AuthOkFrame = z.infer<typeof authOk>;
 export type TelemetryFrame = z.infer<typeof telemetry>;
 export type EdgeStatusFrame = z.infer<typeof edgeStatus>;
 export type AckFrame = z.infer<typeof ack>;
+export type AlarmFrame = z.infer<typeof alarm>;
 export type ErrorFrame = z.infer<typeof error>;
 
 export type Parsed = { ok: true; frame: CloudFrame } | { ok: false; problem: string };

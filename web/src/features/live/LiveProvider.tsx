@@ -16,6 +16,7 @@ import { commandRecordSchema, getJson } from "@/lib/api";
 import { LiveConnection, socketUrl, type ConnectionState, type SocketLike } from "@/lib/connection";
 import {
   commandFrame,
+  type AlarmFrame,
   type Channels,
   type CloudFrame,
   type CommandFrame,
@@ -46,6 +47,8 @@ export interface LiveApi {
   /** Latest value of every channel per edge, merged over frames. */
   telemetry: ReadonlyMap<string, LatestTelemetry>;
   edgeStatus: ReadonlyMap<string, EdgeStatusFrame>;
+  /** The newest `alarm` frame of each alarm (by id) of the subscribed sites. */
+  alarms: ReadonlyMap<string, AlarmFrame>;
   commands: Tracked;
   notices: Notice[];
   dismiss: (id: number) => void;
@@ -71,6 +74,7 @@ export function LiveProvider({ children }: { children: React.ReactNode }) {
   });
   const [telemetry, setTelemetry] = useState<ReadonlyMap<string, LatestTelemetry>>(new Map());
   const [edgeStatus, setEdgeStatus] = useState<ReadonlyMap<string, EdgeStatusFrame>>(new Map());
+  const [alarms, setAlarms] = useState<ReadonlyMap<string, AlarmFrame>>(new Map());
   const [commands, setCommands] = useState<Tracked>(new Map());
   const [notices, setNotices] = useState<Notice[]>([]);
   const [clockOffsetMs, setClockOffsetMs] = useState(0);
@@ -136,6 +140,9 @@ export function LiveProvider({ children }: { children: React.ReactNode }) {
         case "edge_status":
           setEdgeStatus((map) => new Map(map).set(frame.edge_id, frame));
           return;
+        case "alarm":
+          setAlarms((map) => new Map(map).set(frame.alarm_id, frame));
+          return;
         case "ack": {
           const text = noticeFor(frame.status, frame.reason);
           const known = commandsRef.current.get(frame.command_id);
@@ -183,6 +190,7 @@ export function LiveProvider({ children }: { children: React.ReactNode }) {
       // Signing out forgets everything of the session.
       setTelemetry(new Map());
       setEdgeStatus(new Map());
+      setAlarms(new Map());
       setCommands(new Map());
       setNotices([]);
     };
@@ -226,6 +234,7 @@ export function LiveProvider({ children }: { children: React.ReactNode }) {
       state,
       telemetry,
       edgeStatus,
+      alarms,
       commands,
       notices,
       dismiss: (id) => setNotices((list) => list.filter((n) => n.id !== id)),
@@ -236,7 +245,7 @@ export function LiveProvider({ children }: { children: React.ReactNode }) {
       retryNow: () => connection.current?.retryNow(),
       lastError,
     }),
-    [state, telemetry, edgeStatus, commands, notices, clockOffsetMs, subscribe, onTelemetry, sendCommand, lastError],
+    [state, telemetry, edgeStatus, alarms, commands, notices, clockOffsetMs, subscribe, onTelemetry, sendCommand, lastError],
   );
   return <LiveContext.Provider value={api}>{children}</LiveContext.Provider>;
 }

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { env } from "@/config/env";
 import { useNow } from "@/components/useNow";
@@ -64,6 +65,15 @@ export function SitePage({ edgeId }: { edgeId: string }) {
           <span className="muted small">last seen {new Date(lastSeen).toLocaleString("en-GB")}</span>
         )}
       </div>
+      <nav className="field-row small" aria-label={`Pages of ${edgeId}`} data-testid="site-links">
+        <Link href={`/energy/?id=${encodeURIComponent(edgeId)}`}>Energy</Link>
+        <Link href={`/alarms/?site=${encodeURIComponent(edgeId)}`}>Alarms</Link>
+        {(edge?.devices ?? []).map((d) => (
+          <Link key={d.id} href={`/device/?site=${encodeURIComponent(edgeId)}&id=${encodeURIComponent(d.id)}`}>
+            Device {d.id}
+          </Link>
+        ))}
+      </nav>
       {edge === null && <p className="badge badge-warn">This site has not reported its devices; showing the usual ones.</p>}
       {latest === undefined ? (
         <p className="badge badge-warn" role="status" data-testid="no-telemetry">
