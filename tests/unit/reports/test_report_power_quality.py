@@ -7,11 +7,20 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pypdfium2 as pdfium
 import pytest
 
 from ems.cloud.telemetry import SqliteTelemetryStore, TelemetryRow
 from ems.cloud.telemetry.model import HistoryPoint
-from ems.reports import Period, PeriodKind, ReportSite, SiteEntry, build_report
+from ems.reports import (
+    Period,
+    PeriodKind,
+    ReportSite,
+    SiteEntry,
+    build_report,
+    render_csv,
+    render_pdf,
+)
 from ems.reports.power_quality import PowerQualityConfig, compute_power_quality
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -80,8 +89,15 @@ async def test_a_day_of_samples_through_the_store(tmp_path: Path) -> None:
             rows.append(TelemetryRow(t, "site-1", "grid/Voltage", volts, None))
             rows.append(TelemetryRow(t, "site-1", "grid/Frequency", hertz, None))
             rows.append(TelemetryRow(t, "site-1", "battery/Voltage", 48.0, None))
+            rows.append(TelemetryRow(t, "site-1", "_sum/EssActivePower", -1000.0, None))
+        rows.append(TelemetryRow(start, "site-1", "battery/SohEstimate", 97.0, None))
         await store.write(rows)
-        entry = SiteEntry(timezone="Europe/Berlin")
+        entry = SiteEntry.model_validate(
+            {
+                "timezone": "Europe/Berlin",
+                "battery": {"capacity_wh": 23_000, "soh_channel": "battery/SohEstimate"},
+            }
+        )
         site = ReportSite.build("site-1", entry, tmp_path)
         period = Period.of(PeriodKind.DAY, dt.date(2026, 3, 29), BERLIN)
         report = await build_report(store, "site-1", period, site)
@@ -93,3 +109,15 @@ async def test_a_day_of_samples_through_the_store(tmp_path: Path) -> None:
     assert (v["minutes_above"], v["worst_high"]) == (3, 258.0)
     [f] = pq["frequency"]["channels"]
     assert (f["minutes_below"], f["worst_low"]) == (1, 49.3)
+    battery = report.data["battery_health"]
+    assert battery["charge_kwh"] == pytest.approx(23.0)  # 1 kW for the 23 h day
+    assert battery["equivalent_full_cycles"] == pytest.approx(0.5)
+    assert battery["soh_pct"] == 97.0
+
+    csv_text = render_csv(report)
+    assert "\nvoltage,grid/Voltage,1380,3,0,3," in csv_text
+    pdf = pdfium.PdfDocument(render_pdf(report))
+    text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Power quality (EN 50160)" in text
+    assert "Battery health" in text
+    assert "Anomalies (0)" in text
