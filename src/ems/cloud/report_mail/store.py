@@ -1,0 +1,120 @@
+"""Durable subscriptions: the embedded SQLite store (beside the alarm rules, same worker
+pattern). Every change is one row written in one transaction, so a subscription's
+schedule and status survive a cloud restart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from ems.cloud.migrations import sqlite_transaction
+from ems.cloud.report_mail.model import MailStatus, Subscription
+from ems.cloud.sqlite_worker import SqliteWorker
+from ems.reports.period import PeriodKind
+
+__all__ = ["SQLITE_FILE", "SqliteSubscriptionStore", "SubscriptionStore"]
+
+SQLITE_FILE = "report_subscriptions.sqlite3"
+
+#: Schema steps; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE report_subscriptions (
+            subscription_id TEXT PRIMARY KEY, edge_id TEXT NOT NULL, period TEXT NOT NULL,
+            recipients TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,
+            period_first TEXT NOT NULL, due REAL NOT NULL, status TEXT NOT NULL,
+            attempts INTEGER NOT NULL, last_error TEXT,
+            last_sent_period TEXT, last_sent_at REAL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+_COLUMNS = (
+    "subscription_id, edge_id, period, recipients, created_by, created_at, period_first, "
+    "due, status, attempts, last_error, last_sent_period, last_sent_at"
+)
+
+
+class SubscriptionStore(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def put(self, sub: Subscription) -> None:
+        """Insert or replace (the scheduler rewrites a row after every attempt)."""
+
+    async def delete(self, subscription_id: str) -> bool:
+        """``False`` when there was no such subscription."""
+
+    async def all(self) -> list[Subscription]: ...
+
+
+class SqliteSubscriptionStore(SqliteWorker):
+    component = "report_subscriptions"
+    migrations = MIGRATIONS
+
+    async def put(self, sub: Subscription) -> None:
+        await self._run(self._put, sub)
+
+    async def delete(self, subscription_id: str) -> bool:
+        return await self._run(self._delete, subscription_id)
+
+    async def all(self) -> list[Subscription]:
+        return await self._run(self._all)
+
+    # -- on the worker thread -------------------------------------------------------
+    def _put(self, s: Subscription) -> None:
+        conn = self._db()
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
+            conn.execute(
+                f"INSERT OR REPLACE INTO report_subscriptions ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    s.subscription_id,
+                    s.edge_id,
+                    s.period.value,
+                    "\n".join(s.recipients),
+                    s.created_by,
+                    s.created_at_s,
+                    s.period_first.isoformat(),
+                    s.due_s,
+                    s.status.value,
+                    s.attempts,
+                    s.last_error,
+                    None if s.last_sent_period is None else s.last_sent_period.isoformat(),
+                    s.last_sent_at_s,
+                ),
+            )
+
+    def _delete(self, subscription_id: str) -> bool:
+        conn = self._db()
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
+            cur = conn.execute(
+                "DELETE FROM report_subscriptions WHERE subscription_id = ?", (subscription_id,)
+            )
+        return cur.rowcount > 0
+
+    def _all(self) -> list[Subscription]:
+        rows = self._db().execute(
+            f"SELECT {_COLUMNS} FROM report_subscriptions ORDER BY created_at, subscription_id"
+        )
+        return [_subscription(row) for row in rows.fetchall()]
+
+
+def _subscription(row: tuple[Any, ...]) -> Subscription:
+    sid, edge, period, to, by, at, first, due, status, attempts, error, sent, sent_at = row
+    return Subscription(
+        sid,
+        edge,
+        PeriodKind(period),
+        tuple(to.split("\n")),
+        by,
+        at,
+        dt.date.fromisoformat(first),
+        due,
+        MailStatus(status),
+        attempts,
+        error,
+        None if sent is None else dt.date.fromisoformat(sent),
+        sent_at,
+    )
