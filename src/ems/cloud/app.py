@@ -34,6 +34,7 @@ from ems.cloud.records import (
     Recorder,
     command_store,
 )
+from ems.cloud.report_mail.wiring import build_report_mail
 from ems.cloud.reports_api import build_reports_router
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
@@ -246,6 +247,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
     cluster.listen(revocations.channel, revocations.on_message)
     alarms = build_alarms(settings, redis, hub, cluster, store, inventories)
+    report_sites = _report_sites(settings)
+    report_mail = build_report_mail(settings, store, report_sites)
 
     async def verify(token: str) -> Claims:
         claims = await verifier.verify(token)
@@ -262,6 +265,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         await revocations.start()  # after subscribing: nothing published meanwhile is missed
         await dispatcher.start()
         await alarms.start()
+        await report_mail.start()
         metrics.start()
         # Everything made so far (Django, pydantic schemas, profiles) lives as long
         # as the process: move it out of the collector's sight. A full collection
@@ -272,6 +276,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             yield
         finally:
             await metrics.stop()
+            await report_mail.stop()
             await alarms.stop()
             await dispatcher.stop()
             await revocations.stop()
@@ -359,7 +364,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)
     )
 
-    app.include_router(build_reports_router(store, verify, _report_sites(settings)))
+    # Before the energy route: "/subscriptions" is a path of its own, not a report kind.
+    app.include_router(report_mail.router(verify))
+    app.include_router(build_reports_router(store, verify, report_sites))
     app.include_router(alarms.router(verify))
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
