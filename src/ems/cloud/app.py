@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.websockets import WebSocket
 
+from ems.clock import RealClock
 from ems.cloud.alarms.wiring import AlarmParts, build_alarms
+from ems.cloud.anomaly_watch import AnomalyWatch
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
@@ -249,6 +251,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     alarms = build_alarms(settings, redis, hub, cluster, store, inventories)
     report_sites = _report_sites(settings)
     report_mail = build_report_mail(settings, store, report_sites)
+    anomaly_watch = (
+        AnomalyWatch(store, store, report_sites, alarms.service, RealClock())
+        if settings.anomaly_alarms
+        else None
+    )
 
     async def verify(token: str) -> Claims:
         claims = await verifier.verify(token)
@@ -266,6 +273,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         await dispatcher.start()
         await alarms.start()
         await report_mail.start()
+        if anomaly_watch is not None:
+            anomaly_watch.start()
         metrics.start()
         # Everything made so far (Django, pydantic schemas, profiles) lives as long
         # as the process: move it out of the collector's sight. A full collection
@@ -276,6 +285,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             yield
         finally:
             await metrics.stop()
+            if anomaly_watch is not None:
+                await anomaly_watch.stop()
             await report_mail.stop()
             await alarms.stop()
             await dispatcher.stop()

@@ -124,6 +124,11 @@ class CloudSettings(BaseSettings):
         ge=0,
         description="A subscribed report goes out this long after its local period end [s]",
     )
+    anomaly_alarms: bool = Field(
+        default=False,
+        description="Check every edge's last hour for unusual consumption or generation and "
+        "raise the energy_anomaly alarm (one process of a cluster)",
+    )
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
     telemetry_write_concurrency: int = Field(
