@@ -103,6 +103,9 @@ def build_reports_router(
                 media_type="application/pdf",
                 headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
             )
-        return Response(json.dumps(report.data), media_type="application/json")
+        # The chart rows too, so a dashboard draws the same bars as the PDF.
+        return Response(
+            json.dumps({**report.data, "chart": report.chart}), media_type="application/json"
+        )
 
     return router

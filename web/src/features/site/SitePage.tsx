@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { env } from "@/config/env";
 import { useNow } from "@/components/useNow";
@@ -63,6 +64,7 @@ export function SitePage({ edgeId }: { edgeId: string }) {
         {lastSeen && (
           <span className="muted small">last seen {new Date(lastSeen).toLocaleString("en-GB")}</span>
         )}
+        <Link href={`/reports/?id=${encodeURIComponent(edgeId)}`}>Reports</Link>
       </div>
       {edge === null && <p className="badge badge-warn">This site has not reported its devices; showing the usual ones.</p>}
       {latest === undefined ? (
