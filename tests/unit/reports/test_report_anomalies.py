@@ -62,7 +62,8 @@ def test_an_injected_night_load_is_found() -> None:
 
 
 def test_a_normal_week_is_rarely_flagged() -> None:
-    """Measured: 2 of 1,680 channel-hours (0.12 %) over five seeds; assert ≤ 1 %."""
+    """Measured: none of 1,680 channel-hours over five seeds (0 of 2,688 over eight);
+    assert ≤ 1 %."""
     flagged = checked = 0
     for seed in range(5):
         found = find_anomalies(
