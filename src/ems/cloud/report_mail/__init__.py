@@ -8,6 +8,7 @@ retries a refused send; ``subscription_router`` serves
 
 from ems.cloud.report_mail.mailer import ReportMailer, Sender
 from ems.cloud.report_mail.model import MailStatus, NewSubscription, Subscription
+from ems.cloud.report_mail.postgres import PostgresSubscriptionStore, subscription_store
 from ems.cloud.report_mail.routes import subscription_router
 from ems.cloud.report_mail.schedule import period_ending_after
 from ems.cloud.report_mail.store import SqliteSubscriptionStore, SubscriptionStore
@@ -15,6 +16,7 @@ from ems.cloud.report_mail.store import SqliteSubscriptionStore, SubscriptionSto
 __all__ = [
     "MailStatus",
     "NewSubscription",
+    "PostgresSubscriptionStore",
     "ReportMailer",
     "Sender",
     "SqliteSubscriptionStore",
@@ -22,4 +24,5 @@ __all__ = [
     "SubscriptionStore",
     "period_ending_after",
     "subscription_router",
+    "subscription_store",
 ]

@@ -12,7 +12,14 @@ from ems.cloud.report_mail.model import MailStatus, Subscription
 from ems.cloud.sqlite_worker import SqliteWorker
 from ems.reports.period import PeriodKind
 
-__all__ = ["SQLITE_FILE", "SqliteSubscriptionStore", "SubscriptionStore"]
+__all__ = [
+    "COLUMNS",
+    "SQLITE_FILE",
+    "SqliteSubscriptionStore",
+    "SubscriptionStore",
+    "subscription_from_row",
+    "subscription_row",
+]
 
 SQLITE_FILE = "report_subscriptions.sqlite3"
 
@@ -29,7 +36,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_COLUMNS = (
+COLUMNS = (
     "subscription_id, edge_id, period, recipients, created_by, created_at, period_first, "
     "due, status, attempts, last_error, last_sent_period, last_sent_at"
 )
@@ -67,23 +74,9 @@ class SqliteSubscriptionStore(SqliteWorker):
         conn = self._db()
         with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
             conn.execute(
-                f"INSERT OR REPLACE INTO report_subscriptions ({_COLUMNS}) "
+                f"INSERT OR REPLACE INTO report_subscriptions ({COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    s.subscription_id,
-                    s.edge_id,
-                    s.period.value,
-                    "\n".join(s.recipients),
-                    s.created_by,
-                    s.created_at_s,
-                    s.period_first.isoformat(),
-                    s.due_s,
-                    s.status.value,
-                    s.attempts,
-                    s.last_error,
-                    None if s.last_sent_period is None else s.last_sent_period.isoformat(),
-                    s.last_sent_at_s,
-                ),
+                subscription_row(s),
             )
 
     def _delete(self, subscription_id: str) -> bool:
@@ -96,12 +89,31 @@ class SqliteSubscriptionStore(SqliteWorker):
 
     def _all(self) -> list[Subscription]:
         rows = self._db().execute(
-            f"SELECT {_COLUMNS} FROM report_subscriptions ORDER BY created_at, subscription_id"
+            f"SELECT {COLUMNS} FROM report_subscriptions ORDER BY created_at, subscription_id"
         )
-        return [_subscription(row) for row in rows.fetchall()]
+        return [subscription_from_row(tuple(row)) for row in rows.fetchall()]
 
 
-def _subscription(row: tuple[Any, ...]) -> Subscription:
+def subscription_row(s: Subscription) -> tuple[Any, ...]:
+    """The values of :data:`COLUMNS`, in order (recipients one per line, dates ISO)."""
+    return (
+        s.subscription_id,
+        s.edge_id,
+        s.period.value,
+        "\n".join(s.recipients),
+        s.created_by,
+        s.created_at_s,
+        s.period_first.isoformat(),
+        s.due_s,
+        s.status.value,
+        s.attempts,
+        s.last_error,
+        None if s.last_sent_period is None else s.last_sent_period.isoformat(),
+        s.last_sent_at_s,
+    )
+
+
+def subscription_from_row(row: tuple[Any, ...]) -> Subscription:
     sid, edge, period, to, by, at, first, due, status, attempts, error, sent, sent_at = row
     return Subscription(
         sid,

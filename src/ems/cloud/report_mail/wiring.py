@@ -1,6 +1,7 @@
 """Building the cloud's report-mail parts from its settings.
 
-The subscriptions live in ``report_subscriptions.sqlite3`` in the data
+The subscriptions live beside the alarm rules: in PostgreSQL with
+``EMS_DATABASE_URL``, else in ``report_subscriptions.sqlite3`` in the data
 directory. The mailer runs when ``EMS_SMTP_URL`` is set and ``EMS_REPORT_MAIL``
 is true (the default; set it false on all processes but one of a cluster).
 Without SMTP the routes still take subscriptions: they are sent once a
@@ -20,8 +21,9 @@ from ems.clock import RealClock
 from ems.cloud.alarms.smtp import parse_smtp_url, send_mail
 from ems.cloud.auth.jwt import Claims
 from ems.cloud.report_mail.mailer import ReportMailer
+from ems.cloud.report_mail.postgres import subscription_store
 from ems.cloud.report_mail.routes import subscription_router
-from ems.cloud.report_mail.store import SQLITE_FILE, SqliteSubscriptionStore
+from ems.cloud.report_mail.store import SubscriptionStore
 from ems.cloud.settings import CloudSettings
 from ems.cloud.telemetry.rollup import RollupReader
 from ems.reports import ReportSite
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ReportMailParts:
-    store: SqliteSubscriptionStore
+    store: SubscriptionStore
     mailer: ReportMailer
     sending: bool
 
@@ -53,7 +55,7 @@ class ReportMailParts:
 def build_report_mail(
     settings: CloudSettings, reports: RollupReader, sites: Mapping[str, ReportSite]
 ) -> ReportMailParts:
-    store = SqliteSubscriptionStore(settings.data_dir / SQLITE_FILE)
+    store = subscription_store(settings.database_url, settings.data_dir)
     url = None if settings.smtp_url is None else settings.smtp_url.get_secret_value()
     target = parse_smtp_url(url) if url else None
 

@@ -1,0 +1,78 @@
+"""Both subscription stores keep every field, replace on put, delete once, and survive a
+restart (SQLite file; PostgreSQL, beside the alarm rules)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from ems.cloud.report_mail import (
+    MailStatus,
+    PostgresSubscriptionStore,
+    SqliteSubscriptionStore,
+    Subscription,
+    SubscriptionStore,
+)
+from ems.reports.period import PeriodKind
+
+Factory = Callable[[], SubscriptionStore]
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Factory]:
+    if request.param == "sqlite":
+        yield lambda: SqliteSubscriptionStore(tmp_path / "subs.sqlite3")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        yield lambda: PostgresSubscriptionStore(url)
+
+
+def subscription() -> Subscription:
+    return Subscription(
+        uuid.uuid4().hex,
+        "site-1",
+        PeriodKind.WEEK,
+        ("ann@example.test", "bo@example.test"),
+        "ann",
+        1_773_000_000.5,
+        dt.date(2026, 3, 16),
+        1_774_220_100.0,
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_subscription_round_trips_and_survives_a_restart(factory: Factory) -> None:
+    store = factory()
+    await store.start()
+    await store.start()  # idempotent: a second process starting on the same schema
+    sub = subscription()
+    try:
+        await store.put(sub)
+        retried = dataclasses.replace(
+            sub,
+            status=MailStatus.RETRYING,
+            attempts=2,
+            last_error="smtp://127.0.0.1:25 answered 451",
+            last_sent_period=dt.date(2026, 3, 9),
+            last_sent_at_s=1_773_600_000.25,
+        )
+        await store.put(retried)
+    finally:
+        await store.close()
+    again = factory()
+    await again.start()
+    try:
+        assert [s for s in await again.all() if s.subscription_id == sub.subscription_id] == [
+            retried
+        ]
+        assert await again.delete(sub.subscription_id) is True
+        assert await again.delete(sub.subscription_id) is False
+        assert sub.subscription_id not in {s.subscription_id for s in await again.all()}
+    finally:
+        await again.close()
