@@ -116,8 +116,8 @@ class CloudSettings(BaseSettings):
     )
     report_mail: bool = Field(
         default=True,
-        description="Send subscribed reports from this process (one process of a cluster; "
-        "needs EMS_SMTP_URL)",
+        description="Send subscribed reports from this process (needs EMS_SMTP_URL; the "
+        "processes of a cluster claim each send)",
     )
     report_mail_delay_s: float = Field(
         default=900.0,

@@ -11,9 +11,10 @@ period is marked ``failed`` (logged as an error, shown in the listing) and the
 next one scheduled. The report is rendered again on each attempt, so a retry
 carries whatever data has arrived since.
 
-Several cloud processes may run a mailer against one store: this one does not
-claim rows, so run it in one process (``EMS_REPORT_MAIL=1``); sending twice is
-the failure mode, never sending none.
+Several cloud processes may run a mailer against one store: before an attempt
+a process claims the subscription by moving its due time ``lease_s`` ahead
+(compare-and-set on the due time), so one process sends; a process dying
+mid-send leaves it to be tried again when the lease ends (at least once).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class ReportMailer:
         max_backoff_s: float = 3600.0,
         max_attempts: int = 8,
         poll_s: float = 60.0,
+        lease_s: float = 600.0,
     ) -> None:
         self._store = store
         self._reports = reports
@@ -71,8 +73,17 @@ class ReportMailer:
         self._max_backoff_s = max_backoff_s
         self._max_attempts = max_attempts
         self._poll_s = poll_s
+        self._lease_s = lease_s
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def reports(self) -> RollupReader:
+        return self._reports
+
+    @property
+    def send(self) -> Sender:
+        return self._send
 
     def site(self, edge_id: str) -> ReportSite:
         return self._sites.get(edge_id) or ReportSite(edge_id, _UTC, None, None, None, None)
@@ -115,10 +126,13 @@ class ReportMailer:
         """Try every subscription whose time has come; returns how many were tried."""
         async with self._lock:
             now = self._clock.time()
-            due = [s for s in await self._store.all() if s.due_s <= now]
-            for sub in due:
+            tried = 0
+            for sub in await self._store.all():
+                if sub.due_s > now or not await self._store.claim(sub, now + self._lease_s):
+                    continue
+                tried += 1
                 await self._attempt(sub)
-            return len(due)
+            return tried
 
     async def _attempt(self, sub: Subscription) -> None:
         site = self.site(sub.edge_id)

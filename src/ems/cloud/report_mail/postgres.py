@@ -76,6 +76,15 @@ class PostgresSubscriptionStore:
         )
         return str(status).endswith(" 1")
 
+    async def claim(self, sub: Subscription, until_s: float) -> bool:
+        status = await self._require_pool().execute(
+            "UPDATE report_subscriptions SET due = $1 WHERE subscription_id = $2 AND due = $3",
+            until_s,
+            sub.subscription_id,
+            sub.due_s,
+        )
+        return str(status).endswith(" 1")
+
     async def all(self) -> list[Subscription]:
         rows = await self._require_pool().fetch(
             f"SELECT {COLUMNS} FROM report_subscriptions ORDER BY created_at, subscription_id"

@@ -53,6 +53,10 @@ class SubscriptionStore(Protocol):
     async def delete(self, subscription_id: str) -> bool:
         """``False`` when there was no such subscription."""
 
+    async def claim(self, sub: Subscription, until_s: float) -> bool:
+        """Move ``sub``'s due time to ``until_s`` if it is still ``sub.due_s``: ``True`` for
+        the one process that did, so a period is sent by one process of a cluster."""
+
     async def all(self) -> list[Subscription]: ...
 
 
@@ -68,6 +72,9 @@ class SqliteSubscriptionStore(SqliteWorker):
 
     async def all(self) -> list[Subscription]:
         return await self._run(self._all)
+
+    async def claim(self, sub: Subscription, until_s: float) -> bool:
+        return await self._run(self._claim, sub.subscription_id, sub.due_s, until_s)
 
     # -- on the worker thread -------------------------------------------------------
     def _put(self, s: Subscription) -> None:
@@ -86,6 +93,15 @@ class SqliteSubscriptionStore(SqliteWorker):
                 "DELETE FROM report_subscriptions WHERE subscription_id = ?", (subscription_id,)
             )
         return cur.rowcount > 0
+
+    def _claim(self, subscription_id: str, due_s: float, until_s: float) -> bool:
+        conn = self._db()
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
+            cur = conn.execute(
+                "UPDATE report_subscriptions SET due = ? WHERE subscription_id = ? AND due = ?",
+                (until_s, subscription_id, due_s),
+            )
+        return cur.rowcount == 1
 
     def _all(self) -> list[Subscription]:
         rows = self._db().execute(

@@ -3,7 +3,7 @@
 The subscriptions live beside the alarm rules: in PostgreSQL with
 ``EMS_DATABASE_URL``, else in ``report_subscriptions.sqlite3`` in the data
 directory. The mailer runs when ``EMS_SMTP_URL`` is set and ``EMS_REPORT_MAIL``
-is true (the default; set it false on all processes but one of a cluster).
+is true (the default); processes of a cluster claim each send, so one sends.
 Without SMTP the routes still take subscriptions: they are sent once a
 server is configured, each overdue period then going out in turn.
 """

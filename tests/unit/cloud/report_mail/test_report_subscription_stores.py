@@ -71,6 +71,11 @@ async def test_a_subscription_round_trips_and_survives_a_restart(factory: Factor
         assert [s for s in await again.all() if s.subscription_id == sub.subscription_id] == [
             retried
         ]
+        # The claim is a compare-and-set on the due time: one process wins it.
+        assert await again.claim(retried, retried.due_s + 600) is True
+        assert await again.claim(retried, retried.due_s + 600) is False
+        [claimed] = [s for s in await again.all() if s.subscription_id == sub.subscription_id]
+        assert claimed.due_s == retried.due_s + 600
         assert await again.delete(sub.subscription_id) is True
         assert await again.delete(sub.subscription_id) is False
         assert sub.subscription_id not in {s.subscription_id for s in await again.all()}

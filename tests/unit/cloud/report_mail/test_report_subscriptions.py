@@ -5,6 +5,7 @@ HTTP routes grant-checked."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import uuid
@@ -154,6 +155,24 @@ async def test_a_monthly_report_arrives_at_the_local_month_end_with_its_pdf(room
     assert stored.period_first == dt.date(2026, 4, 1)
     assert stored.due_s == berlin(2026, 5, 1) + DELAY_S
     assert stored.as_json()["status"] == "scheduled"
+
+
+@pytest.mark.asyncio
+async def test_two_processes_send_a_period_once(room: Room) -> None:
+    """A second mailer (another cloud process) on the same store: the claim lets one send."""
+    sub = await room.mailer.subscribe(monthly(), "ann")
+    other_subs = SqliteSubscriptionStore(room.path / "subs.sqlite3")
+    await other_subs.start()
+    try:
+        other = ReportMailer(
+            other_subs, room.mailer.reports, {}, room.mailer.send, room.clock, delay_s=DELAY_S
+        )
+        room.clock.set_time(sub.due_s)
+        tried = await asyncio.gather(room.mailer.send_due(), other.send_due())
+    finally:
+        await other_subs.close()
+    assert sorted(tried) == [0, 1]
+    assert len(room.handler.received) == 1
 
 
 @pytest.mark.asyncio
