@@ -147,7 +147,7 @@ class ReportMailer:
         log.info(
             "report %s %s sent to %d recipients", sub.edge_id, period.first, len(sub.recipients)
         )
-        await self._store.put(
+        await self._store.update(
             dataclasses.replace(
                 self._next(sub, period),
                 status=MailStatus.SCHEDULED,
@@ -180,7 +180,7 @@ class ReportMailer:
                 attempts=attempts,
                 last_error=error,
             )
-            await self._store.put(failed)
+            await self._store.update(failed)
             return
         delay_s = min(self._backoff_s * 2 ** (attempts - 1), self._max_backoff_s)
         log.warning(
@@ -191,7 +191,7 @@ class ReportMailer:
             attempts,
             delay_s,
         )
-        await self._store.put(
+        await self._store.update(
             dataclasses.replace(
                 sub,
                 status=MailStatus.RETRYING,

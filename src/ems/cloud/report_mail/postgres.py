@@ -41,6 +41,12 @@ _UPSERT = (
     + ", ".join(f"{c.strip()} = EXCLUDED.{c.strip()}" for c in COLUMNS.split(",")[1:])
 )
 
+_UPDATE = (
+    "UPDATE report_subscriptions SET "
+    + ", ".join(f"{c.strip()} = ${i}" for i, c in enumerate(COLUMNS.split(",")[1:], start=2))
+    + " WHERE subscription_id = $1"
+)
+
 
 class PostgresSubscriptionStore:
     def __init__(self, dsn: str) -> None:
@@ -69,6 +75,10 @@ class PostgresSubscriptionStore:
 
     async def put(self, sub: Subscription) -> None:
         await self._require_pool().execute(_UPSERT, *subscription_row(sub))
+
+    async def update(self, sub: Subscription) -> bool:
+        status = await self._require_pool().execute(_UPDATE, *subscription_row(sub))
+        return str(status).endswith(" 1")
 
     async def delete(self, subscription_id: str) -> bool:
         status = await self._require_pool().execute(

@@ -41,6 +41,8 @@ COLUMNS = (
     "due, status, attempts, last_error, last_sent_period, last_sent_at"
 )
 
+_SETS = ", ".join(f"{c.strip()} = ?" for c in COLUMNS.split(",")[1:])
+
 
 class SubscriptionStore(Protocol):
     async def start(self) -> None: ...
@@ -48,7 +50,11 @@ class SubscriptionStore(Protocol):
     async def close(self) -> None: ...
 
     async def put(self, sub: Subscription) -> None:
-        """Insert or replace (the scheduler rewrites a row after every attempt)."""
+        """Insert or replace."""
+
+    async def update(self, sub: Subscription) -> bool:
+        """Replace an existing row (after an attempt); ``False`` when it was deleted meanwhile,
+        so an unsubscribe during a send is not undone."""
 
     async def delete(self, subscription_id: str) -> bool:
         """``False`` when there was no such subscription."""
@@ -70,6 +76,9 @@ class SqliteSubscriptionStore(SqliteWorker):
     async def delete(self, subscription_id: str) -> bool:
         return await self._run(self._delete, subscription_id)
 
+    async def update(self, sub: Subscription) -> bool:
+        return await self._run(self._update, sub)
+
     async def all(self) -> list[Subscription]:
         return await self._run(self._all)
 
@@ -85,6 +94,16 @@ class SqliteSubscriptionStore(SqliteWorker):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 subscription_row(s),
             )
+
+    def _update(self, s: Subscription) -> bool:
+        conn = self._db()
+        row = subscription_row(s)
+        with sqlite_transaction(conn, "BEGIN IMMEDIATE"):
+            cur = conn.execute(
+                f"UPDATE report_subscriptions SET {_SETS} WHERE subscription_id = ?",
+                (*row[1:], row[0]),
+            )
+        return cur.rowcount == 1
 
     def _delete(self, subscription_id: str) -> bool:
         conn = self._db()

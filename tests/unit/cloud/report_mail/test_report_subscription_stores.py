@@ -62,7 +62,7 @@ async def test_a_subscription_round_trips_and_survives_a_restart(factory: Factor
             last_sent_period=dt.date(2026, 3, 9),
             last_sent_at_s=1_773_600_000.25,
         )
-        await store.put(retried)
+        assert await store.update(retried) is True
     finally:
         await store.close()
     again = factory()
@@ -78,6 +78,7 @@ async def test_a_subscription_round_trips_and_survives_a_restart(factory: Factor
         assert claimed.due_s == retried.due_s + 600
         assert await again.delete(sub.subscription_id) is True
         assert await again.delete(sub.subscription_id) is False
+        assert await again.update(retried) is False  # an unsubscribe is not undone
         assert sub.subscription_id not in {s.subscription_id for s in await again.all()}
     finally:
         await again.close()
