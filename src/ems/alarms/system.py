@@ -32,6 +32,7 @@ class SystemAlarmKind(StrEnum):
     DEVICE_COMMUNICATION_LOST = "device_communication_lost"  # <device>/CommunicationFailed
     CLOCK_DRIFT = "clock_drift"  # the edge's clock beyond its bound
     TELEMETRY_DROPPED = "telemetry_dropped"  # the edge's buffer dropped frames
+    ENERGY_ANOMALY = "energy_anomaly"  # unusual consumption or generation (ems.reports.anomalies)
 
 
 DEFAULT_SEVERITY: dict[SystemAlarmKind, Severity] = {
@@ -40,6 +41,7 @@ DEFAULT_SEVERITY: dict[SystemAlarmKind, Severity] = {
     SystemAlarmKind.DEVICE_COMMUNICATION_LOST: Severity.HIGH,
     SystemAlarmKind.CLOCK_DRIFT: Severity.MEDIUM,
     SystemAlarmKind.TELEMETRY_DROPPED: Severity.MEDIUM,
+    SystemAlarmKind.ENERGY_ANOMALY: Severity.LOW,
 }
 
 

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.websockets import WebSocket
 
+from ems.clock import RealClock
 from ems.cloud.alarms.wiring import AlarmParts, build_alarms
+from ems.cloud.anomaly_watch import AnomalyWatch
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
@@ -35,6 +37,7 @@ from ems.cloud.records import (
     Recorder,
     command_store,
 )
+from ems.cloud.report_mail.wiring import build_report_mail
 from ems.cloud.reports_api import build_reports_router
 from ems.cloud.settings import CloudSettings
 from ems.cloud.shared import InFlight, Inventories, OfflineQueue, shared_redis
@@ -248,6 +251,13 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
     cluster.listen(revocations.channel, revocations.on_message)
     alarms = build_alarms(settings, redis, hub, cluster, store, inventories)
+    report_sites = _report_sites(settings)
+    report_mail = build_report_mail(settings, store, report_sites)
+    anomaly_watch = (
+        AnomalyWatch(store, store, report_sites, alarms.service, RealClock())
+        if settings.anomaly_alarms
+        else None
+    )
 
     async def verify(token: str) -> Claims:
         claims = await verifier.verify(token)
@@ -264,6 +274,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         await revocations.start()  # after subscribing: nothing published meanwhile is missed
         await dispatcher.start()
         await alarms.start()
+        await report_mail.start()
+        if anomaly_watch is not None:
+            anomaly_watch.start()
         metrics.start()
         # Everything made so far (Django, pydantic schemas, profiles) lives as long
         # as the process: move it out of the collector's sight. A full collection
@@ -274,6 +287,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             yield
         finally:
             await metrics.stop()
+            if anomaly_watch is not None:
+                await anomaly_watch.stop()
+            await report_mail.stop()
             await alarms.stop()
             await dispatcher.stop()
             await revocations.stop()
@@ -361,7 +377,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)
     )
 
-    app.include_router(build_reports_router(store, verify, _report_sites(settings)))
+    # Before the energy route: "/subscriptions" is a path of its own, not a report kind.
+    app.include_router(report_mail.router(verify))
+    app.include_router(build_reports_router(store, verify, report_sites))
     app.include_router(alarms.router(verify))
     app.include_router(build_energy_router(store, verify))
     app.include_router(

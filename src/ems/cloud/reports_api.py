@@ -9,6 +9,7 @@ reach the cloud.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -87,14 +88,7 @@ def build_reports_router(
             raise HTTPException(404, f"no edge {edge_id!r}")
         site = sites.get(edge_id) or ReportSite(edge_id, _UTC, None, None, None, None)
         if threshold_w is not None:
-            site = ReportSite(
-                site.name,
-                site.timezone,
-                site.tariff,
-                site.carbon_g_per_kwh,
-                site.carbon_source,
-                threshold_w,
-            )
+            site = dataclasses.replace(site, baseline_threshold_w=threshold_w)
         report = await build_report(store, edge_id, Period.of(period, start, site.timezone), site)
         name = f"energy-{edge_id}-{period.value}-{start.isoformat()}"
         if format is ReportFormat.CSV:
@@ -109,6 +103,9 @@ def build_reports_router(
                 media_type="application/pdf",
                 headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
             )
-        return Response(json.dumps(report.data), media_type="application/json")
+        # The chart rows too, so a dashboard draws the same bars as the PDF.
+        return Response(
+            json.dumps({**report.data, "chart": report.chart}), media_type="application/json"
+        )
 
     return router

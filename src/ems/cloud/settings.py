@@ -114,6 +114,21 @@ class CloudSettings(BaseSettings):
         description="YAML of each edge's time zone, tariff and carbon factors for reports "
         "(ems.reports.site); edges not in it are reported in UTC without cost",
     )
+    report_mail: bool = Field(
+        default=True,
+        description="Send subscribed reports from this process (needs EMS_SMTP_URL; the "
+        "processes of a cluster claim each send)",
+    )
+    report_mail_delay_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="A subscribed report goes out this long after its local period end [s]",
+    )
+    anomaly_alarms: bool = Field(
+        default=False,
+        description="Check every edge's last hour for unusual consumption or generation and "
+        "raise the energy_anomaly alarm (one process of a cluster)",
+    )
     telemetry_batch_rows: int = Field(default=5000, gt=0)
     telemetry_batch_delay_s: float = Field(default=0.2, gt=0)
     telemetry_write_concurrency: int = Field(

@@ -2,7 +2,8 @@
 
 Page 1 states the site, the period, its time zone and the units, then the
 energy, cost, savings and carbon figures and the energy chart; page 2 the peak
-demand intervals. Text is real text (not pictures), so it can be searched and
+demand intervals, then power quality, battery health and anomalies (each only
+when the report has it). Text is real text (not pictures), so it can be searched and
 extracted.
 """
 
@@ -36,6 +37,7 @@ from ems.reports.energy import EnergyReport
 __all__ = ["render_pdf"]
 
 _STYLES = getSampleStyleSheet()
+_MAX_ANOMALY_ROWS = 20
 _TABLE = TableStyle(
     [
         ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
@@ -97,6 +99,7 @@ def render_pdf(report: EnergyReport, site_name: str | None = None) -> bytes:
             ),
             _table(["Quarter hour (local)", "Import W", "Demand charge"], rows),
         ]
+    story += _quality_tables(data)
     doc.build(story)
     return buffer.getvalue()
 
@@ -169,6 +172,84 @@ def _money_tables(data: dict[str, Any]) -> list[Any]:
             ),
         ]
     return out
+
+
+def _quality_tables(data: dict[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    pq = data.get("power_quality")
+    if pq is not None:
+        rows = []
+        for kind, unit in (("voltage", "V"), ("frequency", "Hz"), ("harmonics", "%")):
+            for ch in pq[kind]["channels"]:
+                rows.append(
+                    [
+                        ch["channel"],
+                        str(ch["minutes_measured"]),
+                        str(ch["minutes_outside"]),
+                        _opt(ch["worst_low"], unit),
+                        _opt(ch["worst_high"], unit),
+                    ]
+                )
+        volts = pq["voltage"]
+        out += [
+            Paragraph("Power quality (EN 50160)", _STYLES["Heading2"]),
+            Paragraph(
+                f"Limits: {volts['low_limit_v']:.1f}-{volts['high_limit_v']:.1f} V "
+                f"(nominal {volts['nominal_v']:g} V ±10 %), "
+                f"{pq['frequency']['low_limit_hz']:g}-{pq['frequency']['high_limit_hz']:g} Hz. "
+                "A minute counts as outside when its mean is outside; worst values are "
+                f"single samples. {pq['harmonics']['note'] or ''}",
+                _STYLES["Normal"],
+            ),
+            _table(["Channel", "Minutes measured", "Minutes outside", "Lowest", "Highest"], rows),
+        ]
+    battery = data.get("battery_health")
+    if battery is not None:
+        rul = battery["remaining_useful_life"]
+        out += [
+            Paragraph("Battery health", _STYLES["Heading2"]),
+            _table(
+                ["Battery", ""],
+                [
+                    ["Throughput kWh", f"{battery['throughput_kwh']:.1f}"],
+                    ["Equivalent full cycles", f"{battery['equivalent_full_cycles']:.2f}"],
+                    ["SOH %", _opt(battery["soh_pct"], "")],
+                    ["SOH source", battery["soh_source"]],
+                    [
+                        f"Remaining life to {rul['eol_soh_pct']:g} % SOH (years)",
+                        _opt(rul["years"], ""),
+                    ],
+                ],
+            ),
+            Paragraph(
+                f"Assumes {rul['rated_cycles_to_eol']:g} cycles to end of life; "
+                f"{rul['assumptions']}.",
+                _STYLES["Normal"],
+            ),
+        ]
+    anomalies = data.get("anomalies")
+    if anomalies is not None:
+        listed = anomalies["anomalies"]
+        out.append(Paragraph(f"Anomalies ({len(listed)})", _STYLES["Heading2"]))
+        if listed:
+            rows = [
+                [
+                    a["start_local"][:16].replace("T", " "),
+                    a["channel"],
+                    f"{a['mean_w']:.0f}",
+                    f"{a['expected_w']:.0f}",
+                ]
+                for a in listed[:_MAX_ANOMALY_ROWS]
+            ]
+            out.append(_table(["Hour (local)", "Channel", "Mean W", "Usual W"], rows))
+        else:
+            skipped = "; ".join(f"{k}: {v}" for k, v in anomalies["skipped"].items())
+            out.append(Paragraph("None found. " + skipped, _STYLES["Normal"]))
+    return out
+
+
+def _opt(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.2f}{(' ' + unit) if unit else ''}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> Table:

@@ -10,6 +10,12 @@ So ``ems report`` reads the edge YAML itself, and the cloud reads a sites file
       tariff: {currency: EUR, import: {price_per_kwh: 0.30}, export: {price_per_kwh: 0.08}}
       carbon: {g_per_kwh: 380}          # or {csv: grid_mix.csv, column: g_per_kwh}
       baseline_threshold_w: 5000        # optional
+      power_quality: {nominal_voltage_v: 230, voltage_channels: [grid/Voltage]}  # optional
+      battery: {capacity_wh: 10000, soh_channel: battery/SohEstimate}            # optional
+
+Power quality is reported for every site (defaults: 230 V, ``grid/Voltage`` and
+``grid/Frequency``); battery health only for a site with a ``battery`` entry,
+whose nominal capacity it needs.
 
 An edge without an entry is reported in UTC, without cost or carbon.
 Relative CSV paths are relative to the file's folder.
@@ -17,6 +23,7 @@ Relative CSV paths are relative to the file's folder.
 
 from __future__ import annotations
 
+import dataclasses
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +34,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ems.errors import ConfigError
+from ems.reports.battery_health import BatteryHealthConfig
+from ems.reports.power_quality import PowerQualityConfig
 from ems.tariff import Tariff, TariffConfig
 from ems.timeseries import read_csv_series, resolve_path
 
@@ -34,6 +43,9 @@ __all__ = ["CarbonConfig", "ReportSite", "SiteEntry", "load_sites_file"]
 
 #: gCO2 per kWh of grid energy at a UTC epoch second.
 CarbonAt = Callable[[float], float]
+
+
+_DEFAULT_POWER_QUALITY = PowerQualityConfig()
 
 
 class _Strict(BaseModel):
@@ -62,6 +74,8 @@ class SiteEntry(_Strict):
     tariff: TariffConfig | None = None
     carbon: CarbonConfig | None = None
     baseline_threshold_w: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    power_quality: PowerQualityConfig = PowerQualityConfig()
+    battery: BatteryHealthConfig | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -83,6 +97,8 @@ class ReportSite:
     carbon_g_per_kwh: CarbonAt | None
     carbon_source: str | None  # "constant 380 g/kWh" or the CSV's file name
     baseline_threshold_w: float | None
+    power_quality: PowerQualityConfig = _DEFAULT_POWER_QUALITY
+    battery: BatteryHealthConfig | None = None
 
     @classmethod
     def build(cls, name: str, entry: SiteEntry, base_dir: Path | str) -> ReportSite:
@@ -103,6 +119,8 @@ class ReportSite:
             carbon,
             source,
             entry.baseline_threshold_w,
+            entry.power_quality,
+            entry.battery,
         )
 
     def with_overrides(
@@ -115,7 +133,9 @@ class ReportSite:
         threshold = (
             self.baseline_threshold_w if baseline_threshold_w is None else baseline_threshold_w
         )
-        return ReportSite(self.name, self.timezone, self.tariff, at, source, threshold)
+        return dataclasses.replace(
+            self, carbon_g_per_kwh=at, carbon_source=source, baseline_threshold_w=threshold
+        )
 
 
 def _carbon(

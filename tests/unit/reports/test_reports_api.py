@@ -86,9 +86,11 @@ async def test_json_csv_and_pdf(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
-    lines = r.text.splitlines()
+    table, *sections = r.text.split("\n\n")
+    lines = table.splitlines()
     assert len(lines) == 1 + 24 + 1
     assert lines[1].startswith("2026-03-01T00:00:00+01:00,")
+    assert [s.split(",", 1)[0] for s in sections] == ["power_quality", "anomalies"]
 
     r = await client.get(URL, params={**QUERY, "format": "pdf"}, headers=GRANTED)
     assert r.status_code == 200

@@ -160,6 +160,17 @@ class AlarmService:
         if event is not None:
             self._queue([event])
 
+    def energy_anomaly(self, edge_id: str, found: bool, score: float | None = None) -> None:
+        """``energy_anomaly`` while the last hour checked was unusual (see
+        :class:`ems.cloud.anomaly_watch.AnomalyWatch`); ``score`` its isolation score."""
+        kind = SystemAlarmKind.ENERGY_ANOMALY
+        if found:
+            event = self.book.raise_system(kind, edge_id, value=score)
+        else:
+            event = self.book.clear_system(kind, edge_id, value=score)
+        if event is not None:
+            self._queue([event])
+
     def edge_attached(self, edge_id: str) -> None:
         """The edge connected here: take its stored alarms (it may come from another process)."""
         self._spawn(self._restore_edge(edge_id))

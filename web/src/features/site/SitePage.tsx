@@ -64,6 +64,7 @@ export function SitePage({ edgeId }: { edgeId: string }) {
         {lastSeen && (
           <span className="muted small">last seen {new Date(lastSeen).toLocaleString("en-GB")}</span>
         )}
+        <Link href={`/reports/?id=${encodeURIComponent(edgeId)}`}>Reports</Link>
       </div>
       <nav className="field-row small" aria-label={`Pages of ${edgeId}`} data-testid="site-links">
         <Link href={`/energy/?id=${encodeURIComponent(edgeId)}`}>Energy</Link>
