@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ems.audit import AuditTrail
@@ -26,7 +26,13 @@ from ems.errors import ConfigError, TemplateError
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.tariff import Tariff
 
-__all__ = ["EdgeRuntime", "declare_device_channels"]
+__all__ = [
+    "EdgeRuntime",
+    "build_controllers",
+    "build_tariff",
+    "build_virtual_meters",
+    "declare_device_channels",
+]
 
 
 def declare_device_channels(store: ChannelStore, devices: Mapping[str, DeviceProfile]) -> None:
@@ -78,11 +84,7 @@ class EdgeRuntime:
         self.simulators = self._build_simulators(site)
         drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
-        self.tariff = (
-            None
-            if config.tariff is None
-            else Tariff.from_config(config.tariff, config.site.timezone, config.config_dir)
-        )
+        self.tariff = build_tariff(config)
         self.host = SimulationHost(
             self.store,
             clock,
@@ -164,25 +166,10 @@ class EdgeRuntime:
         return drivers
 
     def _build_controllers(self) -> list[Controller]:
-        controllers: list[Controller] = []
-        site = ControllerSite(self.config.site.timezone, self.config.config_dir)
-        for i, ctrl in enumerate(self.config.controllers):
-            cls = CONTROLLERS.get(ctrl.type)
-            params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
-            try:
-                controllers.append(cls.create(ctrl.id, ctrl.priority, params, self.devices, site))
-            except ValueError as exc:  # a parameter that does not fit this site's devices
-                raise ConfigError(f"controllers[{i}].params.{exc}") from None
-        return controllers
+        return build_controllers(self.config, self.devices)
 
     def _build_virtual_meters(self) -> VirtualMeters:
-        """Checked again here: these profiles may not be the built-in ones the config saw."""
-        plans = plan_meters(
-            self.config.virtual_meters,
-            site_channels(self.devices),
-            {c.id for c in self.controllers},
-        )
-        return VirtualMeters(plans)
+        return build_virtual_meters(self.config, self.devices, self.controllers)
 
     async def prepare(self) -> None:
         """Give every device its first values (once); :meth:`run` does it if not done yet.
@@ -213,3 +200,32 @@ class EdgeRuntime:
         finally:
             self.drivers.stop()
             self.host.stop()
+
+
+def build_controllers(config: EdgeConfig, devices: Mapping[str, DeviceProfile]) -> list[Controller]:
+    """The config's controllers for these devices; a misfit parameter is a ConfigError."""
+    controllers: list[Controller] = []
+    site = ControllerSite(config.site.timezone, config.config_dir)
+    for i, ctrl in enumerate(config.controllers):
+        cls = CONTROLLERS.get(ctrl.type)
+        params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
+        try:
+            controllers.append(cls.create(ctrl.id, ctrl.priority, params, devices, site))
+        except ValueError as exc:  # a parameter that does not fit this site's devices
+            raise ConfigError(f"controllers[{i}].params.{exc}") from None
+    return controllers
+
+
+def build_virtual_meters(
+    config: EdgeConfig, devices: Mapping[str, DeviceProfile], controllers: Sequence[Controller]
+) -> VirtualMeters:
+    """Checked again here: these profiles may not be the built-in ones the config saw."""
+    plans = plan_meters(config.virtual_meters, site_channels(devices), {c.id for c in controllers})
+    return VirtualMeters(plans)
+
+
+def build_tariff(config: EdgeConfig) -> Tariff | None:
+    """What energy costs here (None without a ``tariff:`` block); price files are read now."""
+    if config.tariff is None:
+        return None
+    return Tariff.from_config(config.tariff, config.site.timezone, config.config_dir)
