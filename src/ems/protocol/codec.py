@@ -34,6 +34,7 @@ from ems.protocol.frames import (
     UiAuth,
     UiAuthOk,
     UiCommand,
+    UiConfigStatus,
     UiSubscribe,
     UiTelemetry,
     UiUnsubscribe,
@@ -190,6 +191,6 @@ CLOUD_TO_EDGE: Decoder[
     EdgeAuthOk | CloudToEdgeCommand | TelemetryAck | ErrorFrame | ClockPong | EdgeConfigPush
 ] = Decoder(EdgeAuthOk, CloudToEdgeCommand, TelemetryAck, ErrorFrame, ClockPong, EdgeConfigPush)
 #: What the cloud sends a dashboard.
-CLOUD_TO_UI: Decoder[UiAuthOk | UiTelemetry | EdgeStatus | UiAck | UiAlarm | ErrorFrame] = Decoder(
-    UiAuthOk, UiTelemetry, EdgeStatus, UiAck, UiAlarm, ErrorFrame
-)
+CLOUD_TO_UI: Decoder[
+    UiAuthOk | UiTelemetry | EdgeStatus | UiAck | UiAlarm | UiConfigStatus | ErrorFrame
+] = Decoder(UiAuthOk, UiTelemetry, EdgeStatus, UiAck, UiAlarm, UiConfigStatus, ErrorFrame)

@@ -64,6 +64,7 @@ __all__ = [
     "UiAuth",
     "UiAuthOk",
     "UiCommand",
+    "UiConfigStatus",
     "UiSubscribe",
     "UiTelemetry",
     "UiUnsubscribe",
@@ -184,6 +185,19 @@ class UiAlarm(Frame):
     state: Literal["active_unacked", "active_acked", "cleared_unacked", "cleared", "shelved"]
     severity: Literal["critical", "high", "medium", "low"]
     value: StrictBool | StrictInt | float | None
+    at: Timestamp
+
+
+class UiConfigStatus(Frame):
+    """cloud → dashboard: what became of a config version of an edge the dashboard
+    subscribed to (``stored``, ``pushed``, ``applied``, ``rejected`` with the edge's reason)."""
+
+    type: Literal["config_status"] = "config_status"
+    edge_id: EdgeId
+    version: Annotated[StrictInt, Field(ge=1)]
+    status: Literal["stored", "pushed", "applied", "rejected"]
+    reason: Reason | None = None
+    detail: Detail = None
     at: Timestamp
 
 
