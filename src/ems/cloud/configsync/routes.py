@@ -14,9 +14,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import yaml
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ems.cloud.api import bearer_auth, no_unknown_query_params
 from ems.cloud.auth.jwt import Claims
@@ -32,9 +33,24 @@ _FIELD = re.compile(r"^(?:config: )?([A-Za-z_][\w\[\].]*): ")
 
 
 class ConfigBody(BaseModel):
+    """The raw ``yaml`` text, or the ``document`` (the YAML as JSON, as the dashboard's
+    form edits it, stored as YAML text): exactly one of them."""
+
     model_config = ConfigDict(extra="forbid")
-    yaml: Annotated[str, Field(max_length=MAX_YAML_CHARS + 1)]
+    yaml: Annotated[str, Field(max_length=MAX_YAML_CHARS + 1)] | None = None
+    document: dict[str, Any] | None = None
     comment: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ConfigBody:
+        if (self.yaml is None) == (self.document is None):
+            raise ValueError("give either yaml or document")
+        return self
+
+    def text(self) -> str:
+        if self.yaml is not None:
+            return self.yaml
+        return yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True)
 
 
 class RollbackBody(BaseModel):
@@ -81,9 +97,13 @@ def build_config_router(
             return refused
         history = await sync.store.history(edge_id, limit)
         applied = next((v.version for v in history if v.status == "applied"), None)
+        current = None
+        if history:
+            current = history[0].to_api()
+            current["document"] = yaml.safe_load(history[0].yaml)  # what the form edits
         return {
             "edge_id": edge_id,
-            "current": history[0].to_api() if history else None,
+            "current": current,
             "applied": applied,
             "history": [v.to_api(with_yaml=False) for v in history],
         }
@@ -115,7 +135,7 @@ def build_config_router(
         if refused is not None:
             return refused
         try:
-            stored = await sync.put(edge_id, body.yaml, user.username, body.comment)
+            stored = await sync.put(edge_id, body.text(), user.username, body.comment)
         except ConfigRefused as exc:
             return _refused(exc)
         return JSONResponse(stored.to_api(), status_code=201)

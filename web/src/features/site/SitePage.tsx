@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { env } from "@/config/env";
 import { useNow } from "@/components/useNow";
@@ -62,6 +63,11 @@ export function SitePage({ edgeId }: { edgeId: string }) {
         {online !== null && <EdgeStateBadge state={edgeState(online, stale)} testId="site-online" />}
         {lastSeen && (
           <span className="muted small">last seen {new Date(lastSeen).toLocaleString("en-GB")}</span>
+        )}
+        {session?.role === "admin" && (
+          <Link href={`/config/?id=${encodeURIComponent(edgeId)}`} data-testid="site-config-link">
+            Configuration
+          </Link>
         )}
       </div>
       {edge === null && <p className="badge badge-warn">This site has not reported its devices; showing the usual ones.</p>}
