@@ -3,6 +3,7 @@ what a refusal leaves behind."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -72,9 +73,11 @@ async def test_versions_count_up_and_keep_their_fate(store: ConfigStore) -> None
 class FakePeer:
     def __init__(self) -> None:
         self.frames: list[BaseModel] = []
+        self.got = asyncio.Event()
 
     def send(self, frame: BaseModel, droppable: bool = False) -> bool:
         self.frames.append(frame)
+        self.got.set()
         return True
 
 
@@ -145,5 +148,50 @@ async def test_pushed_when_online_again_when_behind_never_after_a_rejection(
         assert back is not None and (back.version, back.rollback_of) == (3, 1)
         assert [f.version for f in peer.frames] == [1, 2, 3]  # type: ignore[attr-defined]
         assert await sync.rollback("site-1", 42, "ada", None) is None
+    finally:
+        await store.close()
+
+
+class FakeBus:
+    """Every process's listeners of a channel, called as Redis would (bytes, on the loop)."""
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, list[Any]] = {}
+
+    def publish(self, channel: str, data: str) -> None:
+        for listener in self.listeners.get(channel, []):
+            listener(data.encode())
+
+
+class FakeCluster:
+    def __init__(self, bus: FakeBus, hub: Hub) -> None:
+        self.bus = bus
+        self._hub = hub
+
+    def listen(self, channel: str, handler: Any) -> None:
+        self.bus.listeners.setdefault(channel, []).append(handler)
+
+    def to_subscribers(self, edge_id: str, kind: str, frame_text: str) -> None:
+        pass
+
+
+@pytest.mark.asyncio
+async def test_a_version_stored_on_one_process_reaches_the_edge_held_by_another(
+    tmp_path: Path,
+) -> None:
+    store = SqliteConfigStore(tmp_path / "c.sqlite3")  # the shared database
+    await store.start()
+    try:
+        bus = FakeBus()
+        here, there = Hub(), Hub()
+        api_process = ConfigSync(store, here, FakeCluster(bus, here))  # type: ignore[arg-type]
+        edge_process = ConfigSync(store, there, FakeCluster(bus, there))  # type: ignore[arg-type]
+        api_process.listen()
+        edge_process.listen()
+        peer = online(there, "site-1")
+        await api_process.put("site-1", demo(250), "ada", None)
+        await asyncio.wait_for(peer.got.wait(), 5)  # the holder pushes from a task of its own
+        [push] = peer.frames
+        assert isinstance(push, EdgeConfigPush) and push.version == 1
     finally:
         await store.close()
