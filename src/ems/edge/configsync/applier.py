@@ -7,7 +7,9 @@ on the event loop, which also runs the cycle, so it falls between two cycles
 and control never pauses (no cycle is skipped). A config that changes
 anything else (devices, cycle period, site, link settings...) is refused with
 ``restart_required``: those parts own threads and sockets that cannot be
-swapped within one cycle; the operator restarts the edge with it.
+swapped within one cycle; the operator restarts the edge with it. Such a
+config is still built first (devices and drivers made, not started), so a
+device that cannot be made is ``build_failed`` with its reason.
 
 What survives a swap: the channel store and its values, the telemetry buffer
 and the cloud link (untouched), and each controller's durable state (the
@@ -33,6 +35,7 @@ from ems.edge.controllers.base import Controller
 from ems.edge.runtime import EdgeRuntime, build_controllers, build_tariff, build_virtual_meters
 from ems.edge.virtual_meters import VirtualMeters
 from ems.errors import EmsError
+from ems.profiles import builtin_profiles
 from ems.protocol import EdgeConfigAck, EdgeConfigPush
 from ems.tariff import Tariff
 
@@ -93,6 +96,12 @@ class ConfigApplier:
             )
         changed = _changed_sections(current, config) - LIVE_SECTIONS
         if changed:
+            try:
+                # Built (not started) as a restart would: a device that cannot be made
+                # says so now, rather than after the restart.
+                await asyncio.to_thread(self._trial, config)
+            except (EmsError, ValueError, OSError) as exc:
+                return _rejected(push, "build_failed", str(exc))
             return _rejected(
                 push,
                 "restart_required",
@@ -115,6 +124,15 @@ class ConfigApplier:
                 log.error("applied config version %d not saved: %s", push.version, exc)
         self._on_applied()
         return EdgeConfigAck(type="config_ack", version=push.version, status="applied")
+
+    def _trial(self, config: EdgeConfig) -> None:
+        runtime = self._runtime
+        # The profiles this edge runs with (maybe the cloud's), the built-in ones for new types.
+        profiles = {
+            **builtin_profiles(),
+            **{d.profile: runtime.devices[d.id] for d in runtime.config.devices},
+        }
+        EdgeRuntime(config, runtime.clock, profiles)
 
     def _build(self, config: EdgeConfig) -> tuple[list[Controller], Tariff | None]:
         return build_controllers(config, self._runtime.devices), build_tariff(config)

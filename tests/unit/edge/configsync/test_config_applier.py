@@ -164,3 +164,19 @@ def test_start_rule_applied_config_wins_unless_the_file_is_newer(tmp_path: Path)
     config, version, source = choose_start_config(local, state)
     assert version is None and "local file" in source
     assert config.controllers[0].params["target_grid_w"] == 0
+
+
+def test_a_device_that_cannot_be_made_is_named_before_any_restart(tmp_path: Path) -> None:
+    _, applier = start(tmp_path)
+    doc = document()
+    doc["devices"].append(
+        {
+            "id": "battery_2",
+            "profile": "battery",
+            "driver": "modbus_tcp",
+            "params": {"host": "127.0.0.1", "port": 5020, "template": "no_such_template"},
+        }
+    )
+    ack = push(applier, 1, doc)
+    assert (ack.status, ack.reason) == ("rejected", "build_failed")
+    assert ack.detail is not None and "devices[3].params.template" in ack.detail
