@@ -46,6 +46,20 @@ def config_text(target_grid_w: float, **sc_params: Any) -> str:
     return yaml.safe_dump(doc)
 
 
+def with_broken_device() -> str:
+    """A real device whose driver cannot be made on the edge (no such Modbus template)."""
+    doc = yaml.safe_load(config_text(300))
+    doc["devices"].append(
+        {
+            "id": "battery_2",
+            "profile": "battery",
+            "driver": "modbus_tcp",
+            "params": {"host": "127.0.0.1", "port": 5020, "template": "no_such_template"},
+        }
+    )
+    return yaml.safe_dump(doc)
+
+
 def api(site: CloudSite, method: str, path: str, user: str = "ada", **kw: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {site.token(user)}"}
     return httpx.request(method, site.http(path), headers=headers, timeout=10, **kw)
@@ -103,10 +117,18 @@ async def test_pushed_applied_rejected_offline_and_rolled_back(site: CloudSite) 
         assert (rejected["status"], rejected["reason"]) == ("rejected", "build_failed")
         assert "battery_9" in rejected["detail"]
         await target_reported(ws, 300)  # version 1 still runs
+
+        r = api(site, "PUT", "/api/edges/site-1/config", json={"yaml": with_broken_device()})
+        assert r.status_code == 201
+        rejected = await verdict(ws, 3)
+        assert (rejected["status"], rejected["reason"]) == ("rejected", "build_failed")
+        assert "devices[4].params.template" in rejected["detail"]
+        await target_reported(ws, 300)
     finally:
         await ws.close()
     listing = api(site, "GET", "/api/edges/site-1/config").json()
     assert [(v["version"], v["status"]) for v in listing["history"]] == [
+        (3, "rejected"),
         (2, "rejected"),
         (1, "applied"),
     ]
@@ -115,17 +137,17 @@ async def test_pushed_applied_rejected_offline_and_rolled_back(site: CloudSite) 
     site.edges["site-1"].stop()
     r = api(site, "PUT", "/api/edges/site-1/config", json={"yaml": config_text(150)})
     assert r.status_code == 201 and r.json()["status"] == "stored", "nobody to push it to"
-    site.start_edge("site-1")  # starts from version 1 (persisted), reports it, gets 3
+    site.start_edge("site-1")  # starts from version 1 (persisted), reports it, gets 4
     ws = await watch(site)
     try:
         await target_reported(ws, 150)
         r = api(site, "POST", "/api/edges/site-1/config/rollback", json={"version": 1})
         assert r.status_code == 201, r.text
-        assert (r.json()["version"], r.json()["rollback_of"]) == (4, 1)
-        assert (await verdict(ws, 4))["status"] == "applied"
+        assert (r.json()["version"], r.json()["rollback_of"]) == (5, 1)
+        assert (await verdict(ws, 5))["status"] == "applied"
         await target_reported(ws, 300)
     finally:
         await ws.close()
     listing = api(site, "GET", "/api/edges/site-1/config").json()
-    assert listing["applied"] == 4
-    assert listing["history"][1]["status"] == "applied", "version 3 applied on reconnect"
+    assert listing["applied"] == 5
+    assert listing["history"][1]["status"] == "applied", "version 4 applied on reconnect"
