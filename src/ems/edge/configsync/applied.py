@@ -6,7 +6,9 @@ that file was last modified (its mtime), and names the same ``edge_id``. So an
 edge restarted while the cloud is unreachable runs the latest version the
 cloud pushed, and an operator forces the local file by editing it (or
 ``touch``-ing it): a file newer than the applied version wins. Deleting
-``applied-config.json`` has the same effect.
+``applied-config.json`` has the same effect. The local file wins only until
+the cloud is reached: an edge that runs its file reports no version, and the
+cloud pushes its newest one again (the cloud is the source of truth).
 
 The file is replaced atomically (temporary file, fsync, rename, directory
 fsync): a power cut leaves the old version or the new one, never a torn file.
