@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import zoneinfo
@@ -74,7 +75,15 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     if key_file is None:
         raise EmsError("no API key: give --api-key-file FILE (or cloud.api_key_file)")
     state_dir = _data_dir(args.data_dir) / "edge" / config.edge_id
-    return run_connected(config, url, read_api_key(key_file), state_dir)
+    from ems.edge.config import demo_config_path
+    from ems.edge.configsync import choose_start_config
+
+    # The config the cloud pushed last wins over an older file (ems.edge.configsync.applied).
+    config, config_version, source = choose_start_config(
+        args.config or demo_config_path(), state_dir, config
+    )
+    logging.getLogger("ems.edge").info("edge %s starts from its %s", config.edge_id, source)
+    return run_connected(config, url, read_api_key(key_file), state_dir, config_version)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

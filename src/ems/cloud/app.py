@@ -23,6 +23,8 @@ from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
+from ems.cloud.configsync import ConfigSync, config_store
+from ems.cloud.configsync.routes import build_config_router
 from ems.cloud.cors import DashboardCors
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import EdgeGuard
@@ -77,6 +79,7 @@ class CloudParts:
     metrics: CloudMetrics | None = None
     revocations: Revocations | None = None
     alarms: AlarmParts | None = None
+    config_sync: ConfigSync | None = None
 
 
 def _telemetry_store(settings: CloudSettings) -> PostgresTelemetryStore | SqliteTelemetryStore:
@@ -258,6 +261,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         if settings.anomaly_alarms
         else None
     )
+    config_sync = ConfigSync(config_store(settings.database_url, settings.data_dir), hub, cluster)
+    config_sync.listen()
 
     async def verify(token: str) -> Claims:
         claims = await verifier.verify(token)
@@ -269,6 +274,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await store.start()
         await commands.start()
+        await config_sync.store.start()
         records.start()
         await cluster.start()
         await revocations.start()  # after subscribing: nothing published meanwhile is missed
@@ -298,6 +304,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             await batcher.close()
             await store.close()
             await commands.close()
+            await config_sync.store.close()
             await redis.aclose()
 
     app = FastAPI(
@@ -320,6 +327,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         metrics=metrics,
         revocations=revocations,
         alarms=alarms,
+        config_sync=config_sync,
     )
     app.add_middleware(
         DashboardCors,
@@ -358,6 +366,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             trace=edge_trace.accept,
             on_stored=metrics.on_stored,
             alarms=alarms.service,
+            config_sync=config_sync,
         ),
     )
     app.add_api_websocket_route(
@@ -377,6 +386,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         build_router(hub, store, verify, records=records, cluster=cluster, inventories=inventories)
     )
 
+    app.include_router(build_config_router(config_sync, verify))
     # Before the energy route: "/subscriptions" is a path of its own, not a report kind.
     app.include_router(report_mail.router(verify))
     app.include_router(build_reports_router(store, verify, report_sites))

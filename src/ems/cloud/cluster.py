@@ -173,9 +173,14 @@ class Cluster:
     def alarm(self, edge_id: str, frame_text: str) -> None:
         """An ``alarm`` frame (encoded) for the dashboards subscribed to ``edge_id``,
         here and on every other process (DESIGN 14)."""
+        self.to_subscribers(edge_id, "alarm", frame_text)
+
+    def to_subscribers(self, edge_id: str, kind: str, frame_text: str) -> None:
+        """A frame (encoded) for the dashboards subscribed to ``edge_id``, here and on
+        every other process; ``kind`` labels it on the bus."""
         for ui in self._hub.subscribers.get(edge_id, ()):
             ui.peer.send_text(frame_text)
-        self.bus.publish(self._edge_channel(edge_id), self._wrap("alarm", frame_text))
+        self.bus.publish(self._edge_channel(edge_id), self._wrap(kind, frame_text))
 
     # -- routing ---------------------------------------------------------------------
     def route_command(self, node_id: str, envelope: str, deadline_s: float) -> None:

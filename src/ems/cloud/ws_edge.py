@@ -13,6 +13,7 @@ from typing import Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ems.cloud.cluster import CLOSE_REPLACED, Cluster
+from ems.cloud.configsync import ConfigSync
 from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import CLOSE_RATE_LIMITED, EdgeGuard
 from ems.cloud.frame_size import over_limit
@@ -29,6 +30,7 @@ from ems.protocol import (
     EdgeAudit,
     EdgeAuth,
     EdgeAuthOk,
+    EdgeConfigAck,
     EdgeInventory,
     EdgeTelemetry,
     ErrorFrame,
@@ -84,8 +86,10 @@ class EdgeEndpoint:
         trace: TraceSink | None = None,
         on_stored: Callable[[datetime], None] | None = None,
         alarms: AlarmIngest | None = None,
+        config_sync: ConfigSync | None = None,
     ) -> None:
         self._alarms = alarms
+        self._config_sync = config_sync
         self._trace = trace
         self._guard = guard
         self._told: dict[str, float] = {}  # edge -> when it was last told it is throttled
@@ -223,6 +227,12 @@ class EdgeEndpoint:
                 log.info("edge %s inventory: %s", edge_id, [d.id for d in frame.devices])
                 if self._alarms is not None:
                     self._alarms.inventory(edge_id, [d.id for d in frame.devices])
+                if self._config_sync is not None:
+                    # Behind the newest stored version (it was offline): pushed now.
+                    await self._config_sync.on_inventory(edge_id, frame.config_version)
+            elif isinstance(frame, EdgeConfigAck):
+                if self._config_sync is not None:
+                    await self._config_sync.on_ack(edge_id, frame)
             else:  # a second auth frame
                 session.peer.send(
                     ErrorFrame(code="invalid_payload", detail="already authenticated")

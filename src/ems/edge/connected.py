@@ -12,6 +12,7 @@ import httpx
 
 from ems.clock import Clock, RealClock
 from ems.edge.config import EdgeConfig
+from ems.edge.configsync import APPLIED_CONFIG_FILE, AppliedConfigFile, ConfigApplier
 from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog, read_executions
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.link.client import SEEN_COMMANDS_FILE
@@ -44,9 +45,17 @@ def read_api_key(path: Path) -> str:
 
 
 async def serve_connected(
-    config: EdgeConfig, url: str, api_key: str, state_dir: Path, stop: asyncio.Event
+    config: EdgeConfig,
+    url: str,
+    api_key: str,
+    state_dir: Path,
+    stop: asyncio.Event,
+    config_version: int | None = None,
 ) -> EdgeRuntime:
-    """Run the edge and its cloud link until ``stop`` is set; returns the runtime."""
+    """Run the edge and its cloud link until ``stop`` is set; returns the runtime.
+
+    ``config_version``: the cloud's version of ``config`` (None: a local file); the
+    configs the cloud pushes are applied between cycles and kept in ``state_dir``."""
     async with httpx.AsyncClient() as client:
         profiles, source = await load_profiles_for_start(config, state_dir, client, url=url)
     log.info("edge %s: device profiles from %s", config.edge_id, source)
@@ -69,8 +78,17 @@ async def serve_connected(
         await runtime.prepare()
         seen = open_command_record(state_dir, executions.path, clock)
         try:
+            applier = ConfigApplier(
+                runtime, AppliedConfigFile(state_dir / APPLIED_CONFIG_FILE), config_version
+            )
             link = CloudLink(
-                runtime, url, api_key, state_dir, refresh_profiles=source != "cloud", seen=seen
+                runtime,
+                url,
+                api_key,
+                state_dir,
+                refresh_profiles=source != "cloud",
+                seen=seen,
+                config=applier,
             )
         except BaseException:
             seen.close()  # the link owns it only once built
@@ -131,7 +149,9 @@ def add_edge_log_file(config: EdgeConfig, state_dir: Path) -> Path | None:
     return path
 
 
-def run_connected(config: EdgeConfig, url: str, api_key: str, state_dir: Path) -> int:
+def run_connected(
+    config: EdgeConfig, url: str, api_key: str, state_dir: Path, config_version: int | None = None
+) -> int:
     path = add_edge_log_file(config, state_dir)
     if path is not None:
         log.info("edge %s logs to %s", config.edge_id, path)
@@ -142,7 +162,7 @@ def run_connected(config: EdgeConfig, url: str, api_key: str, state_dir: Path) -
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info("edge %s connecting to %s; Ctrl-C stops it", config.edge_id, url)
-        runtime = await serve_connected(config, url, api_key, state_dir, stop)
+        runtime = await serve_connected(config, url, api_key, state_dir, stop, config_version)
         stats = runtime.cycle.stats
         log.info(
             "edge %s stopped after %d cycles, %d overruns",

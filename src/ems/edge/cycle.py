@@ -111,9 +111,6 @@ class EdgeCycle:
             raise ValueError("period_s must be positive")
         self._store = store
         self._clock = clock
-        # Stable: equal priorities keep their configured order.
-        self.controllers = sorted(controllers, key=lambda c: c.priority)
-        self._served = {id(c): tuple(c.request_channels()) for c in self.controllers}
         self._devices = devices
         self.period_s = period_s
         self._margin_s = deadline_margin_s
@@ -133,30 +130,7 @@ class EdgeCycle:
             for ch in profile.channels_of(Category.OUTPUT)
         }
         self._output_addresses = frozenset(self._defaults)
-        # Controllers' own status channels (``<controller id>/State``: what it does and why).
-        self._status: dict[int, frozenset[str]] = {}
-        for c in self.controllers:
-            addresses = set()
-            for name, unit in c.status_channels().items():
-                store.declare(f"{c.id}/{name}", Category.INPUT, unit)
-                addresses.add(f"{c.id}/{name}")
-            self._status[id(c)] = frozenset(addresses)
-        # Request channel -> (device, action): what an executed command was applied to.
-        self._routes = {
-            action.request_address(device): (device, action.name)
-            for device, profile in devices.items()
-            for action in profile.actions.values()
-        }
-        # set_controller: request channel -> controller, and the parameters it shows.
-        self._settable = {
-            settings_request_address(c.id): c for c in self.controllers if c.settable_params
-        }
-        for address, c in self._settable.items():
-            store.declare(address, Category.REQUEST)
-            store.declare(settings_ack_address(c.id), Category.ACK)
-            self._routes[address] = (c.id, SET_CONTROLLER)
-            for name, spec in zip(c.settable_params, _units(c), strict=True):
-                store.declare(f"{c.id}/{status_name(name)}", Category.INPUT, spec)
+        self._install_controllers(controllers)
         self._executions = executions
         self._state = state
         self._writer = device_writer
@@ -167,6 +141,50 @@ class EdgeCycle:
         #: and what it wrote: one consistent row of the site, whatever the devices' own
         #: threads published since (``ems edge --standalone --out`` records it).
         self.last_view: Snapshot | None = None
+
+    def _install_controllers(self, controllers: Sequence[Controller]) -> None:
+        """Take ``controllers`` as this cycle's: their status, request and settings channels."""
+        # Stable: equal priorities keep their configured order.
+        self.controllers = sorted(controllers, key=lambda c: c.priority)
+        self._served = {id(c): tuple(c.request_channels()) for c in self.controllers}
+        store = self._store
+        # Request channel -> (device, action): what an executed command was applied to.
+        self._routes = {
+            action.request_address(device): (device, action.name)
+            for device, profile in self._devices.items()
+            for action in profile.actions.values()
+        }
+        # Controllers' own status channels (``<controller id>/State``: what it does and why).
+        self._status: dict[int, frozenset[str]] = {}
+        for c in self.controllers:
+            addresses = set()
+            for name, unit in c.status_channels().items():
+                store.declare(f"{c.id}/{name}", Category.INPUT, unit)
+                addresses.add(f"{c.id}/{name}")
+            self._status[id(c)] = frozenset(addresses)
+        # set_controller: request channel -> controller, and the parameters it shows.
+        self._settable = {
+            settings_request_address(c.id): c for c in self.controllers if c.settable_params
+        }
+        for address, c in self._settable.items():
+            store.declare(address, Category.REQUEST)
+            store.declare(settings_ack_address(c.id), Category.ACK)
+            self._routes[address] = (c.id, SET_CONTROLLER)
+            for name, spec in zip(c.settable_params, _units(c), strict=True):
+                store.declare(f"{c.id}/{status_name(name)}", Category.INPUT, spec)
+
+    def replace_controllers(
+        self, controllers: Sequence[Controller], virtual_meters: VirtualMeters
+    ) -> None:
+        """Run ``controllers`` and ``virtual_meters`` from the next cycle on (a pushed
+        config, :mod:`ems.edge.configsync`).
+
+        Called on the event loop, which runs :meth:`run_once` too, so the swap falls between
+        two cycles: no cycle ever sees half of the old set and half of the new one.
+        """
+        virtual_meters.declare(self._store)
+        self._virtual = virtual_meters
+        self._install_controllers(controllers)
 
     # -- one cycle -------------------------------------------------------
     def publish_computed(self) -> None:

@@ -86,6 +86,10 @@ class RequestWriter:
         # The cloud's deadline is in the cloud's time: converted with the measured offset.
         self._sync = clock_sync or ClockSync()
 
+    def replace_controllers(self, controllers: Sequence[Controller]) -> None:
+        """The controllers ``set_controller`` may address from now on (a pushed config)."""
+        self._settable = {c.id: c for c in controllers if c.settable_params}
+
     def submit(self, command: CommandRequest) -> Verdict:
         """Validate lightly (device, action, deadline) and write the request channel."""
         verdict = self._submit(command)

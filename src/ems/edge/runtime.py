@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ems.audit import AuditTrail
@@ -26,7 +26,13 @@ from ems.errors import ConfigError, TemplateError
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.tariff import Tariff
 
-__all__ = ["EdgeRuntime", "declare_device_channels"]
+__all__ = [
+    "EdgeRuntime",
+    "build_controllers",
+    "build_tariff",
+    "build_virtual_meters",
+    "declare_device_channels",
+]
 
 
 def declare_device_channels(store: ChannelStore, devices: Mapping[str, DeviceProfile]) -> None:
@@ -81,11 +87,7 @@ class EdgeRuntime:
         self.simulators = self._build_simulators(site)
         drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
-        self.tariff = (
-            None
-            if config.tariff is None
-            else Tariff.from_config(config.tariff, config.site.timezone, config.config_dir)
-        )
+        self.tariff = build_tariff(config)
         self.host = SimulationHost(
             self.store,
             clock,
@@ -104,7 +106,8 @@ class EdgeRuntime:
         #: Real devices, each polled on its own thread; the cycle writes through it. Their
         #: polls go through the simulation host, which closes a simulated grid over them.
         self.drivers = DriverHost(self.store, clock, drivers, self.host.publish_measured)
-        self._inline_work = inline_work
+        #: Controllers do their slow work inline (``ems simulate``), not on threads.
+        self.inline_work = inline_work
         self.controllers = self._build_controllers()
         #: The YAML's computed channels (``<id>/Value``), checked against these devices.
         self.virtual_meters = self._build_virtual_meters()
@@ -168,30 +171,10 @@ class EdgeRuntime:
         return drivers
 
     def _build_controllers(self) -> list[Controller]:
-        controllers: list[Controller] = []
-        site = ControllerSite(
-            self.config.site.timezone,
-            self.config.config_dir,
-            tariff=self.tariff,
-            inline_work=self._inline_work,
-        )
-        for i, ctrl in enumerate(self.config.controllers):
-            cls = CONTROLLERS.get(ctrl.type)
-            params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
-            try:
-                controllers.append(cls.create(ctrl.id, ctrl.priority, params, self.devices, site))
-            except ValueError as exc:  # a parameter that does not fit this site's devices
-                raise ConfigError(f"controllers[{i}].params.{exc}") from None
-        return controllers
+        return build_controllers(self.config, self.devices, self.tariff, self.inline_work)
 
     def _build_virtual_meters(self) -> VirtualMeters:
-        """Checked again here: these profiles may not be the built-in ones the config saw."""
-        plans = plan_meters(
-            self.config.virtual_meters,
-            site_channels(self.devices),
-            {c.id for c in self.controllers},
-        )
-        return VirtualMeters(plans)
+        return build_virtual_meters(self.config, self.devices, self.controllers)
 
     async def prepare(self) -> None:
         """Give every device its first values (once); :meth:`run` does it if not done yet.
@@ -222,3 +205,42 @@ class EdgeRuntime:
         finally:
             self.drivers.stop()
             self.host.stop()
+
+
+def build_controllers(
+    config: EdgeConfig,
+    devices: Mapping[str, DeviceProfile],
+    tariff: Tariff | None = None,
+    inline_work: bool = False,
+) -> list[Controller]:
+    """The config's controllers for these devices; a misfit parameter is a ConfigError.
+
+    ``tariff``: the site's (the optimiser plans with it); ``inline_work``: controllers
+    do their slow work (a solve) inline on the cycle, as ``ems simulate`` needs."""
+    controllers: list[Controller] = []
+    site = ControllerSite(
+        config.site.timezone, config.config_dir, tariff=tariff, inline_work=inline_work
+    )
+    for i, ctrl in enumerate(config.controllers):
+        cls = CONTROLLERS.get(ctrl.type)
+        params = validate_params(cls.config_model, ctrl.params, ("controllers", i, "params"))
+        try:
+            controllers.append(cls.create(ctrl.id, ctrl.priority, params, devices, site))
+        except ValueError as exc:  # a parameter that does not fit this site's devices
+            raise ConfigError(f"controllers[{i}].params.{exc}") from None
+    return controllers
+
+
+def build_virtual_meters(
+    config: EdgeConfig, devices: Mapping[str, DeviceProfile], controllers: Sequence[Controller]
+) -> VirtualMeters:
+    """Checked again here: these profiles may not be the built-in ones the config saw."""
+    plans = plan_meters(config.virtual_meters, site_channels(devices), {c.id for c in controllers})
+    return VirtualMeters(plans)
+
+
+def build_tariff(config: EdgeConfig) -> Tariff | None:
+    """What energy costs here (None without a ``tariff:`` block); price files are read now."""
+    if config.tariff is None:
+        return None
+    return Tariff.from_config(config.tariff, config.site.timezone, config.config_dir)

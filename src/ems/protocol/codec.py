@@ -22,6 +22,8 @@ from ems.protocol.frames import (
     EdgeAudit,
     EdgeAuth,
     EdgeAuthOk,
+    EdgeConfigAck,
+    EdgeConfigPush,
     EdgeInventory,
     EdgeStatus,
     EdgeTelemetry,
@@ -32,6 +34,7 @@ from ems.protocol.frames import (
     UiAuth,
     UiAuthOk,
     UiCommand,
+    UiConfigStatus,
     UiSubscribe,
     UiTelemetry,
     UiUnsubscribe,
@@ -181,13 +184,13 @@ UI_TO_CLOUD: Decoder[UiAuth | UiSubscribe | UiUnsubscribe | UiCommand] = Decoder
 )
 #: What an edge may send the cloud.
 EDGE_TO_CLOUD: Decoder[
-    EdgeAuth | EdgeInventory | EdgeAck | EdgeTelemetry | EdgeAudit | ClockPing
-] = Decoder(EdgeAuth, EdgeInventory, EdgeAck, EdgeTelemetry, EdgeAudit, ClockPing)
+    EdgeAuth | EdgeInventory | EdgeAck | EdgeTelemetry | EdgeAudit | ClockPing | EdgeConfigAck
+] = Decoder(EdgeAuth, EdgeInventory, EdgeAck, EdgeTelemetry, EdgeAudit, ClockPing, EdgeConfigAck)
 #: What the cloud sends an edge.
-CLOUD_TO_EDGE: Decoder[EdgeAuthOk | CloudToEdgeCommand | TelemetryAck | ErrorFrame | ClockPong] = (
-    Decoder(EdgeAuthOk, CloudToEdgeCommand, TelemetryAck, ErrorFrame, ClockPong)
-)
+CLOUD_TO_EDGE: Decoder[
+    EdgeAuthOk | CloudToEdgeCommand | TelemetryAck | ErrorFrame | ClockPong | EdgeConfigPush
+] = Decoder(EdgeAuthOk, CloudToEdgeCommand, TelemetryAck, ErrorFrame, ClockPong, EdgeConfigPush)
 #: What the cloud sends a dashboard.
-CLOUD_TO_UI: Decoder[UiAuthOk | UiTelemetry | EdgeStatus | UiAck | UiAlarm | ErrorFrame] = Decoder(
-    UiAuthOk, UiTelemetry, EdgeStatus, UiAck, UiAlarm, ErrorFrame
-)
+CLOUD_TO_UI: Decoder[
+    UiAuthOk | UiTelemetry | EdgeStatus | UiAck | UiAlarm | UiConfigStatus | ErrorFrame
+] = Decoder(UiAuthOk, UiTelemetry, EdgeStatus, UiAck, UiAlarm, UiConfigStatus, ErrorFrame)

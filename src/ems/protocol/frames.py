@@ -7,7 +7,7 @@ contract lives in one place. ``ems protocol schema`` prints their JSON Schema.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -51,6 +51,8 @@ __all__ = [
     "EdgeAudit",
     "EdgeAuth",
     "EdgeAuthOk",
+    "EdgeConfigAck",
+    "EdgeConfigPush",
     "EdgeInventory",
     "EdgeStatus",
     "EdgeTelemetry",
@@ -62,6 +64,7 @@ __all__ = [
     "UiAuth",
     "UiAuthOk",
     "UiCommand",
+    "UiConfigStatus",
     "UiSubscribe",
     "UiTelemetry",
     "UiUnsubscribe",
@@ -185,6 +188,19 @@ class UiAlarm(Frame):
     at: Timestamp
 
 
+class UiConfigStatus(Frame):
+    """cloud → dashboard: what became of a config version of an edge the dashboard
+    subscribed to (``stored``, ``pushed``, ``applied``, ``rejected`` with the edge's reason)."""
+
+    type: Literal["config_status"] = "config_status"
+    edge_id: EdgeId
+    version: Annotated[StrictInt, Field(ge=1)]
+    status: Literal["stored", "pushed", "applied", "rejected"]
+    reason: Reason | None = None
+    detail: Detail = None
+    at: Timestamp
+
+
 class ErrorFrame(Frame):
     type: Literal["error"] = "error"
     code: Reason
@@ -215,6 +231,8 @@ class EdgeInventory(Frame):
     type: Literal["inventory"]
     devices: Annotated[list[DeviceRef], Field(max_length=1000)]
     controllers: Annotated[list[ControllerRef], Field(max_length=100)] = []
+    #: The config version the edge runs (DESIGN 16); absent or null: none from the cloud yet.
+    config_version: Annotated[StrictInt, Field(ge=1)] | None = None
 
 
 class CloudToEdgeCommand(_CommandValue):
@@ -290,3 +308,23 @@ class ClockPong(Frame):
     type: Literal["clock_pong"] = "clock_pong"
     edge_time: PreciseTimestamp
     server_time: PreciseTimestamp
+
+
+class EdgeConfigPush(Frame):
+    """cloud → edge: a config version to apply (DESIGN 16); ``config`` is the decoded YAML."""
+
+    type: Literal["config"] = "config"
+    version: Annotated[StrictInt, Field(ge=1)]
+    config: dict[str, Any]
+
+
+class EdgeConfigAck(Frame):
+    """edge → cloud: what became of a pushed config. ``reason`` is a stable code when
+    ``rejected`` (``invalid_config``, ``wrong_edge``, ``build_failed``, ``stale_version``);
+    ``detail`` names the field or what failed."""
+
+    type: Literal["config_ack"]
+    version: Annotated[StrictInt, Field(ge=1)]
+    status: Literal["applied", "rejected"]
+    reason: Reason | None = None
+    detail: Detail = None

@@ -19,6 +19,7 @@ _ENDPOINTS: dict[str, tuple[type[BaseModel], ...]] = {
         frames.EdgeStatus,
         frames.UiAck,
         frames.UiAlarm,
+        frames.UiConfigStatus,
         frames.ErrorFrame,
     ),
     "edge_to_cloud": (
@@ -28,6 +29,7 @@ _ENDPOINTS: dict[str, tuple[type[BaseModel], ...]] = {
         frames.EdgeTelemetry,
         frames.EdgeAudit,
         frames.ClockPing,
+        frames.EdgeConfigAck,
     ),
     "cloud_to_edge": (
         frames.EdgeAuthOk,
@@ -35,6 +37,7 @@ _ENDPOINTS: dict[str, tuple[type[BaseModel], ...]] = {
         frames.TelemetryAck,
         frames.ErrorFrame,
         frames.ClockPong,
+        frames.EdgeConfigPush,
     ),
 }
 

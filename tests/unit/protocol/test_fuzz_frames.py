@@ -56,6 +56,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
         {"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]},
         {"type": "ack", "command_id": CID, "status": "executed", "reason": None, "at": T},
         {"type": "telemetry", "seq": 42, "ts": T, "channels": {"battery_1/Soc": SAMPLE}},
+        {"type": "config_ack", "version": 3, "status": "rejected", "reason": "build_failed"},
     ],
     "cloud_to_edge": [
         {"type": "auth_ok", "server_time": T},
@@ -71,6 +72,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
         },
         {"type": "telemetry_ack", "seq": 42},
         {"type": "error", "code": "invalid_payload", "detail": "x"},
+        {"type": "config", "version": 3, "config": {"edge_id": "site-1"}},
     ],
     "cloud_to_ui": [
         {"type": "auth_ok", "user": "olga", "role": "operator", "server_time": T},
@@ -86,6 +88,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
             "at": T,
         },
         {"type": "error", "code": "malformed_json", "detail": None},
+        {"type": "config_status", "edge_id": "site-1", "version": 2, "status": "pushed", "at": T},
     ],
 }
 DECODERS: dict[str, Decoder[Any]] = {

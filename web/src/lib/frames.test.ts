@@ -29,6 +29,16 @@ describe("parseFrame", () => {
     });
   });
 
+  it("reads a config_status frame, so a config change is no unreadable message", () => {
+    const parsed = parseFrame(
+      JSON.stringify({ type: "config_status", edge_id: "site-1", version: 3, status: "applied", at: T }),
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      frame: { type: "config_status", edge_id: "site-1", version: 3, status: "applied", reason: null, detail: null, at: T },
+    });
+  });
+
   it("ignores fields the cloud adds later", () => {
     const parsed = parseFrame(
       JSON.stringify({ type: "edge_status", edge_id: "site-1", online: true, last_seen: T, region: "eu" }),

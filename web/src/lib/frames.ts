@@ -85,7 +85,26 @@ const error = z.object({
   detail: z.string().nullable().default(null),
 });
 
-export const cloudFrame = z.discriminatedUnion("type", [authOk, telemetry, edgeStatus, ack, alarm, error]);
+/** What became of a config version of a subscribed edge (DESIGN 16; the config page polls). */
+const configStatus = z.object({
+  type: z.literal("config_status"),
+  edge_id: z.string(),
+  version: z.number().int(),
+  status: z.enum(["stored", "pushed", "applied", "rejected"]),
+  reason: z.string().nullable().default(null),
+  detail: z.string().nullable().default(null),
+  at: timestamp,
+});
+
+export const cloudFrame = z.discriminatedUnion("type", [
+  authOk,
+  telemetry,
+  edgeStatus,
+  ack,
+  alarm,
+  configStatus,
+  error,
+]);
 export type CloudFrame = z.infer<typeof cloudFrame>;
 export type AuthOkFrame = z.infer<typeof authOk>;
 export type TelemetryFrame = z.infer<typeof telemetry>;
@@ -93,6 +112,7 @@ export type EdgeStatusFrame = z.infer<typeof edgeStatus>;
 export type AckFrame = z.infer<typeof ack>;
 export type AlarmFrame = z.infer<typeof alarm>;
 export type ErrorFrame = z.infer<typeof error>;
+export type ConfigStatusFrame = z.infer<typeof configStatus>;
 
 export type Parsed = { ok: true; frame: CloudFrame } | { ok: false; problem: string };
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -38,6 +38,9 @@ from ems.edge.link.recent_acks import RECENT_ACKS_FILE, RecentAcks
 from ems.edge.link.seen import SeenCommands
 from ems.edge.link.uplink import TelemetryUplink
 from ems.edge.runtime import EdgeRuntime
+
+if TYPE_CHECKING:
+    from ems.edge.configsync import ConfigApplier
 from ems.protocol import (
     CLOUD_TO_EDGE,
     ClockPing,
@@ -46,6 +49,8 @@ from ems.protocol import (
     DeviceRef,
     EdgeAuth,
     EdgeAuthOk,
+    EdgeConfigAck,
+    EdgeConfigPush,
     EdgeInventory,
     ErrorFrame,
     FrameError,
@@ -154,6 +159,7 @@ class CloudLink:
         max_frame_bytes: int = 2**20,
         refresh_profiles: bool = True,
         seen: SeenCommands | None = None,
+        config: ConfigApplier | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not 1 <= len(api_key) <= MAX_API_KEY_CHARS:
             raise ValueError(f"the API key must be 1 to {MAX_API_KEY_CHARS} characters")
@@ -180,12 +186,13 @@ class CloudLink:
         self._auth_timeout_s = auth_timeout_s
         self._max_frame_bytes = max_frame_bytes
         self._refresh_profiles = refresh_profiles
-        # Built once: a config whose ids the wire refuses fails here, not per connection.
-        self._inventory = EdgeInventory(
-            type="inventory",
-            devices=[DeviceRef(id=d.id, profile=d.profile) for d in runtime.config.devices],
-            controllers=[controller_ref(c) for c in runtime.controllers],
-        )
+        #: Applies the configs the cloud pushes (DESIGN 16); None: pushes are refused.
+        self._config = config
+        self._config_acks: list[EdgeConfigAck] = []
+        self._inventory_due = False  # a pushed config changed the controllers or the version
+        self._config_tasks: set[asyncio.Task[None]] = set()
+        # Built here: a config whose ids the wire refuses fails here, not per connection.
+        self._inventory = self._build_inventory()
         # Opened here, not in run: a damaged file is reported (and replaced) at start.
         self._seen = (
             seen
@@ -228,6 +235,32 @@ class CloudLink:
         self.acks_sent = 0
         self.errors_received = 0  # error frames from the cloud
         self.last_clock_offset_s: float | None = None  # cloud time - edge time [s]
+
+    def _build_inventory(self) -> EdgeInventory:
+        runtime = self._runtime
+        return EdgeInventory(
+            type="inventory",
+            devices=[DeviceRef(id=d.id, profile=d.profile) for d in runtime.config.devices],
+            controllers=[controller_ref(c) for c in runtime.controllers],
+            config_version=None if self._config is None else self._config.version,
+        )
+
+    async def _apply_config(self, push: EdgeConfigPush) -> None:
+        if self._config is None:
+            ack = EdgeConfigAck(
+                type="config_ack",
+                version=push.version,
+                status="rejected",
+                reason="not_supported",
+                detail="this edge runs without config sync",
+            )
+        else:
+            ack = await self._config.apply(push)
+        if ack.status == "applied":
+            self._inventory = self._build_inventory()
+            self._inventory_due = True
+        self._config_acks.append(ack)
+        self._wake.set()
 
     # -- observable state ------------------------------------------------
     @property
@@ -499,6 +532,11 @@ class CloudLink:
             self._dispatcher.refuse_unreadable(frame)
         elif isinstance(frame, CloudToEdgeCommand):
             self._dispatcher.handle(frame)
+        elif isinstance(frame, EdgeConfigPush):
+            # Built off the loop, swapped on it: the cycle keeps its pace meanwhile.
+            task = asyncio.get_running_loop().create_task(self._apply_config(frame))
+            self._config_tasks.add(task)
+            task.add_done_callback(self._config_tasks.discard)
         elif isinstance(frame, TelemetryAck):
             self._uplink.acked(frame.seq)
         elif isinstance(frame, ClockPong):
@@ -520,6 +558,14 @@ class CloudLink:
         (:meth:`TelemetryUplink.next_out`)."""
         while True:
             self._wake.clear()
+            if self._config_acks:
+                await ws.send(encode(self._config_acks[0]))
+                self._config_acks.pop(0)
+                continue
+            if self._inventory_due:
+                self._inventory_due = False
+                await ws.send(encode(self._inventory))
+                continue
             ack = self._outbox.peek()
             if ack is not None:
                 await ws.send(encode(ack))

@@ -65,6 +65,11 @@ export function SitePage({ edgeId }: { edgeId: string }) {
           <span className="muted small">last seen {new Date(lastSeen).toLocaleString("en-GB")}</span>
         )}
         <Link href={`/reports/?id=${encodeURIComponent(edgeId)}`}>Reports</Link>
+        {session?.role === "admin" && (
+          <Link href={`/config/?id=${encodeURIComponent(edgeId)}`} data-testid="site-config-link">
+            Configuration
+          </Link>
+        )}
       </div>
       <nav className="field-row small" aria-label={`Pages of ${edgeId}`} data-testid="site-links">
         <Link href={`/energy/?id=${encodeURIComponent(edgeId)}`}>Energy</Link>
