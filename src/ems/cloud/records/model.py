@@ -216,8 +216,12 @@ class CommandRecord:
 
     @classmethod
     def from_events(cls, command: CommandInfo, events: Iterable[StatusEvent]) -> CommandRecord:
-        """The record after ``events``, applied in order. Needs at least one event."""
-        history = tuple(events)
+        """The record after ``events``, oldest first by their time (ties: in the order
+        given, which is the order written). Needs at least one event.
+
+        Sorted because the order written is not the order things happened: each cloud
+        process records the statuses it saw, and their writes can cross."""
+        history = tuple(sorted(events, key=lambda e: e.at))
         current = history[0]
         for event in history[1:]:
             if supersedes(current, event):
@@ -261,10 +265,10 @@ def supersedes(current: StatusEvent, new: StatusEvent) -> bool:
 def merge_records(durable: CommandRecord | None, hot: CommandRecord | None) -> CommandRecord | None:
     """One record from the database copy and the Redis copy of the same command.
 
-    The database's history is kept as it is (it is the durable order); events
-    only the hot copy has (written there first, not yet in the database) follow
-    in the hot copy's order. Either copy may be missing: the hot one expires
-    after a day, the durable one lags by a batch.
+    The events only the hot copy has (written there first, not yet in the
+    database) are added to the database's, and the history is ordered by time
+    (:meth:`CommandRecord.from_events`). Either copy may be missing: the hot one
+    expires after a day, the durable one lags by a batch.
     """
     if durable is None or hot is None:
         return durable or hot

@@ -56,8 +56,12 @@ ON CONFLICT (command_id, status, at) DO NOTHING"""
 
 SELECT_COMMAND = f"SELECT {_COLUMNS} FROM commands WHERE command_id = {{p1}}"
 
+# Oldest first by the time of each status, not by when it was written: two cloud
+# processes write one command's statuses in their own batches (the process with
+# the dashboard "received", the one with the edge "delivered"), and either batch
+# may land first. Ties keep the written order.
 SELECT_EVENTS = """SELECT status, reason, detail, at FROM command_events
-WHERE command_id = {p1} ORDER BY seq"""
+WHERE command_id = {p1} ORDER BY at, seq"""
 
 LIST_FOR_EDGE = f"""SELECT {_COLUMNS} FROM commands WHERE edge_id = {{p1}}
 ORDER BY created_at DESC, command_id DESC LIMIT {{p2}}"""

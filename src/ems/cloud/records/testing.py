@@ -100,15 +100,29 @@ async def store_one_batch_keeps_order(store: CommandStore, _: StoreFactory) -> N
         assert [e.status for e in record.history] == ["received", "delivered", "executed"]
 
 
+async def store_history_by_time_when_writes_cross(store: CommandStore, _: StoreFactory) -> None:
+    # Two cloud processes: the one with the edge writes "delivered" and "executed"
+    # before the batch of the one with the dashboard writes its earlier "received".
+    c = info()
+    received, delivered, executed = lifecycle(c)
+    await store.write([delivered, executed])
+    await store.write([received])
+    record = await store.get(c.command_id)
+    assert record is not None
+    assert [e.status for e in record.history] == ["received", "delivered", "executed"]
+    assert (record.status, record.terminal) == ("executed", True)
+
+
 async def store_final_status_is_final(store: CommandStore, _: StoreFactory) -> None:
     c = info()
     await store.write([change(c, "received", T0), change(c, "failed", T0 + 5, "edge_timeout")])
-    # A progress status reported late by another process: history only.
+    # A progress status reported late by another process: it takes its place in
+    # time in the history, but the final status stays final.
     await store.write([change(c, "delivered", T0 + 1)])
     record = await store.get(c.command_id)
     assert record is not None
     assert (record.status, record.reason, record.terminal) == ("failed", "edge_timeout", True)
-    assert [e.status for e in record.history] == ["received", "failed", "delivered"]
+    assert [e.status for e in record.history] == ["received", "delivered", "failed"]
 
 
 async def store_later_progress_wins(store: CommandStore, _: StoreFactory) -> None:
@@ -212,6 +226,7 @@ STORE_CHECKS: dict[str, StoreCheck] = {
     "repeated_trace_adds_nothing": store_repeated_trace_adds_nothing,
     "history_in_order": store_history_in_order,
     "one_batch_keeps_order": store_one_batch_keeps_order,
+    "history_by_time_when_writes_cross": store_history_by_time_when_writes_cross,
     "final_status_is_final": store_final_status_is_final,
     "later_progress_wins": store_later_progress_wins,
     "repeated_write_adds_nothing": store_repeated_write_adds_nothing,
@@ -242,6 +257,18 @@ async def hot_history_and_open_set(client: redis_async.Redis) -> None:
     assert [e.status for e in record.history] == ["received", "delivered", "executed"]
     assert (record.status, record.terminal) == ("executed", True)
     assert record.command == c
+
+
+async def hot_history_by_time_when_writes_cross(client: redis_async.Redis) -> None:
+    hot = _hot(client)
+    c = info()
+    received, delivered, executed = lifecycle(c)
+    await hot.write([delivered, executed])
+    await hot.write([received])
+    record = await hot.get(c.command_id)
+    assert record is not None
+    assert [e.status for e in record.history] == ["received", "delivered", "executed"]
+    assert (record.status, record.terminal) == ("executed", True)
 
 
 async def hot_open_commands_per_user_oldest_first(client: redis_async.Redis) -> None:
@@ -306,6 +333,7 @@ async def hot_expired_record_leaves_the_open_set(client: redis_async.Redis) -> N
 
 HOT_CHECKS: dict[str, HotCheck] = {
     "history_and_open_set": hot_history_and_open_set,
+    "history_by_time_when_writes_cross": hot_history_by_time_when_writes_cross,
     "open_commands_per_user_oldest_first": hot_open_commands_per_user_oldest_first,
     "repeated_write_adds_nothing": hot_repeated_write_adds_nothing,
     "final_status_is_final": hot_final_status_is_final,
