@@ -13,7 +13,21 @@ from ems.authsvc.identity import EDGE_ID_RE, Role
 #: A grant of this edge id gives access to every edge, present and future.
 ALL_EDGES = "*"
 
-__all__ = ["ALL_EDGES", "EdgeGrant", "EdgeKey", "ProvisionedEdge", "User"]
+#: The organisation existing installs migrate into, and new users and edges join when
+#: none is named (DESIGN 16).
+DEFAULT_ORGANISATION = "default"
+
+__all__ = [
+    "ALL_EDGES",
+    "DEFAULT_ORGANISATION",
+    "EdgeGrant",
+    "EdgeKey",
+    "EdgeOwner",
+    "Membership",
+    "Organisation",
+    "ProvisionedEdge",
+    "User",
+]
 
 ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
 
@@ -55,10 +69,12 @@ class User(AbstractUser):
         from ems.authsvc import revocation
 
         update_fields = kwargs.get("update_fields")
+        role_changed = False
         if self.pk is not None and (
             update_fields is None or {"role", "is_active"} & set(update_fields)
         ):
             before = type(self).objects.filter(pk=self.pk).values("role", "is_active").first()
+            role_changed = before is not None and before["role"] != self.role
             if before is not None and (before["role"], before["is_active"]) != (
                 self.role,
                 self.is_active,
@@ -66,8 +82,17 @@ class User(AbstractUser):
                 revocation.claims_changed(self, save=False)
                 if update_fields is not None:
                     kwargs["update_fields"] = {*update_fields, "claims_changed_at"}
+        if role_changed:  # the role of installs before organisations is the default one's
+            Membership.objects.filter(user=self, organisation__name=DEFAULT_ORGANISATION).update(
+                role=self.role
+            )
         is_admin = self.role == Role.ADMIN.value
-        self.is_staff = is_admin
+        # An organisation's admin manages that organisation in the Django admin (staff)
+        # without spanning every organisation (superuser).
+        self.is_staff = is_admin or (
+            self.pk is not None
+            and Membership.objects.filter(user_id=self.pk, role=Role.ADMIN.value).exists()
+        )
         self.is_superuser = is_admin
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "role" in update_fields:
@@ -160,3 +185,60 @@ class ProvisionedEdge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.edge_id} ({self.organisation}/{self.site})"
+
+
+class Organisation(models.Model):
+    """A tenant: its users, sites, edges and keys are invisible to every other one."""
+
+    name = models.CharField(
+        max_length=63, unique=True, validators=[RegexValidator(EDGE_ID_RE)], help_text="e.g. acme"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class Membership(models.Model):
+    """``user`` belongs to ``organisation`` with ``role`` there (one role per organisation).
+
+    ``admin`` sees every edge of the organisation and manages its users and keys;
+    ``viewer`` and ``operator`` see the organisation's edges they are granted.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES, default=Role.VIEWER.value)
+
+    class Meta:
+        ordering = ("organisation", "user")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("user", "organisation"), name="emsauth_membership_unique"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.user.username} in {self.organisation.name} ({self.role})"
+
+
+class EdgeOwner(models.Model):
+    """The organisation ``edge_id`` belongs to. An edge id without a row belongs to
+    :data:`DEFAULT_ORGANISATION` (edges named before organisations existed)."""
+
+    edge_id = models.CharField(
+        max_length=63, unique=True, validators=[RegexValidator(EDGE_ID_RE)], help_text="e.g. site-1"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="edges")
+
+    class Meta:
+        ordering = ("organisation", "edge_id")
+        verbose_name = "edge of an organisation"
+
+    def __str__(self) -> str:
+        return f"{self.edge_id} ({self.organisation.name})"
