@@ -67,7 +67,7 @@ def create_org(name: str) -> None:
 def organisation(name: str) -> Organisation:
     from ems.authsvc.models import Organisation
 
-    found = Organisation.objects.filter(name=check_org_name(name)).first()
+    found: Organisation | None = Organisation.objects.filter(name=check_org_name(name)).first()
     if found is None:
         raise UnknownOrganisation(f"no organisation {name!r}")
     return found
