@@ -241,8 +241,11 @@ class EdgeKeyAdmin(OrgScoped, admin.ModelAdmin):
         for edge_id, key_id in active.values_list("edge_id", "key_id"):
             by_edge.setdefault(edge_id, []).append(key_id)
         count = active.update(revoked_at=timezone.now())
+        from ems.authsvc.api import audit_keys_revoked
+
         for edge_id, key_ids in by_edge.items():
             revocation.publish_edge_keys(edge_id, key_ids)  # its live socket closes
+            audit_keys_revoked(edge_id, key_ids)
         self.message_user(request, f"{count} key(s) revoked.", messages.SUCCESS)
 
 

@@ -263,8 +263,23 @@ def revoke_edge_keys(edge_id: str, key_ids: list[str] | None = None) -> int:
     revoked = [str(k) for k in active.values_list("key_id", flat=True)]
     count: int = active.update(revoked_at=timezone.now())
     revocation.publish_edge_keys(edge_id, revoked)  # its live socket closes
+    audit_keys_revoked(edge_id, revoked)
     log.info("%d edge key(s) of edge %s revoked", count, edge_id)
     return count
+
+
+def audit_keys_revoked(edge_id: str, key_ids: list[str]) -> None:
+    from ems.authsvc import actions
+
+    for key_id in key_ids:
+        actions.record(
+            "key.revoked",
+            organisation=orgs.edge_organisation(edge_id),
+            edge_id=edge_id,
+            target=key_id,
+            before={"active": True},
+            after={"active": False},
+        )
 
 
 def verify_edge_key(edge_id: str, api_key: str) -> bool:

@@ -20,6 +20,7 @@ DEFAULT_ORGANISATION = "default"
 __all__ = [
     "ALL_EDGES",
     "DEFAULT_ORGANISATION",
+    "AuditEntry",
     "EdgeGrant",
     "EdgeKey",
     "EdgeOwner",
@@ -75,6 +76,7 @@ class User(AbstractUser):
         ):
             before = type(self).objects.filter(pk=self.pk).values("role", "is_active").first()
             role_changed = before is not None and before["role"] != self.role
+            role_before = None if before is None else before["role"]
             if before is not None and (before["role"], before["is_active"]) != (
                 self.role,
                 self.is_active,
@@ -97,7 +99,19 @@ class User(AbstractUser):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "role" in update_fields:
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
+        created = self.pk is None
         super().save(*args, **kwargs)
+        if created or role_changed:
+            from ems.authsvc import actions
+
+            org = self.memberships.values_list("organisation__name", flat=True).first()
+            actions.record(
+                "user.created" if created else "user.role_changed",
+                organisation=org,
+                target=str(self.username),
+                before=None if created else {"role": role_before},
+                after={"role": self.role},
+            )
 
 
 class EdgeKey(models.Model):
@@ -242,3 +256,25 @@ class EdgeOwner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.edge_id} ({self.organisation.name})"
+
+
+class AuditEntry(models.Model):
+    """One user action (see :class:`ems.audit.ActionRecord`), kept for ``GET /api/audit``.
+    ``organisation`` decides who may read it: that organisation's admins (empty: only
+    superusers, e.g. a superuser created)."""
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=40, db_index=True)
+    actor = models.CharField(max_length=150)
+    organisation = models.CharField(max_length=63, blank=True, db_index=True)
+    edge_id = models.CharField(max_length=63, blank=True)
+    target = models.CharField(max_length=150, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.kind} {self.target}"

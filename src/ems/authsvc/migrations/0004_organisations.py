@@ -157,5 +157,25 @@ class Migration(migrations.Migration):
                 "ordering": ("organisation", "edge_id"),
             },
         ),
+        migrations.CreateModel(
+            name="AuditEntry",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("kind", models.CharField(db_index=True, max_length=40)),
+                ("actor", models.CharField(max_length=150)),
+                ("organisation", models.CharField(blank=True, db_index=True, max_length=63)),
+                ("edge_id", models.CharField(blank=True, max_length=63)),
+                ("target", models.CharField(blank=True, max_length=150)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+            ],
+            options={"verbose_name_plural": "audit entries", "ordering": ("-at", "-id")},
+        ),
         migrations.RunPython(_into_default, migrations.RunPython.noop),
     ]
