@@ -199,6 +199,13 @@ def _operators_only(path: str) -> Probe:
     return probe
 
 
+def _audit(w: World) -> None:
+    # The default organisation's actions (olga, vic, site-1's key) are not bob's to read.
+    entries = _call(w.site, "GET", "/api/audit", w.bob).json()["entries"]
+    assert entries and {e["organisation"] for e in entries} == {"bolt"}
+    _edge_in_query("GET", "/api/audit")(w)
+
+
 TODAY = datetime.now(UTC).date().isoformat()
 SHELVE = {"until": "2099-01-01T00:00:00Z", "reason": "test"}
 
@@ -209,6 +216,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/profiles"): _not_tenant_data("/api/profiles"),
     ("GET", "/api/profiles/{profile_type}"): _not_tenant_data("/api/profiles/battery"),
     ("GET", "/api/edges"): _listing("/api/edges"),
+    ("GET", "/api/audit"): _audit,
     ("GET", "/api/edges/{edge_id}/telemetry"): _edge_in_path(
         "GET", "/api/edges/{edge_id}/telemetry", channel="battery_1/Soc"
     ),

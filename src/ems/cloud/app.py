@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from ems.cloud.alarms.wiring import AlarmParts, build_alarms
 from ems.cloud.api import build_router
+from ems.cloud.audit_api import audit_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
@@ -361,6 +362,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     app.include_router(build_reports_router(store, verify, _report_sites(settings)))
     app.include_router(alarms.router(verify))
+    app.include_router(audit_router(verify))
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")
