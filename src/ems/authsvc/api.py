@@ -192,13 +192,23 @@ def grants(username: str) -> list[str]:
 
 
 def alarm_recipients(edge_id: str, role: str) -> list[str]:
-    """The e-mail addresses of the active users of ``role`` who may see ``edge_id``
-    (admins see every edge), for alarm notifications."""
+    """The e-mail addresses of the active users who have ``role`` in the organisation
+    of ``edge_id`` and may see it (superusers count as admins of every one), for
+    alarm notifications. Nobody of another organisation, whatever their grants."""
+    from django.db.models import Q
+
     from ems.authsvc.models import ALL_EDGES, User
 
-    users = User.objects.filter(is_active=True, role=check_role(role).value).exclude(email="")
-    if role != Role.ADMIN.value:
-        users = users.filter(grants__edge_id__in=[edge_id, ALL_EDGES])
+    wanted = check_role(role).value
+    org = orgs.edge_organisation(edge_id)
+    members = Q(memberships__organisation__name=org, memberships__role=wanted) & ~Q(
+        role=Role.ADMIN.value
+    )
+    if wanted != Role.ADMIN.value:
+        members &= Q(grants__edge_id__in=[edge_id, ALL_EDGES])
+    if wanted == Role.ADMIN.value:
+        members |= Q(role=Role.ADMIN.value)  # superusers
+    users = User.objects.filter(members, is_active=True).exclude(email="")
     return sorted({str(u.email) for u in users})
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import ems.authsvc
 from ems.authsvc import orgs
+from ems.authsvc.api import alarm_recipients
 from ems.authsvc.errors import OrganisationExists, UnknownOrganisation
 
 PASSWORD = "correct horse battery staple"
@@ -114,3 +115,22 @@ def test_bad_organisation_names_are_refused_with_the_reason() -> None:
     from ems.authsvc.models import User
 
     assert not User.objects.filter(username="olga").exists()  # nothing half-made
+
+
+@pytest.mark.usefixtures("two_orgs")
+def test_alarm_mail_goes_to_the_edges_organisation_only() -> None:
+    for name, role, org, edges in (
+        ("ann", "operator", "acme", ["a-1"]),
+        ("amy", "operator", "acme", []),  # no grant: not a-1's
+        ("alice", "admin", "acme", []),
+        ("bert", "operator", "bolt", ["*"]),  # every edge, of bolt only
+        ("bob", "admin", "bolt", []),
+        ("root", "admin", None, []),
+    ):
+        ems.authsvc.create_user(
+            name, role, PASSWORD, org=org, edges=edges, email=f"{name}@x.org",
+            check_password_strength=False,
+        )  # fmt: skip
+    assert alarm_recipients("a-1", "operator") == ["ann@x.org"]
+    assert alarm_recipients("a-1", "admin") == ["alice@x.org", "root@x.org"]
+    assert alarm_recipients("b-1", "operator") == ["bert@x.org"]
