@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -134,3 +135,29 @@ def test_alarm_mail_goes_to_the_edges_organisation_only() -> None:
     assert alarm_recipients("a-1", "operator") == ["ann@x.org"]
     assert alarm_recipients("a-1", "admin") == ["alice@x.org", "root@x.org"]
     assert alarm_recipients("b-1", "operator") == ["bert@x.org"]
+
+
+def test_import_edges_takes_existing_organisations_and_owns_the_edges(tmp_path: Path) -> None:
+    from ems.authsvc.edgecsv import ImportRefused
+    from ems.authsvc.models import EdgeOwner
+    from ems.authsvc.provision import import_edges
+
+    header = "organisation,site,edge_id,name,latitude,longitude\n"
+    orgs.create_org("bolt")
+    csv_file = tmp_path / "edges.csv"
+    csv_file.write_text(header + "bolt,north,n-1,N,1,2\ndefault,south,s-1,S,3,4\n")
+    import_edges(csv_file, tmp_path / "keys.csv")
+    assert dict(EdgeOwner.objects.values_list("edge_id", "organisation__name")) == {
+        "n-1": "bolt",
+        "s-1": "default",
+    }
+    csv_file.write_text(header + "nowhere,x,x-1,X,0,0\n")
+    with pytest.raises(ImportRefused) as refused:
+        import_edges(csv_file, tmp_path / "keys2.csv")
+    problem = refused.value.problems[0]
+    assert (problem.line, problem.column, problem.reason) == (
+        2,
+        "organisation",
+        "unknown_organisation",
+    )
+    assert not EdgeOwner.objects.filter(edge_id="x-1").exists()
