@@ -282,6 +282,14 @@ def test_the_owner_organisation_does_see_them(world: World) -> None:
         assert _call(world.site, "GET", path, olga, **params).status_code == 200, path
     rules = _call(world.site, "GET", "/api/alarm-rules", olga).json()["rules"]
     assert world.rule_id in {r["rule_id"] for r in rules}
+    ada = _token(world.site, "ada")
+    audit = _call(world.site, "GET", "/api/audit", ada, edge_id=THEIRS, kind="command")
+    (sent,) = audit.json()["entries"]
+    assert (sent["user"], sent["target"], sent["after"]["device"]) == (
+        "olga",
+        world.command_id,
+        "battery_1",
+    )
 
 
 async def _ui_answer(ws: Any, frame: dict[str, Any]) -> dict[str, Any] | None:

@@ -362,7 +362,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     app.include_router(build_reports_router(store, verify, _report_sites(settings)))
     app.include_router(alarms.router(verify))
-    app.include_router(audit_router(verify))
+    app.include_router(audit_router(verify, records.list_for_edge))
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")

@@ -136,3 +136,39 @@ def test_the_admins_own_actions_name_them(world: dict[str, Claims]) -> None:
     response = _get(_claims("alice"), kind="key.created", edge_id="a-2")  # a-2 is new
     (created,) = response.json()["entries"]
     assert created["user"] == "alice" and created["organisation"] == "acme"
+
+
+def test_commands_are_in_the_audit_of_their_edge(world: dict[str, Claims]) -> None:
+    from ems.cloud.records.model import CommandInfo, CommandRecord
+
+    def record(edge_id: str, user: str, at: float) -> CommandRecord:
+        info = CommandInfo(
+            f"c-{edge_id}", edge_id, user, "battery_1", "set_active_power", -1000, at, 60, at
+        )
+        return CommandRecord(info, "executed", None, True, at)
+
+    now = datetime.now(UTC).timestamp()
+    sent = {"a-1": [record("a-1", "anna", now)], "b-1": [record("b-1", "bob", now)]}
+
+    async def commands(edge_id: str, limit: int) -> list[CommandRecord]:
+        return sent.get(edge_id, [])[:limit]
+
+    async def verify(token: str) -> Claims:
+        return world["alice"]
+
+    app = FastAPI()
+    app.include_router(audit_router(verify, commands))
+
+    async def call(**params: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get(
+                "/api/audit", params=params, headers={"Authorization": "Bearer t"}
+            )
+
+    entries = asyncio.run(call(kind="command")).json()["entries"]
+    assert [(e["user"], e["edge_id"], e["after"]["status"]) for e in entries] == [
+        ("anna", "a-1", "executed")
+    ]  # bob's command to bolt's edge is not alice's to see
+    assert asyncio.run(call(kind="command", user="nobody")).json()["entries"] == []
+    assert asyncio.run(call(edge_id="b-1")).status_code == 404
