@@ -34,7 +34,7 @@ import structlog
 
 from ems.timefmt import to_rfc3339_us
 
-__all__ = ["AUDIT_LOGGER", "AuditEvent", "AuditTrail"]
+__all__ = ["AUDIT_LOGGER", "ActionRecord", "AuditEvent", "AuditTrail", "record_action"]
 
 AUDIT_LOGGER = "ems.audit"
 _stdlib = logging.getLogger(AUDIT_LOGGER)
@@ -85,7 +85,10 @@ class _ToStdlib:
 
 def _finish(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> tuple[Any, ...]:
     """Final processor: the plain message for stdlib's ``getMessage`` and the fields."""
-    message = f"command {event_dict.get('command_id')} {event_dict['event']}"
+    if "command_id" in event_dict:
+        message = f"command {event_dict.get('command_id')} {event_dict['event']}"
+    else:
+        message = f"{event_dict['event']} by {event_dict.get('user')}"
     return (message,), {"fields": event_dict}
 
 
@@ -144,3 +147,45 @@ class AuditTrail:
                     listener(waypoint)
                 except Exception:  # a listener's bug must not break the command path
                     _failures.exception("audit listener failed on %s", event)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """A user's action that is not a command (DESIGN 8): a user, grant, membership or
+    key changed, a configuration changed. ``before``/``after``: the changed fields
+    (``None``: nothing before, i.e. created; nothing after, i.e. deleted)."""
+
+    event: str  # <what>.<how>, e.g. "grant.added", "key.revoked"
+    user: str  # who did it ("cli" for a shell)
+    at: float  # UTC epoch s
+    organisation: str | None = None
+    edge_id: str | None = None
+    target: str | None = None  # what it was done to: a username, a key id
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+#: Called with every :class:`ActionRecord`, on the caller's thread (the auth service
+#: stores them for ``GET /api/audit``); must not raise.
+action_listeners: list[Callable[[ActionRecord], None]] = []
+
+
+def record_action(action: ActionRecord) -> None:
+    """One user action, written as an audit record like a command's waypoints."""
+    if _stdlib.isEnabledFor(_INFO):
+        _log.info(
+            action.event,
+            source="auth",
+            user=action.user,
+            organisation=action.organisation,
+            edge_id=action.edge_id,
+            target=action.target,
+            before=action.before,
+            after=action.after,
+            timestamp=to_rfc3339_us(action.at),
+        )
+    for listener in action_listeners:
+        try:
+            listener(action)
+        except Exception:
+            _failures.exception("audit listener failed on %s", action.event)

@@ -8,13 +8,24 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 
 from ems.authsvc import edgekeys, revocation
-from ems.authsvc.models import EdgeGrant, EdgeKey, ProvisionedEdge, User
+from ems.authsvc.admin_scope import OrgScoped, admin_org_ids, edge_ids_of
+from ems.authsvc.identity import Role
+from ems.authsvc.models import (
+    EdgeGrant,
+    EdgeKey,
+    EdgeOwner,
+    Membership,
+    Organisation,
+    ProvisionedEdge,
+    User,
+)
 
 __all__ = ["EdgeKeyAdmin", "EmsUserAdmin", "ProvisionedEdgeAdmin"]
 
@@ -43,8 +54,17 @@ class EdgeGrantInline(admin.TabularInline):
     readonly_fields = ("created_at",)
 
 
+class MembershipInline(admin.TabularInline):
+    """The organisations the user belongs to, with the role in each (superusers only:
+    an organisation admin sets the role in their organisation with the role field)."""
+
+    model = Membership
+    extra = 1
+    fields = ("organisation", "role")
+
+
 @admin.register(User)
-class EmsUserAdmin(UserAdmin):
+class EmsUserAdmin(OrgScoped, UserAdmin):
     form = EmsUserChangeForm
     add_form = EmsUserCreationForm
     inlines = (EdgeGrantInline,)
@@ -88,7 +108,40 @@ class EmsUserAdmin(UserAdmin):
     filter_horizontal = ()
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> Any:
-        return () if obj is None else self.inlines  # grants once the user exists
+        if obj is None:
+            return ()  # grants once the user exists
+        return (*self.inlines, MembershipInline) if request.user.is_superuser else self.inlines
+
+    def scope(self, queryset: Any, org_ids: list[int]) -> Any:
+        # Superusers span every organisation: no organisation admin manages one.
+        return (
+            queryset.filter(memberships__organisation_id__in=org_ids)
+            .exclude(role=Role.ADMIN.value)
+            .distinct()
+        )
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        org_ids = admin_org_ids(request)
+        if org_ids is None:
+            super().save_model(request, obj, form, change)
+            return
+        # An organisation admin gives a role in their organisation, never the global
+        # one (global admin is superuser): the global role stays what it was.
+        wanted = obj.role
+        before = User.objects.filter(pk=obj.pk).values_list("role", flat=True).first()
+        obj.role = before if change and before is not None else Role.VIEWER.value
+        super().save_model(request, obj, form, change)
+        org_id = (
+            Membership.objects.filter(user=obj, organisation_id__in=org_ids)
+            .values_list("organisation_id", flat=True)
+            .first()
+            or org_ids[0]
+        )
+        Membership.objects.update_or_create(
+            user=obj, organisation_id=org_id, defaults={"role": wanted}
+        )
+        obj.save()  # staff follows an admin membership
+        revocation.claims_changed(obj)
 
     @admin.display(description="edges")
     def edges(self, obj: User) -> str:
@@ -120,7 +173,7 @@ def _key_created_template() -> Any:
 
 
 @admin.register(EdgeKey)
-class EdgeKeyAdmin(admin.ModelAdmin):
+class EdgeKeyAdmin(OrgScoped, admin.ModelAdmin):
     list_display = ("edge_id", "key_id", "label", "created_at", "revoked_at", "active")
     list_filter = ("edge_id", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("edge_id", "key_id", "label")
@@ -148,7 +201,22 @@ class EdgeKeyAdmin(admin.ModelAdmin):
             obj.key_hash = edgekeys.hash_key(plaintext)
             # Kept on the request only, for response_add; never in the session or a message.
             request._ems_new_key = plaintext
+            org_ids = admin_org_ids(request)
+            owner = EdgeOwner.objects.filter(edge_id=obj.edge_id).first()
+            if org_ids is not None and owner is not None and owner.organisation_id not in org_ids:
+                # Another organisation's edge: no key is made, and nothing about it shown.
+                raise PermissionDenied
+            if owner is None:
+                org = (
+                    Organisation.objects.get_or_create(name="default")[0]
+                    if not org_ids
+                    else Organisation.objects.get(pk=org_ids[0])
+                )
+                EdgeOwner.objects.create(edge_id=obj.edge_id, organisation=org)
         super().save_model(request, obj, form, change)
+
+    def scope(self, queryset: Any, org_ids: list[int]) -> Any:
+        return queryset.filter(edge_id__in=edge_ids_of(org_ids))
 
     def response_add(
         self, request: HttpRequest, obj: EdgeKey, post_url_continue: str | None = None
@@ -173,13 +241,16 @@ class EdgeKeyAdmin(admin.ModelAdmin):
         for edge_id, key_id in active.values_list("edge_id", "key_id"):
             by_edge.setdefault(edge_id, []).append(key_id)
         count = active.update(revoked_at=timezone.now())
+        from ems.authsvc.api import audit_keys_revoked
+
         for edge_id, key_ids in by_edge.items():
             revocation.publish_edge_keys(edge_id, key_ids)  # its live socket closes
+            audit_keys_revoked(edge_id, key_ids)
         self.message_user(request, f"{count} key(s) revoked.", messages.SUCCESS)
 
 
 @admin.register(ProvisionedEdge)
-class ProvisionedEdgeAdmin(admin.ModelAdmin):
+class ProvisionedEdgeAdmin(OrgScoped, admin.ModelAdmin):
     """Edges from ``ems auth import-edges``: listed and searchable, read-only here (the
     CSV import is the one way in, so keys and edges are made together)."""
 
@@ -187,8 +258,19 @@ class ProvisionedEdgeAdmin(admin.ModelAdmin):
     list_filter = ("organisation", "site")
     search_fields = ("edge_id", "name", "site")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def scope(self, queryset: Any, org_ids: list[int]) -> Any:
+        return queryset.filter(edge_id__in=edge_ids_of(org_ids))
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    """Organisations are made and named by superusers (``ems auth create-org``)."""
+
+    list_display = ("name", "created_at")
+    search_fields = ("name",)

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ems.authsvc import bootstrap, edgekeys, revocation
+from ems.authsvc import bootstrap, edgekeys, orgs, revocation
 from ems.authsvc.errors import UnknownUser, UserExists, WeakPassword
 from ems.authsvc.identity import (
     EDGE_ID_RE,
@@ -71,13 +71,16 @@ def create_user(
     check_password_strength: bool = True,
     edges: list[str] | None = None,
     email: str = "",
+    org: str | None = None,
 ) -> None:
     """Create a user; raises :class:`UserExists` if the name is taken (see
     :func:`set_password`), :class:`InvalidUsername`, :class:`InvalidRole`, or
     :class:`WeakPassword` when the password fails Django's password validators
     (``check_password_strength=False`` skips them, e.g. for a throw-away demo).
     ``edges``: the edges granted to the user (see :func:`grant_edges`); ``email``:
-    where alarm notifications go (none when empty)."""
+    where alarm notifications go (none when empty); ``org``: the organisation the
+    user joins with ``role`` (``default`` when not given). In a named organisation an
+    ``admin`` administers that organisation only; without one it is a superuser."""
     from django.db import IntegrityError, transaction
 
     from ems.authsvc.models import User
@@ -88,11 +91,15 @@ def create_user(
         raise UserExists(f"user {username!r} already exists; use set-password to change it")
     _check_password(password, User(username=username), check_password_strength)
     granted = [_check_grant(e) for e in edges or ()]
+    member_of = orgs.organisation(org) if org is not None else None
+    # Only an admin made without an organisation spans them all (a superuser).
+    global_role = Role.OPERATOR.value if member_of and role == Role.ADMIN.value else role
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                username=username, password=password, role=role, email=email
+                username=username, password=password, role=global_role, email=email
             )
+            orgs.add_member(user, member_of.name if member_of else orgs.default_name(), role)
             for edge_id in dict.fromkeys(granted):
                 user.grants.create(edge_id=edge_id)
     except IntegrityError:  # created concurrently since the check above
@@ -185,24 +192,35 @@ def grants(username: str) -> list[str]:
 
 
 def alarm_recipients(edge_id: str, role: str) -> list[str]:
-    """The e-mail addresses of the active users of ``role`` who may see ``edge_id``
-    (admins see every edge), for alarm notifications."""
+    """The e-mail addresses of the active users who have ``role`` in the organisation
+    of ``edge_id`` and may see it (superusers count as admins of every one), for
+    alarm notifications. Nobody of another organisation, whatever their grants."""
+    from django.db.models import Q
+
     from ems.authsvc.models import ALL_EDGES, User
 
-    users = User.objects.filter(is_active=True, role=check_role(role).value).exclude(email="")
-    if role != Role.ADMIN.value:
-        users = users.filter(grants__edge_id__in=[edge_id, ALL_EDGES])
+    wanted = check_role(role).value
+    org = orgs.edge_organisation(edge_id)
+    members = Q(memberships__organisation__name=org, memberships__role=wanted) & ~Q(
+        role=Role.ADMIN.value
+    )
+    if wanted != Role.ADMIN.value:
+        members &= Q(grants__edge_id__in=[edge_id, ALL_EDGES])
+    if wanted == Role.ADMIN.value:
+        members |= Q(role=Role.ADMIN.value)  # superusers
+    users = User.objects.filter(members, is_active=True).exclude(email="")
     return sorted({str(u.email) for u in users})
 
 
 def edge_claim(user: User) -> list[str]:
-    """The ``edges`` claim of ``user``'s access tokens: ``["*"]`` for every edge."""
-    from ems.authsvc.models import ALL_EDGES
+    """The ``edges`` claim of ``user``'s access tokens: ``["*"]`` for every edge (see
+    :func:`ems.authsvc.orgs.edge_claim`)."""
+    return orgs.edge_claim(user)[0]
 
-    if user.role == Role.ADMIN.value:
-        return [ALL_EDGES]
-    granted = sorted(str(e) for e in user.grants.values_list("edge_id", flat=True))
-    return [ALL_EDGES] if ALL_EDGES in granted else granted
+
+def _access_claims(user: User) -> dict[str, Any]:
+    edges, view = orgs.edge_claim(user)
+    return {"edges": edges, "view": view} if view else {"edges": edges}
 
 
 def _check_password(password: str, user: User, check_strength: bool) -> None:
@@ -221,11 +239,17 @@ def _check_password(password: str, user: User, check_strength: bool) -> None:
 # --- edge keys ---------------------------------------------------------------------------
 
 
-def create_edge_key(edge_id: str, label: str = "") -> str:
-    """A new API key for ``edge_id``; the plaintext is returned here once and never stored."""
-    from ems.authsvc.models import EdgeKey
+def create_edge_key(edge_id: str, label: str = "", *, org: str | None = None) -> str:
+    """A new API key for ``edge_id``; the plaintext is returned here once and never stored.
+    ``org``: the organisation the edge belongs to (its present one, else ``default``,
+    when not given)."""
+    from ems.authsvc.models import EdgeKey, EdgeOwner
 
     check_edge_id(edge_id)
+    if org is not None:
+        orgs.set_edge_organisation(edge_id, org)
+    elif not EdgeOwner.objects.filter(edge_id=edge_id).exists():
+        orgs.set_edge_organisation(edge_id, orgs.default_name())
     key_id, plaintext = edgekeys.new_key()
     EdgeKey.objects.create(
         edge_id=edge_id, key_id=key_id, key_hash=edgekeys.hash_key(plaintext), label=label
@@ -249,8 +273,23 @@ def revoke_edge_keys(edge_id: str, key_ids: list[str] | None = None) -> int:
     revoked = [str(k) for k in active.values_list("key_id", flat=True)]
     count: int = active.update(revoked_at=timezone.now())
     revocation.publish_edge_keys(edge_id, revoked)  # its live socket closes
+    audit_keys_revoked(edge_id, revoked)
     log.info("%d edge key(s) of edge %s revoked", count, edge_id)
     return count
+
+
+def audit_keys_revoked(edge_id: str, key_ids: list[str]) -> None:
+    from ems.authsvc import actions
+
+    for key_id in key_ids:
+        actions.record(
+            "key.revoked",
+            organisation=orgs.edge_organisation(edge_id),
+            edge_id=edge_id,
+            target=key_id,
+            before={"active": True},
+            after={"active": False},
+        )
 
 
 def verify_edge_key(edge_id: str, api_key: str) -> bool:
@@ -280,7 +319,7 @@ def authenticate_tokens(username: str, password: str) -> dict[str, Any] | None:
         return None
     key, policy = bootstrap.signing_key(), bootstrap.token_policy()
     now_s = time.time()
-    username, role, uid = str(user.username), str(user.role), int(user.pk)
+    username, role, uid = str(user.username), orgs.claim_role(user), int(user.pk)
     access = issue(
         key,
         policy,
@@ -289,7 +328,7 @@ def authenticate_tokens(username: str, password: str) -> dict[str, Any] | None:
         role=role,
         uid=uid,
         now_s=now_s,
-        extra={"edges": edge_claim(user)},
+        extra=_access_claims(user),
     )
     refresh = issue(
         key,
@@ -323,13 +362,17 @@ def refresh_tokens(refresh_token: str) -> dict[str, Any]:
         policy,
         typ=ACCESS,
         username=user.username,
-        role=user.role,  # the current role and grants: changes apply at the next refresh
+        role=orgs.claim_role(user),  # the current role and grants: changes apply at refresh
         uid=user.pk,
         now_s=time.time(),
-        extra={"edges": edge_claim(user)},
+        extra=_access_claims(user),
     )
     return token_body(
-        policy, access=access, refresh=refresh_token, username=user.username, role=user.role
+        policy,
+        access=access,
+        refresh=refresh_token,
+        username=user.username,
+        role=orgs.claim_role(user),
     )
 
 

@@ -64,7 +64,7 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
     from ems.authsvc.api import create_user
 
     password, generated = _password(args)
-    create_user(args.name, args.role, password, edges=args.edge, email=args.email)
+    create_user(args.name, args.role, password, edges=args.edge, email=args.email, org=args.org)
     granted = f", edges {', '.join(args.edge)}" if args.edge else ""
     print(f"created user {args.name} with role {args.role}{granted}", file=sys.stderr)
     if generated:
@@ -91,7 +91,16 @@ def _cmd_create_edge_key(args: argparse.Namespace) -> int:
     from ems.authsvc.api import create_edge_key
 
     # The key alone on stdout, so `... > site-1.key` writes a key file.
-    print(create_edge_key(args.edge_id, label=args.label))
+    print(create_edge_key(args.edge_id, label=args.label, org=args.org))
+    return 0
+
+
+def _cmd_create_org(args: argparse.Namespace) -> int:
+    _configure(args)
+    from ems.authsvc.orgs import create_org
+
+    create_org(args.name)
+    print(f"created organisation {args.name}", file=sys.stderr)
     return 0
 
 
@@ -227,7 +236,24 @@ def add_auth_parser(
         help="grant access to this edge (repeatable; * for every edge; admins see all)",
     )
     user.add_argument("--email", default="", help="where alarm notifications go")
+    user.add_argument(
+        "--org",
+        default=None,
+        metavar="ORG",
+        help="the organisation the user joins with --role (default: 'default'; an admin "
+        "without --org is a superuser of every organisation)",
+    )
     user.set_defaults(func=_cmd_create_user)
+
+    org = sub.add_parser(
+        "create-org",
+        parents=[common],
+        help="create an organisation",
+        description="Create an organisation (DESIGN 16); nothing of it is visible to "
+        "users of another one.",
+    )
+    org.add_argument("name", metavar="NAME", help="e.g. acme")
+    org.set_defaults(func=_cmd_create_org)
 
     setpw = sub.add_parser(
         "set-password",
@@ -248,6 +274,9 @@ def add_auth_parser(
     )
     key.add_argument("edge_id", metavar="EDGE_ID", help="the edge, e.g. site-1")
     key.add_argument("--label", default="", help="a note, e.g. where the key is deployed")
+    key.add_argument(
+        "--org", default=None, metavar="ORG", help="the organisation the edge belongs to"
+    )
     key.set_defaults(func=_cmd_create_edge_key)
 
     bulk = sub.add_parser(

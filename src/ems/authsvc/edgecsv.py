@@ -80,14 +80,19 @@ class EdgeRow:
 
 
 def parse_edges_csv(
-    text: str, source: str, *, known_profiles: Iterable[str], default_organisation: str | None
+    text: str,
+    source: str,
+    *,
+    known_profiles: Iterable[str],
+    known_organisations: Iterable[str] | None,
 ) -> list[EdgeRow]:
     """Every row of ``text``, checked; raises :class:`ImportRefused` naming every problem.
 
-    ``default_organisation``: while organisations are labels, the only one accepted
-    (``None`` accepts any well-formed one).
+    ``known_organisations``: the organisations that exist (``None`` accepts any
+    well-formed name).
     """
     profiles = frozenset(known_profiles)
+    organisations = None if known_organisations is None else frozenset(known_organisations)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -117,9 +122,7 @@ def parse_edges_csv(
                     )
                 )
                 continue
-            row = _check_row(
-                line, dict(zip(columns, fields, strict=True)), profiles, default_organisation
-            )
+            row = _check_row(line, dict(zip(columns, fields, strict=True)), profiles, organisations)
             if isinstance(row, list):
                 problems.extend(row)
                 continue
@@ -166,7 +169,7 @@ def _check_row(
     line: int,
     fields: dict[str, str],
     profiles: frozenset[str],
-    default_organisation: str | None,
+    organisations: frozenset[str] | None,
 ) -> EdgeRow | list[Problem]:
     problems: list[Problem] = []
 
@@ -203,8 +206,8 @@ def _check_row(
 
     organisation = slug("organisation")
     if (
-        default_organisation is not None
-        and organisation != default_organisation
+        organisations is not None
+        and organisation not in organisations
         and EDGE_ID_RE.fullmatch(organisation)
     ):
         problems.append(
@@ -212,7 +215,7 @@ def _check_row(
                 line,
                 "organisation",
                 "unknown_organisation",
-                f"{organisation!r}: only {default_organisation!r} exists so far",
+                f"{organisation!r}: no such organisation (ems auth create-org)",
             )
         )
     site = slug("site")

@@ -10,6 +10,8 @@ __all__ = [
     "InvalidEdgeId",
     "InvalidRole",
     "InvalidUsername",
+    "OrganisationExists",
+    "UnknownOrganisation",
     "UnknownUser",
     "UserExists",
     "WeakPassword",
@@ -46,3 +48,11 @@ class UnknownUser(AuthServiceError, LookupError):
 
 class WeakPassword(AuthServiceError, ValueError):
     """The password fails the configured password validators; the message says why."""
+
+
+class UnknownOrganisation(AuthServiceError, LookupError):
+    """No organisation by that name."""
+
+
+class OrganisationExists(AuthServiceError):
+    """``create_org`` for a name that is taken."""

@@ -13,7 +13,22 @@ from ems.authsvc.identity import EDGE_ID_RE, Role
 #: A grant of this edge id gives access to every edge, present and future.
 ALL_EDGES = "*"
 
-__all__ = ["ALL_EDGES", "EdgeGrant", "EdgeKey", "ProvisionedEdge", "User"]
+#: The organisation existing installs migrate into, and new users and edges join when
+#: none is named (DESIGN 16).
+DEFAULT_ORGANISATION = "default"
+
+__all__ = [
+    "ALL_EDGES",
+    "DEFAULT_ORGANISATION",
+    "AuditEntry",
+    "EdgeGrant",
+    "EdgeKey",
+    "EdgeOwner",
+    "Membership",
+    "Organisation",
+    "ProvisionedEdge",
+    "User",
+]
 
 ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
 
@@ -55,10 +70,13 @@ class User(AbstractUser):
         from ems.authsvc import revocation
 
         update_fields = kwargs.get("update_fields")
+        role_changed = False
         if self.pk is not None and (
             update_fields is None or {"role", "is_active"} & set(update_fields)
         ):
             before = type(self).objects.filter(pk=self.pk).values("role", "is_active").first()
+            role_changed = before is not None and before["role"] != self.role
+            role_before = None if before is None else before["role"]
             if before is not None and (before["role"], before["is_active"]) != (
                 self.role,
                 self.is_active,
@@ -66,13 +84,34 @@ class User(AbstractUser):
                 revocation.claims_changed(self, save=False)
                 if update_fields is not None:
                     kwargs["update_fields"] = {*update_fields, "claims_changed_at"}
+        if role_changed:  # the role of installs before organisations is the default one's
+            Membership.objects.filter(user=self, organisation__name=DEFAULT_ORGANISATION).update(
+                role=self.role
+            )
         is_admin = self.role == Role.ADMIN.value
-        self.is_staff = is_admin
+        # An organisation's admin manages that organisation in the Django admin (staff)
+        # without spanning every organisation (superuser).
+        self.is_staff = is_admin or (
+            self.pk is not None
+            and Membership.objects.filter(user_id=self.pk, role=Role.ADMIN.value).exists()
+        )
         self.is_superuser = is_admin
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "role" in update_fields:
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
+        created = self.pk is None
         super().save(*args, **kwargs)
+        if created or role_changed:
+            from ems.authsvc import actions
+
+            org = self.memberships.values_list("organisation__name", flat=True).first()
+            actions.record(
+                "user.created" if created else "user.role_changed",
+                organisation=org,
+                target=str(self.username),
+                before=None if created else {"role": role_before},
+                after={"role": self.role},
+            )
 
 
 class EdgeKey(models.Model):
@@ -160,3 +199,82 @@ class ProvisionedEdge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.edge_id} ({self.organisation}/{self.site})"
+
+
+class Organisation(models.Model):
+    """A tenant: its users, sites, edges and keys are invisible to every other one."""
+
+    name = models.CharField(
+        max_length=63, unique=True, validators=[RegexValidator(EDGE_ID_RE)], help_text="e.g. acme"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class Membership(models.Model):
+    """``user`` belongs to ``organisation`` with ``role`` there (one role per organisation).
+
+    ``admin`` sees every edge of the organisation and manages its users and keys;
+    ``viewer`` and ``operator`` see the organisation's edges they are granted.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES, default=Role.VIEWER.value)
+
+    class Meta:
+        ordering = ("organisation", "user")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("user", "organisation"), name="emsauth_membership_unique"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.user.username} in {self.organisation.name} ({self.role})"
+
+
+class EdgeOwner(models.Model):
+    """The organisation ``edge_id`` belongs to. An edge id without a row belongs to
+    :data:`DEFAULT_ORGANISATION` (edges named before organisations existed)."""
+
+    edge_id = models.CharField(
+        max_length=63, unique=True, validators=[RegexValidator(EDGE_ID_RE)], help_text="e.g. site-1"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="edges")
+
+    class Meta:
+        ordering = ("organisation", "edge_id")
+        verbose_name = "edge of an organisation"
+
+    def __str__(self) -> str:
+        return f"{self.edge_id} ({self.organisation.name})"
+
+
+class AuditEntry(models.Model):
+    """One user action (see :class:`ems.audit.ActionRecord`), kept for ``GET /api/audit``.
+    ``organisation`` decides who may read it: that organisation's admins (empty: only
+    superusers, e.g. a superuser created)."""
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=40, db_index=True)
+    actor = models.CharField(max_length=150)
+    organisation = models.CharField(max_length=63, blank=True, db_index=True)
+    edge_id = models.CharField(max_length=63, blank=True)
+    target = models.CharField(max_length=150, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.kind} {self.target}"

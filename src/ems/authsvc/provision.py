@@ -14,10 +14,11 @@ import csv
 import io
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ems.authsvc import edgekeys
+from ems.authsvc import edgekeys, orgs
 from ems.authsvc.edgecsv import EdgeRow, ImportRefused, Problem, parse_edges_csv
 from ems.authsvc.errors import AuthServiceError
 
@@ -31,7 +32,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The organisation every edge belongs to until organisations exist (DESIGN 16).
+#: The organisation existing installs migrate into (``ems.authsvc.models`` has the same).
 DEFAULT_ORGANISATION = "default"
 #: Label of the keys created here (shown in the admin and by ``revoke-edge-keys``).
 KEY_LABEL = "import-edges"
@@ -58,7 +59,7 @@ def import_edges(
     csv_path: Path,
     key_file: Path,
     *,
-    default_organisation: str | None = DEFAULT_ORGANISATION,
+    known_organisations: Iterable[str] | None = None,
 ) -> ImportResult:
     """Provision every edge of ``csv_path``; write ``edge_id,api_key`` lines to ``key_file``.
 
@@ -78,7 +79,9 @@ def import_edges(
         text,
         source,
         known_profiles=builtin_profiles(),
-        default_organisation=default_organisation,
+        known_organisations=orgs.org_names()
+        if known_organisations is None
+        else known_organisations,
     )
     _refuse_existing(source, rows)
     if key_file.exists():
@@ -112,7 +115,7 @@ def _refuse_existing(source: str, rows: list[EdgeRow]) -> None:
 def _write_all(rows: list[EdgeRow], keys: dict[str, tuple[str, str]], key_file: Path) -> None:
     from django.db import transaction
 
-    from ems.authsvc.models import EdgeKey, ProvisionedEdge
+    from ems.authsvc.models import EdgeKey, EdgeOwner, Organisation, ProvisionedEdge
 
     # O_EXCL: a file created meanwhile by someone else is not overwritten either.
     try:
@@ -136,6 +139,11 @@ def _write_all(rows: list[EdgeRow], keys: dict[str, tuple[str, str]], key_file: 
                         longitude_deg=row.longitude_deg,
                         profile=";".join(row.profile),
                     )
+                    for row in rows
+                )
+                by_name = {o.name: o for o in Organisation.objects.all()}
+                EdgeOwner.objects.bulk_create(
+                    EdgeOwner(edge_id=row.edge_id, organisation=by_name[row.organisation])
                     for row in rows
                 )
                 EdgeKey.objects.bulk_create(

@@ -20,6 +20,7 @@ from ems.clock import RealClock
 from ems.cloud.alarms.wiring import AlarmParts, build_alarms
 from ems.cloud.anomaly_watch import AnomalyWatch
 from ems.cloud.api import build_router
+from ems.cloud.audit_api import audit_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
@@ -397,6 +398,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             cluster, store.latest, lambda: alarms.service.alarms(None, None), verify
         )
     )
+    app.include_router(audit_router(verify, records.list_for_edge))
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")

@@ -38,6 +38,9 @@ class UiSession:
     """When its token was issued [s, Unix epoch] (checked against revocations)."""
     edges: frozenset[str] | None = None
     """The edges its token grants; ``None``: every edge."""
+    command_edges: frozenset[str] | None = None
+    """The edges its role there lets it command (``edges`` less those where the user
+    is only a viewer); ``None``: every edge."""
 
     def may_access(self, edge_id: str) -> bool:
         return self.edges is None or edge_id in self.edges

@@ -84,6 +84,7 @@ class UiEndpoint:
             claims.exp,
             token_iat_s=claims.iat,
             edges=claims.edges,
+            command_edges=claims.command_edges(),
         )
         self._hub.attach_ui(session)
         await self._cluster.watch_user(session.username)  # acks from other processes
@@ -183,7 +184,7 @@ class UiEndpoint:
                 self._refuse(session, frame)
             elif isinstance(frame, UiCommand):
                 await self._dispatcher.submit(
-                    session.username, session.role, frame, edges=session.edges
+                    session.username, session.role, frame, edges=session.command_edges
                 )
             elif isinstance(frame, UiSubscribe):
                 if not session.may_access(frame.edge_id):

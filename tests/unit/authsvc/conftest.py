@@ -50,11 +50,21 @@ def _clean_tables(auth_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     yield
-    from ems.authsvc.models import EdgeKey, ProvisionedEdge, User
+    from ems.authsvc.models import (
+        AuditEntry,
+        EdgeKey,
+        EdgeOwner,
+        Organisation,
+        ProvisionedEdge,
+        User,
+    )
 
     EdgeKey.objects.all().delete()
+    EdgeOwner.objects.all().delete()
+    Organisation.objects.exclude(name="default").delete()
     ProvisionedEdge.objects.all().delete()
     User.objects.all().delete()
+    AuditEntry.objects.all().delete()
 
 
 @pytest.fixture

@@ -10,9 +10,12 @@ HEADER = "organisation,site,edge_id,name,latitude,longitude,profile\n"
 PROFILES = ("battery", "grid_meter", "load_meter", "pv_inverter")
 
 
-def _parse(text: str, default_organisation: str | None = "default") -> list[EdgeRow]:
+def _parse(text: str, known_organisations: list[str] | None = None) -> list[EdgeRow]:
     return parse_edges_csv(
-        text, "edges.csv", known_profiles=PROFILES, default_organisation=default_organisation
+        text,
+        "edges.csv",
+        known_profiles=PROFILES,
+        known_organisations=["default"] if known_organisations is None else known_organisations,
     )
 
 
@@ -97,7 +100,7 @@ def test_header_problems() -> None:
 
 
 def test_any_organisation_when_organisations_exist() -> None:
-    (row,) = _parse(HEADER + "acme,a,e-1,E,0,0,\n", default_organisation=None)
+    (row,) = _parse(HEADER + "acme,a,e-1,E,0,0,\n", known_organisations=["default", "acme"])
     assert row.organisation == "acme"
 
 

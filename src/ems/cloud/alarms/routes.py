@@ -101,6 +101,12 @@ def alarm_router(service: AlarmService, verify: Callable[[str], Awaitable[Claims
             raise Refused(404, ALARM_NOT_FOUND, f"no alarm {alarm_id!r}", "alarm_id")
         return alarm
 
+    def hide_invisible_rule(user: Claims, rule_id: str) -> None:
+        # Another organisation's rule (or an edge not granted): as if there were none.
+        rule = service.rules().get(rule_id)
+        if rule is not None and not user.may_access(rule.edge_id):
+            raise Refused(404, UNKNOWN_RULE, f"no alarm rule {rule_id!r}", "rule_id")
+
     async def guarded(work: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
         try:
             return await work()
@@ -133,6 +139,11 @@ def alarm_router(service: AlarmService, verify: Callable[[str], Awaitable[Claims
             rule_id = body.pop("rule_id", None) or f"r-{secrets.token_hex(4)}"
         if not isinstance(body, dict):
             raise Refused(422, INVALID_RULE, "a rule is a JSON object", None)
+        edge_id = body.get("edge_id")
+        if isinstance(edge_id, str) and not user.may_access(edge_id):
+            raise Refused(404, "unknown_edge", f"no edge {edge_id!r}", "edge_id")
+        if not create:
+            hide_invisible_rule(user, str(rule_id))
         rule = await service.put_rule(str(rule_id), body, user.username, create=create)
         return {"rule_id": rule_id, **rule.model_dump(mode="json")}
 
@@ -154,6 +165,7 @@ def alarm_router(service: AlarmService, verify: Callable[[str], Awaitable[Claims
     ) -> Any:
         async def work() -> dict[str, Any]:
             require(user, frozenset({"admin"}))
+            hide_invisible_rule(user, rule_id)
             await service.delete_rule(rule_id, user.username)
             return {"rule_id": rule_id, "deleted": True}
 

@@ -14,8 +14,10 @@ missing or of the wrong type), ``algorithm_not_allowed``, ``unknown_key``,
 ``revoked`` (raised by the caller that checks :mod:`ems.cloud.auth.revocations`).
 
 The ``edges`` claim lists the edges the user may see and command (``"*"``: every
-edge); an ``admin`` sees every edge whatever it says, and a token of another
-role without the claim grants none.
+edge); an ``admin`` token without the claim (a superuser's, issued before
+organisations) sees every edge, an organisation admin's lists its organisations'
+edges, and a token of another role without the claim grants none. The optional
+``view`` claim lists the edges among them the user may only view.
 """
 
 from __future__ import annotations
@@ -104,10 +106,19 @@ class Claims:
     iat: float
     jti: str
     edges: frozenset[str] | None = None
-    """The edges granted; ``None``: every edge (admins, and the ``*`` grant)."""
+    """The edges granted; ``None``: every edge (superusers, and the ``*`` grant)."""
+    view_only: frozenset[str] = frozenset()
+    """Edges of :attr:`edges` where the user is only a viewer (organisations give a
+    user one role in each; ``role`` is the highest)."""
 
     def may_access(self, edge_id: str) -> bool:
         return self.edges is None or edge_id in self.edges
+
+    def command_edges(self) -> frozenset[str] | None:
+        """The edges the user's role lets them command (``None``: every edge)."""
+        if self.edges is None or not self.view_only:
+            return self.edges
+        return self.edges - self.view_only
 
 
 class JwtVerifier:
@@ -300,6 +311,7 @@ class JwtVerifier:
             iat=iat,
             jti=jti,
             edges=_edges(payload.get("edges"), str(role)),
+            view_only=frozenset(_edges(payload.get("view"), "viewer") or ()),
         )
 
 
@@ -310,7 +322,8 @@ def _edges(claim: object, role: str) -> frozenset[str] | None:
         or not all(isinstance(e, str) and e for e in claim)
     ):
         raise AuthError("invalid_token", "edges must be a list of edge ids")
-    if role == "admin" or (claim is not None and ALL_EDGES in claim):
+    # An admin's token without the claim predates organisations: a superuser's.
+    if (role == "admin" and claim is None) or (claim is not None and ALL_EDGES in claim):
         return None
     return frozenset(claim or ())
 

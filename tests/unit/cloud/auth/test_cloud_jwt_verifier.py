@@ -156,8 +156,10 @@ async def test_a_valid_token_gives_its_claims(
         ("operator", None, frozenset()),  # no claim: no edge
         ("viewer", [], frozenset()),
         ("operator", ["*"], None),  # the wildcard: every edge
-        ("admin", None, None),  # admins see every edge
-        ("admin", ["site-1"], None),
+        ("admin", None, None),  # a superuser's token (no claim) sees every edge
+        ("admin", ["*"], None),
+        # An organisation's admin: its organisations' edges only (DESIGN 16).
+        ("admin", ["site-1"], frozenset({"site-1"})),
     ],
 )
 async def test_the_edges_claim_gives_the_granted_edges(
@@ -531,3 +533,22 @@ async def test_jwks_in_process_calls_its_source_in_a_worker_thread() -> None:
     assert await jwks_in_process(source)() == {"keys": []}
     assert threads
     assert threads != [threading.get_ident()]
+
+
+@pytest.mark.asyncio
+async def test_the_view_claim_narrows_what_may_be_commanded(
+    verifier: JwtVerifier, key: Ed25519PrivateKey
+) -> None:
+    token = _token(key, role="operator", edges=["a-1", "b-1"], view=["b-1"])
+    claims = await verifier.verify(token)
+    assert claims.may_access("b-1")
+    assert claims.command_edges() == frozenset({"a-1"})
+    assert (await verifier.verify(_token(key, edges=["*"]))).command_edges() is None
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_view_claim_is_refused(
+    verifier: JwtVerifier, key: Ed25519PrivateKey
+) -> None:
+    with pytest.raises(AuthError, match="edges must be a list"):
+        await verifier.verify(_token(key, role="operator", edges=["a-1"], view="b-1"))
