@@ -37,6 +37,7 @@ class World:
     command_id: str  # olga's command to site-1
     rule_id: str
     alarm_id: str
+    subscription_id: str  # olga's report e-mail for site-1
 
 
 def _token(site: CloudSite, username: str) -> str:
@@ -74,6 +75,17 @@ async def _raise_alarm(site: CloudSite, admin: str) -> tuple[str, str]:
             return rule_id, alarm_id
         await asyncio.sleep(0.2)  # polling a real process's API, not synchronising a test
     raise AssertionError(f"alarm {alarm_id} never raised")
+
+
+def _subscription(edge_id: str) -> dict[str, Any]:
+    return {"edge_id": edge_id, "period": "month", "recipients": ["olga@example.com"]}
+
+
+def _olgas_subscription(site: CloudSite) -> str:
+    made = _call(site, "POST", "/api/reports/subscriptions", _token(site, "olga"),
+                 _subscription(THEIRS))  # fmt: skip
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
 
 
 async def _olgas_command(site: CloudSite) -> str:
@@ -115,7 +127,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             return command_id, rule_id, alarm_id
 
         command_id, rule_id, alarm_id = asyncio.run(prepare())
-        yield World(site, _token(site, "bob"), command_id, rule_id, alarm_id)
+        subscription_id = _olgas_subscription(site)
+        yield World(site, _token(site, "bob"), command_id, rule_id, alarm_id, subscription_id)
     finally:
         site.stop()
 
@@ -151,11 +164,23 @@ def _edge_in_query(method: str, path: str, body: Any = None, **params: Any) -> P
     return probe
 
 
-def _edge_in_body(method: str, path: str) -> Probe:
+def _edge_in_body(method: str, path: str, body: Callable[[str], dict[str, Any]] = _rule) -> Probe:
     def probe(w: World) -> None:
-        answers = [_call(w.site, method, path, w.bob, _rule(e)) for e in (THEIRS, MISSING_EDGE)]
+        answers = [_call(w.site, method, path, w.bob, body(e)) for e in (THEIRS, MISSING_EDGE)]
         _same(*answers, (THEIRS, MISSING_EDGE))
         assert answers[0].status_code == 404
+
+    return probe
+
+
+def _edge_in_path_with_body(method: str, template: str, body: Any) -> Probe:
+    def probe(w: World) -> None:
+        answers = [
+            _call(w.site, method, template.format(edge_id=e), w.bob, body)
+            for e in (THEIRS, MISSING_EDGE)
+        ]
+        _same(*answers, (THEIRS, MISSING_EDGE))
+        assert answers[0].status_code == 404, answers[0].text
 
     return probe
 
@@ -178,7 +203,7 @@ def _listing(path: str, **params: Any) -> Probe:
     def probe(w: World) -> None:
         answer = _call(w.site, "GET", path, w.bob, **params)
         assert answer.status_code == 200, answer.text
-        for secret in (THEIRS, w.command_id, w.rule_id, w.alarm_id):
+        for secret in (THEIRS, w.command_id, w.rule_id, w.alarm_id, w.subscription_id):
             assert secret not in answer.text
 
     return probe
@@ -226,6 +251,27 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/api/reports/energy"): _edge_in_query(
         "GET", "/api/reports/energy", period="day", start=TODAY
+    ),
+    ("GET", "/api/energy"): _edge_in_query(
+        "GET", "/api/energy", **{"from": f"{TODAY}T00:00:00Z", "to": f"{TODAY}T23:00:00Z"}
+    ),
+    ("GET", "/api/sites/summary"): _listing("/api/sites/summary"),
+    ("GET", "/api/edges/{edge_id}/config"): _edge_in_path("GET", "/api/edges/{edge_id}/config"),
+    ("GET", "/api/edges/{edge_id}/config/{version}"): _edge_in_path(
+        "GET", "/api/edges/{edge_id}/config/1"
+    ),
+    ("PUT", "/api/edges/{edge_id}/config"): _edge_in_path_with_body(
+        "PUT", "/api/edges/{edge_id}/config", {"yaml": "edge_id: b-1"}
+    ),
+    ("POST", "/api/edges/{edge_id}/config/rollback"): _edge_in_path_with_body(
+        "POST", "/api/edges/{edge_id}/config/rollback", {"version": 1}
+    ),
+    ("GET", "/api/reports/subscriptions"): _listing("/api/reports/subscriptions"),
+    ("POST", "/api/reports/subscriptions"): _edge_in_body(
+        "POST", "/api/reports/subscriptions", _subscription
+    ),
+    ("DELETE", "/api/reports/subscriptions/{subscription_id}"): _id_in_path(
+        "DELETE", "/api/reports/subscriptions/{id}", "subscription_id"
     ),
     ("GET", "/api/alarm-rules"): _listing("/api/alarm-rules"),
     ("POST", "/api/alarm-rules"): _edge_in_body("POST", "/api/alarm-rules"),
