@@ -40,7 +40,7 @@ from ems.edge.controllers.base import (
 )
 from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
-from ems.edge.controllers.optimizer.config import OptimizerParams
+from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
 from ems.edge.controllers.optimizer.planner import PlanInputs, build_problem
 from ems.edge.controllers.optimizer.worker import (
@@ -53,7 +53,7 @@ from ems.edge.controllers.optimizer.worker import (
 from ems.edge.controllers.state import StateReporter
 from ems.errors import ConfigError
 from ems.forecast import Forecaster
-from ems.forecast.naive import NaiveForecaster
+from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
 from ems.optimize import DispatchPlan, solve_dispatch
 from ems.profiles import DeviceProfile
@@ -63,8 +63,6 @@ from ems.timeseries import read_csv_series, resolve_path
 __all__ = ["Optimizer"]
 
 log = logging.getLogger(__name__)
-
-_HISTORY_DAYS = 8
 
 
 @register_controller
@@ -99,7 +97,7 @@ class Optimizer(Controller):
         )
         self._step_s = params.step_min * 60.0
         self._steps = max(1, round(params.horizon_h * 3600.0 / self._step_s))
-        keep = round(_HISTORY_DAYS * 86_400.0 / self._step_s)
+        keep = round(params.history_days * 86_400.0 / self._step_s)
         self._load = StepMeans(self._step_s, keep)
         self._pv_means = StepMeans(self._step_s, keep)
         self._peak = MonthPeak(site.timezone)
@@ -260,9 +258,22 @@ class Optimizer(Controller):
 def _forecasters(
     params: OptimizerParams, site: ControllerSite
 ) -> tuple[Forecaster, Forecaster, float | None]:
-    """Load and PV forecasters, and where the known future ends (perfect only)."""
+    """Load and PV forecasters, and where the known future ends (perfect only).
+
+    All but ``perfect`` come from :func:`ems.forecast.factory.make_forecaster` and learn
+    from what this controller measured: under ``ems simulate`` that history starts with
+    the run, so the first days forecast from little (persistence falls back to the
+    days there are, then to 0; learned to its fallback until min_days)."""
     if params.forecast == "naive":
-        return NaiveForecaster(), NaiveForecaster(), None
+        return make_forecaster(**NAIVE_SPEC), make_forecaster(**NAIVE_SPEC), None
+    if not isinstance(params.forecast, str):
+        built = []
+        for quantity in ("load", "pv"):
+            kind, values = params.forecast.params_of(quantity)
+            if kind in ("learned", "pv_clearsky"):
+                values.setdefault("timezone", site.timezone)
+            built.append(make_forecaster(kind, **values))
+        return built[0], built[1], None
     assert params.forecast_csv is not None  # the params' validator
     path = resolve_path(params.forecast_csv, site.config_dir)
     try:
