@@ -42,6 +42,7 @@ from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
+from ems.edge.controllers.optimizer.plan_status import expected_saving, plan_json
 from ems.edge.controllers.optimizer.planner import PlanInputs, build_problem
 from ems.edge.controllers.optimizer.worker import (
     InlineWorker,
@@ -55,7 +56,7 @@ from ems.errors import ConfigError
 from ems.forecast import Forecaster
 from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
-from ems.optimize import DispatchPlan, solve_dispatch
+from ems.optimize import DispatchPlan, DispatchProblem, solve_dispatch
 from ems.profiles import DeviceProfile
 from ems.tariff import Tariff
 from ems.timeseries import read_csv_series, resolve_path
@@ -111,6 +112,9 @@ class Optimizer(Controller):
         self._rated_discharge_w = 0.0
         self._error = ("no_plan", "no plan solved yet")
         self._reporter = StateReporter(controller_id, log)
+        self._submitted: tuple[float, DispatchProblem] | None = None
+        self._published: tuple[str, float] | None = None
+        self._guard = params.peak_guard and site.tariff.demand_charge_per_kw_month > 0.0
 
     @classmethod
     def create(
@@ -139,7 +143,14 @@ class Optimizer(Controller):
         return self._worker
 
     def status_channels(self) -> dict[str, str | None]:
-        return {"State": None, "TargetGridPower": "W", "PlannedBatteryPower": "W"}
+        return {
+            "State": None,
+            "TargetGridPower": "W",
+            "PlannedBatteryPower": "W",
+            "PlannedSoc": "%",
+            "ExpectedSaving": None,  # the tariff's currency, over the plan's horizon
+            "Plan": None,  # JSON, see plan_status.py
+        }
 
     def run(self, ctx: CycleContext) -> None:
         now = ctx.now_s
@@ -164,12 +175,22 @@ class Optimizer(Controller):
                 state, detail = self._error
                 self._reporter.report(ctx, state, f"self-consumption meanwhile: {detail}")
             return
-        target_w, battery_w = planned
+        target_w, battery_w, net_w, peak_w = planned
+        if self._guard and not isinstance(inputs, Missing):
+            ch = self._follower.inputs
+            target_w = _peak_guarded(target_w, net_w, inputs[ch[0]] + inputs[ch[1]], peak_w)
         decision = self._follower.decide(ctx, target_w)
         ctx.write(self.output, decision.setpoint_w)
         self._count_import(inputs, decision.setpoint_w, now)
         ctx.status("TargetGridPower", target_w)
         ctx.status("PlannedBatteryPower", battery_w)
+        if self._published is not None:
+            plan_text, saving = self._published
+            ctx.status("Plan", plan_text)
+            ctx.status("ExpectedSaving", saving)
+        soc_pct = self._planned_soc_pct(now)
+        if soc_pct is not None:
+            ctx.status("PlannedSoc", soc_pct)
         if decision.state.endswith("_inputs"):
             self._reporter.report(ctx, decision.state, decision.detail)
         elif self._error[0] != "no_plan":
@@ -232,6 +253,7 @@ class Optimizer(Controller):
             self._error = ("solve_failed", f"could not build the plan: {exc}")
             return
         self._asked_step = step
+        self._submitted = (start_s, problem)
         self._worker.submit(problem, start_s, now)
 
     def _take(self, outcome: Outcome | None) -> None:
@@ -240,19 +262,48 @@ class Optimizer(Controller):
         if outcome.plan is not None:
             self._plan = (outcome.start_s, outcome.plan)
             self._error = ("no_plan", "")
+            if self._submitted is not None and self._submitted[0] == outcome.start_s:
+                problem = self._submitted[1]
+                self._published = (
+                    plan_json(outcome.start_s, problem, outcome.plan),
+                    round(expected_saving(problem, outcome.plan), 2),
+                )
         else:
             log.warning("%s: %s (%s)", self.id, outcome.error, outcome.detail)
             self._error = (outcome.error, outcome.detail)
 
-    def _planned(self, now: float) -> tuple[float, float] | None:
-        """The plan's grid and battery power [W] for the step under way, if it covers now."""
+    def _planned_soc_pct(self, now: float) -> float | None:
+        """The SOC the plan reaches at the end of the step under way [%]."""
+        if self._plan is None:
+            return None
+        start_s, plan = self._plan
+        j = math.floor((now - start_s) / self._step_s)
+        if not 0 <= j < len(plan.energy_wh):
+            return None
+        return round(100.0 * float(plan.energy_wh[j]) / self.params.capacity_wh, 1)
+
+    def _planned(self, now: float) -> tuple[float, float, float, float] | None:
+        """For the step under way, if the plan covers now: its grid, battery and net load
+        power, and the plan's peak import (at least the month's so far) [W]."""
         if self._plan is None:
             return None
         start_s, plan = self._plan
         j = math.floor((now - start_s) / self._step_s)
         if not 0 <= j < len(plan.grid_w):
             return None
-        return float(plan.grid_w[j]), float(plan.battery_w[j])
+        grid_w, battery_w = float(plan.grid_w[j]), float(plan.battery_w[j])
+        peak_w = max(self._peak.peak_w, float(np.max(plan.grid_w[j:])))
+        return grid_w, battery_w, grid_w + battery_w, peak_w
+
+
+def _peak_guarded(target_w: float, planned_net_w: float, live_net_w: float, peak_w: float) -> float:
+    """The grid target on a demand-charge site: load above the plan's forecast is met
+    from the grid, up to the plan's peak, rather than from the battery, whose energy the
+    plan keeps for the peaks it foresaw; above the peak the battery holds the peak (live
+    peak shaving at the plan's own threshold). Load below the forecast still lowers the
+    import, as the plain grid target does: the battery then discharges less."""
+    over_w = max(live_net_w - planned_net_w, 0.0)
+    return min(target_w + over_w, max(peak_w, target_w))
 
 
 def _forecasters(
