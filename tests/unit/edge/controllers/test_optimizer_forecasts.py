@@ -11,7 +11,6 @@ from test_optimizer import DAY0, DEVICES, TARIFF, Loop
 
 from ems.edge.controllers.base import ControllerSite
 from ems.edge.controllers.optimizer import Optimizer, OptimizerParams
-from ems.edge.controllers.optimizer.controller import _peak_guarded
 
 
 def optimizer(forecast: Any) -> Optimizer:
@@ -102,20 +101,3 @@ def test_a_forecaster_that_cannot_be_built_is_refused_naming_the_field(
     text = str(exc.value)
     assert field in text
     assert detail in text
-
-
-# -- the live peak guard (demand-charge sites) ---------------------------------
-@pytest.mark.parametrize(
-    ("target_w", "planned_net_w", "live_net_w", "peak_w", "expected_w"),
-    [
-        (2000.0, 5000.0, 5000.0, 4000.0, 2000.0),  # as forecast: the plan's target
-        (2000.0, 5000.0, 6500.0, 4000.0, 3500.0),  # 1.5 kW more load: from the grid
-        (2000.0, 5000.0, 9000.0, 4000.0, 4000.0),  # beyond the peak: the battery holds it
-        (2000.0, 5000.0, 3000.0, 4000.0, 2000.0),  # less load: the battery discharges less
-        (4500.0, 1000.0, 2000.0, 4000.0, 4500.0),  # a planned charge above the peak stays
-    ],
-)
-def test_load_above_the_forecast_is_imported_up_to_the_plans_peak(
-    target_w: float, planned_net_w: float, live_net_w: float, peak_w: float, expected_w: float
-) -> None:
-    assert _peak_guarded(target_w, planned_net_w, live_net_w, peak_w) == expected_w

@@ -138,12 +138,6 @@ class OptimizerParams(GridTargetParams):
         allow_inf_nan=False,
         description="A solve not done by then is given up: the last good plan stays [s]",
     )
-    peak_guard: bool = Field(
-        default=True,
-        description="With a demand charge: load above the forecast is imported up to the "
-        "plan's peak instead of taken from the battery, and the battery holds that peak "
-        "live; without a demand charge it has no effect",
-    )
     fallback_target_grid_w: float = Field(
         default=0.0,
         allow_inf_nan=False,

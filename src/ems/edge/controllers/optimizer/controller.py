@@ -114,7 +114,6 @@ class Optimizer(Controller):
         self._reporter = StateReporter(controller_id, log)
         self._submitted: tuple[float, DispatchProblem] | None = None
         self._published: tuple[str, float] | None = None
-        self._guard = params.peak_guard and site.tariff.demand_charge_per_kw_month > 0.0
 
     @classmethod
     def create(
@@ -175,10 +174,7 @@ class Optimizer(Controller):
                 state, detail = self._error
                 self._reporter.report(ctx, state, f"self-consumption meanwhile: {detail}")
             return
-        target_w, battery_w, net_w, peak_w = planned
-        if self._guard and not isinstance(inputs, Missing):
-            ch = self._follower.inputs
-            target_w = _peak_guarded(target_w, net_w, inputs[ch[0]] + inputs[ch[1]], peak_w)
+        target_w, battery_w = planned
         decision = self._follower.decide(ctx, target_w)
         ctx.write(self.output, decision.setpoint_w)
         self._count_import(inputs, decision.setpoint_w, now)
@@ -282,28 +278,15 @@ class Optimizer(Controller):
             return None
         return round(100.0 * float(plan.energy_wh[j]) / self.params.capacity_wh, 1)
 
-    def _planned(self, now: float) -> tuple[float, float, float, float] | None:
-        """For the step under way, if the plan covers now: its grid, battery and net load
-        power, and the plan's peak import (at least the month's so far) [W]."""
+    def _planned(self, now: float) -> tuple[float, float] | None:
+        """The plan's grid and battery power [W] for the step under way, if it covers now."""
         if self._plan is None:
             return None
         start_s, plan = self._plan
         j = math.floor((now - start_s) / self._step_s)
         if not 0 <= j < len(plan.grid_w):
             return None
-        grid_w, battery_w = float(plan.grid_w[j]), float(plan.battery_w[j])
-        peak_w = max(self._peak.peak_w, float(np.max(plan.grid_w[j:])))
-        return grid_w, battery_w, grid_w + battery_w, peak_w
-
-
-def _peak_guarded(target_w: float, planned_net_w: float, live_net_w: float, peak_w: float) -> float:
-    """The grid target on a demand-charge site: load above the plan's forecast is met
-    from the grid, up to the plan's peak, rather than from the battery, whose energy the
-    plan keeps for the peaks it foresaw; above the peak the battery holds the peak (live
-    peak shaving at the plan's own threshold). Load below the forecast still lowers the
-    import, as the plain grid target does: the battery then discharges less."""
-    over_w = max(live_net_w - planned_net_w, 0.0)
-    return min(target_w + over_w, max(peak_w, target_w))
+        return float(plan.grid_w[j]), float(plan.battery_w[j])
 
 
 def _forecasters(
