@@ -1,38 +1,45 @@
-"""The optimiser publishes its plan (``<id>/Plan``, JSON) and what it expects to save,
-so the cloud can draw the plan beside the forecast and the actual."""
+"""The optimiser publishes its plan hour by hour (``<id>/PlanSoc<hh>`` ...) and what it
+expects to save, so the cloud can draw the plan beside the forecast and the actual."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_optimizer import Loop, optimizer
 
-from ems.edge.controllers.optimizer.plan_status import PLAN_VERSION, expected_saving
+from ems.edge.controllers.optimizer.plan_status import PLAN_HOURS, expected_saving
 from ems.optimize import BatteryModel, DispatchPlan, DispatchProblem
 
 
-def test_each_plan_is_published_with_its_soc_battery_power_and_saving(tmp_path: Path) -> None:
+def test_each_plan_is_published_hour_by_hour_with_its_saving(tmp_path: Path) -> None:
     ctrl = optimizer(tmp_path)
     loop = Loop(ctrl)
     loop.step()
     assert ctrl.plan is not None
     start_s, plan = ctrl.plan
-    doc = json.loads(loop.out("opt/Plan"))
-    assert doc["v"] == PLAN_VERSION
-    assert doc["start_s"] == start_s
-    assert doc["step_s"] == 900.0
-    assert len(doc["soc_pct"]) == len(doc["battery_w"]) == len(doc["net_w"]) == 96
-    assert doc["battery_w"][:8] == [-4000] * 8  # the cheap night's charge
-    assert doc["soc_pct"][7] == pytest.approx(100.0)
-    assert doc["net_w"][1] == 1000
+    assert loop.out("opt/PlanStart") == start_s
+    # The cheap night's charge (06:00-08:00 at 4 kW), then the dear day's discharge.
+    assert loop.out("opt/PlanBatteryPower00") == pytest.approx(-4000.0)
+    assert loop.out("opt/PlanBatteryPower01") == pytest.approx(-4000.0)
+    assert loop.out("opt/PlanSoc01") == pytest.approx(100.0)
+    assert loop.out("opt/PlanNetLoad05") == pytest.approx(1000.0)
+    discharged_wh = sum(float(loop.out(f"opt/PlanBatteryPower{h:02d}")) for h in range(2, 24))
+    assert discharged_wh == pytest.approx(10_000.0, abs=1.0)
     # 8 kWh bought at 0.10 replace 10 kWh at 0.40 (efficiency 1 in these tests).
-    assert doc["saving"] == pytest.approx(3.2, abs=0.01)
-    assert loop.out("opt/ExpectedSaving") == doc["saving"]
+    assert loop.out("opt/ExpectedSaving") == pytest.approx(3.2, abs=0.01)
     assert loop.out("opt/PlannedSoc") == pytest.approx(100.0 * plan.energy_wh[0] / 10_000, abs=0.1)
-    assert len(loop.out("opt/Plan")) < 3000, "compact enough for telemetry"
+    assert PLAN_HOURS == 24
+
+
+def test_hours_beyond_the_horizon_are_published_as_missing(tmp_path: Path) -> None:
+    ctrl = optimizer(tmp_path, horizon_h=6)
+    loop = Loop(ctrl)
+    loop.step()
+    assert loop.out("opt/PlanSoc05") is not None
+    assert loop.out("opt/PlanSoc06") is None
+    assert loop.out("opt/PlanBatteryPower23") is None
 
 
 def test_the_expected_saving_counts_the_demand_charge_above_the_months_peak() -> None:

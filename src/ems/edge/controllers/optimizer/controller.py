@@ -42,7 +42,12 @@ from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
-from ems.edge.controllers.optimizer.plan_status import expected_saving, plan_json
+from ems.edge.controllers.optimizer.plan_status import (
+    PlanValues,
+    expected_saving,
+    plan_channels,
+    plan_units,
+)
 from ems.edge.controllers.optimizer.planner import PlanInputs, build_problem
 from ems.edge.controllers.optimizer.worker import (
     InlineWorker,
@@ -113,7 +118,7 @@ class Optimizer(Controller):
         self._error = ("no_plan", "no plan solved yet")
         self._reporter = StateReporter(controller_id, log)
         self._submitted: tuple[float, DispatchProblem] | None = None
-        self._published: tuple[str, float] | None = None
+        self._published: tuple[PlanValues, float] | None = None
 
     @classmethod
     def create(
@@ -148,7 +153,7 @@ class Optimizer(Controller):
             "PlannedBatteryPower": "W",
             "PlannedSoc": "%",
             "ExpectedSaving": None,  # the tariff's currency, over the plan's horizon
-            "Plan": None,  # JSON, see plan_status.py
+            **plan_units(),  # the plan hour by hour, see plan_status.py
         }
 
     def run(self, ctx: CycleContext) -> None:
@@ -181,8 +186,9 @@ class Optimizer(Controller):
         ctx.status("TargetGridPower", target_w)
         ctx.status("PlannedBatteryPower", battery_w)
         if self._published is not None:
-            plan_text, saving = self._published
-            ctx.status("Plan", plan_text)
+            values, saving = self._published
+            for name, value in values.items():
+                ctx.status(name, value)
             ctx.status("ExpectedSaving", saving)
         soc_pct = self._planned_soc_pct(now)
         if soc_pct is not None:
@@ -261,7 +267,7 @@ class Optimizer(Controller):
             if self._submitted is not None and self._submitted[0] == outcome.start_s:
                 problem = self._submitted[1]
                 self._published = (
-                    plan_json(outcome.start_s, problem, outcome.plan),
+                    plan_channels(outcome.start_s, problem, outcome.plan),
                     round(expected_saving(problem, outcome.plan), 2),
                 )
         else:

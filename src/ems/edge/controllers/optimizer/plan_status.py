@@ -1,26 +1,28 @@
-"""The plan as the cloud sees it: one compact JSON status value per new plan.
+"""The plan as the cloud sees it: numeric status channels, hour by hour.
 
-``<id>/Plan`` carries, per plan step, the forecast net load, the planned battery
-power and SOC, and the saving the plan expects over its horizon against no
-battery (energy at the step's prices plus the demand charge above the month's
-peak so far), so the dashboard can draw the plan beside the forecast and the
-actual without a channel per step. Values are rounded (W to 1 W, SOC to 0.1 %)
-to keep a 96-step plan under ~2 kB.
+A telemetry value is a number or a short text (256 characters, ``ems.protocol``),
+so the plan travels as channels of the controller: ``<id>/PlanStart`` (the plan's
+first step, UTC epoch s) and for each hour ``hh`` = 00..23 from there the forecast
+net load ``PlanNetLoad<hh>`` [W] and planned battery power ``PlanBatteryPower<hh>``
+[W] (hourly means, battery > 0 discharging) and the SOC planned at the hour's end
+``PlanSoc<hh>`` [%]. ``expected_saving`` is what the plan saves over its horizon
+against no battery (energy at the step's prices plus the demand charge above the
+month's peak so far), published as ``<id>/ExpectedSaving``.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 
 from ems.forecast.base import FloatArray
 from ems.optimize import DispatchPlan, DispatchProblem
 
-__all__ = ["PLAN_VERSION", "expected_saving", "plan_json"]
+__all__ = ["PLAN_HOURS", "PlanValues", "expected_saving", "plan_channels", "plan_units"]
 
-#: Bumped when the JSON's fields change meaning (the dashboard checks it).
-PLAN_VERSION = 1
+#: Hours of the plan published (the dashboard draws 24 h).
+PLAN_HOURS = 24
+
+PlanValues = dict[str, float | None]
 
 
 def _cost(problem: DispatchProblem, grid_w: FloatArray) -> float:
@@ -57,18 +59,29 @@ def expected_saving(problem: DispatchProblem, plan: DispatchPlan) -> float:
     return _cost(problem, net) - _cost(problem, np.asarray(plan.grid_w, dtype=np.float64))
 
 
-def plan_json(start_s: float, problem: DispatchProblem, plan: DispatchPlan) -> str:
-    """The compact JSON of ``<id>/Plan`` (see the module's docstring)."""
-    capacity_wh = problem.battery.capacity_wh
-    document = {
-        "v": PLAN_VERSION,
-        "start_s": start_s,
-        "step_s": problem.step_s,
-        "net_w": np.rint(np.asarray(problem.net_load_w, dtype=np.float64)).astype(int).tolist(),
-        "battery_w": np.rint(plan.battery_w).astype(int).tolist(),
-        "grid_w": np.rint(plan.grid_w).astype(int).tolist(),
-        "soc_pct": np.round(100.0 * plan.energy_wh / capacity_wh, 1).tolist(),
-        "peak_w": round(float(np.max(plan.peak_import_w)), 1) if len(plan.peak_import_w) else 0.0,
-        "saving": round(expected_saving(problem, plan), 2),
-    }
-    return json.dumps(document, separators=(",", ":"))
+def plan_channels(start_s: float, problem: DispatchProblem, plan: DispatchPlan) -> PlanValues:
+    """The plan's status values by channel name (see the module's docstring); hours the
+    horizon does not reach are ``None``."""
+    per_hour = max(1, round(3600.0 / problem.step_s))
+    net = np.asarray(problem.net_load_w, dtype=np.float64)
+    soc = 100.0 * np.asarray(plan.energy_wh, dtype=np.float64) / problem.battery.capacity_wh
+    values: PlanValues = {"PlanStart": start_s}
+    for h in range(PLAN_HOURS):
+        part = slice(h * per_hour, (h + 1) * per_hour)
+        whole = (h + 1) * per_hour <= len(net)
+        values[f"PlanNetLoad{h:02d}"] = round(float(net[part].mean()), 1) if whole else None
+        values[f"PlanBatteryPower{h:02d}"] = (
+            round(float(plan.battery_w[part].mean()), 1) if whole else None
+        )
+        values[f"PlanSoc{h:02d}"] = round(float(soc[part][-1]), 1) if whole else None
+    return values
+
+
+def plan_units() -> dict[str, str | None]:
+    """The plan's status channels and their units."""
+    units: dict[str, str | None] = {"PlanStart": "s"}
+    for h in range(PLAN_HOURS):
+        units[f"PlanNetLoad{h:02d}"] = "W"
+        units[f"PlanBatteryPower{h:02d}"] = "W"
+        units[f"PlanSoc{h:02d}"] = "%"
+    return units
