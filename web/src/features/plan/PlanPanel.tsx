@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { TimeChart } from "@/features/charts/TimeChart";
 import type { TelemetryListener } from "@/features/live/LiveProvider";
 import type { Channels } from "@/lib/frames";
-import { ActualSteps, formatSaving, parsePlan, planControllers, powerSeries, socSeries } from "./plan";
+import { ActualHours, formatSaving, parsePlan, planControllers, powerSeries, socSeries } from "./plan";
 
 interface Props {
   edgeId: string;
@@ -21,21 +21,20 @@ function numberOf(channels: Channels, address: string | null): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
-/** The optimiser's plan for the next 24 h (SOC, battery power) beside the forecast and the actual. */
+/** The optimiser's plan for the next 24 h (SOC, battery power; hourly) beside the forecast and the actual. */
 export function PlanPanel({ edgeId, channels, battery, grid, onTelemetry }: Props) {
   const controllerId = planControllers(channels)[0] ?? null;
   const plan = controllerId ? parsePlan(channels, controllerId) : null;
-  const stepS = plan?.step_s ?? 900;
-  const [actual, setActual] = useState(() => ActualSteps.empty(stepS));
+  const [actual, setActual] = useState(() => ActualHours.empty());
 
   useEffect(
     () =>
       onTelemetry((edge, ts, frame) => {
         if (edge !== edgeId) return;
         const tsS = Date.parse(ts) / 1000;
-        setActual((a) => (a.stepS === stepS ? a : ActualSteps.empty(stepS)).add(tsS, numberOf(frame, grid), numberOf(frame, battery), tsS - DAY_S));
+        setActual((a) => a.add(tsS, numberOf(frame, grid), numberOf(frame, battery), tsS - DAY_S));
       }),
-    [onTelemetry, edgeId, grid, battery, stepS],
+    [onTelemetry, edgeId, grid, battery],
   );
 
   const power = plan ? powerSeries(plan, actual) : null;

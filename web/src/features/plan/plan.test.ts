@@ -1,65 +1,72 @@
 import { describe, expect, it } from "vitest";
 import type { Channels } from "@/lib/frames";
-import { ActualSteps, formatSaving, parsePlan, planControllers, powerSeries, socSeries } from "./plan";
+import { ActualHours, formatSaving, parsePlan, planControllers, powerSeries, socSeries } from "./plan";
 
 const T = "2026-06-19T06:00:00Z";
-const plan = {
-  v: 1,
-  start_s: 1_781_848_800,
-  step_s: 900,
-  net_w: [1000, 1200, 3000],
-  battery_w: [-4000, 0, 2000],
-  grid_w: [5000, 1200, 1000],
-  soc_pct: [30, 30, 25],
-  peak_w: 5000,
-  saving: 3.2,
-};
+const START = 1_781_848_800; // 06:00 UTC, on the hour
 
-function channels(value: unknown): Channels {
-  return { "opt/Plan": { v: typeof value === "string" ? value : JSON.stringify(value), t: T }, "opt/State": { v: "following_plan", t: T } };
+function channels(values: Record<string, number | string | null>): Channels {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { v, t: T }]));
 }
 
+const published = channels({
+  "opt/PlanStart": START,
+  "opt/PlanNetLoad00": 1000,
+  "opt/PlanBatteryPower00": -4000,
+  "opt/PlanSoc00": 60,
+  "opt/PlanNetLoad01": 3000,
+  "opt/PlanBatteryPower01": 2000,
+  "opt/PlanSoc01": 40,
+  "opt/PlanSoc02": null, // beyond the horizon
+  "opt/ExpectedSaving": 3.2,
+  "opt/State": "following_plan",
+});
+
 describe("the optimiser's plan", () => {
-  it("is found by its channel and parsed", () => {
-    expect(planControllers(channels(plan))).toEqual(["opt"]);
-    expect(parsePlan(channels(plan), "opt")?.saving).toBe(3.2);
+  it("is found by its channels and read hour by hour", () => {
+    expect(planControllers(published)).toEqual(["opt"]);
+    const plan = parsePlan(published, "opt");
+    expect(plan?.startS).toBe(START);
+    expect(plan?.socPct.slice(0, 3)).toEqual([60, 40, null]);
+    expect(plan?.socPct).toHaveLength(24);
+    expect(plan?.saving).toBe(3.2);
   });
 
-  it("is refused when missing, not JSON, another version or ragged", () => {
+  it("is absent without a numeric start or without any planned hour", () => {
     expect(parsePlan(undefined, "opt")).toBeNull();
-    expect(parsePlan(channels("{oops"), "opt")).toBeNull();
-    expect(parsePlan(channels({ ...plan, v: 2 }), "opt")).toBeNull();
-    expect(parsePlan(channels({ ...plan, soc_pct: [30] }), "opt")).toBeNull();
-    expect(parsePlan({ "opt/Plan": { v: 3, t: T } }, "opt")).toBeNull();
+    expect(parsePlan(channels({ "opt/PlanStart": "soon", "opt/PlanSoc00": 50 }), "opt")).toBeNull();
+    expect(parsePlan(channels({ "opt/PlanStart": START }), "opt")).toBeNull();
+    expect(planControllers(channels({ "battery_1/Soc": 50 }))).toEqual([]);
   });
 
   it("draws the forecast and plan beside the actual, a gap where nothing was measured", () => {
-    const actual = ActualSteps.empty(900)
-      .add(plan.start_s + 10, 4800, -4000) // net 800
-      .add(plan.start_s + 70, 5200, -4000) // net 1200
-      .add(plan.start_s + 900, null, 0); // a frame without the grid: skipped
-    const parsed = parsePlan(channels(plan), "opt");
-    expect(parsed).not.toBeNull();
-    const [xs, net, battery, actualNet, actualBattery] = powerSeries(parsed!, actual);
-    expect(xs).toEqual([plan.start_s, plan.start_s + 900, plan.start_s + 1800]);
-    expect(net).toEqual([1000, 1200, 3000]);
-    expect(battery).toEqual([-4000, 0, 2000]);
-    expect(actualNet).toEqual([1000, null, null]);
-    expect(actualBattery).toEqual([-4000, null, null]);
+    const actual = ActualHours.empty()
+      .add(START + 10, 4800, -4000) // net 800
+      .add(START + 1800, 5200, -4000) // net 1200
+      .add(START + 3600, null, 0); // a frame without the grid: skipped
+    const plan = parsePlan(published, "opt")!;
+    const [xs, net, battery, actualNet, actualBattery] = powerSeries(plan, actual);
+    expect(xs.slice(0, 2)).toEqual([START, START + 3600]);
+    expect(net?.slice(0, 3)).toEqual([1000, 3000, null]);
+    expect(battery?.slice(0, 2)).toEqual([-4000, 2000]);
+    expect(actualNet?.slice(0, 2)).toEqual([1000, null]);
+    expect(actualBattery?.slice(0, 2)).toEqual([-4000, null]);
   });
 
-  it("puts each planned SOC at the end of its step and forgets old actuals", () => {
-    const parsed = parsePlan(channels(plan), "opt")!;
-    expect(socSeries(parsed)).toEqual([[plan.start_s + 900, plan.start_s + 1800, plan.start_s + 2700], [30, 30, 25]]);
-    const old = ActualSteps.empty(900).add(plan.start_s, 1, 1);
-    expect(old.at(plan.start_s)).toEqual({ netW: 2, batteryW: 1 });
-    const later = old.add(plan.start_s + 900, 1, 1, plan.start_s + 900);
-    expect(later.at(plan.start_s)).toBeNull();
-    expect(old.at(plan.start_s)).not.toBeNull(); // the old one is unchanged
+  it("puts each planned SOC at the end of its hour and forgets old actuals", () => {
+    const [xs, soc] = socSeries(parsePlan(published, "opt")!);
+    expect(xs.slice(0, 2)).toEqual([START + 3600, START + 7200]);
+    expect(soc?.slice(0, 2)).toEqual([60, 40]);
+    const old = ActualHours.empty().add(START, 1, 1);
+    expect(old.at(START)).toEqual({ netW: 2, batteryW: 1 });
+    const later = old.add(START + 3600, 1, 1, START + 3600);
+    expect(later.at(START)).toBeNull();
+    expect(old.at(START)).not.toBeNull(); // the old one is unchanged
   });
 
   it("formats the expected saving with its currency", () => {
     expect(formatSaving(3.2, "EUR")).toBe("3.20 EUR");
     expect(formatSaving(-0.5, null)).toBe("-0.50");
+    expect(formatSaving(null, "EUR")).toBe("—");
   });
 });

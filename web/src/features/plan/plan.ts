@@ -1,111 +1,109 @@
-import { z } from "zod";
 import type { Aligned } from "@/features/charts/series";
 import type { Channels } from "@/lib/frames";
 
 /**
- * The optimiser's plan as its edge publishes it (`<controller id>/Plan`, a JSON
- * status value: src/ems/edge/controllers/optimizer/plan_status.py), and the
- * series the plan panel draws from it: the plan's SOC, its battery power beside
- * the forecast net load, and what actually happened per plan step.
+ * The optimiser's plan as its edge publishes it, hour by hour
+ * (src/ems/edge/controllers/optimizer/plan_status.py): `<id>/PlanStart` (epoch
+ * s) and for hour hh = 00..23 from there `PlanNetLoadhh` (forecast net load, W),
+ * `PlanBatteryPowerhh` (W, > 0 discharging) and `PlanSochh` (SOC at the hour's
+ * end, %), plus `<id>/ExpectedSaving`; and the series the plan panel draws.
  */
 
-export const PLAN_VERSION = 1;
+export const PLAN_HOURS = 24;
+const HOUR_S = 3600;
 
-const watts = z.array(z.number().int());
+export interface Plan {
+  startS: number;
+  netW: (number | null)[];
+  batteryW: (number | null)[];
+  socPct: (number | null)[];
+  saving: number | null;
+}
 
-export const planSchema = z
-  .object({
-    v: z.literal(PLAN_VERSION),
-    start_s: z.number(),
-    step_s: z.number().positive(),
-    net_w: watts,
-    battery_w: watts,
-    grid_w: watts,
-    soc_pct: z.array(z.number()),
-    peak_w: z.number(),
-    saving: z.number(),
-  })
-  .refine(
-    (p) => p.battery_w.length === p.net_w.length && p.grid_w.length === p.net_w.length && p.soc_pct.length === p.net_w.length,
-    { message: "the plan's arrays differ in length" },
-  );
+function num(channels: Channels, address: string): number | null {
+  const v = channels[address]?.v;
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
 
-export type Plan = z.infer<typeof planSchema>;
+const hh = (h: number) => String(h).padStart(2, "0");
 
-/** The controllers that publish a plan, from the channel names (`<id>/Plan`), sorted. */
+/** The controllers that publish a plan (`<id>/PlanStart`), sorted. */
 export function planControllers(channels: Channels | undefined): string[] {
   if (!channels) return [];
   return Object.keys(channels)
-    .filter((name) => name.endsWith("/Plan") && name.split("/").length === 2)
-    .map((name) => name.slice(0, -"/Plan".length))
+    .filter((name) => name.endsWith("/PlanStart") && name.split("/").length === 2)
+    .map((name) => name.slice(0, -"/PlanStart".length))
     .sort();
 }
 
-/** The plan of `controllerId`, or null when absent, not JSON, or not this version's shape. */
+/** The plan of `controllerId`, or null without a numeric start or without any planned hour. */
 export function parsePlan(channels: Channels | undefined, controllerId: string): Plan | null {
-  const value = channels?.[`${controllerId}/Plan`]?.v;
-  if (typeof value !== "string") return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(value);
-  } catch {
-    return null;
-  }
-  const parsed = planSchema.safeParse(raw);
-  return parsed.success ? parsed.data : null;
+  if (!channels) return null;
+  const startS = num(channels, `${controllerId}/PlanStart`);
+  if (startS === null) return null;
+  const hours = Array.from({ length: PLAN_HOURS }, (_, h) => h);
+  const at = (name: string) => hours.map((h) => num(channels, `${controllerId}/${name}${hh(h)}`));
+  const plan = {
+    startS,
+    netW: at("PlanNetLoad"),
+    batteryW: at("PlanBatteryPower"),
+    socPct: at("PlanSoc"),
+    saving: num(channels, `${controllerId}/ExpectedSaving`),
+  };
+  return plan.socPct.some((v) => v !== null) ? plan : null;
 }
 
 type Sums = { net: number; battery: number; n: number };
 
-/** Measured per plan step: the mean net load and battery power [W] of the frames seen.
+/** Measured per hour of the plan: the mean net load and battery power [W] of the frames seen.
  *  Immutable (React state): `add` returns a new one. */
-export class ActualSteps {
-  private constructor(
-    readonly stepS: number,
-    private readonly sums: ReadonlyMap<number, Sums>,
-  ) {}
+export class ActualHours {
+  private constructor(private readonly sums: ReadonlyMap<number, Sums>) {}
 
-  static empty(stepS: number): ActualSteps {
-    return new ActualSteps(stepS, new Map());
+  static empty(): ActualHours {
+    return new ActualHours(new Map());
   }
 
   /** With one frame at `tsS` (net load = grid + battery power, battery > 0 discharging),
-   *  forgetting steps before `keepFromS`; unchanged when either value is missing. */
-  add(tsS: number, gridW: number | null, batteryW: number | null, keepFromS = -Infinity): ActualSteps {
+   *  forgetting hours before `keepFromS`; unchanged when either value is missing. */
+  add(tsS: number, gridW: number | null, batteryW: number | null, keepFromS = -Infinity): ActualHours {
     if (gridW === null || batteryW === null) return this;
-    const step = Math.floor(tsS / this.stepS) * this.stepS;
+    const hour = Math.floor(tsS / HOUR_S) * HOUR_S;
     const next = new Map([...this.sums].filter(([s]) => s >= keepFromS));
-    const got = next.get(step) ?? { net: 0, battery: 0, n: 0 };
-    next.set(step, { net: got.net + gridW + batteryW, battery: got.battery + batteryW, n: got.n + 1 });
-    return new ActualSteps(this.stepS, next);
+    const got = next.get(hour) ?? { net: 0, battery: 0, n: 0 };
+    next.set(hour, { net: got.net + gridW + batteryW, battery: got.battery + batteryW, n: got.n + 1 });
+    return new ActualHours(next);
   }
 
-  at(stepStartS: number): { netW: number; batteryW: number } | null {
-    const got = this.sums.get(stepStartS);
+  /** The hour starting at `hourS` (a multiple of 3600), or null if nothing was measured. */
+  at(hourS: number): { netW: number; batteryW: number } | null {
+    const got = this.sums.get(hourS);
     return got ? { netW: got.net / got.n, batteryW: got.battery / got.n } : null;
   }
 }
 
-/** x: each step's start; the forecast net load, planned battery power, actual net, actual battery. */
-export function powerSeries(plan: Plan, actual: ActualSteps): Aligned {
-  const xs = plan.net_w.map((_, k) => plan.start_s + k * plan.step_s);
-  const measured = xs.map((x) => actual.at(x));
+/** x: each hour's start; forecast net load, planned battery power, actual net, actual battery.
+ *  The actual is looked up by clock hour (the plan starts on a 15-min step: the nearest one). */
+export function powerSeries(plan: Plan, actual: ActualHours): Aligned {
+  const xs = plan.netW.map((_, h) => plan.startS + h * HOUR_S);
+  const measured = xs.map((x) => actual.at(Math.round(x / HOUR_S) * HOUR_S));
   return [
     xs,
-    [...plan.net_w],
-    [...plan.battery_w],
+    [...plan.netW],
+    [...plan.batteryW],
     measured.map((m) => (m ? m.netW : null)),
     measured.map((m) => (m ? m.batteryW : null)),
   ];
 }
 
-/** x: each step's end (the SOC the plan reaches then); the planned SOC [%]. */
+/** x: each hour's end (the SOC the plan reaches then); the planned SOC [%]. */
 export function socSeries(plan: Plan): Aligned {
-  return [plan.soc_pct.map((_, k) => plan.start_s + (k + 1) * plan.step_s), [...plan.soc_pct]];
+  return [plan.socPct.map((_, h) => plan.startS + (h + 1) * HOUR_S), [...plan.socPct]];
 }
 
-/** The expected saving as text, e.g. "12.30 EUR", with the sign of a loss kept. */
-export function formatSaving(saving: number, currency: string | null): string {
+/** The expected saving as text, e.g. "12.30 EUR"; "—" when unknown. */
+export function formatSaving(saving: number | null, currency: string | null): string {
+  if (saving === null) return "—";
   const text = saving.toFixed(2);
   return currency ? `${text} ${currency}` : text;
 }
