@@ -101,3 +101,9 @@ def test_a_forecaster_that_cannot_be_built_is_refused_naming_the_field(
     text = str(exc.value)
     assert field in text
     assert detail in text
+
+
+@pytest.mark.parametrize("days", [7.0, 400.0])
+def test_history_days_out_of_range_is_refused_naming_it(days: float) -> None:
+    with pytest.raises(ValidationError, match="history_days"):
+        OptimizerParams(capacity_wh=10_000, history_days=days)
