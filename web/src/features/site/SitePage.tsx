@@ -14,6 +14,7 @@ import { formatAge, reading, siteDevices } from "@/features/diagram/flow";
 import { SingleLineDiagram } from "@/features/diagram/SingleLineDiagram";
 import { CommandHistory } from "@/features/history/CommandHistory";
 import { useLive } from "@/features/live/LiveProvider";
+import { PlanPanel } from "@/features/plan/PlanPanel";
 import { EdgeStateBadge } from "@/features/sites/EdgeStateBadge";
 import { edgeState } from "@/features/sites/edgeState";
 import { edgesSchema, getJson, type Edge } from "@/lib/api";
@@ -129,6 +130,13 @@ export function SitePage({ edgeId }: { edgeId: string }) {
         channels={latest?.channels}
         send={session && canCommand(session.role) ? live.sendCommand : null}
         commands={commands}
+      />
+      <PlanPanel
+        edgeId={edgeId}
+        channels={latest?.channels}
+        battery={battery}
+        grid={devices.grid}
+        onTelemetry={live.onTelemetry}
       />
       <SiteCharts edgeId={edgeId} devices={devices} token={token} onTelemetry={live.onTelemetry} />
       <CommandHistory edgeId={edgeId} token={token} version={finished} />

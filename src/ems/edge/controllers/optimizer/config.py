@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ems.edge.controllers.grid_target import GridTargetParams
+from ems.forecast.errors import ForecastParamsError
+from ems.forecast.factory import make_forecaster
 
-__all__ = ["ForecastKind", "OptimizerParams"]
+__all__ = ["ForecastKind", "OptimizerParams", "QuantityForecasts"]
 
 ForecastKind = Literal["naive", "perfect"]
+
+#: ``forecast: naive`` is shorthand for this forecaster of load and of PV.
+NAIVE_SPEC: dict[str, Any] = {"kind": "persistence", "mode": "yesterday"}
+
+
+class QuantityForecasts(BaseModel):
+    """A forecaster of the factory (:func:`ems.forecast.factory.make_forecaster`) per
+    quantity: ``{kind: <kind>, <its params>...}``, each checked when the config loads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    load: dict[str, Any] = Field(default_factory=lambda: dict(NAIVE_SPEC))
+    pv: dict[str, Any] = Field(default_factory=lambda: dict(NAIVE_SPEC))
+
+    @field_validator("load", "pv")
+    @classmethod
+    def _buildable(cls, spec: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = spec.get("kind")
+        if not isinstance(kind, str):
+            raise ValueError("kind: a forecaster kind is required (e.g. persistence)")
+        params = {k: v for k, v in spec.items() if k != "kind"}
+        if kind == "learned":  # the quantity is the key it sits under
+            params.setdefault("quantity", info.field_name)
+        try:
+            make_forecaster(kind, **params)
+        except ForecastParamsError as exc:
+            # The factory names ``params.<field>``; in the config the field sits beside kind.
+            raise ValueError(f"{exc.field.removeprefix('params.')}: {exc.detail}") from None
+        return {"kind": kind, **params}
+
+    def params_of(self, quantity: Literal["load", "pv"]) -> tuple[str, dict[str, Any]]:
+        """The kind and the factory's parameters of ``quantity``'s forecaster."""
+        spec = dict(self.load if quantity == "load" else self.pv)
+        return str(spec.pop("kind")), spec
 
 
 class OptimizerParams(GridTargetParams):
@@ -29,10 +72,21 @@ class OptimizerParams(GridTargetParams):
         allow_inf_nan=False,
         description="Plan step, re-solved at each one (MPC); must divide 15 min [min]",
     )
-    forecast: ForecastKind = Field(
+    forecast: ForecastKind | QuantityForecasts = Field(
         default="naive",
-        description="naive: yesterday's measured load and PV; perfect: the future read "
-        "from forecast_csv (benchmarks of a replayed data set)",
+        description="Per quantity a forecaster of ems.forecast's factory, e.g. {load: "
+        "{kind: persistence, mode: best_recent}, pv: {kind: pv_clearsky, latitude_deg: "
+        "..., longitude_deg: ...}}, learning from the load and PV this controller measured; "
+        "naive: persistence yesterday for both; perfect: the future read from "
+        "forecast_csv (benchmarks of a replayed data set)",
+    )
+    history_days: float = Field(
+        default=21.0,
+        ge=8.0,
+        le=366.0,
+        allow_inf_nan=False,
+        description="Days of measured load and PV kept for the forecasters (persistence "
+        "best_recent looks 7 + 7 days back; learned wants min_days and more) [d]",
     )
     forecast_csv: str | None = Field(
         default=None,

@@ -40,8 +40,14 @@ from ems.edge.controllers.base import (
 )
 from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
-from ems.edge.controllers.optimizer.config import OptimizerParams
+from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
+from ems.edge.controllers.optimizer.plan_status import (
+    PlanValues,
+    expected_saving,
+    plan_channels,
+    plan_units,
+)
 from ems.edge.controllers.optimizer.planner import PlanInputs, build_problem
 from ems.edge.controllers.optimizer.worker import (
     InlineWorker,
@@ -53,9 +59,9 @@ from ems.edge.controllers.optimizer.worker import (
 from ems.edge.controllers.state import StateReporter
 from ems.errors import ConfigError
 from ems.forecast import Forecaster
-from ems.forecast.naive import NaiveForecaster
+from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
-from ems.optimize import DispatchPlan, solve_dispatch
+from ems.optimize import DispatchPlan, DispatchProblem, solve_dispatch
 from ems.profiles import DeviceProfile
 from ems.tariff import Tariff
 from ems.timeseries import read_csv_series, resolve_path
@@ -63,8 +69,6 @@ from ems.timeseries import read_csv_series, resolve_path
 __all__ = ["Optimizer"]
 
 log = logging.getLogger(__name__)
-
-_HISTORY_DAYS = 8
 
 
 @register_controller
@@ -99,7 +103,7 @@ class Optimizer(Controller):
         )
         self._step_s = params.step_min * 60.0
         self._steps = max(1, round(params.horizon_h * 3600.0 / self._step_s))
-        keep = round(_HISTORY_DAYS * 86_400.0 / self._step_s)
+        keep = round(params.history_days * 86_400.0 / self._step_s)
         self._load = StepMeans(self._step_s, keep)
         self._pv_means = StepMeans(self._step_s, keep)
         self._peak = MonthPeak(site.timezone)
@@ -113,6 +117,8 @@ class Optimizer(Controller):
         self._rated_discharge_w = 0.0
         self._error = ("no_plan", "no plan solved yet")
         self._reporter = StateReporter(controller_id, log)
+        self._submitted: tuple[float, DispatchProblem] | None = None
+        self._published: tuple[PlanValues, float] | None = None
 
     @classmethod
     def create(
@@ -141,7 +147,14 @@ class Optimizer(Controller):
         return self._worker
 
     def status_channels(self) -> dict[str, str | None]:
-        return {"State": None, "TargetGridPower": "W", "PlannedBatteryPower": "W"}
+        return {
+            "State": None,
+            "TargetGridPower": "W",
+            "PlannedBatteryPower": "W",
+            "PlannedSoc": "%",
+            "ExpectedSaving": None,  # the tariff's currency, over the plan's horizon
+            **plan_units(),  # the plan hour by hour, see plan_status.py
+        }
 
     def run(self, ctx: CycleContext) -> None:
         now = ctx.now_s
@@ -172,6 +185,14 @@ class Optimizer(Controller):
         self._count_import(inputs, decision.setpoint_w, now)
         ctx.status("TargetGridPower", target_w)
         ctx.status("PlannedBatteryPower", battery_w)
+        if self._published is not None:
+            values, saving = self._published
+            for name, value in values.items():
+                ctx.status(name, value)
+            ctx.status("ExpectedSaving", saving)
+        soc_pct = self._planned_soc_pct(now)
+        if soc_pct is not None:
+            ctx.status("PlannedSoc", soc_pct)
         if decision.state.endswith("_inputs"):
             self._reporter.report(ctx, decision.state, decision.detail)
         elif self._error[0] != "no_plan":
@@ -234,6 +255,7 @@ class Optimizer(Controller):
             self._error = ("solve_failed", f"could not build the plan: {exc}")
             return
         self._asked_step = step
+        self._submitted = (start_s, problem)
         self._worker.submit(problem, start_s, now)
 
     def _take(self, outcome: Outcome | None) -> None:
@@ -242,9 +264,25 @@ class Optimizer(Controller):
         if outcome.plan is not None:
             self._plan = (outcome.start_s, outcome.plan)
             self._error = ("no_plan", "")
+            if self._submitted is not None and self._submitted[0] == outcome.start_s:
+                problem = self._submitted[1]
+                self._published = (
+                    plan_channels(outcome.start_s, problem, outcome.plan),
+                    round(expected_saving(problem, outcome.plan), 2),
+                )
         else:
             log.warning("%s: %s (%s)", self.id, outcome.error, outcome.detail)
             self._error = (outcome.error, outcome.detail)
+
+    def _planned_soc_pct(self, now: float) -> float | None:
+        """The SOC the plan reaches at the end of the step under way [%]."""
+        if self._plan is None:
+            return None
+        start_s, plan = self._plan
+        j = math.floor((now - start_s) / self._step_s)
+        if not 0 <= j < len(plan.energy_wh):
+            return None
+        return round(100.0 * float(plan.energy_wh[j]) / self.params.capacity_wh, 1)
 
     def _planned(self, now: float) -> tuple[float, float] | None:
         """The plan's grid and battery power [W] for the step under way, if it covers now."""
@@ -260,9 +298,22 @@ class Optimizer(Controller):
 def _forecasters(
     params: OptimizerParams, site: ControllerSite
 ) -> tuple[Forecaster, Forecaster, float | None]:
-    """Load and PV forecasters, and where the known future ends (perfect only)."""
+    """Load and PV forecasters, and where the known future ends (perfect only).
+
+    All but ``perfect`` come from :func:`ems.forecast.factory.make_forecaster` and learn
+    from what this controller measured: under ``ems simulate`` that history starts with
+    the run, so the first days forecast from little (persistence falls back to the
+    days there are, then to 0; learned to its fallback until min_days)."""
     if params.forecast == "naive":
-        return NaiveForecaster(), NaiveForecaster(), None
+        return make_forecaster(**NAIVE_SPEC), make_forecaster(**NAIVE_SPEC), None
+    if not isinstance(params.forecast, str):
+        built = []
+        for quantity in ("load", "pv"):
+            kind, values = params.forecast.params_of(quantity)
+            if kind in ("learned", "pv_clearsky"):
+                values.setdefault("timezone", site.timezone)
+            built.append(make_forecaster(kind, **values))
+        return built[0], built[1], None
     assert params.forecast_csv is not None  # the params' validator
     path = resolve_path(params.forecast_csv, site.config_dir)
     try:

@@ -1,0 +1,109 @@
+"""The optimiser plans with the forecast factory's forecasters, learning from the load
+and PV it measured itself; a forecaster that cannot be built is refused naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from test_optimizer import DAY0, DEVICES, TARIFF, Loop
+
+from ems.edge.controllers.base import ControllerSite
+from ems.edge.controllers.optimizer import Optimizer, OptimizerParams
+
+
+def optimizer(forecast: Any) -> Optimizer:
+    params = OptimizerParams(capacity_wh=10_000, efficiency=1.0, forecast=forecast)
+    site = ControllerSite(timezone="UTC", tariff=TARIFF, inline_work=True)
+    return Optimizer("opt", 20, params, DEVICES, site)
+
+
+def evening_load_w(t_s: float) -> float:
+    """500 W, and 3 kW from 18:00 to 20:00 UTC."""
+    hour = (t_s % 86_400.0) / 3600.0
+    return 3000.0 if 18.0 <= hour < 20.0 else 500.0
+
+
+def planned_net_w(ctrl: Optimizer, at_s: float) -> float:
+    assert ctrl.plan is not None
+    start_s, plan = ctrl.plan
+    j = round((at_s - start_s) / 900.0)
+    return float(plan.grid_w[j] + plan.battery_w[j])
+
+
+@pytest.mark.parametrize(
+    "forecast",
+    [
+        "naive",
+        {"load": {"kind": "persistence", "mode": "yesterday"}},
+        {"load": {"kind": "persistence", "mode": "best_recent"}, "pv": {"kind": "persistence"}},
+    ],
+)
+def test_the_plan_forecasts_from_the_load_the_optimizer_measured(forecast: Any) -> None:
+    ctrl = optimizer(forecast)
+    loop = Loop(ctrl)
+    loop.step(evening_load_w(DAY0 + 6 * 3600))
+    evening_s = DAY0 + 18.5 * 3600
+    assert planned_net_w(ctrl, evening_s) == pytest.approx(0.0), "no history yet: 0"
+    # A day measured one cycle per plan step; the plan made at 06:00 next day has
+    # learned yesterday's evening.
+    first_s = DAY0 + 6 * 3600 + 899.0  # the Loop's first cycle was one second before 06:00
+    for k in range(96):
+        loop.step(evening_load_w(first_s + k * 900.0), seconds=900.0)
+    assert ctrl.plan is not None
+    assert ctrl.plan[0] == DAY0 + 30 * 3600
+    assert planned_net_w(ctrl, evening_s + 86_400.0) == pytest.approx(3000.0)
+    assert planned_net_w(ctrl, evening_s + 86_400.0 - 3 * 3600) == pytest.approx(500.0)
+
+
+def test_learned_takes_its_quantity_from_the_key_and_the_sites_zone() -> None:
+    params = OptimizerParams(
+        capacity_wh=10_000, forecast={"load": {"kind": "learned", "min_days": 10}}
+    )
+    assert not isinstance(params.forecast, str)
+    assert params.forecast.params_of("load") == ("learned", {"min_days": 10, "quantity": "load"})
+    assert optimizer(params.forecast) is not None
+
+
+@pytest.mark.parametrize(
+    ("forecast", "field", "detail"),
+    [
+        (
+            {"load": {"kind": "persistence", "mode": "tomorrow"}},
+            "forecast.QuantityForecasts.load",
+            "mode: ",
+        ),
+        (
+            {"pv": {"kind": "crystal_ball"}},
+            "forecast.QuantityForecasts.pv",
+            "kind: unknown forecaster",
+        ),
+        (
+            {"pv": {"mode": "yesterday"}},
+            "forecast.QuantityForecasts.pv",
+            "kind: a forecaster kind is required",
+        ),
+        (
+            {"load": {"kind": "persistence", "select_days": 0}},
+            "forecast.QuantityForecasts.load",
+            "select_days: ",
+        ),
+        ({"heat": {"kind": "persistence"}}, "forecast.QuantityForecasts.heat", "Extra inputs"),
+        ("oracle", "forecast", "'naive' or 'perfect'"),
+    ],
+)
+def test_a_forecaster_that_cannot_be_built_is_refused_naming_the_field(
+    forecast: Any, field: str, detail: str
+) -> None:
+    with pytest.raises(ValidationError) as exc:
+        OptimizerParams(capacity_wh=10_000, forecast=forecast)
+    text = str(exc.value)
+    assert field in text
+    assert detail in text
+
+
+@pytest.mark.parametrize("days", [7.0, 400.0])
+def test_history_days_out_of_range_is_refused_naming_it(days: float) -> None:
+    with pytest.raises(ValidationError, match="history_days"):
+        OptimizerParams(capacity_wh=10_000, history_days=days)
