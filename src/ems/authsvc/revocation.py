@@ -147,7 +147,10 @@ def _announce(user: User, why: str) -> None:
 def publish_user(message: UserRevoked) -> None:
     try:
         pipe = _redis().pipeline(transaction=False)
-        pipe.hset(revoked_users_key(), message.username, repr(message.before_s))
+        # "<before_s> <why>": a cloud that learns of it by reloading the hash, before the
+        # message arrives, closes the sockets with the same reason the message gives.
+        stored = f"{message.before_s!r} {message.why}"
+        pipe.hset(revoked_users_key(), message.username, stored)
         pipe.publish(revocations_channel(), message.encode())
         pipe.execute()
     except Exception as exc:  # the database holds it; see the module docstring

@@ -50,7 +50,7 @@ class Channel:
 
     def stored(self, username: str) -> float | None:
         value = self.redis.hget(revoked_users_key(), username)
-        return None if value is None else float(value)
+        return None if value is None else float(value.split()[0])
 
 
 @pytest.fixture

@@ -66,6 +66,7 @@ class Revocations:
         self._key = revoked_users_key(key_prefix)
         self.channel = revocations_channel(key_prefix)
         self._before: dict[str, float] = {}
+        self._why: dict[str, str] = {}  # why the latest revocation of each user was made
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
         self.reloads = 0  # for tests and metrics
@@ -101,7 +102,9 @@ class Revocations:
         for name, value in stored.items():
             try:
                 username = name.decode() if isinstance(name, bytes) else str(name)
-                self._merge(username, float(value))
+                text = value.decode() if isinstance(value, bytes) else str(value)
+                before_text, _, why = text.partition(" ")  # a bare number: older writers
+                self._merge(username, float(before_text), why or "revoked")
             except (ValueError, UnicodeDecodeError):
                 log.warning("revocations: unreadable entry %r ignored", name[:64])
         if self._extra is not None:
@@ -118,10 +121,11 @@ class Revocations:
             except Exception:
                 log.warning("revocations: reload failed; keeping the cache", exc_info=True)
 
-    def _merge(self, username: str, before_s: float) -> None:
+    def _merge(self, username: str, before_s: float, why: str = "revoked") -> None:
         # Only ever later: an older moment arriving late must not un-revoke anything.
         if before_s > self._before.get(username, float("-inf")):
             self._before[username] = before_s
+            self._why[username] = why
 
     # -- from the channel --------------------------------------------------------------
     def on_message(self, data: bytes) -> None:
@@ -131,7 +135,7 @@ class Revocations:
             log.warning("revocations: malformed message ignored: %s", exc)
             return
         if isinstance(message, UserRevoked):
-            self._merge(message.username, message.before_s)
+            self._merge(message.username, message.before_s, message.why)
             log.info("revocation: user %s (%s)", message.username, message.why)
             for session in list(self._hub.users.get(message.username, ())):
                 self._close_ui(session, message.why)
@@ -145,7 +149,7 @@ class Revocations:
         for sessions in list(self._hub.users.values()):
             for session in list(sessions):
                 if self.session_revoked(session):
-                    self._close_ui(session, "revoked")
+                    self._close_ui(session, self._why.get(session.username, "revoked"))
 
     def _close_ui(self, session: UiSession, why: str) -> None:
         if not self.session_revoked(session):

@@ -129,6 +129,21 @@ async def test_a_missed_message_is_caught_by_the_periodic_reload(node: Node) -> 
 
 
 @pytest.mark.asyncio
+async def test_a_reload_ahead_of_the_message_closes_with_the_messages_reason(node: Node) -> None:
+    """The hash is written just before the message is published: a periodic reload in
+    between must not turn a grant change ("refresh it") into a plain revocation."""
+    peer = node.dashboard("olga", issued_at_s=T0)
+    revocation = UserRevoked("olga", T0 + 1, "claims_changed")
+    redis = shared_redis(None)
+    await redis.hset(revoked_users_key(), "olga", f"{revocation.before_s!r} {revocation.why}")
+    await redis.aclose()
+
+    await node.revocations.reload()  # the message is still on its way
+    await asyncio.wait_for(peer.closed.wait(), WAIT_S)
+    assert (peer.code, peer.reason) == (CLOSE_REVOKED, "token outdated: refresh it")
+
+
+@pytest.mark.asyncio
 async def test_a_process_starting_later_loads_what_was_revoked_before(node: Node) -> None:
     await _publish(UserRevoked("olga", T0 + 1, "revoked"))
     redis = shared_redis(None)
