@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import asyncpg
-
 from ems.alarms import AlarmEvent
 from ems.cloud.alarms import store
 from ems.cloud.alarms.store import RuleChange, StoredEvent, StoredRule, event_row
-from ems.cloud.migrations import migrate_postgres, postgres_version
+from ems.cloud.pg_store import PostgresComponentStore
 from ems.cloud.records.sql import render
-from ems.cloud.telemetry.pg_schema import SCHEMA_LOCK_KEY
 
 __all__ = ["PostgresAlarmStore"]
 
@@ -52,31 +49,10 @@ _INSERT_EVENT = render(store.INSERT_EVENT, "dollar")
 _SELECT_EVENTS = render(store.SELECT_EVENTS, "dollar")
 
 
-class PostgresAlarmStore:
-    def __init__(self, dsn: str, *, pool_size: int = 2) -> None:
-        self._dsn = dsn
-        self._pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-
-    async def start(self) -> None:
-        if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._pool_size, command_timeout=30.0
-            )
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-            current = await postgres_version(conn, COMPONENT)
-            await migrate_postgres(conn, COMPONENT, MIGRATIONS, current)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-    def _require_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("alarm store not started (or closed)")
-        return self._pool
+class PostgresAlarmStore(PostgresComponentStore):
+    component = COMPONENT
+    migrations = MIGRATIONS
+    what = "alarm"
 
     async def rules(self) -> list[StoredRule]:
         rows = await self._require_pool().fetch(_SELECT_RULES)

@@ -6,9 +6,8 @@ import asyncpg
 
 from ems.cloud.configsync import store
 from ems.cloud.configsync.store import ConfigStatus, ConfigVersion
-from ems.cloud.migrations import migrate_postgres, postgres_version
+from ems.cloud.pg_store import PostgresComponentStore
 from ems.cloud.records.sql import render
-from ems.cloud.telemetry.pg_schema import SCHEMA_LOCK_KEY
 
 __all__ = ["PostgresConfigStore"]
 
@@ -33,31 +32,10 @@ _UPDATE = render(store.UPDATE_STATUS, "dollar")
 _ATTEMPTS = 5  # two writers raced for one version number: the loser tries the next
 
 
-class PostgresConfigStore:
-    def __init__(self, dsn: str, *, pool_size: int = 2) -> None:
-        self._dsn = dsn
-        self._pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-
-    async def start(self) -> None:
-        if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._pool_size, command_timeout=30.0
-            )
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-            current = await postgres_version(conn, COMPONENT)
-            await migrate_postgres(conn, COMPONENT, MIGRATIONS, current)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-    def _require_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("config store not started (or closed)")
-        return self._pool
+class PostgresConfigStore(PostgresComponentStore):
+    component = COMPONENT
+    migrations = MIGRATIONS
+    what = "config"
 
     async def add(
         self,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
-
-from ems.cloud.migrations import migrate_postgres, postgres_version
+from ems.cloud.pg_store import PostgresComponentStore
 from ems.cloud.report_mail.model import Subscription
 from ems.cloud.report_mail.store import (
     COLUMNS,
@@ -17,7 +15,6 @@ from ems.cloud.report_mail.store import (
     subscription_from_row,
     subscription_row,
 )
-from ems.cloud.telemetry.pg_schema import SCHEMA_LOCK_KEY
 
 __all__ = ["PostgresSubscriptionStore", "subscription_store"]
 
@@ -48,30 +45,10 @@ _UPDATE = (
 )
 
 
-class PostgresSubscriptionStore:
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._pool: asyncpg.Pool | None = None
-
-    async def start(self) -> None:
-        if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=2, command_timeout=30.0
-            )
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
-            current = await postgres_version(conn, COMPONENT)
-            await migrate_postgres(conn, COMPONENT, MIGRATIONS, current)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-    def _require_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("subscription store not started (or closed)")
-        return self._pool
+class PostgresSubscriptionStore(PostgresComponentStore):
+    component = COMPONENT
+    migrations = MIGRATIONS
+    what = "subscription"
 
     async def put(self, sub: Subscription) -> None:
         await self._require_pool().execute(_UPSERT, *subscription_row(sub))
