@@ -203,6 +203,8 @@ class EdgeRuntime:
         try:
             await self.cycle.run(stop)
         finally:
+            for controller in self.controllers:
+                controller.close()
             self.drivers.stop()
             self.host.stop()
 

@@ -156,7 +156,10 @@ class ConfigApplier:
                 controller.restore_state(state)  # the manual hold and its mode survive
         runtime.cycle.replace_controllers(controllers, virtual)
         runtime.requests.replace_controllers(controllers)
+        replaced = runtime.controllers
         runtime.controllers = controllers
+        for controller in replaced:
+            controller.close()  # after the swap: no cycle runs them again
         runtime.virtual_meters = virtual
         runtime.tariff = tariff
         runtime.config = config

@@ -74,6 +74,13 @@ class Controller(ABC):
         #: Parameters changed at runtime, by name: saved with the durable state.
         self.settings: dict[str, Any] = {}
 
+    def close(self) -> None:
+        """Release what the controller holds beyond the cycle (a thread, a connection):
+        called when the edge stops and when a pushed config replaces the controller.
+        Start such things in :meth:`run`, not in the constructor, so a controller built
+        only to check a config never starts them. Default: nothing to release."""
+        return  # deliberately empty: most controllers hold nothing
+
     def reconfigure(self, params: ControllerParams) -> None:
         """Take new, already validated parameters (from ``set_controller``); they apply
         from the next :meth:`run`. Override to reset state that depends on them."""

@@ -79,6 +79,17 @@ def test_a_new_parameter_takes_effect_from_the_next_cycle(tmp_path: Path) -> Non
     assert saved.document["controllers"][0]["params"]["target_grid_w"] == 500
 
 
+def test_replaced_controllers_are_closed_and_the_new_ones_are_not(tmp_path: Path) -> None:
+    """A controller that holds a thread (the demand-response VEN) must not outlive its
+    replacement: the swap closes what it replaced, and only that."""
+    runtime, applier = start(tmp_path)
+    closed: list[str] = []
+    for old in runtime.controllers:
+        old.close = lambda c=old: closed.append(f"old {c.id}")  # type: ignore[method-assign]
+    assert push(applier, 1, document(target_grid_w=500)).status == "applied"
+    assert sorted(closed) == sorted(f"old {c}" for c in ("manual_override", "self_consumption"))
+
+
 def test_a_config_the_schema_refuses_names_the_field_and_keeps_the_old_one(tmp_path: Path) -> None:
     runtime, applier = start(tmp_path)
     bad = document()

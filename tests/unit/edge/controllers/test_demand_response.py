@@ -180,3 +180,16 @@ def test_bad_params_are_refused_naming_the_field(params: dict[str, Any], message
     with pytest.raises(ConfigError) as err:
         parse_edge_config(site_config(params))
     assert message in str(err.value)
+
+
+def test_the_ven_starts_with_the_first_cycle_and_stops_on_close() -> None:
+    """Built only to check a config (config sync's trial), it never registers with a VTN."""
+    params = DemandResponseParams(vtn_url="http://127.0.0.1:9/OpenADR2/Simple/2.0b", ven_name="v")
+    dr = DemandResponse("dr", 30, params, DEVICES)
+    assert dr.ven is None, "no VEN before the first cycle"
+    h = CycleHarness([dr], DEVICES)
+    cycle(h, 1000)
+    ven = dr.ven
+    assert ven is not None
+    dr.close()
+    assert not ven.running

@@ -53,7 +53,8 @@ class DemandResponse(Controller):
         devices: Mapping[str, DeviceProfile],
         book: EventBook | None = None,
     ) -> None:
-        """``book``: where the events come from; without one, a VEN is started for it."""
+        """``book``: where the events come from; without one, a VEN feeds it, started by
+        the first cycle (a controller built only to check a config never registers)."""
         super().__init__(controller_id, priority, params, devices)
         self.params = params
         self._channels = ch = battery_at_grid(devices, params.battery, params.grid)
@@ -67,11 +68,8 @@ class DemandResponse(Controller):
             self._capacity,
         )
         self.ven: Ven | None = None
-        if book is None:
-            book = EventBook()
-            self.ven = Ven(params, book)
-            self.ven.start()
-        self.book = book
+        self._own_ven = book is None
+        self.book = EventBook() if book is None else book
         self.output = ch.setpoint
         self._reporter = StateReporter(controller_id, log)
 
@@ -95,6 +93,9 @@ class DemandResponse(Controller):
             self.ven.stop()
 
     def run(self, ctx: CycleContext) -> None:
+        if self._own_ven and self.ven is None:
+            self.ven = Ven(self.params, self.book)
+            self.ven.start()
         ctx.status("Ven", self.book.ven_state)
         p = self.params
         inputs = read_fresh(ctx, self._inputs, p.max_input_age_s)

@@ -46,6 +46,11 @@ class Ven:
         self._thread.start()
         self._started.wait(10.0)
 
+    @property
+    def running(self) -> bool:
+        """Whether the VEN's thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None:
