@@ -180,6 +180,11 @@ class CloudSettings(BaseSettings):
     alarm_clock_drift_s: float = Field(
         default=5.0, gt=0, description="An edge clock off by more than this: clock_drift [s]"
     )
+    alarm_dropped_clear_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="telemetry_dropped clears once FramesDropped stayed unchanged this long [s]",
+    )
     alarm_mail_backoff_s: float = Field(
         default=30.0, gt=0, description="First retry of a refused alarm e-mail; doubles [s]"
     )

@@ -45,6 +45,7 @@ from ems.alarms import (
     machine,
     parse_rule,
 )
+from ems.alarms.dropped import FRAMES_DROPPED, DroppedWatch
 from ems.alarms.errors import ALARM_NOT_FOUND, UNKNOWN_RULE, AlarmCommandRefused, InvalidRule
 from ems.alarms.rules import check_rule_id
 from ems.clock import Clock
@@ -89,6 +90,7 @@ class AlarmService:
         known_channels: KnownChannels | None = None,
         key_prefix: str = "ems",
         max_clock_drift_s: float = 5.0,
+        dropped_clear_s: float = 600.0,
     ) -> None:
         self._clock = clock
         self._max_drift_s = max_clock_drift_s
@@ -102,6 +104,7 @@ class AlarmService:
         self._known_channels = known_channels
         self.book = AlarmBook(clock)
         self.evaluator = AlarmEvaluator(self.book)
+        self._dropped = DroppedWatch(dropped_clear_s)
         self.rules_channel = f"{key_prefix}:alarm-rules"
         self.changed_channel = f"{key_prefix}:alarm-changed"
         self._pending: asyncio.Queue[tuple[AlarmEvent, Alarm]] = asyncio.Queue()
@@ -145,6 +148,27 @@ class AlarmService:
     def frame(self, edge_id: str, channels: Mapping[str, SampleLike]) -> None:
         """A live telemetry frame (never a backfilled one: history would raise late)."""
         self._queue(self.evaluator.evaluate_frame(edge_id, channels))
+        dropped = channels.get(FRAMES_DROPPED)
+        if dropped is not None:
+            self._dropped_changed(
+                edge_id,
+                self._dropped.observe(edge_id, dropped.v, self._clock.time()),
+                dropped.v,
+            )
+
+    def _dropped_changed(self, edge_id: str, on: bool | None, count: object) -> None:
+        """``telemetry_dropped``: raised when the edge's counter rose, cleared after
+        it stayed unchanged ``dropped_clear_s`` (see :class:`DroppedWatch`)."""
+        if on is None:
+            return
+        value = float(count) if isinstance(count, int | float) else None
+        kind = SystemAlarmKind.TELEMETRY_DROPPED
+        if on:
+            event = self.book.raise_system(kind, edge_id, value=value)
+        else:
+            event = self.book.clear_system(kind, edge_id, value=value)
+        if event is not None:
+            self._queue([event])
 
     def inventory(self, edge_id: str, devices: Iterable[str]) -> None:
         self.evaluator.watch_devices(edge_id, devices)
@@ -406,6 +430,9 @@ class AlarmService:
                     events.append(event)
         self._queue(events)
         now_s = self._clock.time()
+        for edge_id in self._dropped.edges():
+            # Cleared on the timer too: a quiet edge may have stopped sending frames.
+            self._dropped_changed(edge_id, self._dropped.quiet(edge_id, now_s), None)
         stored = await self.shared.all()
         for alarm in stored:
             until = alarm.shelved_until_s

@@ -161,6 +161,7 @@ def build_alarms(
         escalation=EscalationPolicy(settings.alarm_escalate_after_s),
         known_channels=known_channels,
         max_clock_drift_s=settings.alarm_clock_drift_s,
+        dropped_clear_s=settings.alarm_dropped_clear_s,
     )
     cluster.listen(service.rules_channel, service.on_rules_changed)
     cluster.listen(service.changed_channel, service.on_changed)

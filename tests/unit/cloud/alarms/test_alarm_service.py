@@ -282,3 +282,48 @@ async def test_values_that_are_no_number_change_nothing(cloud: Cloud) -> None:
     a.frame("site-1", frame(cloud.clock, battery_1__Soc=2))  # still evaluating
     await settle(cloud)
     assert [f["state"] for f in cloud.frames] == ["active_unacked"]
+
+
+@pytest.mark.asyncio
+async def test_telemetry_dropped_raises_on_a_rise_and_clears_after_quiet(cloud: Cloud) -> None:
+    a = await cloud.process()  # default quiet period: 600 s
+    a.frame("site-1", frame(cloud.clock, _link__FramesDropped=3))  # baseline
+    cloud.clock.advance(1.0)
+    a.frame("site-1", frame(cloud.clock, _link__FramesDropped=5))
+    cloud.clock.advance(1.0)
+    a.frame("site-1", frame(cloud.clock, _link__FramesDropped=8))  # still rising: nothing new
+    await settle(cloud)
+    assert [(f["alarm_id"], f["state"], f["value"]) for f in cloud.frames] == [
+        ("site-1.telemetry_dropped", "active_unacked", 5.0),
+    ]
+    cloud.clock.advance(599.0)
+    a.frame("site-1", frame(cloud.clock, _link__FramesDropped=8))
+    await a.upkeep({})
+    await settle(cloud)
+    assert len(cloud.frames) == 1  # quiet for 599 s: not yet
+    cloud.clock.advance(1.0)
+    await a.upkeep({})  # the timer clears it even without a frame
+    await settle(cloud)
+    assert [(f["alarm_id"], f["state"]) for f in cloud.frames][1:] == [
+        ("site-1.telemetry_dropped", "cleared_unacked"),
+    ]
+    stored = await a.alarms("site-1", None)
+    assert [(s.alarm_id, s.state) for s in stored] == [
+        ("site-1.telemetry_dropped", AlarmState.CLEARED_UNACKED)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_telemetry_dropped_is_one_alarm_across_two_processes(cloud: Cloud) -> None:
+    a = await cloud.process()
+    b = await cloud.process()
+    for service in (a, b):  # the edge's frames seen by both (it moved, or a race)
+        service.frame("site-1", frame(cloud.clock, _link__FramesDropped=0))
+    cloud.clock.advance(1.0)
+    for service in (a, b):
+        service.frame("site-1", frame(cloud.clock, _link__FramesDropped=4))
+    await settle(cloud)
+    assert [(f["alarm_id"], f["state"]) for f in cloud.frames] == [
+        ("site-1.telemetry_dropped", "active_unacked"),
+    ]
+    assert len(cloud.mailed.calls) == 1
