@@ -17,7 +17,7 @@ const base = () => {
 const RULE = "e2e-discharge";
 const ALARM = `site-1.rule.${RULE}`;
 
-async function logIn(page: Page, user: "operator" | "viewer") {
+async function logIn(page: Page, user: "admin" | "operator" | "viewer") {
   await page.goto(`${base()}/`);
   await page.getByLabel("User name").fill(user);
   await page.getByLabel("Password").fill(process.env.EMS_E2E_PASSWORD ?? "");
@@ -97,9 +97,45 @@ test("an over-threshold discharge raises an alarm live; it is acknowledged and c
   await expect(viewer.locator(`[data-alarm="${ALARM}"]`)).toHaveAttribute("data-state", "cleared");
   await expect(viewer.getByTestId("alarms").getByRole("button")).toHaveCount(0);
   await expect(viewer.getByText("Shelve…")).toHaveCount(0);
+  // Rules are read-only for a viewer: listed, no way to change them.
+  await expect(viewer.getByTestId("alarm-rules").locator(`tr[data-rule="${RULE}"]`)).toHaveCount(1);
+  await expect(viewer.getByRole("button", { name: "New rule" })).toHaveCount(0);
+  await expect(viewer.getByTestId("alarm-rules").getByRole("button")).toHaveCount(0);
 
   await request.delete(`${base()}/api/alarm-rules/${RULE}`, { headers: { Authorization: `Bearer ${token}` } });
   for (const p of [site, alarms, viewer]) await p.close();
+});
+
+test("an admin creates, edits and deletes an alarm rule on the alarms page", async ({ page }) => {
+  await logIn(page, "admin");
+  await page.goto(`${base()}/alarms/`);
+  await expect(page.getByText("Loading rules…")).toHaveCount(0);
+  await page.getByRole("button", { name: "New rule" }).click();
+  const form = page.getByRole("form", { name: "New alarm rule" });
+  await form.getByLabel("Site").selectOption("site-1");
+  // The channel is picked from the edge's live channels.
+  await expect(form.getByLabel("Channel").locator('option[value="battery_1/ActivePower"]')).toHaveCount(1);
+  await form.getByLabel("Channel").selectOption("battery_1/ActivePower");
+  await form.getByLabel("Threshold").fill("lots");
+  await form.getByRole("button", { name: "Create rule" }).click();
+  await expect(form.getByText("Threshold must be a number.")).toBeVisible();
+  await form.getByLabel("Threshold").fill("1000000"); // never reached: no alarm for the other tests
+  await form.getByRole("button", { name: "Create rule" }).click();
+
+  const created = page.getByTestId("alarm-rules").locator("tr", { hasText: "battery_1/ActivePower > 1000000" });
+  await expect(created).toHaveCount(1);
+  const ruleId = await created.getAttribute("data-rule");
+  expect(ruleId).toBeTruthy();
+  const row = page.locator(`tr[data-rule="${ruleId}"]`);
+  await row.getByRole("button", { name: `Edit ${ruleId}` }).click();
+  const edit = page.getByRole("form", { name: `Edit alarm rule ${ruleId}` });
+  await edit.getByLabel("Threshold").fill("2000000");
+  await edit.getByRole("button", { name: `Save ${ruleId}` }).click();
+  await expect(row).toContainText("battery_1/ActivePower > 2000000");
+
+  page.once("dialog", (dialog) => void dialog.accept());
+  await row.getByRole("button", { name: `Delete ${ruleId}` }).click();
+  await expect(row).toHaveCount(0);
 });
 
 test("the overview shows both sites from one summary, filtered and sorted", async ({ page }) => {
