@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, ControllerSite, register_controller
 from ems.edge.controllers.demand_response.book import EventBook
 from ems.edge.controllers.demand_response.config import DemandResponseParams
 from ems.edge.controllers.demand_response.events import SiteView
-from ems.edge.controllers.demand_response.ven import Ven
 from ems.edge.controllers.inputs import Missing, battery_at_grid, read_fresh
 from ems.edge.controllers.state import StateReporter
 from ems.profiles import DeviceProfile
+
+if TYPE_CHECKING:
+    from ems.edge.controllers.demand_response.ven import Ven
 
 __all__ = ["DemandResponse"]
 
@@ -94,6 +96,10 @@ class DemandResponse(Controller):
 
     def run(self, ctx: CycleContext) -> None:
         if self._own_ven and self.ven is None:
+            # Imported here: openleadr and aiohttp weigh about 40 MB, which every edge
+            # would carry (the registry imports every controller) to use none of it.
+            from ems.edge.controllers.demand_response.ven import Ven
+
             self.ven = Ven(self.params, self.book)
             self.ven.start()
         ctx.status("Ven", self.book.ven_state)
