@@ -29,13 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import highspy
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from ems.optimize.battery import BatteryModel
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
     "DEMAND_INTERVAL_S",
@@ -192,6 +194,10 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
     if problem.terminal_min_wh is not None:
         col_lower[e0 + n - 1] = min(max(problem.terminal_min_wh, bat.min_wh), bat.max_wh)
 
+    # Imported here, not with the module: scipy.sparse and HiGHS weigh about 28 MB, and
+    # every edge imports this module (the controller registry) to solve nothing.
+    from scipy import sparse
+
     matrix = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_rows, n_cols),
@@ -256,6 +262,8 @@ def _run_highs(
     row_lower: FloatArray,
     row_upper: FloatArray,
 ) -> FloatArray:
+    import highspy  # see solve_dispatch: only where plans are solved
+
     lp = highspy.HighsLp()
     lp.num_col_ = matrix.shape[1]
     lp.num_row_ = matrix.shape[0]

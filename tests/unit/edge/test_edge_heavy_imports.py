@@ -9,10 +9,23 @@ import subprocess
 import sys
 
 #: Libraries only some sites use (or only the cloud does), each tens of MB when loaded.
-HEAVY = ("openleadr", "aiohttp", "lightgbm", "sklearn", "matplotlib", "reportlab", "cantools")
+HEAVY = (
+    "openleadr",
+    "aiohttp",
+    "lightgbm",
+    "sklearn",
+    "matplotlib",
+    "reportlab",
+    "cantools",
+    "asyncpg",
+    "scipy",
+    "highspy",
+)
 
 PROGRAM = f"""
 import json, sys
+import ems.cli
+ems.cli.build_parser()  # every subcommand's arguments, as `ems edge` builds them
 from ems.clock import VirtualClock
 from ems.edge.config import load_edge_config
 from ems.edge.controllers.base import CONTROLLERS
