@@ -36,6 +36,8 @@ describe("SingleLineDiagram", () => {
     expect(screen.getByTestId("wire-pv").textContent).toBe("↓");
     expect(screen.getByTestId("wire-load").textContent).toBe("→");
     expect(screen.queryByText(/stale|no data/)).toBeNull();
+    // Each card says when its sample was measured, so a repeated value still shows as new.
+    expect(grid.dataset.sampledAt).toBe(fresh);
   });
 
   it("marks stale values and stops their arrows", () => {

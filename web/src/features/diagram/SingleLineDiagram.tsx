@@ -95,9 +95,14 @@ function BranchCard({
       data-testid={`branch-${branch}`}
       data-direction={flow.direction}
       data-freshness={r.freshness}
+      data-sampled-at={r.at}
     >
       <h3>{NAMES[branch]}</h3>
-      <p className="sld-value" data-testid={`value-${branch}`}>
+      <p
+        className="sld-value"
+        data-testid={`value-${branch}`}
+        title={r.at ? `measured ${new Date(r.at).toLocaleTimeString()}` : undefined}
+      >
         {shownPower(r)}
       </p>
       <p className="sld-words">{flow.words}</p>

@@ -40,7 +40,12 @@ describe("reading: stale and missing values are never zero", () => {
   };
 
   it("is live within the stale limit", () => {
-    expect(reading(channels, "grid/ActivePower", NOW, 5)).toEqual({ value: 800, freshness: "live", ageS: 1 });
+    expect(reading(channels, "grid/ActivePower", NOW, 5)).toEqual({
+      value: 800,
+      freshness: "live",
+      ageS: 1,
+      at: "2026-06-21T12:00:09.000Z",
+    });
   });
 
   it("is stale past the limit and says how old", () => {

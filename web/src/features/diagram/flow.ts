@@ -16,6 +16,8 @@ export interface Reading {
   freshness: Freshness;
   /** Age of the sample [s]; `null` when missing. */
   ageS: number | null;
+  /** When the edge measured it (RFC 3339), so a new sample shows even when its value repeats. */
+  at?: string;
 }
 
 export function reading(
@@ -29,7 +31,7 @@ export function reading(
     return { value: null, freshness: "missing", ageS: null };
   }
   const ageS = Math.max(0, (nowMs - Date.parse(sample.t)) / 1000);
-  return { value: sample.v, freshness: ageS > staleAfterS ? "stale" : "live", ageS };
+  return { value: sample.v, freshness: ageS > staleAfterS ? "stale" : "live", ageS, at: sample.t };
 }
 
 export type Branch = "grid" | "pv" | "battery" | "load";
