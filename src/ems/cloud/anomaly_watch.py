@@ -10,14 +10,13 @@ zone (``EMS_REPORT_SITES``), UTC without an entry.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import zoneinfo
 from collections.abc import Mapping
 from typing import Protocol
 
 from ems.clock import Clock
+from ems.cloud.background import BackgroundLoop
 from ems.cloud.telemetry.rollup import RollupReader
 from ems.reports.anomalies import ANOMALY_CHANNELS, HOUR_S, find_anomalies
 from ems.reports.site import ReportSite
@@ -58,7 +57,7 @@ class AnomalyWatch:
         self._clock = clock
         self._history_s = history_days * 86_400
         self._settle_s = settle_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("anomaly-watch", self._run)
 
     async def check(self, hour_start_s: float) -> dict[str, bool]:
         """Check the hour starting ``hour_start_s`` of every edge; returns edge → anomalous."""
@@ -77,13 +76,10 @@ class AnomalyWatch:
         return verdicts
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="anomaly-watch")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

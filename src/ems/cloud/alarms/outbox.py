@@ -26,6 +26,7 @@ import redis.asyncio as redis_async
 
 from ems.clock import Clock
 from ems.cloud.alarms.smtp import MailRefused
+from ems.cloud.background import BackgroundLoop
 
 __all__ = ["Mail", "Outbox"]
 
@@ -87,7 +88,7 @@ class Outbox:
         self._poll_s = poll_s
         self._claim = redis.register_script(_CLAIM)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("alarm-mail", self._run)
         self.sent = 0
 
     async def put(self, mail: Mail) -> None:
@@ -99,13 +100,10 @@ class Outbox:
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="alarm-mail")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -25,6 +24,7 @@ from ems.cloud.alarms.shared_state import SharedAlarms
 from ems.cloud.alarms.smtp import parse_smtp_url, send_mail
 from ems.cloud.alarms.store import AlarmStore
 from ems.cloud.auth.jwt import Claims
+from ems.cloud.background import BackgroundLoop
 from ems.cloud.cluster import Cluster
 from ems.cloud.hub import Hub
 from ems.cloud.settings import CloudSettings
@@ -46,20 +46,19 @@ class AlarmParts:
     upkeep_s: float
     offline_after_s: float
     outbox: Outbox | None = None
-    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _upkeep_loop: BackgroundLoop | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         await self.store.start()
         await self.service.start()
         if self.outbox is not None:
             self.outbox.start()
-        self._task = asyncio.create_task(self._upkeep(), name="alarm-upkeep")
+        self._upkeep_loop = BackgroundLoop("alarm-upkeep", self._upkeep)
+        self._upkeep_loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._upkeep_loop is not None:
+            await self._upkeep_loop.stop()
         if self.outbox is not None:
             await self.outbox.stop()
         await self.service.stop()

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import redis.asyncio as redis_async
 
+from ems.cloud.background import BackgroundLoop
 from ems.cloud.hub import EdgeSession, Hub, UiSession
 from ems.protocol.revocation import (
     KEY_PREFIX,
@@ -67,7 +68,7 @@ class Revocations:
         self.channel = revocations_channel(key_prefix)
         self._before: dict[str, float] = {}
         self._why: dict[str, str] = {}  # why the latest revocation of each user was made
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("revocations", self._keep)
         self._closing: set[asyncio.Future[None]] = set()
         self.reloads = 0  # for tests and metrics
 
@@ -85,13 +86,10 @@ class Revocations:
         """Load what Redis holds (raises if Redis is unreachable: better not to serve
         than to accept revoked tokens), then keep reloading in the background."""
         await self.reload()
-        self._task = asyncio.create_task(self._keep(), name="revocations")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         for closing in list(self._closing):
             with contextlib.suppress(Exception):
                 await closing

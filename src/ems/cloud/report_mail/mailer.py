@@ -20,7 +20,6 @@ mid-send leaves it to be tried again when the lease ends (at least once).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import uuid
@@ -30,6 +29,7 @@ from email.message import EmailMessage
 
 from ems.clock import Clock
 from ems.cloud.alarms.smtp import MailRefused
+from ems.cloud.background import BackgroundLoop
 from ems.cloud.report_mail.model import MailStatus, NewSubscription, Subscription
 from ems.cloud.report_mail.schedule import period_ending_after
 from ems.cloud.report_mail.store import SubscriptionStore
@@ -75,7 +75,7 @@ class ReportMailer:
         self._poll_s = poll_s
         self._lease_s = lease_s
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("report-mail", self._run)
 
     @property
     def reports(self) -> RollupReader:
@@ -106,13 +106,10 @@ class ReportMailer:
         return sub
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="report-mail")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:
