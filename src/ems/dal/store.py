@@ -114,6 +114,18 @@ class ChannelStore:
             self._info[address] = ChannelInfo(address, category, unit)
             self._home[address] = self._by_category[category]
 
+    def remove(self, addresses: Iterable[str]) -> None:
+        """Forget channels (a device taken out by a pushed config): their values leave
+        every later snapshot, and a write to one fails as to a channel never declared."""
+        with self._lock:
+            for address in addresses:
+                self._info.pop(address, None)
+                self._data.pop(address, None)
+                home = self._home.pop(address, None)
+                if home is not None:
+                    home.pop(address, None)
+                self._routes.pop(address, None)
+
     def info(self, address: str) -> ChannelInfo:
         try:
             return self._info[address]

@@ -55,11 +55,30 @@ class SiteBus:
         self._lock = threading.Lock()
         self._power_w: dict[str, float] = {}  # balance device id -> signed contribution
         self._measured = [(m, _NET_SIGN[m.role]) for m in measured if m.role in _NET_SIGN]
+        self._members: set[int] | None = None  # the simulators it publishes (None: any)
+
+    def reconfigure(
+        self,
+        simulators: Sequence[Simulator],
+        grid: GridSimulator | None,
+        measured: Sequence[MeasuredDevice],
+    ) -> None:
+        """The site's devices after a pushed config: only ``simulators`` publish from now
+        on (a retired one's thread may tick once more; that write is dropped, so it can
+        neither overwrite its successor nor count in the balance again)."""
+        with self._lock:
+            self._members = {id(s) for s in simulators}
+            ids = {s.device_id for s in simulators}
+            self._power_w = {d: w for d, w in self._power_w.items() if d in ids}
+            self._grid = grid
+            self._measured = [(m, _NET_SIGN[m.role]) for m in measured if m.role in _NET_SIGN]
 
     def publish(self, sim: Simulator, channels: Mapping[str, Value], now_s: float) -> None:
         prefix = sim.device_id + "/"
         values: dict[str, Value] = {prefix + name: v for name, v in channels.items()}
         with self._lock:
+            if self._members is not None and id(sim) not in self._members:
+                return
             sign = _NET_SIGN.get(sim.balance_role)
             power = channels.get("ActivePower")
             if sign is not None and isinstance(power, int | float):
@@ -133,9 +152,55 @@ class SimulationHost:
         self._period_s = period_s
         self._last_s: dict[str, float] = {}
         self._bus = SiteBus(store, grids[0] if grids else None, measured)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        # One stop event per simulator's thread, so a pushed config can retire one alone.
+        self._threads: dict[int, tuple[Simulator, threading.Thread, threading.Event]] = {}
+        self._running = False
         self.errors = 0
+
+    @property
+    def simulators(self) -> list[Simulator]:
+        return list(self._sims)
+
+    def replace(
+        self,
+        simulators: Sequence[Simulator],
+        output_channels: Mapping[str, Sequence[str]],
+        measured: Sequence[MeasuredDevice] = (),
+    ) -> list[Simulator]:
+        """Step ``simulators`` from now on (a pushed config); returns the retired ones.
+
+        Call it between two cycles. The threads of retired simulators keep running
+        until :meth:`retire` stops them (off the event loop: it joins threads);
+        whatever they publish meanwhile is dropped. A simulator object kept from the
+        old set keeps its thread and its state untouched.
+        """
+        grids = [s for s in simulators if isinstance(s, GridSimulator)]
+        if len(grids) > 1:
+            raise ValueError("a site has one grid connection point")
+        kept = {id(s) for s in simulators}
+        retired = [s for s in self._sims if id(s) not in kept]
+        self._sims = sorted(simulators, key=lambda s: isinstance(s, GridSimulator))
+        self._outputs = {
+            s.device_id: [(n, f"{s.device_id}/{n}") for n in output_channels.get(s.device_id, ())]
+            for s in simulators
+        }
+        self._bus.reconfigure(simulators, grids[0] if grids else None, measured)
+        return retired
+
+    def retire(self, simulators: Sequence[Simulator], timeout_s: float = 5.0) -> None:
+        """Stop the threads of ``simulators`` (retired by :meth:`replace`); blocks."""
+        entries = [self._threads.pop(id(s), None) for s in simulators]
+        for entry in entries:
+            if entry is not None:
+                entry[2].set()
+        for entry in entries:
+            if entry is not None:
+                entry[1].join(timeout_s)
+
+    def start_new(self) -> None:
+        """Start the threads of simulators added by :meth:`replace`, if the host runs."""
+        if self._running:
+            self._start_threads(self._clock.monotonic())
 
     def tick(self, sim: Simulator) -> None:
         """Step one simulator to now and publish it. A failing model is logged, not fatal."""
@@ -143,7 +208,7 @@ class SimulationHost:
         dt_s = now_s - self._last_s.get(sim.device_id, now_s)
         self._last_s[sim.device_id] = now_s
         setpoints: dict[str, Sample] = {}
-        for name, address in self._outputs[sim.device_id]:
+        for name, address in self._outputs.get(sim.device_id, ()):
             sample = self._store.get_channel(address)
             if sample is not None:
                 setpoints[name] = sample
@@ -167,25 +232,33 @@ class SimulationHost:
     # -- threaded mode ---------------------------------------------------
     def start(self) -> None:
         """Start one thread per simulator, each ticking on absolute deadlines."""
-        self._stop.clear()
-        t0 = self._clock.monotonic()
+        self._running = True
+        self._start_threads(self._clock.monotonic())
+
+    def _start_threads(self, t0: float) -> None:
         for sim in self._sims:
+            if id(sim) in self._threads:
+                continue
+            stop = threading.Event()
             thread = threading.Thread(
-                target=self._run, args=(sim, t0), name=f"sim-{sim.device_id}", daemon=True
+                target=self._run, args=(sim, t0, stop), name=f"sim-{sim.device_id}", daemon=True
             )
-            self._threads.append(thread)
+            self._threads[id(sim)] = (sim, thread, stop)
             thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout_s)
+        self._running = False
+        threads = list(self._threads.values())
         self._threads.clear()
+        for _, _, stop in threads:
+            stop.set()
+        for _, thread, _ in threads:
+            thread.join(timeout_s)
 
-    def _run(self, sim: Simulator, t0: float) -> None:
+    def _run(self, sim: Simulator, t0: float, stop: threading.Event) -> None:
         k = 0
-        while not self._stop.is_set():
+        while not stop.is_set():
             self.tick(sim)
             k += 1
-            if not self._clock.wait_until(t0 + k * self._period_s, self._stop):
+            if not self._clock.wait_until(t0 + k * self._period_s, stop):
                 return

@@ -108,6 +108,10 @@ class DriverRunner:
         return out
 
     # -- the thread ------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> None:
         self._stopping = False
         self._stop.clear()
@@ -256,10 +260,43 @@ class DriverHost:
         publish: Publish | None = None,
     ) -> None:
         """``publish``: how polls reach the DAL (default: straight into ``store``)."""
+        self._store = store
+        self._clock = clock
+        self._publish = publish
+        self._running = False
         self.runners = {d.device_id: DriverRunner(d, store, clock, publish) for d in drivers}
-        for device_id, runner in self.runners.items():
-            for name, unit in {**runner.driver.extra_channels(), **DRIVER_CHANNELS}.items():
-                store.declare(f"{device_id}/{name}", Category.INPUT, unit)
+        for runner in self.runners.values():
+            self.declare(runner.driver)
+
+    def declare(self, driver: Driver) -> None:
+        for name, unit in {**driver.extra_channels(), **DRIVER_CHANNELS}.items():
+            self._store.declare(f"{driver.device_id}/{name}", Category.INPUT, unit)
+
+    def replace(self, drivers: Sequence[Driver]) -> list[DriverRunner]:
+        """Run ``drivers`` from now on (a pushed config); returns the retired runners.
+
+        Call it between two cycles: from then on the cycle's setpoints go to the new
+        runners (queued until :meth:`start_new` starts them). A driver object kept
+        from the old set keeps its runner, thread and connection untouched. Retired
+        runners still run until stopped (``runner.stop``, off the event loop).
+        """
+        old = {id(r.driver): r for r in self.runners.values()}
+        runners: dict[str, DriverRunner] = {}
+        for driver in drivers:
+            runner = old.pop(id(driver), None)
+            if runner is None:
+                self.declare(driver)
+                runner = DriverRunner(driver, self._store, self._clock, self._publish)
+            runners[driver.device_id] = runner
+        self.runners = runners
+        return list(old.values())
+
+    def start_new(self) -> None:
+        """Start the runners :meth:`replace` added, if the host runs."""
+        if self._running:
+            for runner in self.runners.values():
+                if not runner.started:
+                    runner.start()
 
     def devices(self) -> frozenset[str]:
         return frozenset(self.runners)
@@ -276,9 +313,11 @@ class DriverHost:
         return out
 
     def start(self) -> None:
+        self._running = True
         for runner in self.runners.values():
             runner.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        self._running = False
         for runner in self.runners.values():
             runner.stop(timeout_s)

@@ -111,17 +111,31 @@ class EdgeCycle:
             raise ValueError("period_s must be positive")
         self._store = store
         self._clock = clock
-        self._devices = devices
         self.period_s = period_s
         self._margin_s = deadline_margin_s
         self._audit = audit or AuditTrail("edge")
         self._sync = clock_sync or ClockSync()
-        self._meter = SiteTotals(devices)
-        self._meter.declare(store)
         self._virtual = virtual_meters or VirtualMeters(())
         self._virtual.declare(store)
         for name, unit in CYCLE_CHANNELS.items():
             store.declare(f"{CYCLE}/{name}", Category.INPUT, unit)
+        self._install_devices(devices, device_writer)
+        self._install_controllers(controllers)
+        self._executions = executions
+        self._state = state
+        self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
+        self.stats = CycleStats()
+        #: What the last cycle saw (its snapshot with the site totals and virtual meters)
+        #: and what it wrote: one consistent row of the site, whatever the devices' own
+        #: threads published since (``ems edge --standalone --out`` records it).
+        self.last_view: Snapshot | None = None
+
+    def _install_devices(
+        self, devices: Mapping[str, DeviceProfile], device_writer: DeviceWriter | None
+    ) -> None:
+        self._devices = devices
+        self._meter = SiteTotals(devices)
+        self._meter.declare(self._store)
         # Every output channel gets a value every cycle: the last controller's
         # write, else the profile default, so a released setpoint never lingers.
         self._defaults: dict[str, Value] = {
@@ -130,17 +144,25 @@ class EdgeCycle:
             for ch in profile.channels_of(Category.OUTPUT)
         }
         self._output_addresses = frozenset(self._defaults)
-        self._install_controllers(controllers)
-        self._executions = executions
-        self._state = state
         self._writer = device_writer
         self._driven = frozenset() if device_writer is None else device_writer.devices()
-        self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
-        self.stats = CycleStats()
-        #: What the last cycle saw (its snapshot with the site totals and virtual meters)
-        #: and what it wrote: one consistent row of the site, whatever the devices' own
-        #: threads published since (``ems edge --standalone --out`` records it).
-        self.last_view: Snapshot | None = None
+
+    def replace_devices(
+        self,
+        devices: Mapping[str, DeviceProfile],
+        device_writer: DeviceWriter | None,
+        controllers: Sequence[Controller],
+        virtual_meters: VirtualMeters,
+    ) -> None:
+        """Run with ``devices`` (and their controllers) from the next cycle on: a pushed
+        config that changed the devices. Between two cycles, as :meth:`replace_controllers`.
+
+        A command waiting on a write to a device that was replaced keeps waiting for
+        the old device's verdict, which never comes: its deadline fails it
+        (``device_timeout``), as for a device that stopped answering.
+        """
+        self._install_devices(devices, device_writer)
+        self.replace_controllers(controllers, virtual_meters)
 
     def _install_controllers(self, controllers: Sequence[Controller]) -> None:
         """Take ``controllers`` as this cycle's: their status, request and settings channels."""

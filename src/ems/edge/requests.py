@@ -90,6 +90,25 @@ class RequestWriter:
         """The controllers ``set_controller`` may address from now on (a pushed config)."""
         self._settable = {c.id: c for c in controllers if c.settable_params}
 
+    def replace_devices(self, devices: Mapping[str, DeviceProfile]) -> list[str]:
+        """Route to ``devices`` from now on (a pushed config; on the cycle's thread).
+
+        A request pending for a device that is gone, or replaced by another profile,
+        is failed (``device_removed``), not left to time out: returns their ids."""
+        old = self._devices
+        gone = [d for d in old if devices.get(d) != old[d]]
+        withdrawn = self._withdraw(
+            [
+                (action.request_address(d), action.ack_address(d))
+                for d in gone
+                for action in old[d].actions.values()
+            ],
+            "device_removed",
+            "a pushed config removed or replaced this device",
+        )
+        self._devices = devices
+        return withdrawn
+
     def submit(self, command: CommandRequest) -> Verdict:
         """Validate lightly (device, action, deadline) and write the request channel."""
         verdict = self._submit(command)
@@ -195,13 +214,16 @@ class RequestWriter:
         thread that runs the cycle, so no cycle takes a request halfway.
         Returns the command ids withdrawn.
         """
-        now_s = self._clock.time()
-        withdrawn = []
         channels = [
             (action.request_address(device_id), action.ack_address(device_id))
             for device_id, profile in self._devices.items()
             for action in profile.actions.values()
         ] + [(settings_request_address(c), settings_ack_address(c)) for c in self._settable]
+        return self._withdraw(channels, reason, detail)
+
+    def _withdraw(self, channels: Sequence[tuple[str, str]], reason: str, detail: str) -> list[str]:
+        now_s = self._clock.time()
+        withdrawn = []
         for request_address, ack_address in channels:
             old = self._store.swap(request_address, None, ts=now_s)
             if old is None or not isinstance(old.value, Mapping):

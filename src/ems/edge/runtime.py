@@ -9,20 +9,21 @@ from pathlib import Path
 from ems.audit import AuditTrail
 from ems.clock import Clock
 from ems.dal import Category, ChannelStore
-from ems.devices.base import SIMULATORS, Simulator, SiteContext, balance_role_of
+from ems.devices.base import Simulator, SiteContext, balance_role_of
 from ems.devices.host import SimulationHost
 from ems.devices.measured import MeasuredDevice
-from ems.drivers.base import DRIVERS, Driver, DriverContext
+from ems.drivers.base import Driver, DriverContext
 from ems.drivers.host import DriverHost
 from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
 from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
 from ems.edge.cycle import EdgeCycle
+from ems.edge.device_build import build_driver, build_simulator
 from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
 from ems.edge.virtual_meters import VirtualMeters, plan_meters, site_channels
-from ems.errors import ConfigError, TemplateError
+from ems.errors import ConfigError
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.tariff import Tariff
 
@@ -84,6 +85,9 @@ class EdgeRuntime:
             isolate_models=isolate_models,
             config_dir=str(config.config_dir),
         )
+        #: What simulators and drivers are made with (a pushed config makes more).
+        self.site_context = site
+        self.driver_context = DriverContext(config_dir=config.config_dir, clock=clock)
         self.simulators = self._build_simulators(site)
         drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
@@ -142,33 +146,18 @@ class EdgeRuntime:
         )
 
     def _build_simulators(self, site: SiteContext) -> list[Simulator]:
-        sims: list[Simulator] = []
-        for i, device in enumerate(self.config.devices):
-            if device.simulator is None:
-                continue
-            cls = SIMULATORS.get(device.simulator)
-            params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
-            try:
-                sims.append(cls.create(device.id, params, site, device.profile))
-            except ConfigError as exc:
-                raise ConfigError(f"devices[{i}].{exc}") from None
-        return sims
+        return [
+            build_simulator(device, i, site)
+            for i, device in enumerate(self.config.devices)
+            if device.simulator is not None
+        ]
 
     def _build_drivers(self) -> list[Driver]:
-        drivers: list[Driver] = []
-        context = DriverContext(config_dir=self.config.config_dir, clock=self.clock)
-        for i, device in enumerate(self.config.devices):
-            if device.driver is None:
-                continue
-            cls = DRIVERS.get(device.driver)
-            params = validate_params(cls.config_model, device.params, ("devices", i, "params"))
-            try:
-                drivers.append(cls.create(device.id, params, self.devices[device.id], context))
-            except TemplateError as exc:
-                raise ConfigError(f"devices[{i}].params.template: {exc}") from None
-            except ConfigError as exc:  # the driver names the field (e.g. ``profile: ...``)
-                raise ConfigError(f"devices[{i}].{exc}") from None
-        return drivers
+        return [
+            build_driver(device, i, self.devices[device.id], self.driver_context)
+            for i, device in enumerate(self.config.devices)
+            if device.driver is not None
+        ]
 
     def _build_controllers(self) -> list[Controller]:
         return build_controllers(self.config, self.devices, self.tariff, self.inline_work)

@@ -1,12 +1,16 @@
 """Apply a config the cloud pushed, between two cycles, or keep the old one and say why.
 
-What is applied live: ``controllers``, ``tariff`` and ``virtual_meters``. The
-new controllers (and tariff, whose price files are read) are built on a worker
-thread while the old ones keep running; the swap itself is a few assignments
-on the event loop, which also runs the cycle, so it falls between two cycles
-and control never pauses (no cycle is skipped). A config that changes
-anything else (devices, cycle period, site, link settings...) is refused with
-``restart_required``: those parts own threads and sockets that cannot be
+What is applied live: ``devices``, ``controllers``, ``tariff`` and
+``virtual_meters``. Everything new (devices' simulators and drivers, the
+controllers, the tariff whose price files are read) is made on a worker
+thread while the old config keeps running; every new real device must answer
+a first read (:mod:`ems.edge.configsync.devices`); the swap itself is a few
+assignments on the event loop, which also runs the cycle, so it falls between
+two cycles and control never pauses (no cycle is skipped). Devices whose
+entry did not change keep running untouched; replaced and removed ones are
+stopped after the swap, and removed ones' channels leave the DAL. A config
+that changes anything else (cycle period, site, link settings...) is refused
+with ``restart_required``: those parts own timers and sockets that cannot be
 swapped within one cycle; the operator restarts the edge with it. Such a
 config is still built first (devices and drivers made, not started), so a
 device that cannot be made is ``build_failed`` with its reason.
@@ -15,12 +19,16 @@ What survives a swap: the channel store and its values, the telemetry buffer
 and the cloud link (untouched), and each controller's durable state (the
 manual hold and its mode) when the new config keeps a controller with the
 same id and type. Parameter changes made at run time by ``set_controller``
-do not survive: the pushed parameters are the new truth.
+do not survive: the pushed parameters are the new truth. A command pending
+for a removed device fails with ``device_removed``.
 
 Reasons of a ``rejected`` ack: ``invalid_config`` (the edge's schema refuses
 it; the detail names the field), ``wrong_edge``, ``stale_version`` (older than
 the applied one), ``restart_required``, ``build_failed`` (e.g. a controller
-refusing its parameters for this site's devices; the detail names it).
+refusing its parameters for this site's devices, a simulator refusing its
+parameters; the detail names it), ``device_not_ready`` (a new real device did
+not answer its first read within ``device_ready_timeout_s``; the detail names
+it).
 """
 
 from __future__ import annotations
@@ -28,9 +36,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ems.edge.config import EdgeConfig, parse_edge_config
 from ems.edge.configsync.applied import AppliedConfig, AppliedConfigFile
+from ems.edge.configsync.devices import (
+    DeviceNotReady,
+    DevicePlan,
+    Retired,
+    close_drivers,
+    plan_devices,
+    probe_drivers,
+    retire,
+    swap_devices,
+)
 from ems.edge.controllers.base import Controller
 from ems.edge.runtime import EdgeRuntime, build_controllers, build_tariff, build_virtual_meters
 from ems.edge.virtual_meters import VirtualMeters
@@ -39,13 +58,23 @@ from ems.profiles import builtin_profiles
 from ems.protocol import EdgeConfigAck, EdgeConfigPush
 from ems.tariff import Tariff
 
-__all__ = ["LIVE_SECTIONS", "ConfigApplier"]
+__all__ = ["DEVICE_READY_TIMEOUT_S", "LIVE_SECTIONS", "ConfigApplier"]
 
 log = logging.getLogger(__name__)
 
 #: The top-level sections a pushed config may change without a restart.
-LIVE_SECTIONS = frozenset({"controllers", "tariff", "virtual_meters"})
+LIVE_SECTIONS = frozenset({"devices", "controllers", "tariff", "virtual_meters"})
+#: How long a new real device has to answer its first read (its retries included).
+DEVICE_READY_TIMEOUT_S = 10.0
 _DETAIL_MAX = 1000
+
+
+@dataclass(slots=True)
+class _Built:
+    plan: DevicePlan
+    controllers: list[Controller]
+    tariff: Tariff | None
+    virtual: VirtualMeters
 
 
 class ConfigApplier:
@@ -53,6 +82,7 @@ class ConfigApplier:
 
     ``version``: the cloud version the runtime runs now (None: the local file).
     ``on_applied`` is called after a swap (the link sends its new inventory).
+    ``device_ready_timeout_s``: see :data:`DEVICE_READY_TIMEOUT_S`.
     """
 
     def __init__(
@@ -62,11 +92,13 @@ class ConfigApplier:
         version: int | None = None,
         *,
         on_applied: Callable[[], None] | None = None,
+        device_ready_timeout_s: float = DEVICE_READY_TIMEOUT_S,
     ) -> None:
         self._runtime = runtime
         self._applied = applied
         self.version = version
         self._on_applied = on_applied or (lambda: None)
+        self._ready_timeout_s = device_ready_timeout_s
         self._lock = asyncio.Lock()  # one config at a time, in arrival order
 
     async def apply(self, push: EdgeConfigPush) -> EdgeConfigAck:
@@ -108,12 +140,26 @@ class ConfigApplier:
                 f"{', '.join(sorted(changed))}: applied only by a restart with this config",
             )
         try:
-            # Off the cycle's thread: a controller may read files (schedules, price files).
-            controllers, tariff = await asyncio.to_thread(self._build, config)
-            virtual = build_virtual_meters(config, self._runtime.devices, controllers)
+            # Off the cycle's thread: a controller may read files (schedules, price files),
+            # a simulator may load its model.
+            built = await asyncio.to_thread(self._build, config)
         except (EmsError, ValueError, OSError) as exc:
             return _rejected(push, "build_failed", str(exc))
-        self._swap(config, controllers, tariff, virtual)
+        new_drivers = built.plan.new_drivers
+        try:
+            await probe_drivers(new_drivers, self._ready_timeout_s)
+        except DeviceNotReady as exc:
+            await asyncio.to_thread(close_drivers, new_drivers)
+            return _rejected(push, "device_not_ready", str(exc))
+        try:
+            retired = self._swap(config, built)
+        except EmsError as exc:  # raised before anything changed (see swap_devices)
+            await asyncio.to_thread(close_drivers, new_drivers)
+            return _rejected(push, "build_failed", str(exc))
+        if retired is not None:
+            # After the swap, the cycle running meanwhile: old device threads stop (joined
+            # off the loop), then the new ones start.
+            await retire(self._runtime, retired)
         self.version = push.version
         if self._applied is not None:
             try:
@@ -134,37 +180,41 @@ class ConfigApplier:
         }
         EdgeRuntime(config, runtime.clock, profiles)
 
-    def _build(self, config: EdgeConfig) -> tuple[list[Controller], Tariff | None]:
+    def _build(self, config: EdgeConfig) -> _Built:
+        runtime = self._runtime
+        plan = plan_devices(runtime, config)
         tariff = build_tariff(config)
-        runtime = self._runtime
-        return build_controllers(config, runtime.devices, tariff, runtime.inline_work), tariff
+        controllers = build_controllers(config, plan.devices, tariff, runtime.inline_work)
+        virtual = build_virtual_meters(config, plan.devices, controllers)
+        return _Built(plan, controllers, tariff, virtual)
 
-    def _swap(
-        self,
-        config: EdgeConfig,
-        controllers: list[Controller],
-        tariff: Tariff | None,
-        virtual: VirtualMeters,
-    ) -> None:
-        """Synchronous, on the event loop: no cycle runs while it does."""
+    def _swap(self, config: EdgeConfig, built: _Built) -> Retired | None:
+        """Synchronous, on the event loop: no cycle runs while it does. Returns the
+        devices it took out of service, to stop (None: the devices did not change)."""
         runtime = self._runtime
+        controllers = built.controllers
         old = {(c.id, type(c)): c for c in runtime.controllers}
         for controller in controllers:
             previous = old.get((controller.id, type(controller)))
             state = None if previous is None else previous.durable_state()
             if state is not None:
                 controller.restore_state(state)  # the manual hold and its mode survive
-        runtime.cycle.replace_controllers(controllers, virtual)
+        retired = None
+        if built.plan.changed:
+            retired = swap_devices(runtime, built.plan, controllers, built.virtual)
+        else:
+            runtime.cycle.replace_controllers(controllers, built.virtual)
         runtime.requests.replace_controllers(controllers)
         replaced = runtime.controllers
         runtime.controllers = controllers
         for controller in replaced:
             controller.close()  # after the swap: no cycle runs them again
-        runtime.virtual_meters = virtual
-        runtime.tariff = tariff
+        runtime.virtual_meters = built.virtual
+        runtime.tariff = built.tariff
         runtime.config = config
         if runtime.controller_state is not None:
             runtime.controller_state.save_if_changed(runtime.cycle.controllers)
+        return retired
 
 
 def _changed_sections(old: EdgeConfig, new: EdgeConfig) -> set[str]:

@@ -119,15 +119,15 @@ def test_a_controller_that_refuses_this_site_is_rejected_and_the_old_one_runs(
     assert saved is not None and saved.version == 1
 
 
-def test_device_changes_need_a_restart_and_other_edges_configs_are_refused(
+def test_site_changes_need_a_restart_and_other_edges_configs_are_refused(
     tmp_path: Path,
 ) -> None:
     _, applier = start(tmp_path)
-    more = document()
-    more["devices"][0]["params"]["seed"] = 7
-    ack = push(applier, 1, more)
+    moved = document()
+    moved["site"]["latitude_deg"] = 48.1
+    ack = push(applier, 1, moved)
     assert (ack.status, ack.reason) == ("rejected", "restart_required")
-    assert ack.detail is not None and ack.detail.startswith("devices")
+    assert ack.detail is not None and ack.detail.startswith("site")
     other = document()
     other["edge_id"] = "site-x"
     assert push(applier, 1, other).reason == "wrong_edge"
