@@ -2,13 +2,15 @@
 a new controller parameter stored through the API is applied between cycles and
 seen in telemetry; a config the schema refuses is not stored; one that passes the
 schema but fails on the edge is rejected by the edge, the old one still running;
-an edge that was offline gets the newest version when it reconnects; rollback."""
+an edge that was offline gets the newest version when it reconnects; rollback; devices
+added and removed live, and a real device that does not answer refused."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,3 +153,68 @@ async def test_pushed_applied_rejected_offline_and_rolled_back(site: CloudSite) 
     listing = api(site, "GET", "/api/edges/site-1/config").json()
     assert listing["applied"] == 5
     assert listing["history"][1]["status"] == "applied", "version 4 applied on reconnect"
+
+
+def with_devices(*extra: dict[str, Any]) -> str:
+    doc = yaml.safe_load(config_text(300, battery="battery_1"))  # a second one may come
+    doc["devices"].extend(extra)
+    return yaml.safe_dump(doc)
+
+
+PV_2 = {"id": "pv_2", "profile": "pv_inverter", "simulator": "pv_inverter"}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # closed again: nothing listens there
+
+
+async def channel_reported(ws: ClientConnection, address: str, present: bool = True) -> None:
+    """Telemetry until ``address`` is (or is no longer) in a frame."""
+    while True:
+        frame = await next_of(ws, "telemetry", timeout_s=20)
+        if (address in frame["channels"]) == present:
+            return
+
+
+@pytest.mark.asyncio
+async def test_devices_are_added_and_removed_live_and_a_dead_one_is_refused(
+    site: CloudSite,
+) -> None:
+    """Runs after the test above (versions 1-5 exist)."""
+    ws = await watch(site)
+    try:
+        r = api(site, "PUT", "/api/edges/site-1/config", json={"yaml": with_devices(PV_2)})
+        assert r.status_code == 201, r.text
+        version = r.json()["version"]
+        assert (await verdict(ws, version))["status"] == "applied"
+        await channel_reported(ws, "pv_2/ActivePower")
+
+        dead = {
+            "id": "battery_9",
+            "profile": "battery",
+            "driver": "modbus_tcp",
+            "params": {
+                "host": "127.0.0.1",
+                "port": closed_port(),
+                "template": "generic_battery",
+                "timeout_s": 0.2,
+                "retries": 0,
+            },
+        }
+        r = api(site, "PUT", "/api/edges/site-1/config", json={"yaml": with_devices(PV_2, dead)})
+        assert r.status_code == 201, r.text
+        rejected = await verdict(ws, version + 1)
+        assert (rejected["status"], rejected["reason"]) == ("rejected", "device_not_ready")
+        assert "battery_9" in rejected["detail"]
+        await channel_reported(ws, "pv_2/ActivePower")  # the old config still runs
+        frame = await next_of(ws, "telemetry", timeout_s=20)
+        assert not any(a.startswith("battery_9/") for a in frame["channels"])
+
+        r = api(site, "PUT", "/api/edges/site-1/config", json={"yaml": config_text(300)})
+        assert (await verdict(ws, version + 2))["status"] == "applied"
+        await channel_reported(ws, "pv_2/ActivePower", present=False)
+    finally:
+        await ws.close()
