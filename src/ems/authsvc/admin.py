@@ -1,4 +1,5 @@
-"""The Django admin: users with roles, and edge API keys (create shows the key once; revoke)."""
+"""The Django admin: users with roles, edge API keys (create shows the key once; revoke),
+and edges provisioned from an uploaded CSV (their keys shown once)."""
 
 from __future__ import annotations
 
@@ -251,8 +252,9 @@ class EdgeKeyAdmin(OrgScoped, admin.ModelAdmin):
 
 @admin.register(ProvisionedEdge)
 class ProvisionedEdgeAdmin(OrgScoped, admin.ModelAdmin):
-    """Edges from ``ems auth import-edges``: listed and searchable, read-only here (the
-    CSV import is the one way in, so keys and edges are made together)."""
+    """Edges from a CSV import, listed and searchable, read-only here. "Add" is the
+    upload of such a CSV (:mod:`ems.authsvc.edge_upload`), the admin's
+    ``ems auth import-edges``: edges and keys are made together, all or nothing."""
 
     list_display = ("edge_id", "name", "organisation", "site", "latitude_deg", "longitude_deg")
     list_filter = ("organisation", "site")
@@ -261,11 +263,17 @@ class ProvisionedEdgeAdmin(OrgScoped, admin.ModelAdmin):
     def scope(self, queryset: Any, org_ids: list[int]) -> Any:
         return queryset.filter(edge_id__in=edge_ids_of(org_ids))
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        from ems.authsvc.edge_upload import upload_view
+
+        return upload_view(request, self.admin_site.each_context(request))
 
 
 @admin.register(Organisation)
