@@ -265,6 +265,8 @@ class DriverHost:
         self._publish = publish
         self._running = False
         self.runners = {d.device_id: DriverRunner(d, store, clock, publish) for d in drivers}
+        # Runners a pushed config replaced: their last write verdicts still count.
+        self._retired: list[DriverRunner] = []
         for runner in self.runners.values():
             self.declare(runner.driver)
 
@@ -278,7 +280,8 @@ class DriverHost:
         Call it between two cycles: from then on the cycle's setpoints go to the new
         runners (queued until :meth:`start_new` starts them). A driver object kept
         from the old set keeps its runner, thread and connection untouched. Retired
-        runners still run until stopped (``runner.stop``, off the event loop).
+        runners still run until stopped (``runner.stop``, off the event loop), and
+        the verdicts of the writes they made still reach :meth:`outcomes`.
         """
         old = {id(r.driver): r for r in self.runners.values()}
         runners: dict[str, DriverRunner] = {}
@@ -289,6 +292,7 @@ class DriverHost:
                 runner = DriverRunner(driver, self._store, self._clock, self._publish)
             runners[driver.device_id] = runner
         self.runners = runners
+        self._retired += old.values()
         return list(old.values())
 
     def start_new(self) -> None:
@@ -307,9 +311,13 @@ class DriverHost:
         self.runners[device_id].submit(values, tags)
 
     def outcomes(self) -> list[WriteOutcome]:
+        # A retired runner whose thread has ended gives no verdict after this drain.
+        finished = [r for r in self._retired if not r.started]
         out: list[WriteOutcome] = []
-        for runner in self.runners.values():
+        for runner in (*self.runners.values(), *self._retired):
             out.extend(runner.outcomes())
+        if finished:
+            self._retired = [r for r in self._retired if r not in finished]
         return out
 
     def start(self) -> None:

@@ -157,9 +157,9 @@ class EdgeCycle:
         """Run with ``devices`` (and their controllers) from the next cycle on: a pushed
         config that changed the devices. Between two cycles, as :meth:`replace_controllers`.
 
-        A command waiting on a write to a device that was replaced keeps waiting for
-        the old device's verdict, which never comes: its deadline fails it
-        (``device_timeout``), as for a device that stopped answering.
+        A command waiting on a write to a device that was replaced gets the old
+        device's verdict if its runner wrote before it stopped; else its deadline
+        fails it (``device_timeout``), as for a device that stopped answering.
         """
         self._install_devices(devices, device_writer)
         self.replace_controllers(controllers, virtual_meters)

@@ -199,7 +199,8 @@ def swap_devices(
     runtime.requests.replace_devices(plan.devices)
     runtime.cycle.replace_devices(
         plan.devices,
-        runtime.drivers if runtime.drivers.runners else None,
+        # Kept when the last driver goes too: its writes' verdicts are still collected.
+        runtime.drivers if runtime.drivers.runners or retired_runners else None,
         controllers,
         virtual,
     )
