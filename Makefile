@@ -130,6 +130,7 @@ bench: install system-deps
 	$(BIN)/python bench/devices.py
 	$(BIN)/python bench/control.py
 	$(BIN)/python bench/import_edges.py
+	$(BIN)/python bench/config_sync.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
