@@ -320,8 +320,9 @@ class EdgeConfigPush(Frame):
 
 class EdgeConfigAck(Frame):
     """edge → cloud: what became of a pushed config. ``reason`` is a stable code when
-    ``rejected`` (``invalid_config``, ``wrong_edge``, ``build_failed``, ``stale_version``);
-    ``detail`` names the field or what failed."""
+    ``rejected`` (``invalid_config``, ``wrong_edge``, ``build_failed``, ``stale_version``,
+    ``restart_required``, ``device_not_ready``, ``not_supported``); ``detail`` names
+    the field or what failed."""
 
     type: Literal["config_ack"]
     version: Annotated[StrictInt, Field(ge=1)]
