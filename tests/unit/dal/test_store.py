@@ -667,3 +667,23 @@ def test_concurrent_single_writes_are_never_lost(fast_switching: None) -> None:
             t, k = divmod(value, 1_000_000)  # type: ignore[call-overload]
             per_thread_shared[t].append(k)
     assert per_thread_shared == {t: list(range(n_writes)) for t in range(n_threads)}
+
+
+def test_removed_channels_leave_every_snapshot_and_refuse_writes() -> None:
+    """A device a pushed config took out: its channels go, the others stay."""
+    store = ChannelStore(VirtualClock(1_000.0))
+    store.declare("pv_2/ActivePower", Category.INPUT, "W")
+    store.declare("grid/ActivePower", Category.INPUT, "W")
+    seen: list[str] = []
+    store.watch("pv_2/", lambda a, _s: seen.append(a))
+    store.set_channels({"pv_2/ActivePower": -900.0, "grid/ActivePower": 100.0})
+    store.remove(["pv_2/ActivePower", "pv_2/NeverDeclared"])
+    assert list(store.snapshot()) == ["grid/ActivePower"]
+    assert list(store.snapshot([Category.INPUT])) == ["grid/ActivePower"]
+    assert [c.address for c in store.channels()] == ["grid/ActivePower"]
+    with pytest.raises(UnknownChannel):
+        store.set_channel("pv_2/ActivePower", 1.0)
+    store.declare("pv_2/ActivePower", Category.INPUT, "W")  # the device comes back
+    assert store.get_channel("pv_2/ActivePower") is None, "without its old value"
+    store.set_channel("pv_2/ActivePower", -500.0)
+    assert seen == ["pv_2/ActivePower", "pv_2/ActivePower"]
