@@ -4,7 +4,8 @@ What is applied live: ``devices``, ``controllers``, ``tariff`` and
 ``virtual_meters``. Everything new (devices' simulators and drivers, the
 controllers, the tariff whose price files are read) is made on a worker
 thread while the old config keeps running; every new real device must answer
-a first read (:mod:`ems.edge.configsync.devices`); the swap itself is a few
+a first read and every new simulator take a first step
+(:mod:`ems.edge.configsync.devices`); the swap itself is a few
 assignments on the event loop, which also runs the cycle, so it falls between
 two cycles and control never pauses (no cycle is skipped). Devices whose
 entry did not change keep running untouched; replaced and removed ones are
@@ -27,8 +28,8 @@ it; the detail names the field), ``wrong_edge``, ``stale_version`` (older than
 the applied one), ``restart_required``, ``build_failed`` (e.g. a controller
 refusing its parameters for this site's devices, a simulator refusing its
 parameters; the detail names it), ``device_not_ready`` (a new real device did
-not answer its first read within ``device_ready_timeout_s``; the detail names
-it).
+not answer its first read, or a new simulator's model failed its first step,
+within ``device_ready_timeout_s``; the detail names it).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from ems.edge.configsync.devices import (
     Retired,
     close_drivers,
     plan_devices,
-    probe_drivers,
+    probe_devices,
     retire,
     swap_devices,
 )
@@ -147,7 +148,12 @@ class ConfigApplier:
             return _rejected(push, "build_failed", str(exc))
         new_drivers = built.plan.new_drivers
         try:
-            await probe_drivers(new_drivers, self._ready_timeout_s)
+            await probe_devices(
+                new_drivers,
+                built.plan.new_simulators,
+                self._runtime.clock.time(),
+                self._ready_timeout_s,
+            )
         except DeviceNotReady as exc:
             await asyncio.to_thread(close_drivers, new_drivers)
             return _rejected(push, "device_not_ready", str(exc))

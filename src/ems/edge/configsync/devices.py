@@ -5,10 +5,11 @@
    simulator or driver object, hence its thread, connection and channels,
    untouched. An added or changed one gets a new simulator or driver (made,
    not started); a removed one is retired.
-2. :func:`probe_drivers` reads every new driver once (its own timeout and
-   retries, all bounded by ``timeout_s``): a real device that does not answer
-   makes the whole config ``device_not_ready`` and the old one keeps running.
-   A simulator is ready once made (its parameters are checked then).
+2. :func:`probe_devices` reads every new driver once (its own timeout and
+   retries, all bounded by ``timeout_s``) and steps every new simulator once
+   (a zero-length step, off the loop: a model that fails on its first step
+   says so now): a device that does not answer or whose model fails makes
+   the whole config ``device_not_ready`` and the old one keeps running.
 3. :func:`swap_devices` (on the event loop, between two cycles) declares the
    new channels and hands the new set to the simulation host, the driver host,
    the cycle and the request writer, with the new controllers. From the next
@@ -24,8 +25,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ems.dal import Category
@@ -46,7 +48,7 @@ __all__ = [
     "DevicePlan",
     "Retired",
     "plan_devices",
-    "probe_drivers",
+    "probe_devices",
     "retire",
     "swap_devices",
 ]
@@ -68,6 +70,7 @@ class DevicePlan:
     simulators: list[Simulator]  # kept and new
     drivers: list[Driver]  # kept and new
     new_drivers: list[Driver] = field(default_factory=list)
+    new_simulators: list[Simulator] = field(default_factory=list)
     new_profiles: dict[str, DeviceProfile] = field(default_factory=dict)  # added or changed
     removed_channels: list[str] = field(default_factory=list)
     changed: bool = False
@@ -105,7 +108,9 @@ def plan_devices(runtime: EdgeRuntime, config: EdgeConfig) -> DevicePlan:
             raise ConfigError(f"devices[{i}].profile: unknown profile {entry.profile!r}")
         plan.devices[entry.id] = plan.new_profiles[entry.id] = profile
         if entry.simulator is not None:
-            plan.simulators.append(build_simulator(entry, i, runtime.site_context))
+            simulator = build_simulator(entry, i, runtime.site_context)
+            plan.simulators.append(simulator)
+            plan.new_simulators.append(simulator)
         elif entry.driver is not None:
             driver = build_driver(entry, i, profile, runtime.driver_context)
             plan.drivers.append(driver)
@@ -126,25 +131,47 @@ def plan_devices(runtime: EdgeRuntime, config: EdgeConfig) -> DevicePlan:
     return plan
 
 
-async def probe_drivers(drivers: Sequence[Driver], timeout_s: float) -> None:
-    """Read every new driver once, all at once; raise :class:`DeviceNotReady` naming the
-    first that did not answer within its retries or ``timeout_s``."""
-    if not drivers:
+async def probe_devices(
+    drivers: Sequence[Driver], simulators: Sequence[Simulator], now_s: float, timeout_s: float
+) -> None:
+    """Read every new driver and step every new simulator once, all at once; raise
+    :class:`DeviceNotReady` naming the first that failed or did not answer within
+    its retries or ``timeout_s``."""
+    probes = [
+        (d.device_id, _probe(functools.partial(_first_read, d), d.close, timeout_s))
+        for d in drivers
+    ]
+    probes += [
+        (s.device_id, _probe(functools.partial(_first_step, s, now_s), None, timeout_s))
+        for s in simulators
+    ]
+    if not probes:
         return
-    results = await asyncio.gather(*(_probe(d, timeout_s) for d in drivers), return_exceptions=True)
-    for driver, result in zip(drivers, results, strict=True):
+    results = await asyncio.gather(*(p for _, p in probes), return_exceptions=True)
+    for (device_id, _), result in zip(probes, results, strict=True):
         if isinstance(result, BaseException):
-            raise DeviceNotReady(f"devices.{driver.device_id}: {result}")
+            raise DeviceNotReady(f"devices.{device_id}: {result}")
 
 
-async def _probe(driver: Driver, timeout_s: float) -> None:
-    task = asyncio.ensure_future(asyncio.to_thread(_first_read, driver))
+async def _probe(
+    call: Callable[[], None], close: Callable[[], None] | None, timeout_s: float
+) -> None:
+    task = asyncio.ensure_future(asyncio.to_thread(call))
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout_s)
     except TimeoutError:
-        # The thread cannot be cut short: the driver is closed when its read returns.
-        task.add_done_callback(lambda _t: driver.close())
+        if close is not None:
+            # The thread cannot be cut short: the driver is closed when its read returns.
+            task.add_done_callback(lambda _t: close())
         raise TimeoutError(f"no answer within {timeout_s:g} s") from None
+
+
+def _first_step(simulator: Simulator, now_s: float) -> None:
+    """A zero-length step with no setpoints: the model's state does not move."""
+    try:
+        simulator.step(now_s, 0.0, {})
+    except Exception as exc:
+        raise ConfigError(f"its model failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _first_read(driver: Driver) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from ems.clock import VirtualClock
-from ems.dal import Value
+from ems.dal import Sample, Value
+from ems.devices.base import Simulator, SimulatorConfig, register_simulator
 from ems.drivers.base import Driver, DriverConfig, Reading, register_driver
 from ems.edge.config import parse_edge_config
 from ems.edge.configsync import APPLIED_CONFIG_FILE, AppliedConfigFile, ConfigApplier
@@ -55,6 +57,17 @@ class FakeMeter(Driver):
 
     def close(self) -> None:
         FakeMeter.closed.append(self.device_id)
+
+
+@register_simulator
+class Diverging(Simulator):
+    """A model that is made fine but fails on its first step."""
+
+    type_name = "test_sync_diverging"
+    config_model = SimulatorConfig
+
+    def step(self, now_s: float, dt_s: float, setpoints: Mapping[str, Sample]) -> dict[str, Value]:
+        raise FloatingPointError("the model diverged")
 
 
 def document(*extra: dict[str, Any], battery_seed: int = 1) -> dict[str, Any]:
@@ -193,6 +206,16 @@ def test_a_simulator_refusing_its_parameters_is_rejected_and_nothing_changes(
     assert list(runtime.devices) == [B, "grid", "load"]
     assert {c.address for c in runtime.store.channels()} == channels
     assert applier.version is None
+
+
+def test_a_simulator_whose_model_fails_its_first_step_is_not_ready(tmp_path: Path) -> None:
+    runtime, applier = start(tmp_path)
+    broken = {"id": "load_2", "profile": "load_meter", "simulator": "test_sync_diverging"}
+    ack = push(applier, 1, document(broken))
+    assert (ack.status, ack.reason) == ("rejected", "device_not_ready")
+    assert ack.detail is not None and "load_2" in ack.detail and "diverged" in ack.detail
+    assert "load_2" not in runtime.devices
+    assert all(s.device_id != "load_2" for s in runtime.host.simulators)
 
 
 def test_a_real_device_that_answers_is_started_behind_a_probe(tmp_path: Path) -> None:
