@@ -159,7 +159,7 @@ class ConfigApplier:
             return _rejected(push, "device_not_ready", str(exc))
         try:
             retired = self._swap(config, built)
-        except EmsError as exc:  # raised before anything changed (see swap_devices)
+        except (EmsError, ValueError) as exc:  # raised before the swap (see swap_devices)
             await asyncio.to_thread(close_drivers, new_drivers)
             return _rejected(push, "build_failed", str(exc))
         if retired is not None:

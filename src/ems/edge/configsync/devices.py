@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ems.dal import Category
-from ems.devices.base import Simulator, balance_role_of
+from ems.devices.base import GridSimulator, Simulator, balance_role_of
 from ems.devices.measured import MeasuredDevice
 from ems.drivers.base import Driver
 from ems.drivers.host import DRIVER_CHANNELS, DriverRunner
@@ -115,6 +115,9 @@ def plan_devices(runtime: EdgeRuntime, config: EdgeConfig) -> DevicePlan:
             driver = build_driver(entry, i, profile, runtime.driver_context)
             plan.drivers.append(driver)
             plan.new_drivers.append(driver)
+    grids = [s.device_id for s in plan.simulators if isinstance(s, GridSimulator)]
+    if len(grids) > 1:
+        raise ConfigError(f"devices: a site has one simulated grid meter, not {', '.join(grids)}")
     removed = old_entries.keys() - plan.devices.keys()
     plan.changed = plan.changed or bool(removed)
     kept = {
@@ -206,7 +209,8 @@ def swap_devices(
     virtual: VirtualMeters,
 ) -> Retired:
     """Synchronous, on the event loop between two cycles. Raises only before it changes
-    anything (a channel whose category the new profile contradicts)."""
+    anything but the new channels it declared (a channel whose category the new
+    profile contradicts); those stay declared without a value."""
     store = runtime.store
     declare_device_channels(store, plan.new_profiles)
     for driver in plan.new_drivers:

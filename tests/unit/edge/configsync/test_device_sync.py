@@ -286,3 +286,14 @@ def test_running_threads_are_swapped_old_stopped_before_new_started(tmp_path: Pa
     finally:
         runtime.drivers.stop()
         runtime.host.stop()
+
+
+def test_a_second_simulated_grid_meter_is_refused_before_anything_changes(
+    tmp_path: Path,
+) -> None:
+    runtime, applier = start(tmp_path)
+    grid_2 = {"id": "grid_2", "profile": "grid_meter", "simulator": "grid_meter"}
+    ack = push(applier, 1, document(grid_2))
+    assert (ack.status, ack.reason) == ("rejected", "build_failed")
+    assert ack.detail is not None and "grid_2" in ack.detail
+    assert list(runtime.devices) == [B, "grid", "load"]
