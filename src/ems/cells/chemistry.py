@@ -17,6 +17,15 @@ al., "Effect of entropy change of lithium intercalation in cathodes and
 anodes on Li-ion battery thermal management", J. Power Sources 195 (2010)
 3720-3729; taken constant over SOC here.
 
+Hysteresis follows the one-state model of Plett, "Extended Kalman filtering
+for battery management systems of LiPB-based HEV battery packs, Part 2",
+J. Power Sources 134 (2004) 262-276: the OCV sits up to ``hysteresis_v`` above
+the mean curve after charging and below it after discharging, moving between
+the two over about ``1 / hysteresis_rate`` of SOC. LFP's gap between charge and
+discharge OCV of about 20 mV per cell is the one measured by Dreyer et al.,
+"The thermodynamic origin of hysteresis in insertion batteries", Nature
+Materials 9 (2010) 448-453; NMC's is a few mV.
+
 Resistances and RC time constants are representative of large-format cells
 (DC resistance of a 100 Ah prismatic cell, diffusion time constants of tens
 and hundreds of seconds), not of one datasheet; they scale inversely with
@@ -54,6 +63,9 @@ class Chemistry:
     cycle_fade_per_efc: float  # capacity fraction lost per equivalent full cycle
     resistance_growth_per_fade: float  # relative resistance rise per unit of capacity fade
     max_temperature_c: float  # the BMS's upper cell temperature limit
+    hysteresis_v: float  # half the charge/discharge OCV gap of a cell
+    hysteresis_rate: float  # per unit SOC moved
+    default_series_cells: int  # for a ~51 V pack (a residential "48 V" battery)
 
     def ocv_v(self, soc: float, temperature_c: float = 25.0) -> float:
         """Cell OCV [V] at ``soc`` (fraction, clamped to 0..1) and ``temperature_c``."""
@@ -92,6 +104,9 @@ LFP = Chemistry(
     cycle_fade_per_efc=0.2 / 6000.0,
     resistance_growth_per_fade=2.0,
     max_temperature_c=55.0,
+    hysteresis_v=0.010,
+    hysteresis_rate=30.0,
+    default_series_cells=16,
 )
 
 NMC = Chemistry(
@@ -111,6 +126,9 @@ NMC = Chemistry(
     cycle_fade_per_efc=0.2 / 1500.0,
     resistance_growth_per_fade=2.5,
     max_temperature_c=50.0,
+    hysteresis_v=0.003,
+    hysteresis_rate=30.0,
+    default_series_cells=14,
 )
 
 CHEMISTRIES: dict[str, Chemistry] = {c.name: c for c in (LFP, NMC)}

@@ -1,9 +1,12 @@
-"""A pack of cells in series as an equivalent circuit: OCV(SOC, T) - R0·I - v1 - v2.
+"""A pack of cells in series as an equivalent circuit: OCV(SOC, T) + h - R0·I - v1 - v2.
 
 Each RC pair's voltage relaxes with its time constant toward ``R·I``; over a
 step of constant current the exact solution is used (zero-order hold), so a
-long step is as accurate as many short ones. Resistances rise when cold
-(Arrhenius) and with ageing (``growth``: 0.1 = 10 % above new).
+long step is as accurate as many short ones. ``h`` is the OCV's hysteresis
+(Plett's one-state model, see :mod:`ems.cells.chemistry`): it moves toward
+``-M`` while discharging and ``+M`` while charging, by how much charge moved.
+Resistances rise when cold (Arrhenius) and with ageing (``growth``: 0.1 = 10 %
+above new).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ def arrhenius_factor(activation_j_per_mol: float, temperature_c: float) -> float
 
 @dataclass(slots=True)
 class EcmState:
-    """SOC (fraction of the present capacity) and the two RC voltages [V] of the pack."""
+    """SOC (fraction of the present capacity), the two RC voltages and the hysteresis [V]."""
 
     soc: float
     v1_v: float = 0.0
     v2_v: float = 0.0
+    h_v: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,16 @@ class PackModel:
     def docv_dsoc_v(self, soc: float) -> float:
         return self.series_cells * self.chem.docv_dsoc_v(soc)
 
+    @property
+    def hysteresis_v(self) -> float:
+        """The hysteresis's bound ``M`` for the pack [V]."""
+        return self.series_cells * self.chem.hysteresis_v
+
+    def hysteresis_decay(self, current_a: float, dt_s: float, capacity_ah: float) -> float:
+        """How much of the hysteresis is kept over a step carrying ``current_a``."""
+        moved = abs(current_a) * dt_s / (3600.0 * capacity_ah)
+        return math.exp(-self.chem.hysteresis_rate * moved)
+
     def terminal_v(
         self, state: EcmState, current_a: float, temperature_c: float, growth: float = 0.0
     ) -> float:
@@ -73,6 +87,7 @@ class PackModel:
         return (
             self.ocv_v(state.soc, temperature_c)
             - self.r0_ohm(temperature_c, growth) * current_a
+            + state.h_v
             - state.v1_v
             - state.v2_v
         )
@@ -92,6 +107,10 @@ class PackModel:
         a2 = math.exp(-dt_s / self.chem.tau2_s)
         state.v1_v = a1 * state.v1_v + (1.0 - a1) * self.r1_ohm(temperature_c, growth) * current_a
         state.v2_v = a2 * state.v2_v + (1.0 - a2) * self.r2_ohm(temperature_c, growth) * current_a
+        if current_a != 0:
+            keep = self.hysteresis_decay(current_a, dt_s, capacity_ah)
+            target_v = -self.hysteresis_v if current_a > 0 else self.hysteresis_v
+            state.h_v = keep * state.h_v + (1.0 - keep) * target_v
 
     def heat_w(
         self, state: EcmState, current_a: float, temperature_c: float, growth: float = 0.0

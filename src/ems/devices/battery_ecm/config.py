@@ -6,12 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ems.cells import chemistry
 from ems.devices.battery.config import BatteryConfig
 
-__all__ = ["DEFAULT_SERIES_CELLS", "BmsErrorConfig", "EcmBatteryConfig"]
-
-#: Cells in series for a ~51 V pack (a residential 48 V battery).
-DEFAULT_SERIES_CELLS = {"lfp": 16, "nmc": 14}
+__all__ = ["BmsErrorConfig", "EcmBatteryConfig"]
 
 
 class BmsErrorConfig(BaseModel):
@@ -57,6 +55,16 @@ class EcmBatteryConfig(BatteryConfig):
     conductance_w_per_k: float = Field(
         default=10.0, gt=0, description="Heat transfer pack -> ambient (W/K)."
     )
+    capacity_deviation_pct: float = Field(
+        default=-2.0,
+        ge=-50,
+        le=50,
+        description="Real capacity of the new cells against the nameplate (%): the spread "
+        "an estimator built from the datasheet does not know of.",
+    )
+    resistance_deviation_pct: float = Field(
+        default=10.0, ge=-50, le=200, description="Real resistance against the datasheet (%)."
+    )
     ageing_acceleration: float = Field(
         default=1.0, ge=0, description="Multiplies the rate of ageing (1: real time)."
     )
@@ -67,4 +75,4 @@ class EcmBatteryConfig(BatteryConfig):
 
     @property
     def cells_in_series(self) -> int:
-        return self.series_cells or DEFAULT_SERIES_CELLS[self.chemistry]
+        return self.series_cells or chemistry(self.chemistry).default_series_cells

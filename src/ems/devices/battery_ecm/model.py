@@ -51,7 +51,8 @@ class EcmBatterySimulator(BatterySimulator):
         self.ecm_config = config
         chem = chemistry(config.chemistry)
         cells = config.cells_in_series
-        capacity_ah = config.capacity_wh / (cells * chem.nominal_cell_v)
+        nameplate_ah = config.capacity_wh / (cells * chem.nominal_cell_v)
+        capacity_ah = nameplate_ah * (1.0 + config.capacity_deviation_pct / 100.0)
         self.pack = PackModel(chem, cells, capacity_ah)
         self.state = EcmState(soc=config.initial_soc_pct / 100.0)
         self.ageing = Ageing(chem, config.ageing_acceleration, capacity_ah=capacity_ah)
@@ -63,7 +64,7 @@ class EcmBatterySimulator(BatterySimulator):
         )
         err = config.bms_error
         self.bms = CoulombCounter(
-            min(max(config.initial_soc_pct + err.initial_soc_error_pct, 0.0), 100.0), capacity_ah
+            min(max(config.initial_soc_pct + err.initial_soc_error_pct, 0.0), 100.0), nameplate_ah
         )
         self._rng = random.Random(config.seed)
         self._current_a = 0.0  # true current of the interval that just ended
@@ -73,6 +74,12 @@ class EcmBatterySimulator(BatterySimulator):
     def capacity_ah(self) -> float:
         """Charge capacity of the pack now (Ah, faded)."""
         return self.pack.capacity_ah * (1.0 - self.ageing.fade)
+
+    @property
+    def resistance_growth(self) -> float:
+        """Pack resistance above the datasheet's (fraction): the cells' spread, then ageing."""
+        spread = 1.0 + self.ecm_config.resistance_deviation_pct / 100.0
+        return spread * (1.0 + self.ageing.resistance_growth) - 1.0
 
     @property
     def soc_true_pct(self) -> float:
@@ -94,7 +101,7 @@ class EcmBatterySimulator(BatterySimulator):
             self._current_a + err.current_bias_a + self._rng.gauss(0.0, err.current_noise_a)
         )
         voltage_v = self.pack.terminal_v(
-            self.state, self._current_a, temperature_c, self.ageing.resistance_growth
+            self.state, self._current_a, temperature_c, self.resistance_growth
         )
         if dt_s > 0:
             self.bms.count(measured_a, dt_s)
@@ -113,7 +120,7 @@ class EcmBatterySimulator(BatterySimulator):
         p_ac = self._power_w
         p_dc = p_ac / eta if p_ac > 0 else p_ac * eta
         temperature_c = self.thermal.temperature_c
-        growth = self.ageing.resistance_growth
+        growth = self.resistance_growth
         current_a = self._current_for(p_dc, temperature_c, growth)
         # The BMS stops at the window's bounds (its voltage limits, in this model).
         capacity_ah = self.capacity_ah
@@ -142,7 +149,8 @@ class EcmBatterySimulator(BatterySimulator):
         """The current (A) that draws ``p_dc_w`` at the terminals: ``R·I² - E·I + P = 0``."""
         if p_dc_w == 0:
             return 0.0
-        emf_v = self.pack.ocv_v(self.state.soc, temperature_c) - self.state.v1_v - self.state.v2_v
+        s = self.state
+        emf_v = self.pack.ocv_v(s.soc, temperature_c) + s.h_v - s.v1_v - s.v2_v
         r_ohm = self.pack.r0_ohm(temperature_c, growth)
         disc = emf_v * emf_v - 4.0 * r_ohm * p_dc_w
         if disc < 0:  # more than the pack can give at any current: its maximum power

@@ -1,0 +1,108 @@
+"""The cycle's estimation stage: each configured battery's filter, fed from the snapshot.
+
+Every cycle, for each battery with an ``estimator:``, the stage looks for a
+new ``Current`` sample (a later timestamp than the last one used): it carries
+the filter forward by the time between the two, then corrects it with the
+``Voltage`` sampled with that current (same timestamp, within
+``_SAME_SAMPLE_S``). It publishes ``SocEstimate`` and ``SocEstimateStd`` with
+that timestamp, so they go stale exactly when the BMS does.
+
+A missing or stale voltage (a sensor dropout) only skips the correction: the
+filter runs on the current alone and its ``SocEstimateStd`` grows. A missing
+current publishes nothing new. A gap longer than ``max_gap_s`` (the device was
+away) restarts the filter from the uncertain prior around its last estimate.
+Running it twice on one snapshot does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ems.dal import Sample, Snapshot
+from ems.estimation.config import EkfConfig
+from ems.estimation.ekf import SocEkf
+
+__all__ = ["SocEstimators"]
+
+_SAME_SAMPLE_S = 0.5
+_DEFAULT_TEMPERATURE_C = 25.0
+_DEFAULT_SOC_PCT = 50.0
+
+
+def _number(sample: Sample | None) -> float | None:
+    if sample is None or isinstance(sample.value, bool):
+        return None
+    value = sample.value
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass(slots=True)
+class _Battery:
+    device_id: str
+    config: EkfConfig
+    ekf: SocEkf | None = None
+    last_ts: float | None = None
+    temperature_c: float = _DEFAULT_TEMPERATURE_C
+    voltage_skipped: int = field(default=0)
+
+
+class SocEstimators:
+    """The filters of a site's batteries (device id -> its ``estimator:`` config)."""
+
+    def __init__(self, configs: Mapping[str, EkfConfig]) -> None:
+        self._batteries = [_Battery(d, c) for d, c in sorted(configs.items())]
+
+    def filter_of(self, device_id: str) -> SocEkf | None:
+        """The running filter of ``device_id`` (None before its first sample)."""
+        for b in self._batteries:
+            if b.device_id == device_id:
+                return b.ekf
+        return None
+
+    def compute(self, snapshot: Snapshot) -> dict[str, Sample]:
+        """New ``SocEstimate`` / ``SocEstimateStd`` samples from what is new in ``snapshot``."""
+        out: dict[str, Sample] = {}
+        for battery in self._batteries:
+            out.update(self._step(battery, snapshot))
+        return out
+
+    def _step(self, b: _Battery, snapshot: Snapshot) -> dict[str, Sample]:
+        prefix = b.device_id + "/"
+        current = snapshot.get(prefix + "Current")
+        current_a = _number(current)
+        if current is None or current_a is None:
+            return {}
+        ts = current.ts
+        if b.last_ts is not None and ts <= b.last_ts:
+            return {}
+        temperature = _number(snapshot.get(prefix + "Temperature"))
+        if temperature is not None:
+            b.temperature_c = temperature
+        if b.ekf is None or b.last_ts is None or ts - b.last_ts > b.config.max_gap_s:
+            b.ekf = self._start(b, snapshot)
+        else:
+            b.ekf.predict(current_a, ts - b.last_ts, b.temperature_c)
+        b.last_ts = ts
+        voltage = snapshot.get(prefix + "Voltage")
+        voltage_v = _number(voltage)
+        if voltage is not None and voltage_v is not None and abs(voltage.ts - ts) <= _SAME_SAMPLE_S:
+            b.ekf.update(voltage_v, current_a, b.temperature_c)
+        else:
+            b.voltage_skipped += 1
+        return {
+            prefix + "SocEstimate": Sample(b.ekf.soc_pct, ts),
+            prefix + "SocEstimateStd": Sample(b.ekf.soc_std_pct, ts),
+        }
+
+    @staticmethod
+    def _start(b: _Battery, snapshot: Snapshot) -> SocEkf:
+        start = b.config.initial_soc_pct
+        if b.ekf is not None:
+            start = b.ekf.soc_pct  # after a gap: from where it was, with the wide prior
+        if start is None:
+            start = _number(snapshot.get(b.device_id + "/Soc"))
+        return SocEkf(b.config, _DEFAULT_SOC_PCT if start is None else start)
