@@ -59,7 +59,11 @@ def run(chemistry: str, days: float, step_s: float, bias_a: float, error_pct: fl
     )
     load = LoadMeterSimulator("load", LoadMeterConfig(seed=3), SITE)
     pv = PvInverterSimulator("pv_1", PvInverterConfig(seed=5), SITE)
-    stage = SocEstimators({DEVICE: EkfConfig(chemistry=chemistry)})
+    ekf_config = EkfConfig(chemistry=chemistry)
+    stage = SocEstimators({DEVICE: ekf_config})
+    ekf_nameplate_ah = battery.pack.capacity_ah / (
+        1.0 + battery.ecm_config.capacity_deviation_pct / 100
+    )
     counter_err: list[float] = []
     ekf_err: list[float] = []
     times_d: list[float] = []
@@ -97,6 +101,11 @@ def run(chemistry: str, days: float, step_s: float, bias_a: float, error_pct: fl
     result["equivalent_full_cycles"] = round(throughput_ah / (2 * battery.pack.capacity_ah), 1)
     result["true_bias_a"] = bias_a
     result["ekf_bias_a"] = None if ekf is None else round(ekf.bias_a, 3)
+    # What the filter learned of the pack, against the simulator's truth.
+    result["true_capacity_factor"] = round(battery.capacity_ah / ekf_nameplate_ah, 4)
+    result["ekf_capacity_factor"] = None if ekf is None else round(ekf.capacity_factor, 4)
+    result["true_resistance_factor"] = round(1.0 + battery.resistance_growth, 4)
+    result["ekf_resistance_factor"] = None if ekf is None else round(ekf.resistance_factor, 4)
     result["ekf_cpu_us_per_update"] = round(cpu_s / (steps + 1) * 1e6, 1)
     result["ekf_rmse_within_budget"] = all(
         v["ekf"]["rmse_pct"] <= BUDGET_RMSE_PCT for k, v in result.items() if k.endswith("d")

@@ -42,6 +42,12 @@ class EkfConfig(BaseModel):
     resistance_walk_pct_per_sqrt_h: float = Field(
         default=1.0, ge=0, description="How fast the resistance may change (% per sqrt(hour))."
     )
+    initial_capacity_std_pct: float = Field(
+        default=5.0, gt=0, description="How far the capacity may be from capacity_wh (%)."
+    )
+    capacity_walk_pct_per_sqrt_day: float = Field(
+        default=0.5, ge=0, description="How fast the capacity may change (% per sqrt(day))."
+    )
     estimate_bias: bool = Field(default=True, description="Track the current sensor's bias.")
     initial_bias_std_a: float = Field(default=2.0, gt=0, description="Prior on the bias (A).")
     bias_walk_a2_per_s: float = Field(
