@@ -3,6 +3,7 @@ dropout, a voltage spike, and a filter that is itself wrong."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -103,7 +104,7 @@ def test_a_voltage_dropout_widens_the_spread_and_the_estimate_follows_the_count(
             # (2 % under nameplate), and the filter says so.
             assert abs(ekf.soc_pct - ch["SocTrue"]) < min(3 * ekf.soc_std_pct, 5.0)
     during = stds[dropout[0] : dropout[-1]]
-    assert all(b >= a for a, b in zip(during, during[1:], strict=False))  # it only grows
+    assert all(b >= a for a, b in itertools.pairwise(during))  # it only grows
     assert stds[-1] < during[-1]  # and shrinks once the voltage is back
     assert abs(ekf.soc_pct - steps[-1][1]["SocTrue"]) < 1.0
 
