@@ -65,6 +65,13 @@ class EcmBatteryConfig(BatteryConfig):
     resistance_deviation_pct: float = Field(
         default=10.0, ge=-50, le=200, description="Real resistance against the datasheet (%)."
     )
+    ocv_deviation_mv: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="How far the cells' OCV strays from the datasheet curve, per cell (mV): "
+        "a smooth wave over SOC, zero at empty and full.",
+    )
     ageing_acceleration: float = Field(
         default=1.0, ge=0, description="Multiplies the rate of ageing (1: real time)."
     )

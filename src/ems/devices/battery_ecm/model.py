@@ -102,7 +102,7 @@ class EcmBatterySimulator(BatterySimulator):
         )
         voltage_v = self.pack.terminal_v(
             self.state, self._current_a, temperature_c, self.resistance_growth
-        )
+        ) + self._ocv_deviation_v(self.state.soc)
         if dt_s > 0:
             self.bms.count(measured_a, dt_s)
         out["Soc"] = self.bms.soc_pct
@@ -130,7 +130,8 @@ class EcmBatterySimulator(BatterySimulator):
         elif current_a < 0:
             current_a = max(current_a, -(high - self.state.soc) * 3600.0 * capacity_ah / dt_s)
         current_a = max(current_a, 0.0) if p_ac > 0 else min(current_a, 0.0)
-        dc_wh = self.pack.terminal_v(self.state, current_a, temperature_c, growth) * current_a
+        terminal_v = self.pack.terminal_v(self.state, current_a, temperature_c, growth)
+        dc_wh = (terminal_v + self._ocv_deviation_v(self.state.soc)) * current_a
         dc_wh *= dt_s / 3600.0
         if dc_wh > 0:
             self._discharge_wh += dc_wh * eta
@@ -145,12 +146,19 @@ class EcmBatterySimulator(BatterySimulator):
         self._current_a = current_a
         self._energy_wh = self.state.soc * cfg.capacity_wh
 
+    def _ocv_deviation_v(self, soc: float) -> float:
+        """The pack's OCV minus the datasheet's: real cells are not the curve an
+        estimator is built from (on an LFP plateau 2 mV a cell pass for ~2 % of SOC)."""
+        amplitude_v = self.ecm_config.ocv_deviation_mv / 1000.0 * self.pack.series_cells
+        return amplitude_v * math.sin(2.0 * math.pi * soc)
+
     def _current_for(self, p_dc_w: float, temperature_c: float, growth: float) -> float:
         """The current (A) that draws ``p_dc_w`` at the terminals: ``R·I² - E·I + P = 0``."""
         if p_dc_w == 0:
             return 0.0
         s = self.state
         emf_v = self.pack.ocv_v(s.soc, temperature_c) + s.h_v - s.v1_v - s.v2_v
+        emf_v += self._ocv_deviation_v(s.soc)
         r_ohm = self.pack.r0_ohm(temperature_c, growth)
         disc = emf_v * emf_v - 4.0 * r_ohm * p_dc_w
         if disc < 0:  # more than the pack can give at any current: its maximum power
