@@ -77,6 +77,39 @@ class EkfConfig(BaseModel):
         default=300.0, gt=0, description="A longer gap between samples restarts the prediction (s)."
     )
 
+    # -- health and predictions (ems.estimation.health) -----------------------
+    eol_soh_pct: float = Field(default=80.0, gt=0, lt=100, description="End of life (SOH %).")
+    health_sample_s: float = Field(
+        default=3600.0, gt=0, description="How often SOH and resistance are sampled (s)."
+    )
+    health_window_days: float = Field(
+        default=90.0, gt=0, description="The trend is fitted over this much history (days)."
+    )
+    min_history_days: float = Field(
+        default=7.0, ge=0, description="No ageing prediction on less history (days)."
+    )
+    min_confidence: float = Field(
+        default=0.99, gt=0, lt=1, description="A trend predicts only when this sure (0..1)."
+    )
+    eol_warning_days: float = Field(
+        default=180.0, gt=0, description="Warn this long before end of life (days)."
+    )
+    max_temperature_c: float | None = Field(
+        default=None, description="Cell temperature limit (°C; default: the chemistry's)."
+    )
+    temperature_window_s: float = Field(
+        default=1800.0, gt=0, description="Temperature trend window (s)."
+    )
+    temperature_warning_s: float = Field(
+        default=3600.0, gt=0, description="Warn this long before the limit (s)."
+    )
+    expected_resistance_growth_pct_per_year: float = Field(
+        default=5.0, gt=0, description="Normal resistance growth (%/year)."
+    )
+    resistance_alarm_factor: float = Field(
+        default=3.0, gt=1, description="Alarm when resistance grows this many times faster."
+    )
+
     @property
     def cells_in_series(self) -> int:
         # Imported here: the edge's YAML schema stays free of the cell models.

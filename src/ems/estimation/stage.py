@@ -12,6 +12,12 @@ filter runs on the current alone and its ``SocEstimateStd`` grows. A missing
 current publishes nothing new. A gap longer than ``max_gap_s`` (the device was
 away) restarts the filter from the uncertain prior around its last estimate.
 Running it twice on one snapshot does nothing the second time.
+
+Health (:mod:`ems.estimation.health`) rides along: ``SohEstimate`` [%],
+``InternalResistance`` [mΩ at 25 °C], ``RulDays`` [d] once the SOH has a
+falling trend, and, while predicted, ``PrognosisEndOfLife`` [d],
+``PrognosisTemperature`` [s] and ``PrognosisResistance`` [%/year]; their
+evidence and confidence are in :meth:`SocEstimators.predictions`.
 """
 
 from __future__ import annotations
@@ -20,15 +26,30 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ems.cells import chemistry
 from ems.dal import Sample, Snapshot
 from ems.estimation.config import EkfConfig
 from ems.estimation.ekf import SocEkf
+from ems.estimation.health import HealthTracker, Prediction
 
 __all__ = ["SocEstimators"]
 
 _SAME_SAMPLE_S = 0.5
 _DEFAULT_TEMPERATURE_C = 25.0
 _DEFAULT_SOC_PCT = 50.0
+
+
+_PROGNOSIS_CHANNELS = {
+    "end_of_life": "PrognosisEndOfLife",
+    "temperature_rising": "PrognosisTemperature",
+    "resistance_rising": "PrognosisResistance",
+}
+
+
+def _temperature_limit_c(config: EkfConfig) -> float:
+    if config.max_temperature_c is not None:
+        return config.max_temperature_c
+    return chemistry(config.chemistry).max_temperature_c
 
 
 def _number(sample: Sample | None) -> float | None:
@@ -44,17 +65,22 @@ def _number(sample: Sample | None) -> float | None:
 class _Battery:
     device_id: str
     config: EkfConfig
+    health: HealthTracker
     ekf: SocEkf | None = None
     last_ts: float | None = None
     temperature_c: float = _DEFAULT_TEMPERATURE_C
     voltage_skipped: int = field(default=0)
+    predictions: list[Prediction] = field(default_factory=list)
 
 
 class SocEstimators:
     """The filters of a site's batteries (device id -> its ``estimator:`` config)."""
 
     def __init__(self, configs: Mapping[str, EkfConfig]) -> None:
-        self._batteries = [_Battery(d, c) for d, c in sorted(configs.items())]
+        self._batteries = [
+            _Battery(d, c, health=HealthTracker(c, _temperature_limit_c(c)))
+            for d, c in sorted(configs.items())
+        ]
 
     def filter_of(self, device_id: str) -> SocEkf | None:
         """The running filter of ``device_id`` (None before its first sample)."""
@@ -62,6 +88,13 @@ class SocEstimators:
             if b.device_id == device_id:
                 return b.ekf
         return None
+
+    def predictions(self, device_id: str) -> list[Prediction]:
+        """What the health trends of ``device_id`` predict now, with evidence and confidence."""
+        for b in self._batteries:
+            if b.device_id == device_id:
+                return list(b.predictions)
+        return []
 
     def compute(self, snapshot: Snapshot) -> dict[str, Sample]:
         """New ``SocEstimate`` / ``SocEstimateStd`` samples from what is new in ``snapshot``."""
@@ -93,10 +126,30 @@ class SocEstimators:
             b.ekf.update(voltage_v, current_a, b.temperature_c)
         else:
             b.voltage_skipped += 1
-        return {
+        out = {
             prefix + "SocEstimate": Sample(b.ekf.soc_pct, ts),
             prefix + "SocEstimateStd": Sample(b.ekf.soc_std_pct, ts),
         }
+        out.update(self._health(b, ts))
+        return out
+
+    @staticmethod
+    def _health(b: _Battery, ts: float) -> dict[str, Sample]:
+        assert b.ekf is not None
+        prefix = b.device_id + "/"
+        ekf = b.ekf
+        if b.health.observe(ts, ekf.capacity_factor, ekf.resistance_factor, b.temperature_c):
+            b.predictions = b.health.predictions(ts)
+        out = {
+            prefix + "SohEstimate": Sample(100.0 * ekf.capacity_factor, ts),
+            prefix + "InternalResistance": Sample(1000.0 * ekf.r0_ohm(25.0), ts),
+        }
+        rul = b.health.rul_days()
+        if rul is not None:
+            out[prefix + "RulDays"] = Sample(rul[0], ts)
+        for p in b.predictions:
+            out[prefix + _PROGNOSIS_CHANNELS[p.kind]] = Sample(p.value, ts)
+        return out
 
     @staticmethod
     def _start(b: _Battery, snapshot: Snapshot) -> SocEkf:

@@ -26,7 +26,13 @@ def stage(**config: object) -> SocEstimators:
 def test_it_starts_from_the_bms_soc_and_stamps_the_estimate_with_the_current() -> None:
     s = stage()
     out = s.compute(snap(T0, Current=0.0, Voltage=REST_V, Temperature=25.0, Soc=50.0))
-    assert set(out) == {f"{B}/SocEstimate", f"{B}/SocEstimateStd"}
+    assert set(out) == {
+        f"{B}/SocEstimate",
+        f"{B}/SocEstimateStd",
+        f"{B}/SohEstimate",  # 100 % until the filter learns otherwise
+        f"{B}/InternalResistance",
+    }
+    assert out[f"{B}/SohEstimate"].value == 100.0
     assert out[f"{B}/SocEstimate"].ts == T0
     assert out[f"{B}/SocEstimate"].value == pytest.approx(50.0, abs=0.5)
 
