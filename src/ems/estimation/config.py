@@ -85,6 +85,12 @@ class EkfConfig(BaseModel):
     health_window_days: float = Field(
         default=90.0, gt=0, description="The trend is fitted over this much history (days)."
     )
+    health_settle_s: float = Field(
+        default=172_800.0,
+        ge=0,
+        description="After a (re)start the filter learns the pack this long before its "
+        "capacity and resistance join the ageing trends (s).",
+    )
     min_history_days: float = Field(
         default=7.0, ge=0, description="No ageing prediction on less history (days)."
     )

@@ -57,22 +57,39 @@ class HealthTracker:
         self._temperature: deque[tuple[float, float]] = deque(maxlen=temp_points)  # t_s, °C
         self.soh_pct: float | None = None
         self.resistance_factor: float | None = None
+        # Recomputed only when their trend got a point: a fit over thousands of points
+        # every cycle would cost more than the filter itself.
+        self._ageing: list[Prediction] = []
+        self._heat: list[Prediction] = []
+        self._rul: tuple[float, float] | None = None
 
     def observe(
-        self, now_s: float, capacity_factor: float, resistance_factor: float, temperature_c: float
+        self,
+        now_s: float,
+        capacity_factor: float,
+        resistance_factor: float,
+        temperature_c: float,
+        settled: bool = True,
     ) -> bool:
-        """Take the filter's latest view; True when a trend got a new point (so the
-        predictions may have changed: they are worth recomputing only then)."""
+        """Take the filter's latest view; True when a trend got a new point and the
+        predictions were recomputed. Until the filter has ``settled`` its capacity and
+        resistance are still being learned, and learning would pass for ageing: they
+        join no trend."""
         self.soh_pct = 100.0 * capacity_factor
         self.resistance_factor = resistance_factor
         sampled = False
-        if not self._health or now_s / _DAY_S - self._health[-1][0] >= (
-            self.config.health_sample_s / _DAY_S
+        if settled and (
+            not self._health
+            or now_s / _DAY_S - self._health[-1][0] >= self.config.health_sample_s / _DAY_S
         ):
             self._health.append((now_s / _DAY_S, self.soh_pct, resistance_factor))
+            self._rul = self._fit_rul()
+            self._ageing = [p for p in (self._end_of_life(), self._resistance_rising()) if p]
             sampled = True
         if not self._temperature or now_s - self._temperature[-1][0] >= _TEMPERATURE_SAMPLE_S:
             self._temperature.append((now_s, temperature_c))
+            heat = self._temperature_rising(now_s)
+            self._heat = [heat] if heat is not None else []
             sampled = True
         return sampled
 
@@ -84,7 +101,11 @@ class HealthTracker:
         return fit_trend([p[0] for p in self._health], [p[1] for p in self._health])
 
     def rul_days(self) -> tuple[float, float] | None:
-        """Days until SOH reaches ``eol_soh_pct`` at the fitted rate, and the fit's confidence."""
+        """Days until SOH reaches ``eol_soh_pct`` at the fitted rate, and the fit's confidence
+        (as of the last health sample)."""
+        return self._rul
+
+    def _fit_rul(self) -> tuple[float, float] | None:
         trend = self.soh_trend()
         if trend is None or trend.slope >= 0 or not self._health:
             return None
@@ -94,15 +115,15 @@ class HealthTracker:
             return (0.0, trend.confidence) if trend.at(now_d) <= self.config.eol_soh_pct else None
         return days, trend.confidence
 
-    def predictions(self, now_s: float) -> list[Prediction]:
-        out = [self._end_of_life(), self._temperature_rising(now_s), self._resistance_rising()]
-        return [p for p in out if p is not None]
+    def predictions(self) -> list[Prediction]:
+        """What the trends predict as of the last point each got."""
+        return [*self._ageing, *self._heat]
 
     def _end_of_life(self) -> Prediction | None:
         cfg = self.config
         if self._history_days() < cfg.min_history_days:
             return None
-        rul = self.rul_days()
+        rul = self._rul
         trend = self.soh_trend()
         if rul is None or trend is None:
             return None

@@ -68,6 +68,7 @@ class _Battery:
     health: HealthTracker
     ekf: SocEkf | None = None
     last_ts: float | None = None
+    started_ts: float | None = None  # of the filter now running
     temperature_c: float = _DEFAULT_TEMPERATURE_C
     voltage_skipped: int = field(default=0)
     predictions: list[Prediction] = field(default_factory=list)
@@ -117,6 +118,7 @@ class SocEstimators:
             b.temperature_c = temperature
         if b.ekf is None or b.last_ts is None or ts - b.last_ts > b.config.max_gap_s:
             b.ekf = self._start(b, snapshot)
+            b.started_ts = ts
         else:
             b.ekf.predict(current_a, ts - b.last_ts, b.temperature_c)
         b.last_ts = ts
@@ -138,8 +140,11 @@ class SocEstimators:
         assert b.ekf is not None
         prefix = b.device_id + "/"
         ekf = b.ekf
-        if b.health.observe(ts, ekf.capacity_factor, ekf.resistance_factor, b.temperature_c):
-            b.predictions = b.health.predictions(ts)
+        settled = b.started_ts is not None and ts - b.started_ts >= b.config.health_settle_s
+        if b.health.observe(
+            ts, ekf.capacity_factor, ekf.resistance_factor, b.temperature_c, settled
+        ):
+            b.predictions = b.health.predictions()
         out = {
             prefix + "SohEstimate": Sample(100.0 * ekf.capacity_factor, ts),
             prefix + "InternalResistance": Sample(1000.0 * ekf.r0_ohm(25.0), ts),
