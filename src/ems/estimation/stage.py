@@ -15,13 +15,16 @@ Running it twice on one snapshot does nothing the second time.
 
 Health (:mod:`ems.estimation.health`) rides along: ``SohEstimate`` [%],
 ``InternalResistance`` [mΩ at 25 °C], ``RulDays`` [d] once the SOH has a
-falling trend, and, while predicted, ``PrognosisEndOfLife`` [d],
-``PrognosisTemperature`` [s] and ``PrognosisResistance`` [%/year]; their
-evidence and confidence are in :meth:`SocEstimators.predictions`.
+falling trend, and ``PrognosisEndOfLife`` [d], ``PrognosisTemperature`` [s]
+and ``PrognosisResistance`` [%/year]: the prediction's value while it holds,
+null (None) while it does not, so the cloud's alarms clear on the value itself.
+``PrognosisEvidence`` holds, as JSON text, each active prediction's message,
+confidence and evidence (also :meth:`SocEstimators.predictions`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +47,22 @@ _PROGNOSIS_CHANNELS = {
     "temperature_rising": "PrognosisTemperature",
     "resistance_rising": "PrognosisResistance",
 }
+
+
+def _evidence_json(predictions: list[Prediction]) -> str:
+    return json.dumps(
+        [
+            {
+                "kind": p.kind,
+                "message": p.message,
+                "value": round(p.value, 3),
+                "confidence": round(p.confidence, 4),
+                "evidence": p.evidence,
+            }
+            for p in predictions
+        ],
+        sort_keys=True,
+    )
 
 
 def _temperature_limit_c(config: EkfConfig) -> float:
@@ -152,8 +171,11 @@ class SocEstimators:
         rul = b.health.rul_days()
         if rul is not None:
             out[prefix + "RulDays"] = Sample(rul[0], ts)
-        for p in b.predictions:
-            out[prefix + _PROGNOSIS_CHANNELS[p.kind]] = Sample(p.value, ts)
+        active = {p.kind: p for p in b.predictions}
+        for kind, channel in _PROGNOSIS_CHANNELS.items():
+            held = active.get(kind)
+            out[prefix + channel] = Sample(None if held is None else held.value, ts)
+        out[prefix + "PrognosisEvidence"] = Sample(_evidence_json(b.predictions), ts)
         return out
 
     @staticmethod

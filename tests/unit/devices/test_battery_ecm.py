@@ -36,7 +36,10 @@ def test_it_is_registered_and_publishes_every_battery_channel_and_the_cell_ones(
     out = run(make(), 2000.0, 5)
     estimator_channels = {"SocEstimate", "SocEstimateStd", "SohEstimate", "InternalResistance"}
     estimator_channels |= {"RulDays", "PrognosisEndOfLife", "PrognosisTemperature"}
-    estimator_channels |= {"PrognosisResistance"}  # the edge estimator's, not the device's
+    estimator_channels |= {
+        "PrognosisResistance",
+        "PrognosisEvidence",
+    }  # the edge estimator's, not the device's
     assert set(out) == inputs - estimator_channels
 
 

@@ -31,7 +31,13 @@ def test_it_starts_from_the_bms_soc_and_stamps_the_estimate_with_the_current() -
         f"{B}/SocEstimateStd",
         f"{B}/SohEstimate",  # 100 % until the filter learns otherwise
         f"{B}/InternalResistance",
+        f"{B}/PrognosisEndOfLife",  # null: nothing predicted
+        f"{B}/PrognosisTemperature",
+        f"{B}/PrognosisResistance",
+        f"{B}/PrognosisEvidence",
     }
+    assert out[f"{B}/PrognosisEndOfLife"].value is None
+    assert out[f"{B}/PrognosisEvidence"].value == "[]"
     assert out[f"{B}/SohEstimate"].value == 100.0
     assert out[f"{B}/SocEstimate"].ts == T0
     assert out[f"{B}/SocEstimate"].value == pytest.approx(50.0, abs=0.5)
