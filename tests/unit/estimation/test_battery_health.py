@@ -4,6 +4,7 @@ trend supports it."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 
@@ -79,6 +80,7 @@ def _duty_w(t_s: float) -> float:
 class AgeingRun:
     cross_day: float | None  # the true SOH below 80 % of nameplate
     first: dict[str, tuple[float, Prediction]]  # kind -> (day, prediction) first predicted
+    channels: dict[str, object]  # what the stage published when end of life was first predicted
 
 
 def _age(acceleration: float, days: float) -> AgeingRun:
@@ -96,15 +98,17 @@ def _age(acceleration: float, days: float) -> AgeingRun:
     )
     stage = SocEstimators({B: config})
     nameplate_ah = 10_000 / (16 * 3.2)
-    run = AgeingRun(None, {})
+    run = AgeingRun(None, {}, {})
     for k in range(int(days * 86_400 / STEP_S)):
         t = T0 + k * STEP_S
         out = sim.step(t, 0.0 if k == 0 else STEP_S, {"SetActivePower": Sample(_duty_w(t - T0), t)})
-        stage.compute(Snapshot({f"{B}/{n}": Sample(v, t) for n, v in out.items()}, t))
+        published = stage.compute(Snapshot({f"{B}/{n}": Sample(v, t) for n, v in out.items()}, t))
         day = k * STEP_S / 86_400
         if run.cross_day is None and sim.capacity_ah / nameplate_ah < 0.80:
             run.cross_day = day
         for p in stage.predictions(B):
+            if p.kind == "end_of_life" and p.kind not in run.first:
+                run.channels = {a: sample.value for a, sample in published.items()}
             run.first.setdefault(p.kind, (day, p))
     return run
 
@@ -118,6 +122,15 @@ def test_accelerated_ageing_raises_end_of_life_days_before_soh_crosses_80() -> N
     assert day <= run.cross_day - 3.0  # days of warning
     assert eol.value <= 14.0  # within the warning horizon it was configured with
     assert eol.evidence["fade_pct_per_day"] > 0.5
+    # What the cloud's alarm is raised from, and why, as the edge publishes it.
+    assert run.channels[f"{B}/PrognosisEndOfLife"] == eol.value
+    [published] = [
+        e
+        for e in json.loads(str(run.channels[f"{B}/PrognosisEvidence"]))
+        if e["kind"] == "end_of_life"
+    ]
+    assert published["confidence"] >= 0.99
+    assert published["evidence"]["points"] == eol.evidence["points"]
     # The resistance grows with the capacity lost, far faster than a real pack's 5 %/year.
     r_day, rising = run.first["resistance_rising"]
     assert r_day >= 4.0 and rising.value > 15.0
