@@ -19,7 +19,10 @@ it) from ``/proc`` for ``--duration`` seconds (default 60):
 
 Prints one JSON object with the figures, the budget and ``ok``.
 
-    .venv/bin/python bench/edge.py [--duration 60] [--warmup 5] [--standalone]
+``--soc-estimator`` runs the battery as the cell-level ``battery_ecm`` with an
+``estimator: {type: ekf}`` (issue 20), to see what the EKF adds.
+
+    .venv/bin/python bench/edge.py [--duration 60] [--warmup 5] [--standalone] [--soc-estimator]
 """
 
 from __future__ import annotations
@@ -71,17 +74,25 @@ def frames_acked(port: int | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def edge_config(path: Path, metrics: bool) -> Path:
+def edge_config(path: Path, metrics: bool, soc_estimator: bool = False) -> Path:
     document = yaml.safe_load(demo_config_path().read_text("utf-8"))
+    if soc_estimator:
+        # The cell-level battery and its EKF (issue 20): what the estimator adds.
+        for device in document["devices"]:
+            if device["id"] == "battery_1":
+                device["simulator"] = "battery_ecm"
+                device["estimator"] = {"type": "ekf"}
     if metrics:
         document["metrics"] = {"enabled": True, "host": "127.0.0.1", "port": 0}
     path.write_text(yaml.safe_dump(document), "utf-8")
     return path
 
 
-def start_edge(root: Path, standalone: bool) -> tuple[EmsProcess | None, EmsProcess, int | None]:
+def start_edge(
+    root: Path, standalone: bool, soc_estimator: bool = False
+) -> tuple[EmsProcess | None, EmsProcess, int | None]:
     """(cloud, edge, edge metrics port) running and connected."""
-    config = edge_config(root / "site.yaml", metrics=not standalone)
+    config = edge_config(root / "site.yaml", metrics=not standalone, soc_estimator=soc_estimator)
     if standalone:
         edge = EmsProcess(["edge", "--standalone", "--no-table", "--config", str(config)])
         return None, edge, None
@@ -141,9 +152,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="measured window [s]")
     parser.add_argument("--warmup", type=float, default=5.0, help="not measured [s]")
     parser.add_argument("--standalone", action="store_true", help="no cloud, no link")
+    parser.add_argument(
+        "--soc-estimator",
+        action="store_true",
+        help="battery_1 as the cell-level battery_ecm with estimator: ekf",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ems-bench-edge-") as tmp:
-        cloud, edge, port = start_edge(Path(tmp), args.standalone)
+        cloud, edge, port = start_edge(Path(tmp), args.standalone, args.soc_estimator)
         try:
             time.sleep(args.warmup)  # start-up (imports, first profile fetch) is not steady state
             if edge.proc.poll() is not None:
@@ -155,6 +171,7 @@ def main() -> None:
                 cloud.stop()
     result: dict[str, object] = {
         "mode": "standalone" if args.standalone else "connected",
+        "soc_estimator": args.soc_estimator,
         "cycle_s": 1.0,
         **figures,
         "budget": BUDGET,

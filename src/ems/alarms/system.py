@@ -2,7 +2,8 @@
 
 Their alarm ids, like a rule alarm's, name what they are about, so any process
 that sees the same condition names the same alarm:
-``<edge_id>.<kind>`` and, per device, ``<edge_id>.device_communication_lost.<device>``.
+``<edge_id>.<kind>`` and, per device, ``<edge_id>.<kind>.<device>``
+(``device_communication_lost`` and the battery predictions).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ems.errors import InvalidAddress
 __all__ = [
     "COMMUNICATION_FAILED",
     "DEFAULT_SEVERITY",
+    "PER_DEVICE",
     "SystemAlarmKind",
     "rule_alarm_id",
     "system_alarm_id",
@@ -33,6 +35,10 @@ class SystemAlarmKind(StrEnum):
     CLOCK_DRIFT = "clock_drift"  # the edge's clock beyond its bound
     TELEMETRY_DROPPED = "telemetry_dropped"  # the edge's buffer dropped frames
     ENERGY_ANOMALY = "energy_anomaly"  # unusual consumption or generation (ems.reports.anomalies)
+    # Predicted by a battery's estimator (ems.alarms.prognosis), per device:
+    BATTERY_END_OF_LIFE = "battery_end_of_life"  # SOH reaches 80 % within the horizon
+    BATTERY_TEMPERATURE_RISING = "battery_temperature_rising"  # heading for its limit
+    BATTERY_RESISTANCE_RISING = "battery_resistance_rising"  # faster than expected
 
 
 DEFAULT_SEVERITY: dict[SystemAlarmKind, Severity] = {
@@ -42,7 +48,20 @@ DEFAULT_SEVERITY: dict[SystemAlarmKind, Severity] = {
     SystemAlarmKind.CLOCK_DRIFT: Severity.MEDIUM,
     SystemAlarmKind.TELEMETRY_DROPPED: Severity.MEDIUM,
     SystemAlarmKind.ENERGY_ANOMALY: Severity.LOW,
+    SystemAlarmKind.BATTERY_END_OF_LIFE: Severity.LOW,
+    SystemAlarmKind.BATTERY_TEMPERATURE_RISING: Severity.HIGH,
+    SystemAlarmKind.BATTERY_RESISTANCE_RISING: Severity.MEDIUM,
 }
+
+#: The kinds raised per device (their ids end in ``.<device>``).
+PER_DEVICE = frozenset(
+    {
+        SystemAlarmKind.DEVICE_COMMUNICATION_LOST,
+        SystemAlarmKind.BATTERY_END_OF_LIFE,
+        SystemAlarmKind.BATTERY_TEMPERATURE_RISING,
+        SystemAlarmKind.BATTERY_RESISTANCE_RISING,
+    }
+)
 
 
 def rule_alarm_id(edge_id: str, rule_id: str) -> str:
@@ -51,7 +70,7 @@ def rule_alarm_id(edge_id: str, rule_id: str) -> str:
 
 def system_alarm_id(kind: SystemAlarmKind, edge_id: str, device: str | None) -> str:
     """The id of a system alarm; refuses a device where the kind has none, and vice versa."""
-    if kind is SystemAlarmKind.DEVICE_COMMUNICATION_LOST:
+    if kind in PER_DEVICE:
         if device is None:
             raise AlarmCommandRefused(
                 DEVICE_REQUIRED, f"{kind} is raised per device: name it", field="device"

@@ -27,6 +27,7 @@ from pydantic import (
 from ems.dal.address import check_device_id
 from ems.edge.virtual_meters import VirtualMeterConfig, plan_meters, site_channels
 from ems.errors import ConfigError, EmsError, VirtualMeterError
+from ems.estimation.config import EstimatorConfig
 from ems.profiles import DeviceProfile
 from ems.tariff.config import TariffConfig
 
@@ -192,6 +193,8 @@ class DeviceConfig(_Strict):
     simulator: str | None = None  # simulator type (ems.devices), or
     driver: str | None = None  # driver type (ems.drivers): a real device
     params: dict[str, Any] = Field(default_factory=dict)
+    #: A battery's SOC estimator (DESIGN §17): publishes SocEstimate and SocEstimateStd.
+    estimator: EstimatorConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> DeviceConfig:
@@ -318,6 +321,11 @@ def parse_edge_config(
                 known = ", ".join(sorted(profiles))
                 raise ConfigError(
                     f"devices[{i}].profile: unknown profile {device.profile!r} (known: {known})"
+                )
+            if device.estimator is not None and device.profile != "battery":
+                raise ConfigError(
+                    f"devices[{i}].estimator: only a battery takes an estimator "
+                    f"(this device is a {device.profile})"
                 )
             if device.simulator is not None:
                 sim = _lookup(SIMULATORS, device.simulator, f"devices[{i}].simulator")

@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ems.audit import AuditTrail
 from ems.clock import Clock
@@ -51,9 +51,16 @@ from ems.profiles import DeviceProfile
 from ems.protocol import SET_CONTROLLER
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
-__all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle"]
+__all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle", "Estimators"]
 
 log = logging.getLogger(__name__)
+
+
+class Estimators(Protocol):
+    """Channels estimated from a snapshot (:class:`ems.estimation.stage.SocEstimators`)."""
+
+    def compute(self, snapshot: Snapshot) -> Mapping[str, Sample]: ...
+
 
 CYCLE = "_cycle"
 #: name -> unit of the cycle's own channels.
@@ -103,10 +110,13 @@ class EdgeCycle:
         state: ControllerStateFile | None = None,
         device_writer: DeviceWriter | None = None,
         virtual_meters: VirtualMeters | None = None,
+        estimators: Estimators | None = None,
     ) -> None:
         """``state``: where the controllers' durable state is saved when it changes.
         ``device_writer``: where the outputs of driver devices go (see the module doc).
-        ``virtual_meters``: computed after the site totals, before the controllers."""
+        ``virtual_meters``: computed after the site totals, before the controllers.
+        ``estimators``: the batteries' SOC estimators (:mod:`ems.estimation.stage`), run
+        first, so the controllers of the same cycle read their ``SocEstimate``."""
         if period_s <= 0:
             raise ValueError("period_s must be positive")
         self._store = store
@@ -117,6 +127,7 @@ class EdgeCycle:
         self._sync = clock_sync or ClockSync()
         self._virtual = virtual_meters or VirtualMeters(())
         self._virtual.declare(store)
+        self._estimators = estimators
         for name, unit in CYCLE_CHANNELS.items():
             store.declare(f"{CYCLE}/{name}", Category.INPUT, unit)
         self._install_devices(devices, device_writer)
@@ -225,7 +236,15 @@ class EdgeCycle:
     def _computed(
         self, snapshot: Snapshot
     ) -> tuple[Snapshot, Mapping[str, Value], Mapping[str, Sample]]:
-        """``snapshot`` extended with the site totals and the virtual meters, and each."""
+        """``snapshot`` extended with the site totals and the virtual meters, and each.
+
+        The SOC estimates ride with the virtual meters (stored with their own timestamps).
+        """
+        estimates: Mapping[str, Sample] = {}
+        if self._estimators is not None:
+            estimates = self._estimators.compute(snapshot)
+            if estimates:
+                snapshot = snapshot.extended(estimates)
         sums = self._meter.compute(snapshot)
         if sums:
             snapshot = snapshot.extended({a: Sample(v, snapshot.taken_at) for a, v in sums.items()})
@@ -233,6 +252,8 @@ class EdgeCycle:
         virtual = self._virtual.compute(snapshot)
         if virtual:
             snapshot = snapshot.extended(virtual)
+        if estimates:
+            virtual = {**estimates, **virtual}
         return snapshot, sums, virtual
 
     def run_once(self, index: int, jitter_s: float = 0.0) -> CycleWrites:

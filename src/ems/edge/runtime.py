@@ -18,7 +18,7 @@ from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
 from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
-from ems.edge.cycle import EdgeCycle
+from ems.edge.cycle import EdgeCycle, Estimators
 from ems.edge.device_build import build_driver, build_simulator
 from ems.edge.executions import ExecutionSink
 from ems.edge.requests import RequestWriter
@@ -30,6 +30,7 @@ from ems.tariff import Tariff
 __all__ = [
     "EdgeRuntime",
     "build_controllers",
+    "build_estimators",
     "build_tariff",
     "build_virtual_meters",
     "declare_device_channels",
@@ -132,6 +133,7 @@ class EdgeRuntime:
             state=self.controller_state,
             device_writer=self.drivers if self.drivers.runners else None,
             virtual_meters=self.virtual_meters,
+            estimators=build_estimators(config),
         )
         self._prepared = False
         self._isolate_models = isolate_models
@@ -220,6 +222,16 @@ def build_controllers(
         except ValueError as exc:  # a parameter that does not fit this site's devices
             raise ConfigError(f"controllers[{i}].params.{exc}") from None
     return controllers
+
+
+def build_estimators(config: EdgeConfig) -> Estimators | None:
+    """The batteries' SOC estimators, or None when no device has one (numpy stays unloaded)."""
+    configs = {d.id: d.estimator for d in config.devices if d.estimator is not None}
+    if not configs:
+        return None
+    from ems.estimation.stage import SocEstimators  # numpy: only for a site that uses it
+
+    return SocEstimators(configs)
 
 
 def build_virtual_meters(

@@ -60,10 +60,21 @@ def _total(snapshot: Snapshot, devices: list[str], channel: str) -> float | None
     return sum(present) if present else None
 
 
+def _soc(snapshot: Snapshot, device: str) -> float | None:
+    """The battery's estimated SOC while the estimate keeps up with the BMS's (DESIGN 17:
+    an ``estimator:`` publishes it with the samples it used), else the BMS's ``Soc``."""
+    estimate = snapshot.get(f"{device}/SocEstimate")
+    bms = snapshot.get(f"{device}/Soc")
+    value = snapshot.number(f"{device}/SocEstimate")
+    if estimate is not None and value is not None and (bms is None or estimate.ts >= bms.ts):
+        return value
+    return snapshot.number(f"{device}/Soc")
+
+
 def _weighted_soc(snapshot: Snapshot, devices: list[str]) -> float | None:
     energy = capacity = 0.0
     for d in devices:
-        soc, cap = snapshot.number(f"{d}/Soc"), snapshot.number(f"{d}/Capacity")
+        soc, cap = _soc(snapshot, d), snapshot.number(f"{d}/Capacity")
         if soc is not None and cap:
             energy += soc * cap
             capacity += cap

@@ -24,7 +24,7 @@ from ems.dal import ChannelStore, Value
 from ems.edge.clocksync import ClockSync
 from ems.edge.context import CycleWrites
 from ems.edge.controllers.base import Controller
-from ems.edge.cycle import EdgeCycle
+from ems.edge.cycle import EdgeCycle, Estimators
 from ems.edge.executions import Execution
 from ems.edge.requests import CommandRequest, RequestWriter, Verdict
 from ems.edge.runtime import declare_device_channels
@@ -50,6 +50,7 @@ class CycleHarness:
         deadline_margin_s: float = 0.5,
         clock: VirtualClock | None = None,
         virtual_meters: VirtualMeters | None = None,
+        estimators: Estimators | None = None,
     ) -> None:
         self.clock = VirtualClock() if clock is None else clock
         self.store = ChannelStore(self.clock)
@@ -70,6 +71,7 @@ class CycleHarness:
             clock_sync=self.clock_sync,
             executions=self.executions.append,
             virtual_meters=virtual_meters,
+            estimators=estimators,
         )
         self.requests = RequestWriter(
             self.store,

@@ -66,6 +66,7 @@ def parse_profile(document: object, source: str) -> DeviceProfile:
             max=spec.get("max"),
             enum=tuple(spec["enum"]) if "enum" in spec else None,
             default=spec.get("default"),
+            optional=bool(spec.get("optional", False)),
         )
         for name, spec in document["channels"].items()
     }

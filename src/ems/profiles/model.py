@@ -21,6 +21,8 @@ class ChannelSpec:
     max: float | None = None
     enum: tuple[str, ...] | None = None
     default: Value = None
+    # Published only by some devices of the type (e.g. SocTrue: a cell-level simulator).
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

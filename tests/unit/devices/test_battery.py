@@ -25,7 +25,11 @@ ETA = 0.95
 def input_channels(profile: str) -> dict[str, Any]:
     text = resources.files("ems.profiles").joinpath(f"{profile}.json").read_text("utf-8")
     channels: dict[str, Any] = json.loads(text)["channels"]
-    return {name: spec for name, spec in channels.items() if spec["category"] == "input"}
+    return {
+        name: spec
+        for name, spec in channels.items()
+        if spec["category"] == "input" and not spec.get("optional", False)
+    }
 
 
 def make(**config: Any) -> BatterySimulator:

@@ -148,6 +148,17 @@ def test_site_totals_are_computed_from_the_snapshot() -> None:
     assert h.output("_sum/EssSoc") == 40.0
 
 
+def test_the_site_soc_is_the_estimate_while_it_keeps_up_with_the_bms() -> None:
+    h = CycleHarness([], DEVICES)
+    h.set_many({f"{B}/Soc": 40.0, f"{B}/SocEstimate": 55.0, f"{B}/Capacity": 10000.0})
+    h.cycle_once()
+    assert h.output("_sum/EssSoc") == 55.0
+    h.advance(5)
+    h.set(f"{B}/Soc", 41.0)  # the BMS goes on, the estimate stopped
+    h.cycle_once()
+    assert h.output("_sum/EssSoc") == 41.0
+
+
 def test_request_replaced_after_the_snapshot_is_not_executed() -> None:
     """Writer and cycle race: exactly one final status for each command."""
     h = CycleHarness([ManualOverride("mo", 100, ManualOverrideParams(), DEVICES)], DEVICES)

@@ -47,6 +47,7 @@ from ems.alarms import (
 )
 from ems.alarms.dropped import FRAMES_DROPPED, DroppedWatch
 from ems.alarms.errors import ALARM_NOT_FOUND, UNKNOWN_RULE, AlarmCommandRefused, InvalidRule
+from ems.alarms.prognosis import PrognosisWatch
 from ems.alarms.rules import check_rule_id
 from ems.clock import Clock
 from ems.cloud.alarms.shared_state import SharedAlarms
@@ -105,6 +106,7 @@ class AlarmService:
         self.book = AlarmBook(clock)
         self.evaluator = AlarmEvaluator(self.book)
         self._dropped = DroppedWatch(dropped_clear_s)
+        self._prognosis = PrognosisWatch()
         self.rules_channel = f"{key_prefix}:alarm-rules"
         self.changed_channel = f"{key_prefix}:alarm-changed"
         self._pending: asyncio.Queue[tuple[AlarmEvent, Alarm]] = asyncio.Queue()
@@ -148,6 +150,7 @@ class AlarmService:
     def frame(self, edge_id: str, channels: Mapping[str, SampleLike]) -> None:
         """A live telemetry frame (never a backfilled one: history would raise late)."""
         self._queue(self.evaluator.evaluate_frame(edge_id, channels))
+        self._queue(self._prognosis.observe(self.book, edge_id, channels))
         dropped = channels.get(FRAMES_DROPPED)
         if dropped is not None:
             self._dropped_changed(
@@ -171,7 +174,9 @@ class AlarmService:
             self._queue([event])
 
     def inventory(self, edge_id: str, devices: Iterable[str]) -> None:
+        devices = list(devices)
         self.evaluator.watch_devices(edge_id, devices)
+        self._prognosis.watch(edge_id, devices)
 
     def clock_sample(self, edge_id: str, edge_time_s: float, server_time_s: float) -> None:
         """``clock_drift`` while the edge's clock is off by more than the bound (the

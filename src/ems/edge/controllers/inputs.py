@@ -3,6 +3,12 @@
 A controller must never act on a number passed off as current: an input with
 no value, a non-number or an old timestamp (a device that stopped answering)
 makes :func:`read_fresh` say why instead of returning it.
+
+A battery's ``Soc`` is read from its ``SocEstimate`` when the edge estimates it
+(DESIGN §17: ``estimator:`` on the device) and the estimate is fresh: every
+controller that reads SOC through :func:`read_fresh` uses the estimate without
+knowing of it. Without a fresh estimate the BMS's own ``Soc`` is used, so an
+estimator that stalls never stops the site.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ems.dal import Sample
 from ems.edge.context import CycleContext
 from ems.profiles import DeviceProfile
 
@@ -24,6 +31,9 @@ class Missing:
     detail: str
 
 
+_SOC_SUFFIX = "/Soc"
+_ESTIMATE_SUFFIX = "/SocEstimate"
+
 #: Address -> value of inputs read this cycle.
 Inputs = dict[str, float]
 
@@ -32,7 +42,7 @@ def read_fresh(ctx: CycleContext, addresses: Sequence[str], max_age_s: float) ->
     """The numeric inputs at ``addresses`` if each has a value at most ``max_age_s`` old."""
     values: Inputs = {}
     for address in addresses:
-        sample = ctx.snapshot.get(address)
+        sample = _soc_estimate(ctx, address, max_age_s) or ctx.snapshot.get(address)
         value = None if sample is None else sample.value
         if sample is None or isinstance(value, bool) or not isinstance(value, int | float):
             return Missing("missing_inputs", f"no numeric value for {address}")
@@ -43,6 +53,18 @@ def read_fresh(ctx: CycleContext, addresses: Sequence[str], max_age_s: float) ->
             )
         values[address] = float(value)
     return values
+
+
+def _soc_estimate(ctx: CycleContext, address: str, max_age_s: float) -> Sample | None:
+    """The fresh ``SocEstimate`` standing in for the ``Soc`` at ``address``, if any."""
+    if not address.endswith(_SOC_SUFFIX):
+        return None
+    estimate = ctx.snapshot.get(address[: -len(_SOC_SUFFIX)] + _ESTIMATE_SUFFIX)
+    if estimate is None or isinstance(estimate.value, bool):
+        return None
+    if not isinstance(estimate.value, int | float) or ctx.now_s - estimate.ts > max_age_s:
+        return None
+    return estimate
 
 
 def device_of_type(

@@ -327,3 +327,17 @@ async def test_telemetry_dropped_is_one_alarm_across_two_processes(cloud: Cloud)
         ("site-1.telemetry_dropped", "active_unacked"),
     ]
     assert len(cloud.mailed.calls) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_battery_prognosis_raises_and_clears_its_device_alarm(cloud: Cloud) -> None:
+    a = await cloud.process()
+    a.inventory("site-1", ["battery_1"])
+    a.frame("site-1", frame(cloud.clock, battery_1__PrognosisEndOfLife=30.0))
+    await settle(cloud)
+    a.frame("site-1", frame(cloud.clock, battery_1__PrognosisEndOfLife=None))
+    await settle(cloud)
+    assert [(f["alarm_id"], f["state"], f["value"]) for f in cloud.frames] == [
+        ("site-1.battery_end_of_life.battery_1", "active_unacked", 30.0),
+        ("site-1.battery_end_of_life.battery_1", "cleared_unacked", None),
+    ]
