@@ -54,9 +54,16 @@ class DriverRunner:
     """Polls one driver and writes its setpoints, on its own thread."""
 
     def __init__(
-        self, driver: Driver, store: ChannelStore, clock: Clock, publish: Publish | None = None
+        self,
+        driver: Driver,
+        store: ChannelStore,
+        clock: Clock,
+        publish: Publish | None = None,
+        may_write: Callable[[], bool] | None = None,
     ) -> None:
+        """``may_write``: asked right before each write (an HA edge's lease); None: always."""
         self.driver = driver
+        self._may_write = may_write
         self._store = store
         self._publish_values: Publish = (
             publish if publish is not None else lambda v, ts: store.set_channels(v, ts=ts)
@@ -79,6 +86,7 @@ class DriverRunner:
         self.read_errors = 0
         self.write_failures = 0
         self.writes = 0
+        self.fenced = 0  # writes withheld because this edge no longer held the lease
         self._write_failing = False
 
     # -- called from the cycle ------------------------------------------
@@ -179,6 +187,15 @@ class DriverRunner:
             pending, self._pending = self._pending, {}
         for channel, (value, ids) in pending.items():
             error: DeviceIOError | None = None
+            if self._may_write is not None and not self._may_write():
+                # Another edge may be in control by now: its writes must be the only ones.
+                self.fenced += 1
+                with self._lock:
+                    self._outcomes.extend(
+                        WriteOutcome(c, False, "not_leader", "this edge lost its control lease")
+                        for c in ids
+                    )
+                continue
 
             def write(channel: str = channel, value: Value = value) -> bool:
                 self.driver.write(channel, value)
@@ -254,9 +271,13 @@ class DriverHost:
         clock: Clock,
         drivers: Sequence[Driver],
         publish: Publish | None = None,
+        may_write: Callable[[], bool] | None = None,
     ) -> None:
-        """``publish``: how polls reach the DAL (default: straight into ``store``)."""
-        self.runners = {d.device_id: DriverRunner(d, store, clock, publish) for d in drivers}
+        """``publish``: how polls reach the DAL (default: straight into ``store``);
+        ``may_write``: asked before every device write (see :class:`DriverRunner`)."""
+        self.runners = {
+            d.device_id: DriverRunner(d, store, clock, publish, may_write) for d in drivers
+        }
         for device_id, runner in self.runners.items():
             for name, unit in {**runner.driver.extra_channels(), **DRIVER_CHANNELS}.items():
                 store.declare(f"{device_id}/{name}", Category.INPUT, unit)

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,7 @@ from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
 from ems.edge.device_writes import DeviceWriter
 from ems.edge.executions import Execution, ExecutionSink
+from ems.edge.ha.gate import ControlGate
 from ems.edge.site_totals import SiteTotals
 from ems.edge.virtual_meters import VirtualMeters
 from ems.profiles import DeviceProfile
@@ -103,8 +104,11 @@ class EdgeCycle:
         state: ControllerStateFile | None = None,
         device_writer: DeviceWriter | None = None,
         virtual_meters: VirtualMeters | None = None,
+        gate: ControlGate | None = None,
     ) -> None:
         """``state``: where the controllers' durable state is saved when it changes.
+        ``gate``: an HA edge's lease; while it is closed the cycle only follows (no
+        controllers, no outputs, no device writes). None: always in control.
         ``device_writer``: where the outputs of driver devices go (see the module doc).
         ``virtual_meters``: computed after the site totals, before the controllers."""
         if period_s <= 0:
@@ -136,6 +140,9 @@ class EdgeCycle:
         self._writer = device_writer
         self._driven = frozenset() if device_writer is None else device_writer.devices()
         self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
+        self._gate = gate
+        #: Called after each controlled cycle (HA: replicate the controllers' state).
+        self.after_cycle: list[Callable[[], None]] = []
         self.stats = CycleStats()
         #: What the last cycle saw (its snapshot with the site totals and virtual meters)
         #: and what it wrote: one consistent row of the site, whatever the devices' own
@@ -219,6 +226,9 @@ class EdgeCycle:
         now_s = self._clock.time()
         # First: a controller must hear of a failed write before it decides again.
         self._settle_device_writes(now_s)
+        if self._gate is not None and not self._gate.may_control():
+            self._follow(index, jitter_s, started, now_s)
+            return CycleWrites()
         # Controllers see the totals and meters of this very snapshot.
         snapshot, sums, virtual = self._computed(self._store.snapshot())
         writes = CycleWrites()
@@ -255,9 +265,25 @@ class EdgeCycle:
         if self._state is not None:
             # Before the acks: an "executed" hold is on disk when the cloud hears of it.
             self._state.save_if_changed(self.controllers)
+        for hook in self.after_cycle:
+            hook()
         self._store_virtual(virtual)
         written = self._apply(writes, sums, now_s, taken)
         self.last_view = snapshot.extended({a: Sample(v, now_s) for a, v in written.items()})
+        self._count(index, jitter_s, started, now_s)
+        return writes
+
+    def _follow(self, index: int, jitter_s: float, started: float, now_s: float) -> None:
+        """A cycle without control (an HA follower): the site totals and the cycle's own
+        channels stay fresh, nothing is decided or written."""
+        snapshot, sums, virtual = self._computed(self._store.snapshot())
+        if sums:
+            self._store.set_channels(dict(sums), ts=now_s)
+        self._store_virtual(virtual)
+        self.last_view = snapshot
+        self._count(index, jitter_s, started, now_s)
+
+    def _count(self, index: int, jitter_s: float, started: float, now_s: float) -> None:
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1
         self.stats.last_duration_s = duration_s
@@ -273,7 +299,6 @@ class EdgeCycle:
             },
             ts=now_s,
         )
-        return writes
 
     def _take_requests(
         self, controller: Controller, snapshot: Snapshot, now_s: float

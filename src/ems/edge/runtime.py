@@ -20,6 +20,7 @@ from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
 from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
 from ems.edge.cycle import EdgeCycle
 from ems.edge.executions import ExecutionSink
+from ems.edge.ha.gate import ControlGate
 from ems.edge.requests import RequestWriter
 from ems.edge.virtual_meters import VirtualMeters, plan_meters, site_channels
 from ems.errors import ConfigError, TemplateError
@@ -58,6 +59,8 @@ class EdgeRuntime:
         executions: ExecutionSink | None = None,
         state_dir: Path | None = None,
         inline_work: bool = False,
+        gate: ControlGate | None = None,
+        device_source_host: str | None = None,
     ) -> None:
         """``isolate_models``: heavy simulator models run in short-lived child processes
         (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`).
@@ -65,7 +68,10 @@ class EdgeRuntime:
         ``state_dir``: where the controllers' durable state (the manual hold and
         mode) is kept across restarts; ``None`` keeps it in memory only.
         ``inline_work``: controllers do their heavy work (the optimiser's solve) on
-        the cycle's thread, deterministically (``ems simulate``), not on a worker."""
+        the cycle's thread, deterministically (``ems simulate``), not on a worker.
+        ``gate``: an HA edge's control lease (:mod:`ems.edge.ha`); None: a single box,
+        always in control. ``device_source_host``: the local address device connections
+        leave from (an HA node's own, so devices can tell the two edges apart)."""
         profiles = builtin_profiles() if profiles is None else profiles
         self.config = config
         self.clock = clock
@@ -85,6 +91,7 @@ class EdgeRuntime:
             config_dir=str(config.config_dir),
         )
         self.simulators = self._build_simulators(site)
+        self._source_host = device_source_host
         drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
         self.tariff = build_tariff(config)
@@ -105,7 +112,13 @@ class EdgeRuntime:
         )
         #: Real devices, each polled on its own thread; the cycle writes through it. Their
         #: polls go through the simulation host, which closes a simulated grid over them.
-        self.drivers = DriverHost(self.store, clock, drivers, self.host.publish_measured)
+        self.drivers = DriverHost(
+            self.store,
+            clock,
+            drivers,
+            self.host.publish_measured,
+            may_write=None if gate is None else gate.may_write,
+        )
         #: Controllers do their slow work inline (``ems simulate``), not on threads.
         self.inline_work = inline_work
         self.controllers = self._build_controllers()
@@ -128,6 +141,7 @@ class EdgeRuntime:
             state=self.controller_state,
             device_writer=self.drivers if self.drivers.runners else None,
             virtual_meters=self.virtual_meters,
+            gate=gate,
         )
         self._prepared = False
         self._isolate_models = isolate_models
@@ -156,7 +170,9 @@ class EdgeRuntime:
 
     def _build_drivers(self) -> list[Driver]:
         drivers: list[Driver] = []
-        context = DriverContext(config_dir=self.config.config_dir, clock=self.clock)
+        context = DriverContext(
+            config_dir=self.config.config_dir, clock=self.clock, source_host=self._source_host
+        )
         for i, device in enumerate(self.config.devices):
             if device.driver is None:
                 continue

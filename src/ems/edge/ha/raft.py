@@ -1,0 +1,58 @@
+"""The :class:`~ems.edge.ha.table.LeaseTable` replicated by pysyncobj's Raft.
+
+pysyncobj is the consensus engine (elections, log replication, commit): this
+module only names the table's commands as replicated methods. The witness
+runs the same class, so it votes and keeps a copy of the table like an edge;
+it may even be the Raft leader, which is harmless: control goes with the
+*lease* in the table, never with Raft leadership.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pysyncobj import SyncObj, SyncObjConf, replicated  # type: ignore[import-untyped]
+
+from ems.edge.ha.config import HaConfig
+from ems.edge.ha.table import Grant, LeaseTable
+
+__all__ = ["HaSync", "raft_conf"]
+
+
+def raft_conf(config: HaConfig) -> Any:
+    """pysyncobj's settings from the ``ha:`` block: fast elections for a 1 s cycle."""
+    return SyncObjConf(
+        raftMinTimeout=config.raft_min_timeout_s,
+        raftMaxTimeout=config.raft_max_timeout_s,
+        appendEntriesPeriod=config.heartbeat_s,
+        autoTickPeriod=min(0.02, config.heartbeat_s / 2),
+        # A lost peer is noticed by the election timeout; reconnect promptly after a cut.
+        connectionTimeout=max(1.0, config.raft_max_timeout_s * 2),
+        connectionRetryTime=0.5,
+        # The table is small; in memory only (each edge keeps its own files besides).
+        dynamicMembershipChange=False,
+    )
+
+
+class HaSync(SyncObj):  # type: ignore[misc]  # pysyncobj is untyped
+    """One member of the Raft group holding the edge pair's :class:`LeaseTable`."""
+
+    def __init__(self, self_address: str, others: list[str], config: HaConfig) -> None:
+        self.table = LeaseTable()
+        super().__init__(self_address, others, conf=raft_conf(config))
+
+    @replicated  # type: ignore[untyped-decorator]
+    def acquire(self, node: str, now_s: float, lease_s: float) -> Grant:
+        return self.table.acquire(node, now_s, lease_s)
+
+    @replicated  # type: ignore[untyped-decorator]
+    def release(self, node: str, now_s: float, bar_s: float) -> bool:
+        return self.table.release(node, now_s, bar_s)
+
+    @replicated  # type: ignore[untyped-decorator]
+    def publish_state(self, token: int, state: dict[str, Any]) -> bool:
+        return self.table.publish_state(token, state)
+
+    @replicated  # type: ignore[untyped-decorator]
+    def record_executed(self, token: int, executed: dict[str, float]) -> bool:
+        return self.table.record_executed(token, executed)
