@@ -54,5 +54,9 @@ class HaSync(SyncObj):  # type: ignore[misc]  # pysyncobj is untyped
         return self.table.publish_state(token, state)
 
     @replicated  # type: ignore[untyped-decorator]
+    def record_taken(self, token: int, command_id: str, at_s: float) -> bool:
+        return self.table.record_taken(token, command_id, at_s)
+
+    @replicated  # type: ignore[untyped-decorator]
     def record_executed(self, token: int, executed: dict[str, float]) -> bool:
         return self.table.record_executed(token, executed)

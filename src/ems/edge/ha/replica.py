@@ -8,6 +8,7 @@ at once, so the agent's tests run on a virtual clock without sockets.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, Protocol
 
 from ems.edge.ha.table import Grant, LeaseTable
@@ -24,6 +25,11 @@ class Replica(Protocol):
 
     def publish_state(self, token: int, state: dict[str, Any]) -> None:
         """Replicate the controllers' state (fire and forget; a newer one follows)."""
+        ...
+
+    def record_taken(self, token: int, command_id: str, at_s: float, timeout_s: float) -> bool:
+        """Commit that the holder of ``token`` takes ``command_id``; blocks until a quorum
+        has it (True) or ``timeout_s`` passes or the table refuses (False)."""
         ...
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None: ...
@@ -56,6 +62,9 @@ class LocalReplica:
     def publish_state(self, token: int, state: dict[str, Any]) -> None:
         if self.reachable:
             self._table.publish_state(token, state)
+
+    def record_taken(self, token: int, command_id: str, at_s: float, timeout_s: float) -> bool:
+        return self.reachable and self._table.record_taken(token, command_id, at_s)
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None:
         if self.reachable:
@@ -102,6 +111,17 @@ class RaftReplica:
 
     def publish_state(self, token: int, state: dict[str, Any]) -> None:
         self._sync.publish_state(token, state, callback=_ignore)
+
+    def record_taken(self, token: int, command_id: str, at_s: float, timeout_s: float) -> bool:
+        done = threading.Event()
+        outcome: list[bool] = []
+
+        def answered(result: Any, error: int) -> None:  # on pysyncobj's thread
+            outcome.append(error == 0 and result is True)
+            done.set()
+
+        self._sync.record_taken(token, command_id, at_s, callback=answered)
+        return done.wait(timeout_s) and outcome[0]
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None:
         self._sync.record_executed(token, executed, callback=_ignore)

@@ -29,7 +29,13 @@ from ems.edge.ha.lease import LocalLease
 from ems.edge.ha.raft import HaSync
 from ems.edge.ha.replica import RaftReplica
 from ems.edge.ha.table import LeaseTable
-from ems.edge.ha.takeover import StatePublisher, adopt_controller_state, replicated_executions
+from ems.edge.ha.takeover import (
+    Admission,
+    StatePublisher,
+    adopt_command_record,
+    adopt_controller_state,
+    replicated_executions,
+)
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.runtime import EdgeRuntime
 from ems.edge.sdnotify import notify
@@ -88,6 +94,7 @@ async def serve_ha(
         )
         await runtime.prepare()
         runtime.cycle.after_cycle.append(StatePublisher(runtime, replica, lambda: lease.token))
+        runtime.requests.admit = Admission(replica, lease, clock.time)
         for name, unit in HA_CHANNELS.items():
             runtime.store.declare(f"{HA}/{name}", Category.INPUT, unit)
         link_run: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
@@ -95,8 +102,8 @@ async def serve_ha(
         async def on_gain(table: LeaseTable, token: int) -> None:
             adopt_controller_state(runtime, table)
             seen = open_command_record(state_dir, executions.path, clock)
-            # What the other node executed is never executed here when redelivered.
-            seen.restore_executed(dict(table.executed).items())  # a copy: applied on another thread
+            # What the other node took or executed is never executed here when redelivered.
+            adopt_command_record(seen, table)
             try:
                 link = CloudLink(
                     runtime, url, api_key, state_dir, refresh_profiles=False, seen=seen

@@ -10,8 +10,11 @@ commands (the proposer's wall clock), never from the applier's clock.
   so a write tagged with an older token is recognisably an old leader's.
 - **Controller state**: the controllers' durable state (the manual hold and
   mode, runtime parameters), as the holder last published it.
-- **Executed commands**: command id -> when it was applied, so a command the
-  old leader executed is never executed again by the new one.
+- **Taken commands**: command id -> when the holder admitted it, committed
+  *before* its request channel is written; the new leader never executes a
+  command the old one took (it may have run), answering a redelivery from
+  this record instead.
+- **Executed commands**: command id -> when it was applied.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class LeaseTable:
     barred: dict[str, float] = field(default_factory=dict)
     controller_state: dict[str, Any] = field(default_factory=dict)
     state_token: int = 0  # the token under which controller_state was published
+    taken: dict[str, float] = field(default_factory=dict)
     executed: dict[str, float] = field(default_factory=dict)
 
     def acquire(self, node: str, now_s: float, lease_s: float) -> Grant:
@@ -74,6 +78,15 @@ class LeaseTable:
         self.state_token = token
         return True
 
+    def record_taken(self, token: int, command_id: str, at_s: float) -> bool:
+        """The holder of ``token`` admits ``command_id``; refused from an older token (a
+        stale leader may not start a command) and for an id already taken."""
+        if token != self.token or command_id in self.taken:
+            return False
+        self.taken[command_id] = at_s
+        _trim(self.taken)
+        return True
+
     def record_executed(self, token: int, executed: dict[str, float]) -> bool:
         """Commands the holder of ``token`` applied (id -> applied at, UTC epoch s).
 
@@ -81,9 +94,12 @@ class LeaseTable:
         known, whoever leads now."""
         del token  # recorded for the log's readers; every execution counts
         self.executed.update(executed)
-        if len(self.executed) > MAX_EXECUTED:
-            for command_id in sorted(self.executed, key=self.executed.__getitem__)[
-                : len(self.executed) - MAX_EXECUTED
-            ]:
-                del self.executed[command_id]
+        _trim(self.executed)
         return True
+
+
+def _trim(record: dict[str, float]) -> None:
+    """Keep the newest :data:`MAX_EXECUTED` ids (by time)."""
+    if len(record) > MAX_EXECUTED:
+        for command_id in sorted(record, key=record.__getitem__)[: len(record) - MAX_EXECUTED]:
+            del record[command_id]

@@ -9,11 +9,28 @@ from typing import Any
 
 from ems.edge.controller_state import durable_states, restore_states
 from ems.edge.executions import Execution, ExecutionSink
+from ems.edge.ha.lease import LocalLease
 from ems.edge.ha.replica import Replica
 from ems.edge.ha.table import LeaseTable
+from ems.edge.link.seen import SeenCommands
+from ems.edge.requests import CommandRequest, Verdict
 from ems.edge.runtime import EdgeRuntime, build_controllers
 
-__all__ = ["StatePublisher", "adopt_controller_state", "replicated_executions"]
+__all__ = [
+    "NOT_LEADER",
+    "NOT_REPLICATED",
+    "Admission",
+    "StatePublisher",
+    "adopt_command_record",
+    "adopt_controller_state",
+    "replicated_executions",
+]
+
+#: Reason codes of a command this node will not take (DESIGN 4's reasons, extended).
+NOT_LEADER = "not_leader"
+NOT_REPLICATED = "ha_not_replicated"
+#: The longest a command waits on the quorum before its request is written [s].
+ADMIT_TIMEOUT_S = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +90,44 @@ def replicated_executions(
         replica.record_executed(token(), {execution.command_id: execution.applied_at})
 
     return record
+
+
+class Admission:
+    """:attr:`RequestWriter.admit` of an HA node: a command goes in only while this node
+    controls, and only once a quorum knows this node took it.
+
+    Blocking, on the event loop, once per operator command (as the local record's
+    fsync is): a new leader then never executes a command the old one took."""
+
+    def __init__(
+        self, replica: Replica, lease: LocalLease, clock_time: Callable[[], float]
+    ) -> None:
+        self._replica = replica
+        self._lease = lease
+        self._time = clock_time
+        self.refused = 0
+
+    def __call__(self, command: CommandRequest) -> Verdict | None:
+        if not self._lease.may_control():
+            self.refused += 1
+            return Verdict("failed", NOT_LEADER, "this edge is not in control of the site")
+        if not self._replica.record_taken(
+            self._lease.token, command.command_id, self._time(), ADMIT_TIMEOUT_S
+        ):
+            self.refused += 1
+            return Verdict(
+                "failed",
+                NOT_REPLICATED,
+                f"the HA quorum did not confirm taking the command within {ADMIT_TIMEOUT_S} s",
+            )
+        return None
+
+
+def adopt_command_record(seen: SeenCommands, table: LeaseTable) -> None:
+    """This node's record of commands learns what the pair took and executed: a
+    redelivery of any of them is answered from the record, never executed here."""
+    executed = dict(table.executed)  # copies: the table is applied on another thread
+    seen.restore_executed(executed.items())
+    for command_id in dict(table.taken):
+        if command_id not in executed:
+            seen.record_taken(command_id)

@@ -61,3 +61,13 @@ def test_executed_commands_are_kept_whoever_recorded_them() -> None:
     table.record_executed(1, {"c1": 100.0})
     table.record_executed(2, {"c2": 101.0})
     assert table.executed == {"c1": 100.0, "c2": 101.0}
+
+
+def test_only_the_current_token_may_take_a_command_and_only_once() -> None:
+    table = LeaseTable()
+    table.acquire("a", 100.0, 1.0)
+    assert table.record_taken(1, "c1", 100.1)
+    assert not table.record_taken(1, "c1", 100.2)  # already taken
+    table.acquire("b", 102.0, 1.0)
+    assert not table.record_taken(1, "c2", 102.1)  # a stale leader starts nothing
+    assert table.record_taken(2, "c2", 102.1)
