@@ -180,6 +180,11 @@ class EdgeCycle:
             for name, spec in zip(c.settable_params, _units(c), strict=True):
                 store.declare(f"{c.id}/{status_name(name)}", Category.INPUT, spec)
 
+    @property
+    def awaiting_writes(self) -> int:
+        """Commands applied but not yet confirmed by their device (no final status yet)."""
+        return len(self._awaiting)
+
     def replace_controllers(
         self, controllers: Sequence[Controller], virtual_meters: VirtualMeters
     ) -> None:
@@ -265,10 +270,10 @@ class EdgeCycle:
         if self._state is not None:
             # Before the acks: an "executed" hold is on disk when the cloud hears of it.
             self._state.save_if_changed(self.controllers)
-        for hook in self.after_cycle:
-            hook()
         self._store_virtual(virtual)
         written = self._apply(writes, sums, now_s, taken)
+        for hook in self.after_cycle:  # after _apply: they see which commands await a device
+            hook()
         self.last_view = snapshot.extended({a: Sample(v, now_s) for a, v in written.items()})
         self._count(index, jitter_s, started, now_s)
         return writes

@@ -60,7 +60,13 @@ def adopt_controller_state(runtime: EdgeRuntime, table: LeaseTable) -> bool:
 
 
 class StatePublisher:
-    """After each controlled cycle: replicate the controllers' state when it changed."""
+    """After each controlled cycle: replicate the controllers' state when it changed.
+
+    Not while a command waits for its device to confirm the write: a state holding
+    a command with no final status yet would let the next leader carry out a
+    command the cloud may report failed. The state goes out with the cycle that
+    settles it (a few hundred ms later), before or with its ``executed`` ack.
+    """
 
     def __init__(self, runtime: EdgeRuntime, replica: Replica, token: Callable[[], int]) -> None:
         self._runtime = runtime
@@ -71,6 +77,8 @@ class StatePublisher:
         self.publications = 0
 
     def __call__(self) -> None:
+        if self._runtime.cycle.awaiting_writes:
+            return
         states = durable_states(self._runtime.cycle.controllers)
         token = self._token()
         if states == self._published and token == self._published_token:
