@@ -50,6 +50,10 @@ DRIVER_CHANNELS: dict[str, str | None] = {
 }
 
 
+class _Fenced(Exception):
+    """A write withheld: this edge no longer holds its control lease."""
+
+
 class DriverRunner:
     """Polls one driver and writes its setpoints, on its own thread."""
 
@@ -187,17 +191,12 @@ class DriverRunner:
             pending, self._pending = self._pending, {}
         for channel, (value, ids) in pending.items():
             error: DeviceIOError | None = None
-            if self._may_write is not None and not self._may_write():
-                # Another edge may be in control by now: its writes must be the only ones.
-                self.fenced += 1
-                with self._lock:
-                    self._outcomes.extend(
-                        WriteOutcome(c, False, "not_leader", "this edge lost its control lease")
-                        for c in ids
-                    )
-                continue
 
             def write(channel: str = channel, value: Value = value) -> bool:
+                # Asked before every attempt, retries included: another edge may be in
+                # control by now, and its writes must be the only ones.
+                if self._may_write is not None and not self._may_write():
+                    raise _Fenced
                 self.driver.write(channel, value)
                 return True
 
@@ -205,6 +204,14 @@ class DriverRunner:
                 self._attempt("write", write, raise_last=True)
             except DeviceIOError as exc:
                 error = exc
+            except _Fenced:
+                self.fenced += 1
+                with self._lock:
+                    self._outcomes.extend(
+                        WriteOutcome(c, False, "not_leader", "this edge lost its control lease")
+                        for c in ids
+                    )
+                continue
             if error is None:
                 if self._write_failing:
                     log.info("device %s takes writes again", self._prefix[:-1])

@@ -141,6 +141,9 @@ class EdgeCycle:
         self._driven = frozenset() if device_writer is None else device_writer.devices()
         self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
         self._gate = gate
+        # An HA edge that just took control runs its first cycle at once (run_now),
+        # not at the next deadline: the devices' control gap is then the takeover only.
+        self._kick: asyncio.Event | None = asyncio.Event() if gate is not None else None
         #: Called after each controlled cycle (HA: replicate the controllers' state).
         self.after_cycle: list[Callable[[], None]] = []
         self.stats = CycleStats()
@@ -513,6 +516,30 @@ class EdgeCycle:
             log.exception("execution of command %s could not be logged", command_id)
 
     # -- the loop --------------------------------------------------------
+    def run_now(self) -> None:
+        """Start the next cycle now and count the deadlines from it (on the event loop;
+        only with a gate: an edge taking control)."""
+        if self._kick is not None:
+            self._kick.set()
+
+    async def _sleep_or_kick(self, deadline: float) -> bool:
+        """Sleep until ``deadline``; True if :meth:`run_now` cut the sleep short."""
+        kick = self._kick
+        if kick is None:
+            await self._clock.sleep_until(deadline)
+            return False
+        if not kick.is_set():
+            sleeper = asyncio.ensure_future(self._clock.sleep_until(deadline))
+            kicked = asyncio.ensure_future(kick.wait())
+            await asyncio.wait({sleeper, kicked}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sleeper, kicked):
+                task.cancel()
+            await asyncio.gather(sleeper, kicked, return_exceptions=True)
+        if kick.is_set():
+            kick.clear()
+            return True
+        return False
+
     async def run(self, stop: asyncio.Event | None = None, max_cycles: int | None = None) -> None:
         """Run cycles on absolute deadlines until ``stop`` is set or ``max_cycles`` ran."""
         t0 = self._clock.monotonic()
@@ -520,7 +547,10 @@ class EdgeCycle:
         ran = 0
         while (stop is None or not stop.is_set()) and (max_cycles is None or ran < max_cycles):
             deadline = t0 + k * self.period_s
-            await self._clock.sleep_until(deadline)
+            if await self._sleep_or_kick(deadline):
+                # Cycle k runs now; the next ones follow it a period apart.
+                t0 = self._clock.monotonic() - k * self.period_s
+                deadline = t0 + k * self.period_s
             if stop is not None and stop.is_set():
                 return
             jitter_s = self._clock.monotonic() - deadline

@@ -51,7 +51,11 @@ class HaAgent:
         renew_s: float,
         on_gain: Callable[[LeaseTable, int], Awaitable[None]],
         on_loss: Callable[[], Awaitable[None]],
+        on_control: Callable[[], None] | None = None,
     ) -> None:
+        """``on_gain``: take over the table's state (before the gate opens);
+        ``on_control``: right after it opened (run a cycle now); ``on_loss``: after
+        the gate closed."""
         self.node = node
         self.replica = replica
         self.lease = lease
@@ -60,6 +64,7 @@ class HaAgent:
         self._renew_s = renew_s
         self._on_gain = on_gain
         self._on_loss = on_loss
+        self._on_control = on_control
         self._controlling = False
         self.status = HaStatus()
 
@@ -112,6 +117,8 @@ class HaAgent:
         self.status.role = LEADER
         self.status.takeovers += 1
         self.status.last_gain_s = self._clock.monotonic()
+        if self._on_control is not None:
+            self._on_control()
 
     async def _lose(self) -> None:
         log.warning("HA node %s gives up control", self.node)

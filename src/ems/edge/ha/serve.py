@@ -129,6 +129,7 @@ async def serve_ha(
             renew_s=ha.renew_s,
             on_gain=on_gain,
             on_loss=on_loss,
+            on_control=runtime.cycle.run_now,
         )
 
         async def publish_status() -> None:

@@ -3,7 +3,10 @@ thread withholds a write the moment the lease is gone."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
+
+import pytest
 
 from ems.clock import VirtualClock
 from ems.dal import ChannelStore, Value
@@ -99,3 +102,29 @@ def test_a_driver_withholds_a_queued_write_once_the_lease_ran_out() -> None:
     assert runner.fenced == 1
     outcomes = {o.command_id: (o.ok, o.reason) for o in runner.outcomes()}
     assert outcomes == {"c1": (True, None), "c2": (False, "not_leader")}
+
+
+@pytest.mark.asyncio
+async def test_run_now_starts_a_cycle_at_once_and_counts_the_next_from_it() -> None:
+    clock = VirtualClock()
+    store = ChannelStore(clock)
+    declare_device_channels(store, DEVICES)
+    controller = Writes()
+    gate = Gate()
+    gate.open = True
+    cycle = EdgeCycle(store, clock, [controller], DEVICES, gate=gate)
+    stop = asyncio.Event()
+    task = asyncio.create_task(cycle.run(stop))
+    await clock.advance_async(0.0)
+    assert controller.runs == 1  # cycle 0 at t=0
+    await clock.advance_async(0.3)
+    cycle.run_now()
+    await clock.advance_async(0.0)
+    assert controller.runs == 2  # at 0.3 s, not at 1.0 s
+    await clock.advance_async(0.9)
+    assert controller.runs == 2  # 1.2 s: the next is due at 1.3 s
+    await clock.advance_async(0.1)
+    assert controller.runs == 3
+    stop.set()
+    await clock.advance_async(1.0)
+    await asyncio.wait_for(task, 5)
