@@ -111,7 +111,7 @@ async def run(failovers: int, kind: str, period_s: float, root: Path) -> dict[st
                 print(json.dumps(rows[-1]), flush=True)
             blocks = writer_blocks(pair.writes())
         finally:
-            pair.stop()
+            await pair.stop()
     takeovers = [r["takeover_s"] for r in rows]
     gaps = [r["control_gap_s"] for r in rows]
     firsts = [r["first_write_s"] for r in rows]

@@ -1,6 +1,7 @@
 """Two real ``ems edge --ha-node`` processes, ``ems ha witness`` and the SunSpec devices
-of ``ems devices serve``: the leader is killed, then the new one frozen, and each time
-the other takes over.
+of ``ems devices serve``: the leader is killed, then the new one frozen, then control
+is switched over (``ems ha switchover``) and the leader cut off from the quorum by a
+proxy; each time the other takes over.
 
 What must hold, read from the device server's write log (every write with its
 writer) and from what the cloud hears:
@@ -69,7 +70,7 @@ async def _wait_status(pair: HaPair, name: str, role: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_leader_killed_then_frozen_the_other_takes_over_and_nothing_runs_twice(
+async def test_leader_killed_frozen_switched_and_cut_off_the_other_takes_over_each_time(
     tmp_path: Path,
 ) -> None:
     async with FakeCloud(serve_profiles=True) as cloud:
@@ -130,8 +131,34 @@ async def test_leader_killed_then_frozen_the_other_takes_over_and_nothing_runs_t
             await _setpoint_after(cloud, datetime.now(UTC))
             assert await _setpoint_after(cloud, datetime.now(UTC)) == held_w
 
+            leaders = [first, second, first]
+
+            # -- planned switchover(s) until a leads: a's Raft is behind the proxy ----
+            while True:
+                output = await pair.switchover()
+                assert '"handed_over"' in output, output
+                leaders.append("b" if leaders[-1] == "a" else "a")
+                assert await pair.wait_leader(TAKEOVER_WAIT_S, among=(leaders[-1],))
+                assert await _setpoint_after(cloud, datetime.now(UTC)) == held_w
+                if leaders[-1] == "a" and len(leaders) > 3:
+                    break
+
+            # -- cut a off from b and the witness (devices and cloud still reachable) --
+            assert pair.raft_proxy is not None
+            pair.raft_proxy.cut()
+            assert await pair.wait_leader(TAKEOVER_WAIT_S, among=("b",)) == "b"
+            leaders.append("b")
+            await _wait_status(pair, "a", "follower")  # its lease ran out: it stepped down
+            took_over = datetime.now(UTC)
+            assert await _setpoint_after(cloud, took_over) == held_w
+            pair.raft_proxy.heal()
+            await _setpoint_after(cloud, datetime.now(UTC))
+            assert await _setpoint_after(cloud, datetime.now(UTC)) == held_w
+            status_a = await pair.status("a")
+            assert status_a is not None and status_a["role"] == "follower"
+
             blocks = writer_blocks(pair.writes())
-            assert [node for node, _, _ in blocks] == [first, second, first], blocks
+            assert [node for node, _, _ in blocks] == leaders, blocks
             # One final status per command id over the whole run.
             finals_by_id: dict[str, set[str]] = {}
             for a in _drain_acks(cloud, acks):
@@ -140,4 +167,4 @@ async def test_leader_killed_then_frozen_the_other_takes_over_and_nothing_runs_t
             assert all(len(s) == 1 for s in finals_by_id.values()), finals_by_id
             assert _executions(tmp_path, held.command_id) == 1
         finally:
-            pair.stop()
+            await pair.stop()

@@ -5,6 +5,13 @@ against a :class:`~ems.testing.fake_cloud.FakeCloud`.
 Each node's Modbus connections leave from its own loopback address (127.0.0.2
 for ``a``, 127.0.0.3 for ``b``), so the device server's write log names the
 node that wrote. Shared by the failover integration test and ``bench/failover.py``.
+
+Node ``a``'s Raft is reached only through a :class:`~ems.testing.chaos.proxy.TcpProxy`
+(:attr:`HaPair.raft_proxy`), and ``a`` never dials out itself: pysyncobj
+connects from the member with the greater address to the lesser, and ``a``'s
+address (127.0.0.1) sorts below ``b``'s (127.0.0.2) and the witness's
+(127.0.0.3). Cutting that proxy therefore cuts ``a`` off from the quorum
+while it still reaches its devices and the cloud: a network partition.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import httpx
 import yaml
 
 from ems.edge.config import demo_config_path
+from ems.testing.chaos.proxy import TcpProxy
 from ems.testing.fake_cloud import FakeCloud
 from ems.testing.processes import EmsProcess, free_port
 
@@ -56,6 +64,8 @@ class HaPair:
     health: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
     write_log: Path | None = None
+    raft_proxy: TcpProxy | None = None
+    _raft_a: int = 0  # where node a's Raft really listens (behind raft_proxy)
 
     # -- start -----------------------------------------------------------
     def start_devices(self) -> dict[str, int]:
@@ -76,6 +86,11 @@ class HaPair:
         served = json.loads(line)["serving"]
         return {d["device"]: int(d["port"]) for d in served}
 
+    async def start_raft_proxy(self) -> None:
+        self._raft_a = free_port()
+        self.raft_proxy = TcpProxy([("127.0.0.1", self._raft_a)])
+        await self.raft_proxy.start()
+
     def write_config(self, ports: dict[str, int]) -> Path:
         document: dict[str, Any] = yaml.safe_load(
             (_sites_dir() / "demo_sunspec.yaml").read_text("utf-8")
@@ -85,18 +100,21 @@ class HaPair:
         for device in document["devices"]:
             if device["id"] in ports:
                 device["params"]["port"] = ports[device["id"]]
-        nodes = []
+        assert self.raft_proxy is not None
+        nodes: list[dict[str, Any]] = []
         for name in NODES:
             self.health[name] = f"127.0.0.1:{free_port()}"
             nodes.append(
                 {
                     "name": name,
-                    "address": f"127.0.0.1:{free_port()}",
                     "health": self.health[name],
                     "device_source_host": SOURCE_HOSTS[name],
                 }
             )
-        document["ha"] = {"nodes": nodes, "witness": f"127.0.0.1:{free_port()}"}
+        nodes[0]["address"] = f"127.0.0.1:{self.raft_proxy.port}"
+        nodes[0]["bind"] = f"127.0.0.1:{self._raft_a}"
+        nodes[1]["address"] = f"127.0.0.2:{free_port()}"
+        document["ha"] = {"nodes": nodes, "witness": f"127.0.0.3:{free_port()}"}
         document["logging"] = {"enabled": False}
         self.config_path = self.root / "edge-ha.yaml"
         self.config_path.write_text(yaml.safe_dump(document), "utf-8")
@@ -131,6 +149,7 @@ class HaPair:
         return edge
 
     async def start(self) -> None:
+        await self.start_raft_proxy()
         self.write_config(self.start_devices())
         self.start_witness()
         for name in NODES:
@@ -186,12 +205,25 @@ class HaPair:
     def wall_s(self) -> float:
         return time.time()
 
-    def stop(self) -> None:
+    async def switchover(self) -> str:
+        """``ems ha switchover`` (a real process); returns its output."""
+        assert self.config_path is not None
+        process = EmsProcess(["ha", "switchover", "--config", str(self.config_path)])
+        code = await asyncio.to_thread(process.proc.wait, START_S)
+        process.stop()  # joins the output pump
+        output = process.output
+        if code != 0:
+            raise AssertionError(f"ems ha switchover exited {code}: {output}")
+        return output
+
+    async def stop(self) -> None:
         for edge in self.edges.values():
             edge.stop()
         for process in (self.witness, self.devices):
             if process is not None:
                 process.stop()
+        if self.raft_proxy is not None:
+            await self.raft_proxy.close()
 
 
 def writer_blocks(writes: list[Write]) -> list[tuple[str, float, float]]:

@@ -5,8 +5,8 @@ calls ``on_gain`` (the edge takes the replicated controller state and the
 executed-commands record, and opens its cloud link), and only then opens the
 gate. On losing it (another node holds it, or no renewal got through before
 it ran out) the gate closes at once and ``on_loss`` runs (the cloud link
-closes). A planned switchover (:meth:`HaAgent.hand_over`) releases the lease
-and stays away for a while, so the other node takes it at its next try.
+closes). A planned switchover (:meth:`HaAgent.hand_over`) closes the gate and
+hands the lease to the other node, which takes control at its next try.
 """
 
 from __future__ import annotations
@@ -127,10 +127,10 @@ class HaAgent:
         self.status.role = FOLLOWER
         await self._on_loss()
 
-    async def hand_over(self, bar_s: float) -> bool:
-        """Planned switchover: give the lease up and stay away ``bar_s``."""
-        if not self._controlling:
+    async def hand_over(self, to: str) -> bool:
+        """Planned switchover: stop controlling, then hand the lease to node ``to``."""
+        if not self._controlling or to == self.node:
             return False
         await self._lose()
-        released = await self.replica.release(self.node, self._clock.time(), bar_s)
-        return bool(released)
+        handed = await self.replica.transfer(self.node, to, self._clock.time(), self._lease_s)
+        return bool(handed)

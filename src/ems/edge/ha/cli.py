@@ -88,8 +88,8 @@ def add_ha_parser(sub: Any) -> None:
     switchover = ha_sub.add_parser(
         "switchover",
         help="hand control from the leader to the other node (planned maintenance)",
-        description="The node in control gives up its lease and stays away 10 s; the other "
-        "takes over at its next try (within one renew period).",
+        description="The node in control stops controlling and hands its lease to the "
+        "other node, which takes over at its next try (within one renew period).",
     )
     switchover.add_argument("--config", type=Path, required=True, help="the pair's edge YAML")
     switchover.set_defaults(func=_cmd_switchover)

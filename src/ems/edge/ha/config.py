@@ -22,6 +22,11 @@ class _Strict(BaseModel):
 class HaNodeConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="What --ha-node picks")
     address: str = Field(description="host:port this node's Raft listens on (peers reach it)")
+    bind: str | None = Field(
+        default=None,
+        description="host:port the Raft listens on when peers reach it at another "
+        "address (behind NAT or a proxy); None: address",
+    )
     health: str | None = Field(
         default=None,
         description="host:port of this node's GET /ha, GET /metrics and POST /ha/switchover",
@@ -35,8 +40,9 @@ class HaNodeConfig(_Strict):
     @model_validator(mode="after")
     def _address_ok(self) -> HaNodeConfig:
         parse_address(self.address)
-        if self.health is not None:
-            parse_address(self.health)
+        for other in (self.bind, self.health):
+            if other is not None:
+                parse_address(other)
         return self
 
 

@@ -19,12 +19,9 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from ems.edge.ha.agent import LEADER, HaAgent
 
-__all__ = ["SWITCHOVER_BAR_S", "ha_status", "serve_health"]
+__all__ = ["ha_status", "serve_health"]
 
 log = logging.getLogger(__name__)
-
-#: How long a node that handed control over stays away from the lease [s].
-SWITCHOVER_BAR_S = 10.0
 
 
 def ha_status(agent: HaAgent) -> dict[str, Any]:
@@ -71,9 +68,11 @@ class _Metrics:
 
 @contextlib.contextmanager
 def serve_health(
-    agent: HaAgent, loop: asyncio.AbstractEventLoop, host: str, port: int
+    agent: HaAgent, peer: str, loop: asyncio.AbstractEventLoop, host: str, port: int
 ) -> Iterator[int]:
-    """Serve the node's HA endpoints on ``host:port`` (0: any free port); yields the port."""
+    """Serve the node's HA endpoints on ``host:port`` (0: any free port); yields the port.
+
+    ``peer``: the other edge node, which a switchover hands control to."""
     metrics = _Metrics(agent)
 
     class Handler(BaseHTTPRequestHandler):
@@ -89,7 +88,7 @@ def serve_health(
             if self.path != "/ha/switchover":
                 self._send(404, b'{"error":"not_found"}', "application/json")
                 return
-            future = asyncio.run_coroutine_threadsafe(agent.hand_over(SWITCHOVER_BAR_S), loop)
+            future = asyncio.run_coroutine_threadsafe(agent.hand_over(peer), loop)
             try:
                 handed = future.result(timeout=10.0)
             except Exception as exc:  # a timeout or the loop closing: say so, keep serving
@@ -100,7 +99,8 @@ def serve_health(
                 body = {"error": "not_leader", "detail": f"{agent.node} is not in control"}
                 self._send(409, json.dumps(body).encode(), "application/json")
                 return
-            self._send(200, json.dumps({"handed_over": agent.node}).encode(), "application/json")
+            body = {"handed_over": agent.node, "to": peer}
+            self._send(200, json.dumps(body).encode(), "application/json")
 
         def _send(self, code: int, body: bytes, content_type: str) -> None:
             self.send_response(code)

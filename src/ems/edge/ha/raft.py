@@ -19,9 +19,12 @@ from ems.edge.ha.table import Grant, LeaseTable
 __all__ = ["HaSync", "raft_conf"]
 
 
-def raft_conf(config: HaConfig) -> Any:
-    """pysyncobj's settings from the ``ha:`` block: fast elections for a 1 s cycle."""
+def raft_conf(config: HaConfig, bind: str | None = None) -> Any:
+    """pysyncobj's settings from the ``ha:`` block: fast elections for a 1 s cycle.
+
+    ``bind``: where to listen when peers reach this member at another address."""
     return SyncObjConf(
+        bindAddress=bind,
         raftMinTimeout=config.raft_min_timeout_s,
         raftMaxTimeout=config.raft_max_timeout_s,
         appendEntriesPeriod=config.heartbeat_s,
@@ -37,17 +40,19 @@ def raft_conf(config: HaConfig) -> Any:
 class HaSync(SyncObj):  # type: ignore[misc]  # pysyncobj is untyped
     """One member of the Raft group holding the edge pair's :class:`LeaseTable`."""
 
-    def __init__(self, self_address: str, others: list[str], config: HaConfig) -> None:
+    def __init__(
+        self, self_address: str, others: list[str], config: HaConfig, bind: str | None = None
+    ) -> None:
         self.table = LeaseTable()
-        super().__init__(self_address, others, conf=raft_conf(config))
+        super().__init__(self_address, others, conf=raft_conf(config, bind))
 
     @replicated  # type: ignore[untyped-decorator]
     def acquire(self, node: str, now_s: float, lease_s: float) -> Grant:
         return self.table.acquire(node, now_s, lease_s)
 
     @replicated  # type: ignore[untyped-decorator]
-    def release(self, node: str, now_s: float, bar_s: float) -> bool:
-        return self.table.release(node, now_s, bar_s)
+    def transfer(self, node: str, to: str, now_s: float, lease_s: float) -> bool:
+        return self.table.transfer(node, to, now_s, lease_s)
 
     @replicated  # type: ignore[untyped-decorator]
     def publish_state(self, token: int, state: dict[str, Any]) -> bool:

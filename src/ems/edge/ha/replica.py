@@ -21,7 +21,9 @@ class Replica(Protocol):
         """The lease after proposing ``node`` for it; None: no quorum answered in time."""
         ...
 
-    async def release(self, node: str, now_s: float, bar_s: float) -> bool | None: ...
+    async def transfer(self, node: str, to: str, now_s: float, lease_s: float) -> bool | None:
+        """Hand ``node``'s lease to ``to``; None: no quorum answered in time."""
+        ...
 
     def publish_state(self, token: int, state: dict[str, Any]) -> None:
         """Replicate the controllers' state (fire and forget; a newer one follows)."""
@@ -56,8 +58,8 @@ class LocalReplica:
     async def acquire(self, node: str, now_s: float, lease_s: float) -> Grant | None:
         return self._table.acquire(node, now_s, lease_s) if self.reachable else None
 
-    async def release(self, node: str, now_s: float, bar_s: float) -> bool | None:
-        return self._table.release(node, now_s, bar_s) if self.reachable else None
+    async def transfer(self, node: str, to: str, now_s: float, lease_s: float) -> bool | None:
+        return self._table.transfer(node, to, now_s, lease_s) if self.reachable else None
 
     def publish_state(self, token: int, state: dict[str, Any]) -> None:
         if self.reachable:
@@ -105,8 +107,8 @@ class RaftReplica:
         grant = await self._call(self._sync.acquire, node, now_s, lease_s)
         return grant if isinstance(grant, Grant) else None
 
-    async def release(self, node: str, now_s: float, bar_s: float) -> bool | None:
-        result = await self._call(self._sync.release, node, now_s, bar_s)
+    async def transfer(self, node: str, to: str, now_s: float, lease_s: float) -> bool | None:
+        result = await self._call(self._sync.transfer, node, to, now_s, lease_s)
         return None if result is None else bool(result)
 
     def publish_state(self, token: int, state: dict[str, Any]) -> None:

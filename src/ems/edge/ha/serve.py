@@ -73,7 +73,8 @@ async def serve_ha(
     log.info("edge %s (HA node %s): device profiles from %s", config.edge_id, node_name, source)
     clock = RealClock()
     lease = LocalLease(clock.monotonic, ha.lease_s, ha.write_guard_s)
-    sync = HaSync(me.address, others, ha)
+    sync = HaSync(me.address, others, ha, bind=me.bind)
+    peer = next(n.name for n in ha.nodes if n.name != node_name)
     replica = RaftReplica(sync, timeout_s=2 * ha.renew_s)
     executions = ExecutionLog(
         state_dir / EXECUTIONS_FILE,
@@ -153,7 +154,7 @@ async def serve_ha(
             if me.health is not None:
                 host, _, port = me.health.rpartition(":")
                 bound = stack.enter_context(
-                    serve_health(agent, asyncio.get_running_loop(), host, int(port))
+                    serve_health(agent, peer, asyncio.get_running_loop(), host, int(port))
                 )
                 log.info("HA node %s health on http://%s:%d/ha", node_name, host, bound)
             notify("READY=1")

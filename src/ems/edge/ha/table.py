@@ -42,8 +42,6 @@ class LeaseTable:
     holder: str | None = None
     token: int = 0
     expires_at_s: float = 0.0
-    #: A node that handed the lease over stays away until then (planned switchover).
-    barred: dict[str, float] = field(default_factory=dict)
     controller_state: dict[str, Any] = field(default_factory=dict)
     state_token: int = 0  # the token under which controller_state was published
     taken: dict[str, float] = field(default_factory=dict)
@@ -51,23 +49,26 @@ class LeaseTable:
 
     def acquire(self, node: str, now_s: float, lease_s: float) -> Grant:
         """Grant or renew ``node``'s lease when it holds it or the lease lapsed."""
-        barred_until = self.barred.get(node, 0.0)
         free = self.holder is None or now_s >= self.expires_at_s
         if self.holder == node and now_s < self.expires_at_s:
             self.expires_at_s = now_s + lease_s  # renewal: same token
-        elif free and now_s >= barred_until:
+        elif free:
             self.holder = node
             self.token += 1
             self.expires_at_s = now_s + lease_s
         return Grant(self.holder, self.token, self.expires_at_s)
 
-    def release(self, node: str, now_s: float, bar_s: float) -> bool:
-        """``node`` gives the lease up and stays away ``bar_s`` (a planned switchover)."""
-        if self.holder != node:
+    def transfer(self, node: str, to: str, now_s: float, lease_s: float) -> bool:
+        """``node`` hands its lease to ``to`` under a new token (a planned switchover).
+
+        ``to`` counts it as its own from its next renewal (it learns of it only
+        then), so the two never hold it at once; if ``to`` never comes, the lease
+        lapses after ``lease_s`` and is free again."""
+        if self.holder != node or to == node:
             return False
-        self.holder = None
-        self.expires_at_s = 0.0
-        self.barred[node] = now_s + bar_s
+        self.holder = to
+        self.token += 1
+        self.expires_at_s = now_s + lease_s
         return True
 
     def publish_state(self, token: int, state: dict[str, Any]) -> bool:

@@ -109,12 +109,16 @@ async def test_hand_over_moves_control_to_the_other_at_its_next_try(clock: Virtu
     table = LeaseTable()
     a, b = Node("a", table, clock), Node("b", table, clock)
     await a.agent.step()
-    assert await a.agent.hand_over(bar_s=5.0)
+    assert await a.agent.hand_over("b")
     assert not a.lease.may_write()
     await b.agent.step()
     await a.agent.step()
     assert b.lease.may_write() and not a.agent.controlling
     assert table.token == 2
+    # And straight back: nobody is barred.
+    assert await b.agent.hand_over("a")
+    await a.agent.step()
+    assert a.lease.may_write() and not b.lease.may_write()
 
 
 async def test_run_gives_up_control_when_stopped(clock: VirtualClock) -> None:

@@ -36,14 +36,17 @@ def test_old_holder_coming_back_after_lapse_gets_a_new_token_not_its_old_one() -
     assert (grant.holder, grant.token) == ("a", 2)
 
 
-def test_release_bars_the_node_so_the_other_takes_over() -> None:
+def test_transfer_hands_the_lease_over_under_a_new_token() -> None:
     table = LeaseTable()
     table.acquire("a", 100.0, 1.0)
-    assert table.release("a", 100.2, 5.0)
-    assert table.acquire("a", 100.3, 1.0).holder is None  # barred
-    grant = table.acquire("b", 100.4, 1.0)
+    assert table.transfer("a", "b", 100.2, 1.0)
+    assert table.acquire("a", 100.3, 1.0).holder == "b"
+    grant = table.acquire("b", 100.4, 1.0)  # b's renewal
     assert (grant.holder, grant.token) == ("b", 2)
-    assert not table.release("a", 100.5, 5.0)  # not the holder
+    assert not table.transfer("a", "b", 100.5, 1.0)  # not the holder
+    # Handed to a node that never comes: it lapses and is free again.
+    assert table.transfer("b", "c", 100.6, 1.0)
+    assert table.acquire("a", 101.7, 1.0).holder == "a"
 
 
 def test_state_from_an_older_token_is_refused() -> None:
