@@ -89,6 +89,10 @@ class HaAgent:
 
     async def step(self) -> None:
         """One try: renew or seek the lease, then open or close the gate accordingly."""
+        if self._controlling and not self.lease.may_control():
+            # Ran out (a stall, or no renewal got through): let go of the cloud link now,
+            # not after this try's answer, which a cut-off node waits for in vain.
+            await self._lose()
         sent_at = self._clock.monotonic()
         grant = await self.replica.acquire(self.node, self._clock.time(), self._lease_s)
         if grant is not None:

@@ -38,7 +38,7 @@ from ems.edge.ha.takeover import (
 )
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.runtime import EdgeRuntime
-from ems.edge.sdnotify import notify
+from ems.edge.sdnotify import notify, watchdog_interval_s, watchdog_loop
 from ems.errors import ConfigError
 
 __all__ = ["HA_CHANNELS", "run_ha", "serve_ha"]
@@ -157,8 +157,12 @@ async def serve_ha(
                     serve_health(agent, peer, asyncio.get_running_loop(), host, int(port))
                 )
                 log.info("HA node %s health on http://%s:%d/ha", node_name, host, bound)
+            tasks = [runtime.run(stop), agent.run(stop), publish_status()]
+            watchdog_s = watchdog_interval_s()
+            if watchdog_s is not None:  # a follower's cycles count too: it is alive
+                tasks.append(watchdog_loop(lambda: runtime.cycle.stats.cycles, watchdog_s, stop))
             notify("READY=1")
-            await asyncio.gather(runtime.run(stop), agent.run(stop), publish_status())
+            await asyncio.gather(*tasks)
             notify("STOPPING=1")
     finally:
         sync.destroy()
