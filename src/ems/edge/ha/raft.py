@@ -32,8 +32,10 @@ def raft_conf(config: HaConfig, bind: str | None = None) -> Any:
         # A lost peer is noticed by the election timeout; reconnect promptly after a cut.
         connectionTimeout=max(1.0, config.raft_max_timeout_s * 2),
         connectionRetryTime=0.5,
-        # The table is small; in memory only (each edge keeps its own files besides).
+        # The table is small; in memory only (each edge keeps its own files besides),
+        # and never serialised in a fork: the edge has threads a fork would not carry.
         dynamicMembershipChange=False,
+        useFork=False,
     )
 
 
