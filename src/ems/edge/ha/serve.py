@@ -37,6 +37,7 @@ from ems.edge.ha.takeover import (
     replicated_executions,
 )
 from ems.edge.link import CloudLink, load_profiles_for_start
+from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
 from ems.edge.sdnotify import notify, watchdog_interval_s, watchdog_loop
 from ems.errors import ConfigError
@@ -151,6 +152,12 @@ async def serve_ha(
                 await clock.sleep_until(next_s)
 
         with contextlib.ExitStack() as stack:
+            if config.metrics.enabled:
+                # The cycle's and devices' metrics; the link's come and go with the lease,
+                # and the HA gauges are on the health endpoint's /metrics.
+                stack.enter_context(
+                    serve_metrics(EdgeMetrics(runtime), config.metrics.host, config.metrics.port)
+                )
             if me.health is not None:
                 host, _, port = me.health.rpartition(":")
                 bound = stack.enter_context(
