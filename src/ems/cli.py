@@ -47,6 +47,8 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         config = config.model_validate({**config.model_dump(), "edge_id": args.edge_id})
     if not args.standalone and (args.run_for_s is not None or args.out is not None):
         raise EmsError("--for and --out record a standalone run: add --standalone")
+    if args.ha_node and args.standalone:
+        raise EmsError("--ha-node runs a pair connected to a cloud: not with --standalone")
     if args.standalone:
         from ems.edge.simulate import parse_command
         from ems.edge.standalone import run_standalone
@@ -83,6 +85,10 @@ def _cmd_edge(args: argparse.Namespace) -> int:
         args.config or demo_config_path(), state_dir, config
     )
     logging.getLogger("ems.edge").info("edge %s starts from its %s", config.edge_id, source)
+    if args.ha_node:
+        from ems.edge.ha.serve import run_ha
+
+        return run_ha(config, args.ha_node, url, read_api_key(key_file), state_dir)
     return run_connected(config, url, read_api_key(key_file), state_dir, config_version)
 
 
@@ -177,10 +183,24 @@ def _cmd_devices_serve(args: argparse.Namespace) -> int:
         ]  # fmt: skip
         print(json.dumps({"serving": served}), flush=True)
 
+    log_file = None if args.write_log is None else args.write_log.open("a", encoding="utf-8")
+
+    def logged(record: dict[str, object]) -> None:
+        assert log_file is not None
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()  # whoever reads it (a test, tail -f) sees each write as it lands
+
     try:
-        asyncio.run(run_site(site, args.port, config.cycle.period_s, ready))
+        asyncio.run(
+            run_site(
+                site, args.port, config.cycle.period_s, ready, None if log_file is None else logged
+            )
+        )
     except KeyboardInterrupt:
         return 0
+    finally:
+        if log_file is not None:
+            log_file.close()
     return 0
 
 
@@ -222,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
         "else ./ems-data; --standalone keeps state only when DIR or $EMS_DATA_DIR is given)",
     )
     edge.add_argument("--no-table", action="store_true", help="no live table; logs only")
+    edge.add_argument(
+        "--ha-node",
+        metavar="NAME",
+        help="run as this node of an HA pair (ha.nodes in the config; DESIGN 18)",
+    )
     edge.add_argument(
         "--command",
         action="append",
@@ -290,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_auth_parser(sub)
     add_report_parser(sub)
+    from ems.edge.ha.cli import add_ha_parser
+
+    add_ha_parser(sub)
 
     sim = sub.add_parser(
         "simulate",
@@ -348,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="edge YAML (default: the demo site)")
     serve.add_argument(
         "--port", type=int, default=1502, help="first port (default 1502; 0 = any free ports)"
+    )
+    serve.add_argument(
+        "--write-log",
+        type=Path,
+        metavar="FILE",
+        help="append every write as a JSON line: t, device, address, words, writer (host:port)",
     )
     serve.set_defaults(func=_cmd_devices_serve)
 

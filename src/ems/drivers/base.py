@@ -66,6 +66,9 @@ class DriverContext:
     # The edge's clock, for drivers whose device talks unasked (a CAN BMS broadcasts):
     # they stamp what arrives and judge its age by it, so tests can drive time.
     clock: Clock = field(default_factory=RealClock)
+    # The local address TCP connections to devices leave from (None: the OS picks). An HA
+    # edge gives its own, so a device (and its write log) can tell the two edges apart.
+    source_host: str | None = None
 
 
 @dataclass(slots=True)

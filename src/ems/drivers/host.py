@@ -50,13 +50,24 @@ DRIVER_CHANNELS: dict[str, str | None] = {
 }
 
 
+class _Fenced(Exception):
+    """A write withheld: this edge no longer holds its control lease."""
+
+
 class DriverRunner:
     """Polls one driver and writes its setpoints, on its own thread."""
 
     def __init__(
-        self, driver: Driver, store: ChannelStore, clock: Clock, publish: Publish | None = None
+        self,
+        driver: Driver,
+        store: ChannelStore,
+        clock: Clock,
+        publish: Publish | None = None,
+        may_write: Callable[[], bool] | None = None,
     ) -> None:
+        """``may_write``: asked right before each write (an HA edge's lease); None: always."""
         self.driver = driver
+        self._may_write = may_write
         self._store = store
         self._publish_values: Publish = (
             publish if publish is not None else lambda v, ts: store.set_channels(v, ts=ts)
@@ -79,6 +90,7 @@ class DriverRunner:
         self.read_errors = 0
         self.write_failures = 0
         self.writes = 0
+        self.fenced = 0  # writes withheld because this edge no longer held the lease
         self._write_failing = False
 
     # -- called from the cycle ------------------------------------------
@@ -185,6 +197,10 @@ class DriverRunner:
             error: DeviceIOError | None = None
 
             def write(channel: str = channel, value: Value = value) -> bool:
+                # Asked before every attempt, retries included: another edge may be in
+                # control by now, and its writes must be the only ones.
+                if self._may_write is not None and not self._may_write():
+                    raise _Fenced
                 self.driver.write(channel, value)
                 return True
 
@@ -192,6 +208,14 @@ class DriverRunner:
                 self._attempt("write", write, raise_last=True)
             except DeviceIOError as exc:
                 error = exc
+            except _Fenced:
+                self.fenced += 1
+                with self._lock:
+                    self._outcomes.extend(
+                        WriteOutcome(c, False, "not_leader", "this edge lost its control lease")
+                        for c in ids
+                    )
+                continue
             if error is None:
                 if self._write_failing:
                     log.info("device %s takes writes again", self._prefix[:-1])
@@ -258,13 +282,18 @@ class DriverHost:
         clock: Clock,
         drivers: Sequence[Driver],
         publish: Publish | None = None,
+        may_write: Callable[[], bool] | None = None,
     ) -> None:
-        """``publish``: how polls reach the DAL (default: straight into ``store``)."""
+        """``publish``: how polls reach the DAL (default: straight into ``store``);
+        ``may_write``: asked before every device write (see :class:`DriverRunner`)."""
         self._store = store
         self._clock = clock
         self._publish = publish
+        self._may_write = may_write
         self._running = False
-        self.runners = {d.device_id: DriverRunner(d, store, clock, publish) for d in drivers}
+        self.runners = {
+            d.device_id: DriverRunner(d, store, clock, publish, may_write) for d in drivers
+        }
         # Runners a pushed config replaced: their last write verdicts still count.
         self._retired: list[DriverRunner] = []
         for runner in self.runners.values():
@@ -289,7 +318,9 @@ class DriverHost:
             runner = old.pop(id(driver), None)
             if runner is None:
                 self.declare(driver)
-                runner = DriverRunner(driver, self._store, self._clock, self._publish)
+                runner = DriverRunner(
+                    driver, self._store, self._clock, self._publish, self._may_write
+                )
             runners[driver.device_id] = runner
         self.runners = runners
         self._retired += old.values()

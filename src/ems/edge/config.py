@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from ems.dal.address import check_device_id
+from ems.edge.ha.config import HaConfig
 from ems.edge.virtual_meters import VirtualMeterConfig, plan_meters, site_channels
 from ems.errors import ConfigError, EmsError, VirtualMeterError
 from ems.estimation.config import EstimatorConfig
@@ -234,6 +235,7 @@ class EdgeConfig(_Strict):
     #: Channels computed every cycle from others (``<id>/Value``): :mod:`ems.edge.virtual_meters`.
     virtual_meters: list[VirtualMeterConfig] = Field(default_factory=list)
     tariff: TariffConfig | None = None  # None: costs are not computed
+    ha: HaConfig | None = None  # None: a single edge box, always in control (DESIGN 18)
     _config_dir: Path = PrivateAttr(default_factory=Path)
 
     @property

@@ -28,7 +28,12 @@ from typing import Any
 from ems.edge.controller_settings import restore_settings
 from ems.edge.controllers.base import Controller
 
-__all__ = ["CONTROLLER_STATE_FILE", "ControllerStateFile"]
+__all__ = [
+    "CONTROLLER_STATE_FILE",
+    "ControllerStateFile",
+    "durable_states",
+    "restore_states",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,35 +68,14 @@ class ControllerStateFile:
 
     def restore(self, controllers: Sequence[Controller]) -> None:
         """Give each controller its saved state back (at start, before the first cycle)."""
-        saved = self.load()
-        for controller in controllers:
-            state = saved.get(controller.id)
-            if isinstance(state, Mapping):
-                settings = state.get(SETTINGS_KEY)
-                if isinstance(settings, Mapping) and settings:
-                    problem = restore_settings(controller, settings)
-                    if problem is not None:
-                        # The YAML may have changed since: it wins, and the operator is told.
-                        log.error(
-                            "saved parameters of %s ignored: %s (%s)",
-                            controller.id,
-                            problem.reason,
-                            problem.detail,
-                        )
-                    else:
-                        log.info("controller %s resumed its parameters %s", controller.id, settings)
-                controller.restore_state({k: v for k, v in state.items() if k != SETTINGS_KEY})
-                log.info("controller %s resumed its saved state", controller.id)
+        restore_states(controllers, self.load())
 
     def save_if_changed(self, controllers: Sequence[Controller]) -> None:
         """Write every controller's durable state when any of it changed since the last save."""
-        states: dict[str, Any] = {}
-        for controller in controllers:
-            state = controller.durable_state()
-            if controller.settings:
-                state = {**(state or {}), SETTINGS_KEY: dict(controller.settings)}
-            if state is not None:
-                states[controller.id] = state
+        self.save_states(durable_states(controllers))
+
+    def save_states(self, states: Mapping[str, Any]) -> None:
+        """Write ``states`` (as :func:`durable_states` builds them) unless already saved."""
         if states == (self._saved or {}):
             return
         try:
@@ -100,7 +84,7 @@ class ControllerStateFile:
             self.write_errors += 1
             log.error("controller state could not be saved to %s: %s", self.path, exc)
             return
-        self._saved = states
+        self._saved = dict(states)
 
     def _write(self, states: Mapping[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,3 +103,37 @@ class ControllerStateFile:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def durable_states(controllers: Sequence[Controller]) -> dict[str, Any]:
+    """Every controller's durable state (with its runtime parameters), by controller id."""
+    states: dict[str, Any] = {}
+    for controller in controllers:
+        state = controller.durable_state()
+        if controller.settings:
+            state = {**(state or {}), SETTINGS_KEY: dict(controller.settings)}
+        if state is not None:
+            states[controller.id] = state
+    return states
+
+
+def restore_states(controllers: Sequence[Controller], saved: Mapping[str, Any]) -> None:
+    """Give each controller its state from ``saved`` (as :func:`durable_states` built it)."""
+    for controller in controllers:
+        state = saved.get(controller.id)
+        if isinstance(state, Mapping):
+            settings = state.get(SETTINGS_KEY)
+            if isinstance(settings, Mapping) and settings:
+                problem = restore_settings(controller, settings)
+                if problem is not None:
+                    # The YAML may have changed since: it wins, and the operator is told.
+                    log.error(
+                        "saved parameters of %s ignored: %s (%s)",
+                        controller.id,
+                        problem.reason,
+                        problem.detail,
+                    )
+                else:
+                    log.info("controller %s resumed its parameters %s", controller.id, settings)
+            controller.restore_state({k: v for k, v in state.items() if k != SETTINGS_KEY})
+            log.info("controller %s resumed its saved state", controller.id)

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,6 +45,7 @@ from ems.edge.controller_state import ControllerStateFile
 from ems.edge.controllers.base import Controller
 from ems.edge.device_writes import DeviceWriter
 from ems.edge.executions import Execution, ExecutionSink
+from ems.edge.ha.gate import ControlGate
 from ems.edge.site_totals import SiteTotals
 from ems.edge.virtual_meters import VirtualMeters
 from ems.profiles import DeviceProfile
@@ -111,8 +112,11 @@ class EdgeCycle:
         device_writer: DeviceWriter | None = None,
         virtual_meters: VirtualMeters | None = None,
         estimators: Estimators | None = None,
+        gate: ControlGate | None = None,
     ) -> None:
         """``state``: where the controllers' durable state is saved when it changes.
+        ``gate``: an HA edge's lease; while it is closed the cycle only follows (no
+        controllers, no outputs, no device writes). None: always in control.
         ``device_writer``: where the outputs of driver devices go (see the module doc).
         ``virtual_meters``: computed after the site totals, before the controllers.
         ``estimators``: the batteries' SOC estimators (:mod:`ems.estimation.stage`), run
@@ -135,6 +139,12 @@ class EdgeCycle:
         self._executions = executions
         self._state = state
         self._awaiting: dict[str, _AwaitingWrite] = {}  # command id -> its held ack
+        self._gate = gate
+        # An HA edge that just took control runs its first cycle at once (run_now),
+        # not at the next deadline: the devices' control gap is then the takeover only.
+        self._kick: asyncio.Event | None = asyncio.Event() if gate is not None else None
+        #: Called after each controlled cycle (HA: replicate the controllers' state).
+        self.after_cycle: list[Callable[[], None]] = []
         self.stats = CycleStats()
         #: What the last cycle saw (its snapshot with the site totals and virtual meters)
         #: and what it wrote: one consistent row of the site, whatever the devices' own
@@ -206,6 +216,11 @@ class EdgeCycle:
             for name, spec in zip(c.settable_params, _units(c), strict=True):
                 store.declare(f"{c.id}/{status_name(name)}", Category.INPUT, spec)
 
+    @property
+    def awaiting_writes(self) -> int:
+        """Commands applied but not yet confirmed by their device (no final status yet)."""
+        return len(self._awaiting)
+
     def replace_controllers(
         self, controllers: Sequence[Controller], virtual_meters: VirtualMeters
     ) -> None:
@@ -262,6 +277,9 @@ class EdgeCycle:
         now_s = self._clock.time()
         # First: a controller must hear of a failed write before it decides again.
         self._settle_device_writes(now_s)
+        if self._gate is not None and not self._gate.may_control():
+            self._follow(index, jitter_s, started, now_s)
+            return CycleWrites()
         # Controllers see the totals and meters of this very snapshot.
         snapshot, sums, virtual = self._computed(self._store.snapshot())
         writes = CycleWrites()
@@ -300,7 +318,23 @@ class EdgeCycle:
             self._state.save_if_changed(self.controllers)
         self._store_virtual(virtual)
         written = self._apply(writes, sums, now_s, taken)
+        for hook in self.after_cycle:  # after _apply: they see which commands await a device
+            hook()
         self.last_view = snapshot.extended({a: Sample(v, now_s) for a, v in written.items()})
+        self._count(index, jitter_s, started, now_s)
+        return writes
+
+    def _follow(self, index: int, jitter_s: float, started: float, now_s: float) -> None:
+        """A cycle without control (an HA follower): the site totals and the cycle's own
+        channels stay fresh, nothing is decided or written."""
+        snapshot, sums, virtual = self._computed(self._store.snapshot())
+        if sums:
+            self._store.set_channels(dict(sums), ts=now_s)
+        self._store_virtual(virtual)
+        self.last_view = snapshot
+        self._count(index, jitter_s, started, now_s)
+
+    def _count(self, index: int, jitter_s: float, started: float, now_s: float) -> None:
         duration_s = time.perf_counter() - started
         self.stats.cycles += 1
         self.stats.last_duration_s = duration_s
@@ -316,7 +350,6 @@ class EdgeCycle:
             },
             ts=now_s,
         )
-        return writes
 
     def _take_requests(
         self, controller: Controller, snapshot: Snapshot, now_s: float
@@ -526,6 +559,30 @@ class EdgeCycle:
             log.exception("execution of command %s could not be logged", command_id)
 
     # -- the loop --------------------------------------------------------
+    def run_now(self) -> None:
+        """Start the next cycle now and count the deadlines from it (on the event loop;
+        only with a gate: an edge taking control)."""
+        if self._kick is not None:
+            self._kick.set()
+
+    async def _sleep_or_kick(self, deadline: float) -> bool:
+        """Sleep until ``deadline``; True if :meth:`run_now` cut the sleep short."""
+        kick = self._kick
+        if kick is None:
+            await self._clock.sleep_until(deadline)
+            return False
+        if not kick.is_set():
+            sleeper = asyncio.ensure_future(self._clock.sleep_until(deadline))
+            kicked = asyncio.ensure_future(kick.wait())
+            await asyncio.wait({sleeper, kicked}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sleeper, kicked):
+                task.cancel()
+            await asyncio.gather(sleeper, kicked, return_exceptions=True)
+        if kick.is_set():
+            kick.clear()
+            return True
+        return False
+
     async def run(self, stop: asyncio.Event | None = None, max_cycles: int | None = None) -> None:
         """Run cycles on absolute deadlines until ``stop`` is set or ``max_cycles`` ran."""
         t0 = self._clock.monotonic()
@@ -533,7 +590,10 @@ class EdgeCycle:
         ran = 0
         while (stop is None or not stop.is_set()) and (max_cycles is None or ran < max_cycles):
             deadline = t0 + k * self.period_s
-            await self._clock.sleep_until(deadline)
+            if await self._sleep_or_kick(deadline):
+                # Cycle k runs now; the next ones follow it a period apart.
+                t0 = self._clock.monotonic() - k * self.period_s
+                deadline = t0 + k * self.period_s
             if stop is not None and stop.is_set():
                 return
             jitter_s = self._clock.monotonic() - deadline

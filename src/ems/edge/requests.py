@@ -12,7 +12,7 @@ command names a controller instead of a device and goes to
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,10 @@ class RequestWriter:
         self._audit = audit or AuditTrail("edge")
         # The cloud's deadline is in the cloud's time: converted with the measured offset.
         self._sync = clock_sync or ClockSync()
+        #: Asked last, right before a valid command is written to its channel: a Verdict
+        #: refuses it (an HA edge that is not in control, or could not replicate that it
+        #: took the command); None lets it through. None: every valid command goes in.
+        self.admit: Callable[[CommandRequest], Verdict | None] | None = None
 
     def replace_controllers(self, controllers: Sequence[Controller]) -> None:
         """The controllers ``set_controller`` may address from now on (a pushed config)."""
@@ -140,6 +144,8 @@ class RequestWriter:
                     "expired",
                     f"arrived after its deadline {command.deadline} less the drift margin",
                 )
+        if self.admit is not None and (refused := self.admit(command)) is not None:
+            return refused
         now_s = self._clock.time()
         old = self._store.swap(address, command.as_request(), ts=now_s)
         if old is not None and isinstance(old.value, Mapping):

@@ -21,6 +21,7 @@ from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
 from ems.edge.cycle import EdgeCycle, Estimators
 from ems.edge.device_build import build_driver, build_simulator
 from ems.edge.executions import ExecutionSink
+from ems.edge.ha.gate import ControlGate
 from ems.edge.requests import RequestWriter
 from ems.edge.virtual_meters import VirtualMeters, plan_meters, site_channels
 from ems.errors import ConfigError
@@ -60,6 +61,8 @@ class EdgeRuntime:
         executions: ExecutionSink | None = None,
         state_dir: Path | None = None,
         inline_work: bool = False,
+        gate: ControlGate | None = None,
+        device_source_host: str | None = None,
     ) -> None:
         """``isolate_models``: heavy simulator models run in short-lived child processes
         (a long-running edge stays small; see :class:`~ems.devices.base.SiteContext`).
@@ -67,7 +70,10 @@ class EdgeRuntime:
         ``state_dir``: where the controllers' durable state (the manual hold and
         mode) is kept across restarts; ``None`` keeps it in memory only.
         ``inline_work``: controllers do their heavy work (the optimiser's solve) on
-        the cycle's thread, deterministically (``ems simulate``), not on a worker."""
+        the cycle's thread, deterministically (``ems simulate``), not on a worker.
+        ``gate``: an HA edge's control lease (:mod:`ems.edge.ha`); None: a single box,
+        always in control. ``device_source_host``: the local address device connections
+        leave from (an HA node's own, so devices can tell the two edges apart)."""
         profiles = builtin_profiles() if profiles is None else profiles
         self.config = config
         self.clock = clock
@@ -88,7 +94,9 @@ class EdgeRuntime:
         )
         #: What simulators and drivers are made with (a pushed config makes more).
         self.site_context = site
-        self.driver_context = DriverContext(config_dir=config.config_dir, clock=clock)
+        self.driver_context = DriverContext(
+            config_dir=config.config_dir, clock=clock, source_host=device_source_host
+        )
         self.simulators = self._build_simulators(site)
         drivers = self._build_drivers()
         #: What energy costs here (None without a ``tariff:`` block); price files are read now.
@@ -110,7 +118,13 @@ class EdgeRuntime:
         )
         #: Real devices, each polled on its own thread; the cycle writes through it. Their
         #: polls go through the simulation host, which closes a simulated grid over them.
-        self.drivers = DriverHost(self.store, clock, drivers, self.host.publish_measured)
+        self.drivers = DriverHost(
+            self.store,
+            clock,
+            drivers,
+            self.host.publish_measured,
+            may_write=None if gate is None else gate.may_write,
+        )
         #: Controllers do their slow work inline (``ems simulate``), not on threads.
         self.inline_work = inline_work
         self.controllers = self._build_controllers()
@@ -134,6 +148,7 @@ class EdgeRuntime:
             device_writer=self.drivers if self.drivers.runners else None,
             virtual_meters=self.virtual_meters,
             estimators=build_estimators(config),
+            gate=gate,
         )
         self._prepared = False
         self._isolate_models = isolate_models

@@ -83,7 +83,9 @@ class SunSpecDriver(Driver):
             raise ConfigError(f"profile: the sunspec driver fills {known}, not {profile.type!r}")
         self.kind: Profile = kind
         self._where = f"{config.host}:{config.port} unit {config.unit_id}"
-        self._link = link or TcpLink(config.host, config.port, config.unit_id, config.timeout_s)
+        self._link = link or TcpLink(
+            config.host, config.port, config.unit_id, config.timeout_s, context.source_host
+        )
         self._device: SunSpecDevice | None = None
         self._garbage: str | None = None  # the discovery failure last logged
 

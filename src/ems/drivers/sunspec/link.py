@@ -30,9 +30,17 @@ class Link(Protocol):
 class TcpLink:
     """Modbus TCP to ``host:port``, unit ``unit_id``; no retries of pymodbus's own."""
 
-    def __init__(self, host: str, port: int, unit_id: int, timeout_s: float) -> None:
+    def __init__(
+        self, host: str, port: int, unit_id: int, timeout_s: float, source_host: str | None = None
+    ) -> None:
         self.where = f"{host}:{port} unit {unit_id}"
-        self._client = ModbusTcpClient(host, port=port, timeout=timeout_s, retries=0)
+        self._client = ModbusTcpClient(
+            host,
+            port=port,
+            timeout=timeout_s,
+            retries=0,
+            source_address=None if source_host is None else (source_host, 0),
+        )
         self._registers = PymodbusRegisters(self._client, unit_id)
 
     def registers(self) -> Registers:

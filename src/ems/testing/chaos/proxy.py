@@ -4,7 +4,9 @@ Each accepted connection is piped to the first upstream that accepts it,
 trying them in turn from a rotating start (so an edge that reconnects may
 land on another cloud process, as behind a real load balancer, and never on
 a dead one while another is up). :meth:`TcpProxy.drop_all` aborts every
-open connection on both sides at once: "the connections dropped".
+open connection on both sides at once: "the connections dropped"; with
+:meth:`TcpProxy.cut` it also refuses new ones until :meth:`TcpProxy.heal`
+("the network is cut").
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class TcpProxy:
         self.connections = 0  # accepted so far
         self.dropped = 0  # aborted by drop_all
         self._next = 0
+        self._refusing = False
         self._server: asyncio.Server | None = None
         self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -51,6 +54,14 @@ class TcpProxy:
         self.dropped += len(pairs)
         return len(pairs)
 
+    def cut(self) -> int:
+        """Drop every connection and refuse new ones until :meth:`heal`; returns how many."""
+        self._refusing = True
+        return self.drop_all()
+
+    def heal(self) -> None:
+        self._refusing = False
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -66,7 +77,7 @@ class TcpProxy:
         if task is not None:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
-        upstream = await self._connect_upstream()
+        upstream = None if self._refusing else await self._connect_upstream()
         if upstream is None:
             writer.transport.abort()
             return
