@@ -141,10 +141,10 @@ class OptimizerParams(GridTargetParams):
         default=7,
         ge=0,
         le=60,
-        description="With a demand charge, the plan is made against the forecast plus the "
-        "error the forecasters made over these last days at the same time of day, so the "
-        "battery keeps energy for a peak that comes out higher than forecast; 0: the "
-        "forecast alone (not with forecast perfect, which has no error) [d]",
+        description="With a demand charge, the plan also holds its peak in a second "
+        "scenario, the forecast plus the error the forecasters made over these last days "
+        "at the same time of day, so the battery keeps energy for a peak that comes out "
+        "higher than forecast; 0: the forecast alone (forecast perfect: always) [d]",
     )
     peak_error_quantile_pct: float = Field(
         default=90.0,

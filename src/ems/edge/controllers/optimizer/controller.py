@@ -13,6 +13,15 @@ forecast is corrected at once by the battery (a plan is a target, the live grid
 power is the truth), through the same follower as self-consumption (deadband,
 no-flicker latch, SOC bounds, live limits).
 
+With a demand charge the plan also holds its peak if the net load comes out as
+high as the forecasters' recent error allows (a second LP scenario,
+:mod:`.margin`), and the cycle caps the import at the plan's peak: a load above
+the forecast is imported up to it before the battery does more than planned,
+and the range is narrowed so nothing lifts the import over it.
+
+``history_csv`` seeds the measured history at the first cycle (a site that ran
+before, a simulated run), so the first plans do not forecast from nothing.
+
 A solve that fails, is infeasible or takes longer than ``solve_timeout_s``
 keeps the last good plan while it covers now (state ``following_last_plan``);
 with none, the battery is run as self-consumption at ``fallback_target_grid_w``

@@ -3,10 +3,12 @@
 A demand charge bills the month's highest 15-min import, and a peak once made
 stays billed: a plan that trusts its forecast spends the battery on the day's
 energy prices and finds it short when the real load comes out higher than the
-forecast at the peak. So, with a demand charge, the plan is made against the
-forecast *plus* the error the forecasters made lately at the same time of day
-(:func:`upper_margin_w`): it charges and keeps more energy, and the follower,
-holding the grid at the plan's target, uses what the real load did not need.
+forecast at the peak. So, with a demand charge, the LP gets a second scenario,
+the forecast *plus* the error the forecasters made lately at the same time of
+day (:func:`upper_margin_w`), which shares the plan's first step and weighs
+as much in the objective: the plan keeps the energy that holding the peak in
+it would take. (Adding the margin to the forecast itself makes the follower,
+which holds the grid at the plan's target, import the margin.)
 
 The error is measured by forecasting each of the last ``days`` days (from UTC
 midnight, with only the history before it, as the forecaster would have done)
