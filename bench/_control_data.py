@@ -36,6 +36,7 @@ __all__ = [
     "TIMEZONE",
     "DataSet",
     "load_dataset",
+    "load_history",
     "write_prices",
 ]
 
@@ -232,6 +233,15 @@ def load_dataset(name: str, first_day: int, days: int) -> DataSet:
     if len(load) < count:
         raise ValueError(f"the year has {len(_pv_power_w(spec.pv_kwp)) // 96} days")
     return DataSet(spec, year_start_s() + first * STEP_S, load, pv)
+
+
+def load_history(data: DataSet, days: int) -> DataSet | None:
+    """Up to ``days`` days of the same data set before ``data`` (what a site running
+    for weeks has measured when the span starts), fewer at the start of the year,
+    ``None`` with none before it."""
+    first_day = round((data.start_s - year_start_s()) / (STEP_S * 24 * _STEPS_PER_HOUR))
+    before = min(days, first_day)
+    return load_dataset(data.spec.name, first_day - before, before) if before > 0 else None
 
 
 _LOAD_CACHE: dict[str, FloatArray] = {}

@@ -25,11 +25,12 @@ from ems.edge.config import load_edge_config
 from ems.edge.controllers.base import CONTROLLERS
 from ems.edge.simulate import simulate
 
-__all__ = ["CASES_DIR", "Case", "SiteRun", "load_case", "run_site"]
+__all__ = ["CASES_DIR", "HISTORY_CSV", "Case", "SiteRun", "load_case", "run_site"]
 
 CASES_DIR = Path(__file__).parent / "control_cases"
 BATTERY_ID = "battery_1"
 PERIOD_S = 60.0
+HISTORY_CSV = "history.csv"
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -66,7 +67,8 @@ class SiteRun:
     max_discharge_w: FloatArray  # the battery's discharge limit at each cycle
 
 
-def write_site(folder: Path, data: DataSet, controllers: list[dict[str, Any]]) -> Path:
+def write_series(path: Path, data: DataSet) -> None:
+    """``data``'s load and PV as a CSV of ``timestamp,load_w,pv_w``."""
     times = data.times_s()
     # Two rows per quarter: its start and one second before its end, so linear
     # interpolation between rows holds each value for the whole quarter.
@@ -79,7 +81,20 @@ def write_site(folder: Path, data: DataSet, controllers: list[dict[str, Any]]) -
             "pv_w": np.repeat(data.pv_w, 2).round(3),
         }
     )
-    frame.to_csv(folder / "series.csv", index=False)
+    frame.to_csv(path, index=False)
+
+
+def write_site(
+    folder: Path,
+    data: DataSet,
+    controllers: list[dict[str, Any]],
+    history: DataSet | None = None,
+) -> Path:
+    """The site YAML and its CSVs; ``history`` (the days before ``data``) as
+    ``history.csv``, which a case reads as ``history_csv: $history_csv``."""
+    write_series(folder / "series.csv", data)
+    if history is not None:
+        write_series(folder / HISTORY_CSV, history)
     write_prices(folder, data)  # read only by a tariff with a price file
     document = {
         "edge_id": "bench-" + data.spec.name.replace("_", "-"),
@@ -119,9 +134,14 @@ def write_site(folder: Path, data: DataSet, controllers: list[dict[str, Any]]) -
     return path
 
 
-def run_site(folder: Path, data: DataSet, controllers: list[dict[str, Any]]) -> SiteRun:
+def run_site(
+    folder: Path,
+    data: DataSet,
+    controllers: list[dict[str, Any]],
+    history: DataSet | None = None,
+) -> SiteRun:
     """``simulate()`` the site over the data set's whole span at a 60 s cycle."""
-    config = load_edge_config(write_site(folder, data, controllers))
+    config = load_edge_config(write_site(folder, data, controllers, history))
     csv_path = folder / "run.csv"
     with csv_path.open("w", encoding="utf-8") as out:
         result = simulate(config, data.start_s, data.steps * STEP_S / 3600.0, out)

@@ -52,9 +52,24 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _control_data import DATASETS, STEP_S, TIMEZONE, DataSet, load_dataset  # bench/
+from _control_data import (  # bench/
+    DATASETS,
+    STEP_S,
+    TIMEZONE,
+    DataSet,
+    load_dataset,
+    load_history,
+)
 from _control_reference import References, tariff_of  # bench/
-from _control_site import CASES_DIR, PERIOD_S, Case, SiteRun, load_case, run_site  # bench/
+from _control_site import (  # bench/
+    CASES_DIR,
+    HISTORY_CSV,
+    PERIOD_S,
+    Case,
+    SiteRun,
+    load_case,
+    run_site,
+)
 
 # Mondays of 2025 (days from 1 January): 13 Jan, 14 Apr, 14 Jul, 13 Oct.
 WEEK_STARTS = (12, 103, 194, 285)
@@ -70,6 +85,11 @@ OPTIMIZER_SHARE = {"perfect": 0.95, "own": 0.80}
 #: Cases run only when named: ``optimizer_naive`` (persistence yesterday) is
 #: superseded by ``optimizer_persistence`` and would add ~1.5 min per data set.
 NOT_BY_DEFAULT = ("optimizer_naive",)
+
+#: Days of the data set before each span that a case may read as ``$history_csv``: a
+#: real site has run for weeks when a span starts, and a forecaster learns from that.
+#: Fewer in January (the data start on 1 January), none with ``--year``.
+HISTORY_DAYS = 14
 
 GREEDY_IMPORT_TOLERANCE = 0.01
 PEAK_TOLERANCE = 0.01
@@ -151,7 +171,8 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
     for part, ref in zip(parts, refs, strict=True):
         peak_w = float(ref.no_battery["peak_import_15min_w"])
         bat = part.spec.battery
-        values = {
+        history = load_history(part, HISTORY_DAYS)
+        values: dict[str, Any] = {
             "peak_threshold_w": round(PEAK_THRESHOLD_SHARE * peak_w, 1),
             "recharge_below_w": round(RECHARGE_BELOW_SHARE * peak_w, 1),
             "tou_charge_w": round(TOU_CHARGE_SHARE * bat.max_charge_power_w, 1),
@@ -164,9 +185,10 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
             "derate_floor": bat.derate_floor,
             "max_charge_power_w": bat.max_charge_power_w,
             "max_discharge_power_w": bat.max_discharge_power_w,
+            "history_csv": "null" if history is None else HISTORY_CSV,
         }
         with tempfile.TemporaryDirectory(prefix="ems-bench-control-") as folder:
-            runs.append(run_site(Path(folder), part, case.controllers(values)))
+            runs.append(run_site(Path(folder), part, case.controllers(values), history))
         thresholds.append(values["peak_threshold_w"])
     record["wall_s"] = round(time.perf_counter() - started, 1)
     record["controller"] = _total(run.summary for run in runs)

@@ -46,6 +46,9 @@ def problem() -> DispatchProblem:
         demand_charge_per_kw=10.0,
         degradation_cost_per_kwh=0.02,
         terminal_value_per_kwh=0.2,
+        # With a demand charge and its own forecast the optimiser solves two scenarios:
+        # the forecast and the forecast plus its recent error (here 1 kW).
+        high_net_load_w=net_w + 1000.0,
     )
 
 

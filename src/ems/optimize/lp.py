@@ -18,6 +18,9 @@ energy ``e`` (Wh) at the end of the step; one peak ``p`` (W) per billing period.
 - power: ``c``, ``d`` within the rated limits and the SOC derating, which is
   linear in the energy at the start of the step (:mod:`ems.optimize.battery`)
 - demand (epigraph): ``mean of i over each quarter hour <= p[its period]``
+- optionally a second scenario, a higher net load with its own c, d, i, x, e and
+  peaks under the same constraints and the same first step; the cost is then the
+  two scenarios' costs weighed by ``1 − high_weight`` and ``high_weight``
 - cost: ``Σ (i·import_price − x·export_price)·Δt/1000 + Σ p·demand_charge/1000``,
   plus ``Σ (c + d)·Δt/1000·degradation_cost`` and minus ``e[end]/1000·terminal_value``
 
@@ -80,6 +83,13 @@ class DispatchProblem:
     #: The first billing period's peak is at least this (W): the month's peak so far,
     #: already billed, so import up to it costs no demand charge.
     peak_floor_w: float = 0.0
+    #: A second scenario, a higher net load (W per step; an MPC's forecast plus its
+    #: error), with a battery schedule of its own that starts with the same first step:
+    #: the objective is the two scenarios' costs (energy and peaks) weighed by
+    #: ``1 − high_weight`` and ``high_weight``, so the plan keeps energy for the peak
+    #: the high load would make. ``None``: the net load alone.
+    high_net_load_w: Sequence[float] | FloatArray | None = None
+    high_weight: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +120,15 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
     bat = problem.battery
     dt_h = problem.step_s / 3600.0
     eta = bat.efficiency
-    # Column blocks: c, d, i, x, e (n each), then one peak per period.
-    c0, d0, i0, x0, e0, p0 = 0, n, 2 * n, 3 * n, 4 * n, 5 * n
-    n_cols = 5 * n + n_periods
+    # Per scenario a column block of c, d, i, x, e (n each); then one peak per period,
+    # shared. Scenario 0 is the net load (it is what the plan is and what it costs),
+    # scenario 1 the high net load (only its constraints count).
+    nets = [net] if problem.high_net_load_w is None else [net, _high(problem, net)]
+    width = 5 * n
+    weights = [1.0] if len(nets) == 1 else [1.0 - problem.high_weight, problem.high_weight]
+    p0 = len(nets) * width  # then n_periods peaks per scenario
+    n_cols = p0 + len(nets) * n_periods
+    c0, d0, i0, x0, e0 = 0, n, 2 * n, 3 * n, 4 * n
     steps = np.arange(n)
 
     rows: list[IntArray] = []
@@ -127,70 +143,89 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
         cols.append(col)
         vals.append(np.broadcast_to(np.asarray(val, dtype=np.float64), row.shape).copy())
 
-    # balance: i − x − c + d = net
-    r = n_rows + steps
-    for block, sign in ((i0, 1.0), (x0, -1.0), (c0, -1.0), (d0, 1.0)):
-        add(r, block + steps, sign)
-    lower.append(net)
-    upper.append(net)
-    n_rows += n
+    for scenario, scenario_net in enumerate(nets):
+        base = scenario * width
+        cb, db, ib, xb, eb = base + c0, base + d0, base + i0, base + x0, base + e0
 
-    # energy: e[t] − e[t−1] − η·Δt·c + Δt/η·d = 0 (e[−1], known, moves to the right side)
-    r = n_rows + steps
-    add(r, e0 + steps, 1.0)
-    add(r[1:], e0 + steps[:-1], -1.0)
-    add(r, c0 + steps, -eta * dt_h)
-    add(r, d0 + steps, dt_h / eta)
-    start = np.zeros(n)
-    start[0] = bat.initial_wh
-    lower.append(start)
-    upper.append(start)
-    n_rows += n
+        # balance: i − x − c + d = net
+        r = n_rows + steps
+        for block, sign in ((ib, 1.0), (xb, -1.0), (cb, -1.0), (db, 1.0)):
+            add(r, block + steps, sign)
+        lower.append(scenario_net)
+        upper.append(scenario_net)
+        n_rows += n
 
-    # derating: c <= Pc·(f + (1−f)·(max − e_start)/band), d <= Pd·(f + (1−f)·(e_start − min)/band)
-    band = bat.derate_band_wh
-    if band > 0 and bat.derate_floor < 1:
-        slope = (1.0 - bat.derate_floor) / band
-        for block, rated, sign, base in (
-            (c0, bat.max_charge_power_w, 1.0, bat.derate_floor + slope * bat.max_wh),
-            (d0, bat.max_discharge_power_w, -1.0, bat.derate_floor - slope * bat.min_wh),
-        ):
-            r = n_rows + steps
-            add(r, block + steps, 1.0)
-            add(r[1:], e0 + steps[:-1], sign * rated * slope)
-            rhs = np.full(n, rated * base)
-            rhs[0] -= sign * rated * slope * bat.initial_wh
-            lower.append(np.full(n, -np.inf))
-            upper.append(rhs)
-            n_rows += n
+        # energy: e[t] − e[t−1] − η·Δt·c + Δt/η·d = 0 (e[−1], known, moves to the right)
+        r = n_rows + steps
+        add(r, eb + steps, 1.0)
+        add(r[1:], eb + steps[:-1], -1.0)
+        add(r, cb + steps, -eta * dt_h)
+        add(r, db + steps, dt_h / eta)
+        start = np.zeros(n)
+        start[0] = bat.initial_wh
+        lower.append(start)
+        upper.append(start)
+        n_rows += n
 
-    # demand: Σ i over a quarter hour / steps per quarter − p[period] <= 0
-    if problem.demand_charge_per_kw > 0:
-        quarter = steps // per_quarter
-        n_quarters = int(quarter[-1]) + 1
-        add(n_rows + quarter, i0 + steps, 1.0 / per_quarter)
-        first_steps = np.arange(n_quarters) * per_quarter
-        add(n_rows + np.arange(n_quarters), p0 + periods[first_steps], -1.0)
-        lower.append(np.full(n_quarters, -np.inf))
-        upper.append(np.zeros(n_quarters))
-        n_rows += n_quarters
+        # derating: c <= Pc·(f + (1−f)·(max − e_start)/band),
+        #           d <= Pd·(f + (1−f)·(e_start − min)/band)
+        band = bat.derate_band_wh
+        if band > 0 and bat.derate_floor < 1:
+            slope = (1.0 - bat.derate_floor) / band
+            for block, rated, sign, offset in (
+                (cb, bat.max_charge_power_w, 1.0, bat.derate_floor + slope * bat.max_wh),
+                (db, bat.max_discharge_power_w, -1.0, bat.derate_floor - slope * bat.min_wh),
+            ):
+                r = n_rows + steps
+                add(r, block + steps, 1.0)
+                add(r[1:], eb + steps[:-1], sign * rated * slope)
+                rhs = np.full(n, rated * offset)
+                rhs[0] -= sign * rated * slope * bat.initial_wh
+                lower.append(np.full(n, -np.inf))
+                upper.append(rhs)
+                n_rows += n
+
+        # demand: Σ i over a quarter hour / steps per quarter − p[period] <= 0
+        if problem.demand_charge_per_kw > 0:
+            quarter = steps // per_quarter
+            n_quarters = int(quarter[-1]) + 1
+            add(n_rows + quarter, ib + steps, 1.0 / per_quarter)
+            first_steps = np.arange(n_quarters) * per_quarter
+            peaks = p0 + scenario * n_periods
+            add(n_rows + np.arange(n_quarters), peaks + periods[first_steps], -1.0)
+            lower.append(np.full(n_quarters, -np.inf))
+            upper.append(np.zeros(n_quarters))
+            n_rows += n_quarters
+
+        if scenario > 0:
+            # Both scenarios start with the same step: it is the one carried out.
+            for block in (c0, d0):
+                add(np.array([n_rows]), np.array([block]), 1.0)
+                add(np.array([n_rows]), np.array([base + block]), -1.0)
+                lower.append(np.zeros(1))
+                upper.append(np.zeros(1))
+                n_rows += 1
 
     to_kwh = dt_h / _WH_PER_KWH
     cost = np.zeros(n_cols)
-    cost[i0 : i0 + n] = buy * to_kwh
-    cost[x0 : x0 + n] = -sell * to_kwh
-    cost[p0:] = problem.demand_charge_per_kw / _WH_PER_KWH
-    cost[c0 : d0 + n] = problem.degradation_cost_per_kwh * to_kwh
-    cost[e0 + n - 1] = -problem.terminal_value_per_kwh / _WH_PER_KWH
+    for scenario, weight in enumerate(weights):
+        base, peaks = scenario * width, p0 + scenario * n_periods
+        cost[base + i0 : base + i0 + n] = weight * buy * to_kwh
+        cost[base + x0 : base + x0 + n] = -weight * sell * to_kwh
+        cost[peaks : peaks + n_periods] = weight * problem.demand_charge_per_kw / _WH_PER_KWH
+        cost[base + c0 : base + d0 + n] = weight * problem.degradation_cost_per_kwh * to_kwh
+        cost[base + e0 + n - 1] = -weight * problem.terminal_value_per_kwh / _WH_PER_KWH
 
     col_lower = np.zeros(n_cols)
     col_upper = np.full(n_cols, np.inf)
-    col_upper[c0 : c0 + n] = bat.max_charge_power_w
-    col_upper[d0 : d0 + n] = bat.max_discharge_power_w
-    col_lower[e0 : e0 + n] = bat.min_wh
-    col_upper[e0 : e0 + n] = bat.max_wh
+    for base in range(0, p0, width):
+        col_upper[base + c0 : base + c0 + n] = bat.max_charge_power_w
+        col_upper[base + d0 : base + d0 + n] = bat.max_discharge_power_w
+        col_lower[base + e0 : base + e0 + n] = bat.min_wh
+        col_upper[base + e0 : base + e0 + n] = bat.max_wh
     if n_periods and problem.demand_charge_per_kw > 0:
-        col_lower[p0] = max(problem.peak_floor_w, 0.0)
+        for scenario in range(len(nets)):
+            col_lower[p0 + scenario * n_periods] = max(problem.peak_floor_w, 0.0)
     if problem.terminal_min_wh is not None:
         col_lower[e0 + n - 1] = min(max(problem.terminal_min_wh, bat.min_wh), bat.max_wh)
 
@@ -210,9 +245,15 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
         discharge_w=discharge,
         grid_w=x[i0 : i0 + n] - x[x0 : x0 + n],
         energy_wh=x[e0 : e0 + n],
-        peak_import_w=x[p0:],
+        peak_import_w=x[p0 : p0 + n_periods],
         cost=float(cost @ x),
     )
+
+
+def _high(problem: DispatchProblem, net: FloatArray) -> FloatArray:
+    """The high scenario's net load, never below the net load itself."""
+    assert problem.high_net_load_w is not None
+    return np.maximum(np.asarray(problem.high_net_load_w, dtype=np.float64), net)
 
 
 def _periods(period_of_step: Sequence[int] | IntArray | None, n: int) -> tuple[IntArray, int]:
@@ -248,6 +289,12 @@ def _check(problem: DispatchProblem, net: FloatArray, buy: FloatArray, sell: Flo
         raise OptimizeError("the export price must not exceed the import price at any step")
     if problem.demand_charge_per_kw < 0:
         raise OptimizeError("demand_charge_per_kw must not be negative")
+    if problem.high_net_load_w is not None:
+        high = np.asarray(problem.high_net_load_w, dtype=np.float64)
+        if len(high) != n or not np.all(np.isfinite(high)):
+            raise OptimizeError("high_net_load_w must have one finite value per step")
+        if not 0.0 <= problem.high_weight < 1.0:
+            raise OptimizeError("high_weight must be within [0, 1)")
     if problem.degradation_cost_per_kwh < 0 or problem.terminal_value_per_kwh < 0:
         raise OptimizeError(
             "degradation_cost_per_kwh and terminal_value_per_kwh must not be negative"

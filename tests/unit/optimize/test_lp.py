@@ -203,3 +203,48 @@ def test_the_months_peak_so_far_is_a_floor_not_something_to_shave_below() -> Non
     )
     assert plan.battery_w == pytest.approx([0.0, 0.0], abs=1e-6)
     assert plan.peak_import_w[0] == pytest.approx(3000.0)
+
+
+def test_a_high_scenario_keeps_energy_for_the_peak_it_would_make() -> None:
+    # 1 kWh empty, one cheap quarter then 4 kW of load: alone, the peak is shaved by
+    # charging 2 kW first (2 kW, then 4 − 2 kW). If the load may be 8 kW (weight 0.9),
+    # charging the full 4 kW first is cheaper: peaks 4 kW in both scenarios.
+    flat = [0.1, 0.1]
+    alone = solve_dispatch(problem(battery(), [0.0, 4000.0], flat, demand_charge_per_kw=10.0))
+    assert alone.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
+    hedged = solve_dispatch(
+        problem(
+            battery(),
+            [0.0, 4000.0],
+            flat,
+            demand_charge_per_kw=10.0,
+            high_net_load_w=[0.0, 8000.0],
+            high_weight=0.9,
+        )
+    )
+    assert hedged.battery_w[0] == pytest.approx(-4000.0, abs=1e-3)
+    assert hedged.peak_import_w == pytest.approx([4000.0], abs=1e-3), "the net load's own peak"
+    ignored = solve_dispatch(
+        problem(
+            battery(),
+            [0.0, 4000.0],
+            flat,
+            demand_charge_per_kw=10.0,
+            high_net_load_w=[0.0, 8000.0],
+            high_weight=0.0,
+        )
+    )
+    assert ignored.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"high_net_load_w": [0.0]}, "high_net_load_w"),
+        ({"high_net_load_w": [0.0, float("nan")]}, "high_net_load_w"),
+        ({"high_net_load_w": [0.0, 1.0], "high_weight": 1.0}, "high_weight"),
+    ],
+)
+def test_a_malformed_high_scenario_is_refused(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(OptimizeError, match=message):
+        solve_dispatch(problem(battery(), [0.0, 4000.0], [0.1, 0.1], **kw))

@@ -183,3 +183,29 @@ def test_an_unreadable_saved_peak_is_ignored(saved: dict[str, Any]) -> None:
     c = controller()
     c.restore_state(saved)
     assert c.durable_state() is None, "nothing taken from it"
+
+
+def write_history(path: Any, start_s: float, days: int) -> None:
+    """``days`` days of the test site's load (no PV) before ``start_s``, one row a quarter."""
+    rows = ["timestamp,load_w,pv_w"]
+    for k in range(days * 96):
+        t_s = start_s - days * 86400.0 + k * 900.0
+        stamp = datetime.fromtimestamp(t_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"{stamp},{net_load_w(t_s)},0")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_a_seeded_history_plans_the_threshold_from_the_first_cycle(tmp_path: Any) -> None:
+    history = tmp_path / "history.csv"
+    write_history(history, JAN_31_LOCAL_S, days=2)
+    site = Site(controller(history_csv=str(history)), JAN_31_LOCAL_S)
+    site.step()
+    # Yesterday's 6 kW hour (+10 %) less what 1 kWh holds over it: far below the 8 kW.
+    assert site.status("PeakImportW") < 6000.0
+
+
+def test_an_unreadable_history_is_refused_naming_it(tmp_path: Any) -> None:
+    bad = tmp_path / "history.csv"
+    bad.write_text("timestamp,load_w\n2026-01-30T00:00:00Z,1000\n")  # no pv_w column
+    with pytest.raises(ValueError, match="history_csv"):
+        controller(history_csv=str(bad))

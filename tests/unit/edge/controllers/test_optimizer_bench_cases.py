@@ -20,6 +20,7 @@ BATTERY = {
     "derate_floor": 0.2,
     "max_charge_power_w": 5000,
     "max_discharge_power_w": 5000,
+    "history_csv": "history.csv",
 }
 
 

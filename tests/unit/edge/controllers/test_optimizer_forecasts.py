@@ -107,3 +107,35 @@ def test_a_forecaster_that_cannot_be_built_is_refused_naming_the_field(
 def test_history_days_out_of_range_is_refused_naming_it(days: float) -> None:
     with pytest.raises(ValidationError, match="history_days"):
         OptimizerParams(capacity_wh=10_000, history_days=days)
+
+
+def test_history_csv_gives_the_first_plan_a_yesterday(tmp_path: Any) -> None:
+    import datetime as dt
+
+    history = tmp_path / "history.csv"
+    rows = ["timestamp,load_w,pv_w"]
+    for k in range(96):  # the day before DAY0 06:00, a row a quarter
+        t_s = DAY0 + 6 * 3600 - 86_400.0 + k * 900.0
+        stamp = dt.datetime.fromtimestamp(t_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(f"{stamp},{evening_load_w(t_s)},0")
+    history.write_text("\n".join(rows) + "\n")
+    params = OptimizerParams(
+        capacity_wh=10_000, efficiency=1.0, forecast="naive", history_csv=str(history)
+    )
+    site = ControllerSite(timezone="UTC", tariff=TARIFF, inline_work=True)
+    ctrl = Optimizer("opt", 20, params, DEVICES, site)
+    Loop(ctrl).step(evening_load_w(DAY0 + 6 * 3600))
+    assert planned_net_w(ctrl, DAY0 + 18.5 * 3600) == pytest.approx(3000.0)
+
+
+def test_an_unreadable_history_csv_is_refused_naming_it(tmp_path: Any) -> None:
+    bad = tmp_path / "history.csv"
+    bad.write_text("timestamp,load_w,pv_w\n2026-06-18T00:00:00Z,lots,0\n")
+    params = OptimizerParams(capacity_wh=10_000, history_csv=str(bad))
+    site = ControllerSite(timezone="UTC", tariff=TARIFF, inline_work=True)
+    with pytest.raises(ValueError, match="history_csv"):
+        Optimizer("opt", 20, params, DEVICES, site)
+    with pytest.raises(ValidationError, match="history_csv"):
+        OptimizerParams(
+            capacity_wh=10_000, forecast="perfect", forecast_csv="f.csv", history_csv="h.csv"
+        )

@@ -72,6 +72,15 @@ class DynamicPeakShavingParams(ControllerParams):
     history_days: int = Field(
         default=8, ge=1, le=60, description="Days of net-load history kept for the forecast"
     )
+    history_csv: str | None = Field(
+        default=None,
+        min_length=1,
+        description="CSV of the site's measured load and PV before the run (e.g. exported "
+        "from the cloud's telemetry), relative to the config file's folder: its net load "
+        "(load − PV) seeds the history, so the threshold is planned from the first cycle",
+    )
+    load_column: str = Field(default="load_w", min_length=1, description="history_csv's load [W]")
+    pv_column: str = Field(default="pv_w", min_length=1, description="history_csv's PV [W]")
     max_input_age_s: float = Field(
         default=10.0,
         gt=0,

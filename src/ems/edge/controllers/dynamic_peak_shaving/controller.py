@@ -33,6 +33,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import Controller, ControllerSite, register_controller
 from ems.edge.controllers.dynamic_peak_shaving.config import DynamicPeakShavingParams
@@ -41,9 +43,12 @@ from ems.edge.controllers.dynamic_peak_shaving.windows import LoadHistory, Month
 from ems.edge.controllers.inputs import Inputs, Missing, battery_at_grid, read_fresh
 from ems.edge.controllers.peak_shaving.shaver import Shaver, Thresholds
 from ems.edge.controllers.state import StateReporter
-from ems.forecast.base import STEP_S
+from ems.errors import ConfigError
+from ems.forecast.base import STEP_S, Series
 from ems.forecast.persistence import PersistenceForecaster
+from ems.forecast.resample import series_from_csv
 from ems.profiles import DeviceProfile
+from ems.timeseries import resolve_path
 
 __all__ = ["DynamicPeakShaving"]
 
@@ -82,6 +87,7 @@ class DynamicPeakShaving(Controller):
         )
         self._shaver = Shaver(ch)
         self._history = LoadHistory(params.history_days)
+        self._seed = _net_history(params, site)  # read now: a bad file stops the start
         self._month = MonthPeak(site.timezone)
         self._forecaster = PersistenceForecaster(params.forecast_mode)
         self._planned_step: int | None = None
@@ -129,6 +135,9 @@ class DynamicPeakShaving(Controller):
             self._reporter.report(ctx, inputs.state, inputs.detail)
             return
         ch = self._channels
+        if self._seed is not None:
+            self._history.seed(self._seed, math.floor(ctx.now_s / STEP_S) * STEP_S)
+            self._seed = None
         self._history.add(ctx.now_s, inputs[ch.grid_w] + inputs[ch.battery_w])
         self._month.add(ctx.now_s, inputs[ch.grid_w])
         step = math.floor(ctx.now_s / STEP_S)
@@ -170,3 +179,19 @@ class DynamicPeakShaving(Controller):
         threshold_w = lowest_threshold(raised_w, STEP_S, battery, recharge_share, floor_w)
         log.debug("%s: planned threshold %.0f W (floor %.0f W)", self.id, threshold_w, floor_w)
         return threshold_w
+
+
+def _net_history(params: DynamicPeakShavingParams, site: ControllerSite) -> Series | None:
+    """``history_csv``'s load − PV as 15-min means; raises ``ValueError`` naming
+    ``history_csv`` and the file's problem."""
+    if params.history_csv is None:
+        return None
+    path = resolve_path(params.history_csv, site.config_dir)
+    try:
+        load = series_from_csv(path, params.load_column)
+        pv = series_from_csv(path, params.pv_column, start_s=load.start_s)
+    except ConfigError as exc:
+        raise ValueError(f"history_csv: {exc}") from None
+    n = min(len(load.values), len(pv.values))
+    net = load.values[:n] - np.nan_to_num(pv.values[:n], nan=0.0)
+    return Series(load.start_s, load.step_s, np.asarray(net, dtype=np.float64))

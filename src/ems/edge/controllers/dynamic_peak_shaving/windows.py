@@ -53,6 +53,21 @@ class LoadHistory:
         for old in [i for i in self._means if i <= index - self._keep]:
             del self._means[old]
 
+    def seed(self, history: Series, before_s: float) -> None:
+        """Take the 15-min means of ``history`` that end by ``before_s`` (measured before
+        the run) where none was measured; ``history``'s step must be this one's."""
+        if abs(history.step_s - self._window.step_s) > 1e-9:
+            raise ValueError(f"step_s: the history's {history.step_s} s is not {STEP_S} s")
+        first = round(history.start_s / history.step_s)
+        for offset, value in enumerate(history.values.tolist()):
+            index = first + offset
+            end_s = (index + 1) * history.step_s
+            if math.isfinite(value) and end_s <= before_s + 1e-6:
+                self._means.setdefault(index, value)
+        newest = max(self._means, default=0)
+        for old in [i for i in self._means if i <= newest - self._keep]:
+            del self._means[old]
+
     @property
     def span_s(self) -> float:
         """Time between the first and the last closed window's start."""

@@ -94,8 +94,20 @@ class OptimizerParams(GridTargetParams):
         description="With forecast perfect: CSV of the load and PV to come, relative to "
         "the config file's folder",
     )
-    load_column: str = Field(default="load_w", min_length=1, description="forecast_csv's load [W]")
-    pv_column: str = Field(default="pv_w", min_length=1, description="forecast_csv's PV [W]")
+    history_csv: str | None = Field(
+        default=None,
+        min_length=1,
+        description="CSV of the site's measured load and PV before the run (e.g. exported "
+        "from the cloud's telemetry), relative to the config file's folder: the forecasters "
+        "learn from it as if the controller had measured it, so a (re)start or a simulated "
+        "run does not begin with no history; steps the controller measures itself win",
+    )
+    load_column: str = Field(
+        default="load_w", min_length=1, description="forecast_csv's or history_csv's load [W]"
+    )
+    pv_column: str = Field(
+        default="pv_w", min_length=1, description="forecast_csv's or history_csv's PV [W]"
+    )
     capacity_wh: float = Field(gt=0, allow_inf_nan=False, description="Battery capacity [Wh]")
     efficiency: float = Field(
         default=0.95, gt=0, le=1, description="One-way AC<->DC efficiency of the battery (0..1]"
@@ -117,6 +129,30 @@ class OptimizerParams(GridTargetParams):
     )
     derate_floor: float = Field(
         default=1.0, gt=0, le=1, description="Share of rated power left at a bound (0..1]"
+    )
+    cap_import_at_peak: bool = Field(
+        default=True,
+        description="With a demand charge, each cycle caps the import at the plan's peak "
+        "for the month (or the month's peak so far, if higher) while the battery can "
+        "discharge, and imports a load above the forecast up to it before the battery "
+        "does more than planned",
+    )
+    peak_error_days: int = Field(
+        default=7,
+        ge=0,
+        le=60,
+        description="With a demand charge, the plan also holds its peak in a second "
+        "scenario, the forecast plus the error the forecasters made over these last days "
+        "at the same time of day, so the battery keeps energy for a peak that comes out "
+        "higher than forecast; 0: the forecast alone (forecast perfect: always) [d]",
+    )
+    peak_error_quantile_pct: float = Field(
+        default=90.0,
+        ge=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Which quantile of those days' excess of the net load over its "
+        "forecast, per step of the day, is planned for [%]",
     )
     degradation_cost_per_kwh: float = Field(
         default=0.0,
@@ -150,6 +186,8 @@ class OptimizerParams(GridTargetParams):
             raise ValueError("forecast_csv: forecast perfect reads the future from a CSV")
         if self.forecast != "perfect" and self.forecast_csv is not None:
             raise ValueError("forecast_csv: only with forecast perfect")
+        if self.forecast == "perfect" and self.history_csv is not None:
+            raise ValueError("history_csv: forecast perfect learns from no history")
         if abs(900.0 / (self.step_min * 60.0) - round(900.0 / (self.step_min * 60.0))) > 1e-9:
             raise ValueError("step_min: must divide 15 min")
         return self

@@ -13,6 +13,15 @@ forecast is corrected at once by the battery (a plan is a target, the live grid
 power is the truth), through the same follower as self-consumption (deadband,
 no-flicker latch, SOC bounds, live limits).
 
+With a demand charge the plan also holds its peak if the net load comes out as
+high as the forecasters' recent error allows (a second LP scenario,
+:mod:`.margin`), and the cycle caps the import at the plan's peak: a load above
+the forecast is imported up to it before the battery does more than planned,
+and the range is narrowed so nothing lifts the import over it.
+
+``history_csv`` seeds the measured history at the first cycle (a site that ran
+before, a simulated run), so the first plans do not forecast from nothing.
+
 A solve that fails, is infeasible or takes longer than ``solve_timeout_s``
 keeps the last good plan while it covers now (state ``following_last_plan``);
 with none, the battery is run as self-consumption at ``fallback_target_grid_w``
@@ -42,6 +51,7 @@ from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
+from ems.edge.controllers.optimizer.margin import ErrorMargin
 from ems.edge.controllers.optimizer.plan_status import (
     PlanValues,
     expected_saving,
@@ -58,9 +68,10 @@ from ems.edge.controllers.optimizer.worker import (
 )
 from ems.edge.controllers.state import StateReporter
 from ems.errors import ConfigError
-from ems.forecast import Forecaster
+from ems.forecast import Forecaster, Series
 from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
+from ems.forecast.resample import series_from_csv
 from ems.optimize import DispatchPlan, DispatchProblem, solve_dispatch
 from ems.profiles import DeviceProfile
 from ems.tariff import Tariff
@@ -107,7 +118,19 @@ class Optimizer(Controller):
         self._load = StepMeans(self._step_s, keep)
         self._pv_means = StepMeans(self._step_s, keep)
         self._peak = MonthPeak(site.timezone)
+        # Only a demand charge makes a peak above the forecast costly enough to plan for.
+        self._guard = params.cap_import_at_peak and site.tariff.demand_charge_per_kw_month > 0
+        self._margin = (
+            ErrorMargin(params.peak_error_days, params.peak_error_quantile_pct)
+            if params.peak_error_days > 0
+            and params.forecast != "perfect"
+            and site.tariff.demand_charge_per_kw_month > 0
+            else None
+        )
         self._load_fc, self._pv_fc, self._known_end_s = _forecasters(params, site)
+        # Read now, so a bad file stops the edge at start; taken at the first cycle, when
+        # the run's start (the end of what may be seeded) is known.
+        self._seed = _history(params, site, self._step_s, with_pv=bool(self._pv))
         self._worker: Worker = (
             InlineWorker(solve) if site.inline_work else ThreadWorker(solve, params.solve_timeout_s)
         )
@@ -152,6 +175,7 @@ class Optimizer(Controller):
             "TargetGridPower": "W",
             "PlannedBatteryPower": "W",
             "PlannedSoc": "%",
+            "PeakCapW": "W",  # with a demand charge: the import the cycle holds under
             "ExpectedSaving": None,  # the tariff's currency, over the plan's horizon
             **plan_units(),  # the plan hour by hour, see plan_status.py
         }
@@ -181,8 +205,11 @@ class Optimizer(Controller):
             return
         target_w, battery_w = planned
         decision = self._follower.decide(ctx, target_w)
-        ctx.write(self.output, decision.setpoint_w)
-        self._count_import(inputs, decision.setpoint_w, now)
+        setpoint_w = decision.setpoint_w
+        if self._guard and not isinstance(inputs, Missing):
+            setpoint_w = self._cap_import(ctx, inputs, setpoint_w, battery_w)
+        ctx.write(self.output, setpoint_w)
+        self._count_import(inputs, setpoint_w, now)
         ctx.status("TargetGridPower", target_w)
         ctx.status("PlannedBatteryPower", battery_w)
         if self._published is not None:
@@ -201,6 +228,9 @@ class Optimizer(Controller):
             self._reporter.report(ctx, "following_plan")
 
     def _measure(self, now: float, inputs: Mapping[str, float]) -> None:
+        if self._seed is not None:
+            self._take_history(now, *self._seed)
+            self._seed = None
         ch = self._follower.inputs  # grid, battery, soc, max charge, max discharge
         grid_w = inputs[ch[0]]
         pv_w = sum(inputs[a] for a in self._pv)
@@ -210,6 +240,37 @@ class Optimizer(Controller):
         # seen stands for the rated power, or a full battery would plan no discharge.
         self._rated_charge_w = max(self._rated_charge_w, inputs[ch[3]])
         self._rated_discharge_w = max(self._rated_discharge_w, inputs[ch[4]])
+
+    def _cap_import(
+        self, ctx: CycleContext, inputs: Mapping[str, float], followed_w: float, planned_w: float
+    ) -> float:
+        """The battery [W, > 0 discharging] under the peak cap: import up to the plan's
+        peak for this month (or the month's peak so far, if higher) is paid for already.
+
+        A load above the forecast is imported up to the cap before the battery does more
+        than planned (the energy stays for the peak it was kept for), and the range is
+        narrowed to discharge at least import0 − cap (charge at most cap − import0), so
+        no less important controller and no recharge lifts the import over it."""
+        assert self._plan is not None
+        ch = self._follower.inputs  # grid, battery, soc, max charge, max discharge
+        plan_peak_w = self._plan[1].peak_import_w
+        cap_w = max(float(plan_peak_w[0]) if len(plan_peak_w) else 0.0, self._peak.peak_w)
+        import0_w = inputs[ch[0]] + inputs[ch[1]]
+        need_w = min(import0_w - cap_w, inputs[ch[4]])
+        ctx.narrow(self.output, f"import capped at the peak {cap_w:.0f} W", min=need_w)
+        ctx.status("PeakCapW", cap_w)
+        if followed_w <= planned_w:
+            return followed_w  # the load came out lower: the follower saves energy
+        chosen = min(followed_w, max(planned_w, need_w))
+        return min(max(chosen, -inputs[ch[3]]), inputs[ch[4]])
+
+    def _take_history(self, now: float, load: Series, pv: Series | None) -> None:
+        """Seed the step means with ``history_csv``'s steps that ended before this one."""
+        end = math.floor(now / self._step_s)
+        taken = self._load.seed(_before(load, end))
+        if pv is not None:
+            self._pv_means.seed(_before(pv, end))
+        log.info("%s: %d steps of load history taken from history_csv", self.id, taken)
 
     def _count_import(
         self, inputs: Mapping[str, float] | Missing, setpoint_w: float, now: float
@@ -233,8 +294,15 @@ class Optimizer(Controller):
             if known < steps:
                 steps, terminal = max(known, 1), 0.0
         try:
-            load = self._load_fc.forecast(self._load.series(start_s), start_s, steps)
-            pv = self._pv_fc.forecast(self._pv_means.series(start_s), start_s, steps)
+            load_history = self._load.series(start_s)
+            pv_history = self._pv_means.series(start_s)
+            load = self._load_fc.forecast(load_history, start_s, steps)
+            pv = self._pv_fc.forecast(pv_history, start_s, steps)
+            margin_w = None
+            if self._margin is not None:
+                margin_w = self._margin.over(
+                    self._load_fc, self._pv_fc, load_history, pv_history, start_s, steps
+                )
             problem = build_problem(
                 self.params,
                 self._tariff,
@@ -247,6 +315,7 @@ class Optimizer(Controller):
                     max_charge_w=self._rated_charge_w,
                     max_discharge_w=self._rated_discharge_w,
                     month_peak_w=self._peak.peak_w,
+                    margin_w=margin_w,
                 ),
                 terminal,
             )
@@ -293,6 +362,28 @@ class Optimizer(Controller):
         if not 0 <= j < len(plan.grid_w):
             return None
         return float(plan.grid_w[j]), float(plan.battery_w[j])
+
+
+def _history(
+    params: OptimizerParams, site: ControllerSite, step_s: float, *, with_pv: bool
+) -> tuple[Series, Series | None] | None:
+    """``history_csv``'s load and (for a site with PV) PV as step means; raises
+    ``ValueError`` naming ``history_csv`` and the file's problem."""
+    if params.history_csv is None:
+        return None
+    path = resolve_path(params.history_csv, site.config_dir)
+    try:
+        load = series_from_csv(path, params.load_column, step_s)
+        pv = series_from_csv(path, params.pv_column, step_s) if with_pv else None
+    except ConfigError as exc:
+        raise ValueError(f"history_csv: {exc}") from None
+    return load, pv
+
+
+def _before(series: Series, end_step: int) -> Series:
+    """The steps of ``series`` before step ``end_step`` (of its own step)."""
+    keep = max(0, min(len(series.values), end_step - round(series.start_s / series.step_s)))
+    return Series(series.start_s, series.step_s, series.values[:keep])
 
 
 def _forecasters(

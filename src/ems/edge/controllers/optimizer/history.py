@@ -34,6 +34,23 @@ class StepMeans:
         if len(self._sums) > self._keep:
             del self._sums[min(self._sums)]
 
+    def seed(self, history: Series) -> int:
+        """Take measured step means from before the run (``history``'s steps must be this
+        one's), each as one sample, where this one has none yet; returns how many
+        steps it took. The newest ``keep_steps`` are kept."""
+        if abs(history.step_s - self.step_s) > 1e-9:
+            raise ValueError(f"step_s: the history's {history.step_s} s is not {self.step_s} s")
+        taken = 0
+        first = round(history.start_s / self.step_s)
+        for offset, value in enumerate(history.values.tolist()):
+            k = first + offset
+            if math.isfinite(value) and k not in self._sums:
+                self._sums[k] = (value, 1)
+                taken += 1
+        for k in sorted(self._sums)[: max(len(self._sums) - self._keep, 0)]:
+            del self._sums[k]
+        return taken
+
     def mean(self, k: int) -> float | None:
         """The mean of step ``k`` (``k·step_s`` from the epoch), ``None`` if not measured."""
         got = self._sums.get(k)

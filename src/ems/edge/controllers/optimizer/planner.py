@@ -10,6 +10,9 @@ The LP (:func:`ems.optimize.solve_dispatch`) is built from:
 * the battery: the live SOC, clamped into the plan's bounds (a battery below its
   minimum must not make every solve infeasible, an EMHASS pitfall), and rated
   powers from the params or, without them, the highest live limits seen;
+* with a demand charge, a high scenario, the net load plus the forecast's recent
+  error (:mod:`.margin`): the peak the plan pays for must hold in it too, so the
+  plan keeps the energy that would take (the cycle's peak cap spends it);
 * wear per kWh of throughput, and a value of the energy left at the end instead of a
   hard terminal SOC (which can make every solve infeasible): by default the
   horizon's lowest import price × efficiency, the least that energy saves later,
@@ -43,6 +46,9 @@ class PlanInputs:
     max_charge_w: float  # the highest live limits seen (the rated power)
     max_discharge_w: float
     month_peak_w: float
+    #: Per step, how far the net load may come out above its forecast [W]; ``None``: no
+    #: high scenario.
+    margin_w: np.ndarray | None = None
 
 
 def build_problem(
@@ -87,7 +93,17 @@ def build_problem(
         degradation_cost_per_kwh=params.degradation_cost_per_kwh,
         terminal_value_per_kwh=terminal,
         peak_floor_w=inputs.month_peak_w,
+        high_net_load_w=_high(net, inputs.margin_w),
     )
+
+
+def _high(net_w: np.ndarray, margin_w: np.ndarray | None) -> np.ndarray | None:
+    """The net load plus its margin; step 0 has none: it is the live net load."""
+    if margin_w is None:
+        return None
+    margin = np.clip(np.asarray(margin_w, dtype=np.float64)[: len(net_w)], 0.0, None)
+    margin[0] = 0.0
+    return np.asarray(net_w + margin, dtype=np.float64)
 
 
 def _months(times_s: np.ndarray, tz: ZoneInfo) -> list[int]:
