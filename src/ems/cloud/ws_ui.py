@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
-from ems.cloud.dispatch import Dispatcher
+from ems.cloud.commands import Dispatcher
 from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import Hub, UiSession
 from ems.cloud.peer import Peer
