@@ -22,6 +22,7 @@ from typing import Any
 import redis
 import redis.asyncio as redis_async
 
+from ems.protocol import reasons
 from ems.ratelimit.gcra import ALLOWED, Decision, Rate, key_part
 
 __all__ = [
@@ -215,10 +216,10 @@ class CommandGuard:
         and the command's freshness call for, in that order; None: go on."""
         decision = _decision(reply)
         if decision is None:
-            return GuardRefusal("replay", "command_id was already used", burns_id=False)
+            return GuardRefusal(reasons.REPLAY, "command_id was already used", burns_id=False)
         if not decision.allowed:
             return GuardRefusal(
-                "rate_limited",
+                reasons.RATE_LIMITED,
                 f"over {self._rate.describe('commands')}; retry in {decision.retry_after_s:.3f} s",
                 burns_id=False,
             )
@@ -230,7 +231,7 @@ class CommandGuard:
         if abs(skew_s) > self._max_skew_s:
             side = "ahead of" if skew_s > 0 else "behind"
             return GuardRefusal(
-                "stale_timestamp",
+                reasons.STALE_TIMESTAMP,
                 f"issued_at is {abs(skew_s):.1f} s {side} server time "
                 f"(at most {self._max_skew_s:g} s)",
                 burns_id=True,
