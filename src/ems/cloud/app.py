@@ -23,11 +23,11 @@ from ems.cloud.api import build_router
 from ems.cloud.audit_api import audit_router
 from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
-from ems.cloud.cluster import Cluster
+from ems.cloud.cluster import Cluster, ClusterLink
+from ems.cloud.commands import Dispatcher
 from ems.cloud.configsync import ConfigSync, config_store
 from ems.cloud.configsync.routes import build_config_router
 from ems.cloud.cors import DashboardCors
-from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import EdgeGuard
 from ems.cloud.energy_api import build_energy_router
 from ems.cloud.http_guard import HttpGuard, HttpGuardStats
@@ -179,7 +179,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     settings = settings or CloudSettings()
     hub = Hub(stale_after_s=settings.edge_stale_s)
     redis = shared_redis(settings.redis_url)
-    cluster = Cluster(redis, hub, settings.node_id, registry_ttl_s=settings.registry_ttl_s)
+    # The sending half first: the command path publishes through it, and the
+    # cluster (made once the command path exists) reads what comes back.
+    link = ClusterLink(redis, settings.node_id, registry_ttl_s=settings.registry_ttl_s)
     store = _telemetry_store(settings)
 
     async def stored_latest(
@@ -211,7 +213,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         watchdog_s=settings.watchdog_s,
         ack_allowance_s=settings.ack_allowance_s,
         queue_offline=settings.queue_offline,
-        cluster=cluster,
+        peers=link,
         remote_latest=stored_latest,
         guard=CommandGuard(
             limiter,
@@ -220,6 +222,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             max_skew_s=settings.max_clock_skew_s,
         ),
     )
+    cluster = Cluster(link, hub, inbox=dispatcher)
     batcher = TelemetryBatcher(
         store,
         max_rows=settings.telemetry_batch_rows,

@@ -25,9 +25,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as redis_async
 
@@ -36,7 +36,7 @@ from ems.cloud.shared.bus import Bus
 from ems.cloud.shared.registry import EdgeRegistry
 from ems.protocol import EdgeStatus, UiTelemetry, encode
 
-__all__ = ["CLOSE_REPLACED", "Cluster", "NodeIdInUse"]
+__all__ = ["CLOSE_REPLACED", "Cluster", "ClusterLink", "NodeIdInUse", "NodeInbox"]
 
 log = logging.getLogger(__name__)
 
@@ -51,40 +51,97 @@ class NodeIdInUse(RuntimeError):
     """Another running process calls itself by this process's ``EMS_NODE_ID``."""
 
 
-#: A command routed here: ``{"envelope": <Tracked envelope>, "deadline": <s>}``.
-RoutedHandler = Callable[[dict[str, Any]], None]
+class NodeInbox(Protocol):
+    """What this process does with the commands and drain requests other processes
+    send it (the command path's :class:`~ems.cloud.commands.Dispatcher`)."""
+
+    def on_routed(self, message: Mapping[str, Any]) -> None:
+        """A command routed here: ``{"envelope": <Tracked envelope>, "deadline": <s>}``."""
+        ...
+
+    def drain(self, edge_id: str) -> None: ...
 
 
-class Cluster:
+class ClusterLink:
+    """The sending half of this process's place in the cluster: the registry and the bus.
+
+    Made before the parts that talk to other processes (the command path takes
+    it as its :class:`~ems.cloud.commands.Peers`) and before the :class:`Cluster`
+    that reads what they send back, so nothing is wired after construction.
+    """
+
     def __init__(
         self,
         redis: redis_async.Redis,
-        hub: Hub,
         node_id: str,
         *,
         registry_ttl_s: float = 10.0,
         key_prefix: str = "ems",
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.node_id = node_id
-        self._hub = hub
-        self._prefix = key_prefix
-        self._now = wall_clock
+        self.prefix = key_prefix
         self.registry = EdgeRegistry(redis, node_id, ttl_s=registry_ttl_s, key_prefix=key_prefix)
-        self.bus = Bus(redis, self._on_message)
-        self._inbox = self._node_channel(node_id)
+        self.bus = Bus(redis)
+
+    async def remote_owner(self, edge_id: str) -> str | None:
+        """The *other* process holding ``edge_id``, or None (here, or offline everywhere)."""
+        owner = await self.registry.owner(edge_id)
+        return None if owner is None or owner == self.node_id else owner
+
+    def route_command(self, node_id: str, envelope: str, deadline_s: float) -> None:
+        self.to_node(node_id, {"k": "command", "envelope": envelope, "deadline": deadline_s})
+
+    def request_drain(self, node_id: str, edge_id: str) -> None:
+        self.to_node(node_id, {"k": "drain", "edge_id": edge_id})
+
+    def user_ack(self, username: str, ack_text: str) -> None:
+        """An ack frame (encoded) for the user's dashboards on the other processes."""
+        self.bus.publish(self.user_channel(username), self.wrap("ack", ack_text))
+
+    def wrap(self, kind: str, frame: str) -> str:
+        """``origin NL kind NL frame``: the frame travels as it is, not escaped into JSON."""
+        return f"{self.node_id}\n{kind}\n{frame}"
+
+    def to_node(self, node_id: str, message: dict[str, Any]) -> None:
+        self.bus.publish(self.node_channel(node_id), json.dumps(message))
+
+    def node_channel(self, node_id: str) -> str:
+        return f"{self.prefix}:node:{node_id}"
+
+    def user_channel(self, username: str) -> str:
+        return f"{self.prefix}:user:{username}"
+
+    def edge_channel(self, edge_id: str) -> str:
+        return f"{self.prefix}:edge:{edge_id}"
+
+
+class Cluster:
+    """``inbox``: where commands and drain requests from other processes go (None:
+    a process that takes no commands, e.g. in tests)."""
+
+    def __init__(
+        self,
+        link: ClusterLink,
+        hub: Hub,
+        *,
+        inbox: NodeInbox | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.link = link
+        self.node_id = link.node_id
+        self._hub = hub
+        self._inbox_handler = inbox
+        self._now = wall_clock
+        self.registry = link.registry
+        self.bus = link.bus
+        self._inbox = link.node_channel(self.node_id)
         self._wanted: set[str] = set()  # held here, and some other process shows them live
         self._task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
         self._token = uuid.uuid4().hex  # this instance, in the node-id lease
-        self._stale_changes: dict[str, bool] = {}  # not yet in Redis
-        self._stale_wake = asyncio.Event()
+        self._unwritten: dict[str, bool] = {}  # stale flags whose write to Redis failed
         self._stale_task: asyncio.Task[None] | None = None
-        hub.on_stale_change = self._stale_changed
         self._listeners: dict[str, Callable[[bytes], None]] = {}
-        #: Set by the dispatcher: what to do with a command routed here, and a drain request.
-        self.on_routed: RoutedHandler = lambda _message: None
-        self.on_drain: Callable[[str], None] = lambda _edge_id: None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,7 +169,7 @@ class Cluster:
                 )
                 warned = True
             await asyncio.sleep(_LEASE_POLL_S)
-        await self.bus.start(self._inbox, *self._listeners)
+        await self.bus.start(self._inbox, *self._listeners, on_message=self._on_message)
         self._task = asyncio.create_task(self._maintain(), name="cluster")
         self._stale_task = asyncio.create_task(self._write_stale(), name="stale-flags")
 
@@ -140,7 +197,9 @@ class Cluster:
         edge_id = session.edge_id
         previous = await self.registry.claim(edge_id, self._now())
         if previous is not None and previous != self.node_id:
-            self._to_node(previous, {"k": "taken", "edge_id": edge_id, "at": session.connected_at})
+            self.link.to_node(
+                previous, {"k": "taken", "edge_id": edge_id, "at": session.connected_at}
+            )
         else:
             previous = None
         self.publish_status(edge_id)
@@ -153,13 +212,12 @@ class Cluster:
 
     async def remote_owner(self, edge_id: str) -> str | None:
         """The *other* process holding ``edge_id``, or None (here, or offline everywhere)."""
-        owner = await self.registry.owner(edge_id)
-        return None if owner is None or owner == self.node_id else owner
+        return await self.link.remote_owner(edge_id)
 
     def publish_status(self, edge_id: str) -> None:
         self.bus.publish(
-            self._edge_channel(edge_id),
-            self._wrap("status", encode(self._hub.status(edge_id))),
+            self.link.edge_channel(edge_id),
+            self.link.wrap("status", encode(self._hub.status(edge_id))),
         )
 
     def wants_live(self, edge_id: str) -> bool:
@@ -168,7 +226,9 @@ class Cluster:
 
     def telemetry(self, live: UiTelemetry) -> None:
         """Live telemetry of an edge held here, for dashboards on other processes."""
-        self.bus.publish(self._edge_channel(live.edge_id), self._wrap("telemetry", encode(live)))
+        self.bus.publish(
+            self.link.edge_channel(live.edge_id), self.link.wrap("telemetry", encode(live))
+        )
 
     def alarm(self, edge_id: str, frame_text: str) -> None:
         """An ``alarm`` frame (encoded) for the dashboards subscribed to ``edge_id``,
@@ -180,28 +240,28 @@ class Cluster:
         every other process; ``kind`` labels it on the bus."""
         for ui in self._hub.subscribers.get(edge_id, ()):
             ui.peer.send_text(frame_text)
-        self.bus.publish(self._edge_channel(edge_id), self._wrap(kind, frame_text))
+        self.bus.publish(self.link.edge_channel(edge_id), self.link.wrap(kind, frame_text))
 
     # -- routing ---------------------------------------------------------------------
     def route_command(self, node_id: str, envelope: str, deadline_s: float) -> None:
-        self._to_node(node_id, {"k": "command", "envelope": envelope, "deadline": deadline_s})
+        self.link.route_command(node_id, envelope, deadline_s)
 
     def request_drain(self, node_id: str, edge_id: str) -> None:
-        self._to_node(node_id, {"k": "drain", "edge_id": edge_id})
+        self.link.request_drain(node_id, edge_id)
 
     def user_ack(self, username: str, ack_text: str) -> None:
         """An ack frame (encoded) for the user's dashboards on the other processes."""
-        self.bus.publish(self._user_channel(username), self._wrap("ack", ack_text))
+        self.link.user_ack(username, ack_text)
 
     # -- dashboards here -------------------------------------------------------------
     async def watch_user(self, username: str) -> None:
-        await self.bus.subscribe(self._user_channel(username))
+        await self.bus.subscribe(self.link.user_channel(username))
 
     async def unwatch_user(self, username: str) -> None:
-        await self.bus.unsubscribe(self._user_channel(username))
+        await self.bus.unsubscribe(self.link.user_channel(username))
 
     async def watch_edge(self, edge_id: str) -> None:
-        await self.bus.subscribe(self._edge_channel(edge_id))
+        await self.bus.subscribe(self.link.edge_channel(edge_id))
         if edge_id not in self._hub.edges:
             try:
                 await self.registry.want([edge_id], self._now() + _WANT_FOR_S)
@@ -209,7 +269,7 @@ class Cluster:
                 log.warning("could not announce interest in %s", edge_id, exc_info=True)
 
     async def unwatch_edge(self, edge_id: str) -> None:
-        await self.bus.unsubscribe(self._edge_channel(edge_id))
+        await self.bus.unsubscribe(self.link.edge_channel(edge_id))
 
     async def status(self, edge_id: str) -> EdgeStatus:
         """The edge's connection status as every process sees it."""
@@ -270,9 +330,9 @@ class Cluster:
             remote = [e for e in self._hub.subscribers if e not in self._hub.edges]
             await self.registry.want(remote, now + _WANT_FOR_S)
 
-    def _stale_changed(self, edge_id: str) -> None:
-        """An edge held here went silent or spoke again (this process's subscribers
-        have been told): record it in Redis, then tell the other processes.
+    async def _write_stale(self) -> None:
+        """Edges held here that went silent or spoke again (the hub told this process's
+        subscribers): record them in Redis, then tell the other processes.
 
         Changes are written together, one round trip for all that piled up: a
         process so busy that hundreds of edges look silent at once once ran out
@@ -280,24 +340,20 @@ class Cluster:
         write means a dashboard elsewhere that hears of it finds ``/api/edges``
         agreeing.
         """
-        self._stale_changes[edge_id] = edge_id in self._hub.stale
-        self._stale_wake.set()
-
-    async def _write_stale(self) -> None:
         while True:
-            await self._stale_wake.wait()
-            self._stale_wake.clear()
+            await self._hub.stale_changed.wait()
             await self._record_stale()
 
     async def _record_stale(self) -> None:
         """Write the stale flags changed since the last call, then publish them."""
-        changes, self._stale_changes = self._stale_changes, {}
+        changes = {**self._unwritten, **self._hub.take_stale_changes()}
+        self._unwritten = {}
         if not changes:
             return
         try:
             await self.registry.mark_stale_many(changes)
         except Exception as exc:  # retried by the next tick, unless changed meanwhile
-            self._stale_changes = {**changes, **self._stale_changes}
+            self._unwritten = changes
             log.warning("could not record %d stale flag(s): %r", len(changes), exc)
         for edge_id in changes:
             self.publish_status(edge_id)
@@ -314,12 +370,6 @@ class Cluster:
         closing.add_done_callback(self._closing.discard)
 
     # -- messages --------------------------------------------------------------------
-    def _wrap(self, kind: str, frame: str) -> str:
-        """``origin NL kind NL frame``: the frame travels as it is, not escaped into JSON."""
-        return f"{self.node_id}\n{kind}\n{frame}"
-
-    def _to_node(self, node_id: str, message: dict[str, Any]) -> None:
-        self.bus.publish(self._node_channel(node_id), json.dumps(message))
 
     def _on_message(self, channel: str, data: bytes) -> None:
         listener = self._listeners.get(channel)
@@ -343,10 +393,14 @@ class Cluster:
 
     def _on_node_message(self, message: dict[str, Any]) -> None:
         kind = message.get("k")
-        if kind == "command":
-            self.on_routed(message)
+        if kind in ("command", "drain") and self._inbox_handler is None:
+            log.warning("cluster: %s for a process that takes no commands ignored", kind)
+        elif kind == "command":
+            assert self._inbox_handler is not None
+            self._inbox_handler.on_routed(message)
         elif kind == "drain":
-            self.on_drain(message["edge_id"])
+            assert self._inbox_handler is not None
+            self._inbox_handler.drain(message["edge_id"])
         elif kind == "taken":
             self._drop_stale(
                 message["edge_id"],
@@ -355,13 +409,3 @@ class Cluster:
             )
         else:
             log.warning("cluster: unknown message kind %r ignored", kind)
-
-    # -- channel names ---------------------------------------------------------------
-    def _node_channel(self, node_id: str) -> str:
-        return f"{self._prefix}:node:{node_id}"
-
-    def _user_channel(self, username: str) -> str:
-        return f"{self._prefix}:user:{username}"
-
-    def _edge_channel(self, edge_id: str) -> str:
-        return f"{self._prefix}:edge:{edge_id}"

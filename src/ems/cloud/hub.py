@@ -6,6 +6,7 @@ and telemetry for dashboards elsewhere) goes through :mod:`ems.cloud.cluster`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -65,9 +66,12 @@ class Hub:
         self.controllers: dict[str, list[ControllerRef]] = {}
         self.last_seen: dict[str, float] = {}  # edge id -> UTC epoch s
         self.stale: set[str] = set()  # connected here, silent for longer than stale_after_s
-        #: Called with the edge id after its stale flag changed (the cluster tells
-        #: the other processes); local subscribers have been sent the status already.
-        self.on_stale_change: Callable[[str], None] = lambda _edge_id: None
+        # Edges whose stale flag changed (edge id -> stale now) since the cluster
+        # last took them (it tells the other processes); local subscribers have
+        # been sent the status already.
+        self._stale_changes: dict[str, bool] = {}
+        #: Set while :meth:`take_stale_changes` has something.
+        self.stale_changed = asyncio.Event()
         # Latest telemetry of each connected edge: address -> (value, UTC epoch s).
         # Every frame of an online edge passes through this process, so this is
         # as fresh as the latest-value table and costs no query per command.
@@ -121,7 +125,14 @@ class Hub:
 
     def _stale_changed(self, edge_id: str) -> None:
         self.broadcast_status(edge_id)
-        self.on_stale_change(edge_id)
+        self._stale_changes[edge_id] = edge_id in self.stale
+        self.stale_changed.set()
+
+    def take_stale_changes(self) -> dict[str, bool]:
+        """The stale flags changed since the last call (edge id -> stale now)."""
+        changes, self._stale_changes = self._stale_changes, {}
+        self.stale_changed.clear()
+        return changes
 
     def online(self, edge_id: str) -> bool:
         return edge_id in self.edges

@@ -13,8 +13,8 @@ from typing import Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ems.cloud.cluster import CLOSE_REPLACED, Cluster
+from ems.cloud.commands import Dispatcher
 from ems.cloud.configsync import ConfigSync
-from ems.cloud.dispatch import Dispatcher
 from ems.cloud.edge_guard import CLOSE_RATE_LIMITED, EdgeGuard
 from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import EdgeSession, Hub

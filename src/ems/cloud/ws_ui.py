@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster
-from ems.cloud.dispatch import Dispatcher
+from ems.cloud.commands import Dispatcher
 from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import Hub, UiSession
 from ems.cloud.peer import Peer
@@ -29,6 +29,7 @@ from ems.protocol import (
     UiCommand,
     UiSubscribe,
     UiUnsubscribe,
+    reasons,
 )
 
 __all__ = ["CatchUp", "TokenCheck", "UiEndpoint"]
@@ -173,7 +174,7 @@ class UiEndpoint:
                             command_id=frame.command_id,
                             edge_id=frame.edge_id,
                             status="rejected",
-                            reason="unauthorized",
+                            reason=reasons.UNAUTHORIZED,
                             detail=problem,
                             at=datetime.now(UTC),
                         )
@@ -190,7 +191,9 @@ class UiEndpoint:
                 if not session.may_access(frame.edge_id):
                     # The same answer whether the edge exists or not.
                     session.peer.send(
-                        ErrorFrame(code="forbidden", detail=f"no access to edge {frame.edge_id}")
+                        ErrorFrame(
+                            code=reasons.FORBIDDEN, detail=f"no access to edge {frame.edge_id}"
+                        )
                     )
                     continue
                 if frame.edge_id not in session.subscriptions:
@@ -203,7 +206,7 @@ class UiEndpoint:
                     await self._cluster.unwatch_edge(frame.edge_id)
             else:  # a second auth frame
                 session.peer.send(
-                    ErrorFrame(code="invalid_payload", detail="already authenticated")
+                    ErrorFrame(code=reasons.INVALID_PAYLOAD, detail="already authenticated")
                 )
 
     def _token_problem(self, session: UiSession) -> str | None:

@@ -24,7 +24,7 @@ from ems.edge.context import Ack
 from ems.edge.controller_settings import settings_ack_address, settings_request_address
 from ems.edge.controllers.base import Controller
 from ems.profiles import DeviceProfile
-from ems.protocol import SET_CONTROLLER, UNKNOWN_CONTROLLER
+from ems.protocol import SET_CONTROLLER, UNKNOWN_CONTROLLER, reasons
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
 __all__ = ["CommandRequest", "RequestWriter", "Verdict"]
@@ -137,11 +137,11 @@ class RequestWriter:
             try:
                 deadline_s = parse_rfc3339(command.deadline)
             except ValueError as exc:
-                return Verdict("rejected", "invalid_payload", str(exc))
+                return Verdict("rejected", reasons.INVALID_PAYLOAD, str(exc))
             if self._sync.past_deadline(self._clock.time(), deadline_s, self._margin_s):
                 return Verdict(
                     "failed",
-                    "expired",
+                    reasons.EXPIRED,
                     f"arrived after its deadline {command.deadline} less the drift margin",
                 )
         if self.admit is not None and (refused := self.admit(command)) is not None:
@@ -154,7 +154,7 @@ class RequestWriter:
                 self._fail(
                     ack_address,
                     old_id,
-                    "superseded",
+                    reasons.SUPERSEDED,
                     f"replaced by {command.command_id} before a cycle consumed it",
                     now_s,
                 )
@@ -186,25 +186,29 @@ class RequestWriter:
                 )
             if not isinstance(command.value, Mapping) or not command.value:
                 return Verdict(
-                    "rejected", "invalid_payload", "set_controller takes an object of parameters"
+                    "rejected",
+                    reasons.INVALID_PAYLOAD,
+                    "set_controller takes an object of parameters",
                 )
             return (
                 settings_request_address(controller.id),
                 settings_ack_address(controller.id),
             )
         if isinstance(command.value, Mapping):
-            return Verdict("rejected", "invalid_payload", f"{command.action} takes a single value")
+            return Verdict(
+                "rejected", reasons.INVALID_PAYLOAD, f"{command.action} takes a single value"
+            )
         profile = self._devices.get(command.device)
         if profile is None:
             return Verdict(
-                "rejected", "unknown_device", f"no device {command.device!r} on this edge"
+                "rejected", reasons.UNKNOWN_DEVICE, f"no device {command.device!r} on this edge"
             )
         action = profile.actions.get(command.action)
         if action is None:
             known = ", ".join(profile.actions) or "none"
             return Verdict(
                 "rejected",
-                "unknown_action",
+                reasons.UNKNOWN_ACTION,
                 f"{profile.type} {command.device!r} has no action {command.action!r} "
                 f"(known: {known})",
             )

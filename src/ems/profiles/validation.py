@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ems.profiles.model import ActionSpec, Bound
+from ems.protocol import reasons
 
 __all__ = ["Limits", "Problem", "check_static", "dynamic_limits", "within"]
 
@@ -53,26 +54,34 @@ def check_static(action: ActionSpec, value: object) -> Problem | None:
     spec = action.value
     if spec.type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return Problem("invalid_payload", f"{action.name} takes a number, got {_kind(value)}")
+            return Problem(
+                reasons.INVALID_PAYLOAD, f"{action.name} takes a number, got {_kind(value)}"
+            )
         if not math.isfinite(value):
-            return Problem("invalid_payload", f"{action.name} takes a finite number")
+            return Problem(reasons.INVALID_PAYLOAD, f"{action.name} takes a finite number")
         if (spec.min is not None and value < spec.min) or (
             spec.max is not None and value > spec.max
         ):
             unit = f" {spec.unit}" if spec.unit else ""
             return Problem(
-                "out_of_range",
+                reasons.OUT_OF_RANGE,
                 f"{value:g}{unit} is outside the static range {Limits(spec.min, spec.max)}{unit}",
             )
         return None
     if spec.type == "string":
         if not isinstance(value, str):
-            return Problem("invalid_payload", f"{action.name} takes a string, got {_kind(value)}")
+            return Problem(
+                reasons.INVALID_PAYLOAD, f"{action.name} takes a string, got {_kind(value)}"
+            )
         if spec.enum is not None and value not in spec.enum:
-            return Problem("invalid_payload", f"{value!r} is not one of {', '.join(spec.enum)}")
+            return Problem(
+                reasons.INVALID_PAYLOAD, f"{value!r} is not one of {', '.join(spec.enum)}"
+            )
         return None
     if spec.type == "boolean" and not isinstance(value, bool):
-        return Problem("invalid_payload", f"{action.name} takes true or false, got {_kind(value)}")
+        return Problem(
+            reasons.INVALID_PAYLOAD, f"{action.name} takes true or false, got {_kind(value)}"
+        )
     return None
 
 
@@ -110,7 +119,7 @@ def within(limits: Limits, value: float, unit: str | None) -> Problem | None:
     ):
         u = f" {unit}" if unit else ""
         return Problem(
-            "exceeds_dynamic_limit", f"{value:g}{u} is outside the current limits {limits}{u}"
+            reasons.EXCEEDS_DYNAMIC_LIMIT, f"{value:g}{u} is outside the current limits {limits}{u}"
         )
     return None
 
@@ -118,14 +127,14 @@ def within(limits: Limits, value: float, unit: str | None) -> Problem | None:
 def _bound_value(bound: Bound, lookup: Lookup, now_s: float, max_age_s: float) -> float | Problem:
     found = lookup(bound.channel)
     if found is None or found[0] is None:
-        return Problem("no_telemetry", f"no value yet for {bound.channel}")
+        return Problem(reasons.NO_TELEMETRY, f"no value yet for {bound.channel}")
     raw, ts = found
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return Problem("no_telemetry", f"{bound.channel} is not a number")
+        return Problem(reasons.NO_TELEMETRY, f"{bound.channel} is not a number")
     age = now_s - ts
     if age > max_age_s:
         return Problem(
-            "stale_telemetry", f"{bound.channel} is {age:.0f} s old (limit {max_age_s:g} s)"
+            reasons.STALE_TELEMETRY, f"{bound.channel} is {age:.0f} s old (limit {max_age_s:g} s)"
         )
     return -float(raw) if bound.negate else float(raw)
 

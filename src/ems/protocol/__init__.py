@@ -1,5 +1,6 @@
 """The wire contract shared by edge, cloud and tests (DESIGN section 5)."""
 
+from ems.protocol import reasons, statuses
 from ems.protocol.codec import (
     CLOUD_TO_EDGE,
     CLOUD_TO_UI,
@@ -54,6 +55,7 @@ from ems.protocol.frames import (
     UiUnsubscribe,
 )
 from ems.protocol.schema import frame_schemas
+from ems.protocol.statuses import TERMINAL
 
 __all__ = [
     "CLOUD_TO_EDGE",
@@ -65,6 +67,7 @@ __all__ = [
     "MAX_TTL_S",
     "OUT_OF_RANGE",
     "SET_CONTROLLER",
+    "TERMINAL",
     "UI_TO_CLOUD",
     "UNKNOWN_CONTROLLER",
     "UNKNOWN_PARAM",
@@ -104,4 +107,6 @@ __all__ = [
     "UiUnsubscribe",
     "encode",
     "frame_schemas",
+    "reasons",
+    "statuses",
 ]

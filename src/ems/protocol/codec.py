@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from ems.protocol import reasons
 from ems.protocol.frames import (
     ClockPing,
     ClockPong,
@@ -113,14 +114,14 @@ class Decoder(Generic[F]):
                 f"(expected one of {', '.join(sorted(self._types))})",
             )
         if kind == "union_tag_not_found":
-            return FrameError("invalid_payload", "frame has no 'type' field")
+            return FrameError(reasons.INVALID_PAYLOAD, "frame has no 'type' field")
         edge_id = document.get("edge_id")
         command_id = document.get("command_id")
         known_id = (
             command_id if isinstance(command_id, str) and _UUID_RE.match(command_id) else None
         )
         return FrameError(
-            "invalid_payload",
+            reasons.INVALID_PAYLOAD,
             _describe(exc),
             frame_type if isinstance(frame_type, str) else None,
             known_id,

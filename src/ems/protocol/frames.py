@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from ems.protocol.controllers import SET_CONTROLLER, ControllerRef, ControllerSettings
+from ems.protocol.statuses import AckStatus, EdgeAckStatus
 from ems.protocol.types import (
     ActionName,
     AuditEventName,
@@ -74,8 +75,6 @@ DEFAULT_TTL_S = 300
 MAX_AUDIT_RECORDS = 100  # per audit frame
 MAX_TTL_S = 3600
 
-AckStatus = Literal["received", "queued", "delivered", "rejected", "executed", "failed"]
-EdgeAckStatus = Literal["delivered", "rejected", "executed", "failed"]
 Role = Literal["viewer", "operator", "admin"]
 
 

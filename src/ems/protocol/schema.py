@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ems.protocol import frames
+from ems.protocol.statuses import STATUSES, TERMINAL
 
 __all__ = ["frame_schemas"]
 
@@ -48,6 +49,8 @@ def frame_schemas() -> dict[str, Any]:
     _, top = models_json_schema([(m, "validation") for m in models], ref_template="#/$defs/{model}")
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     top["title"] = "EMS wire frames"
+    # Not expressible as a frame's schema, yet part of the contract clients check.
+    top["terminal_statuses"] = [s for s in STATUSES if s in TERMINAL]
     top["directions"] = {
         name: {"oneOf": [{"$ref": f"#/$defs/{m.__name__}"} for m in ms]}
         for name, ms in _ENDPOINTS.items()

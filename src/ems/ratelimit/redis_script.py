@@ -22,10 +22,12 @@ from typing import Any
 import redis
 import redis.asyncio as redis_async
 
+from ems.protocol import reasons
 from ems.ratelimit.gcra import ALLOWED, Decision, Rate, key_part
 
 __all__ = [
     "BUCKET_KEY_MARGIN_MS",
+    "TAKE_CHECKS_LUA",
     "CommandGuard",
     "GuardRefusal",
     "RedisLimiter",
@@ -47,7 +49,7 @@ BUCKET_KEY_MARGIN_MS = 10_000
 # burst, consume (1/0), replay ttl [ms], key margin [ms]. Returns {0, 0}
 # allowed; {1, retry [ms]} over the limit (nothing written: a refused command
 # does not use up its id); {2, 0} a replay.
-_TAKE = """
+TAKE_CHECKS_LUA = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
@@ -66,8 +68,8 @@ if #KEYS > 1 then
     return {2, 0}
   end
 end
-return {0, 0}
 """
+_TAKE = TAKE_CHECKS_LUA + "return {0, 0}\n"
 
 
 def _decision(reply: Any) -> Decision | None:
@@ -114,6 +116,10 @@ class RedisLimiter:
         decision = _decision(reply)
         assert decision is not None
         return decision
+
+    async def run_take(self, keys: list[str], args: list[Any]) -> Any:
+        """The bucket script with prepared ``keys`` and ``args`` (see :class:`CommandGuard`)."""
+        return await self._take(keys=keys, args=args)
 
     async def take_once(
         self, scope: str, ident: str, rate: Rate, now_s: float, once_key: str, ttl_s: float
@@ -188,23 +194,44 @@ class CommandGuard:
         would otherwise outlive a 60 s cache and could be replayed while still
         fresh.
         """
+        keys, args = self.script_input(username, command_id, issued_at_s, now_s)
+        reply = await self._limiter.run_take(keys, args)
+        return self.refusal(reply, issued_at_s, now_s)
+
+    def script_input(
+        self, username: str, command_id: str, issued_at_s: float, now_s: float
+    ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the bucket-and-replay step (:data:`TAKE_CHECKS_LUA`), for a
+        script that does more in the same round trip (the command path adds the
+        command to the in-flight set)."""
         ttl_s = max(self._replay_ttl_s, issued_at_s + self._max_skew_s - now_s)
-        decision = await self._limiter.take_once(
-            "cmd", username, self._rate, now_s, self._limiter.replay_key(command_id), ttl_s
-        )
+        keys = [
+            self._limiter.bucket_key("cmd", username),
+            self._limiter.replay_key(command_id),
+        ]
+        return keys, _args(self._rate, now_s, True, max(1, math.ceil(ttl_s * 1000.0)))
+
+    def refusal(self, reply: Any, issued_at_s: float, now_s: float) -> GuardRefusal | None:
+        """The refusal that a reply of :data:`TAKE_CHECKS_LUA` (its first two elements)
+        and the command's freshness call for, in that order; None: go on."""
+        decision = _decision(reply)
         if decision is None:
-            return GuardRefusal("replay", "command_id was already used", burns_id=False)
+            return GuardRefusal(reasons.REPLAY, "command_id was already used", burns_id=False)
         if not decision.allowed:
             return GuardRefusal(
-                "rate_limited",
+                reasons.RATE_LIMITED,
                 f"over {self._rate.describe('commands')}; retry in {decision.retry_after_s:.3f} s",
                 burns_id=False,
             )
+        return self.stale(issued_at_s, now_s)
+
+    def stale(self, issued_at_s: float, now_s: float) -> GuardRefusal | None:
+        """``stale_timestamp`` when ``issued_at`` is too far from server time."""
         skew_s = issued_at_s - now_s
         if abs(skew_s) > self._max_skew_s:
             side = "ahead of" if skew_s > 0 else "behind"
             return GuardRefusal(
-                "stale_timestamp",
+                reasons.STALE_TIMESTAMP,
                 f"issued_at is {abs(skew_s):.1f} s {side} server time "
                 f"(at most {self._max_skew_s:g} s)",
                 burns_id=True,

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import BaseModel
 
 from ems.clock import VirtualClock
-from ems.cloud.dispatch import Dispatcher, Tracked
+from ems.cloud.commands import Dispatcher, Tracked
 from ems.cloud.hub import EdgeSession, Hub, UiSession
 from ems.cloud.peer import Peer
 from ems.cloud.shared import (

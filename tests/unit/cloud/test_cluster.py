@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 import pytest_asyncio
 
-from ems.cloud.cluster import CLOSE_REPLACED, Cluster, NodeIdInUse
+from ems.cloud.cluster import CLOSE_REPLACED, Cluster, ClusterLink, NodeIdInUse
 from ems.cloud.hub import EdgeSession, Hub, UiSession
 from ems.cloud.peer import Peer
 from ems.cloud.shared import reset_embedded_server, shared_redis
@@ -59,6 +59,21 @@ class FakePeer:
 class Node:
     hub: Hub
     cluster: Cluster
+    inbox: Inbox
+
+
+class Inbox:
+    """What a process's command path hears from the others."""
+
+    def __init__(self) -> None:
+        self.routed: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+        self.drains: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_routed(self, message: Mapping[str, Any]) -> None:
+        self.routed.put_nowait(message)
+
+    def drain(self, edge_id: str) -> None:
+        self.drains.put_nowait(edge_id)
 
 
 @pytest_asyncio.fixture
@@ -67,9 +82,10 @@ async def nodes() -> AsyncIterator[tuple[Node, Node]]:
     made = []
     for name in ("cloud-a", "cloud-b"):
         hub = Hub()
-        cluster = Cluster(shared_redis(None), hub, name)
+        inbox = Inbox()
+        cluster = Cluster(ClusterLink(shared_redis(None), name), hub, inbox=inbox)
         await cluster.start()
-        made.append(Node(hub, cluster))
+        made.append(Node(hub, cluster, inbox))
     yield made[0], made[1]
     for node in made:
         await node.cluster.stop()
@@ -175,15 +191,11 @@ async def test_commands_and_drain_requests_reach_the_named_process(
     nodes: tuple[Node, Node],
 ) -> None:
     a, b = nodes
-    routed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    drains: asyncio.Queue[str] = asyncio.Queue()
-    b.cluster.on_routed = routed.put_nowait
-    b.cluster.on_drain = drains.put_nowait
     a.cluster.route_command("cloud-b", '{"command_id": "x"}', 1234.5)
     a.cluster.request_drain("cloud-b", "site-1")
-    message = await asyncio.wait_for(routed.get(), WAIT_S)
+    message = await asyncio.wait_for(b.inbox.routed.get(), WAIT_S)
     assert (message["envelope"], message["deadline"]) == ('{"command_id": "x"}', 1234.5)
-    assert await asyncio.wait_for(drains.get(), WAIT_S) == "site-1"
+    assert await asyncio.wait_for(b.inbox.drains.get(), WAIT_S) == "site-1"
 
 
 @pytest.mark.asyncio
@@ -192,7 +204,7 @@ async def test_a_second_process_with_the_same_node_id_refuses_to_start(
 ) -> None:
     a, _ = nodes
     # A short TTL, so the refusal comes quickly: the first one keeps its lease meanwhile.
-    twin = Cluster(shared_redis(None), Hub(), a.cluster.node_id, registry_ttl_s=0.3)
+    twin = Cluster(ClusterLink(shared_redis(None), a.cluster.node_id, registry_ttl_s=0.3), Hub())
     with pytest.raises(NodeIdInUse, match="EMS_NODE_ID"):
         await twin.start()
     # Once the first stops cleanly, the name is free at once.

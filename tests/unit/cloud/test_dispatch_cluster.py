@@ -31,8 +31,8 @@ from dispatch_fakes import (
 )
 
 from ems.clock import VirtualClock
-from ems.cloud.cluster import Cluster
-from ems.cloud.dispatch import Dispatcher
+from ems.cloud.cluster import Cluster, ClusterLink
+from ems.cloud.commands import Dispatcher
 from ems.cloud.hub import EdgeSession, Hub, UiSession
 from ems.cloud.shared import (
     InFlight,
@@ -97,7 +97,7 @@ class Pair:
 def _process(name: str, clock: VirtualClock, latest: Mapping[str, tuple[object, float]]) -> Process:
     redis = shared_redis(None)
     hub = Hub()
-    cluster = Cluster(redis, hub, name)
+    link = ClusterLink(redis, name)
 
     async def stored_latest(
         edge_id: str, addresses: Sequence[str]
@@ -112,10 +112,10 @@ def _process(name: str, clock: VirtualClock, latest: Mapping[str, tuple[object, 
         Inventories(redis),
         worker_id=name,
         clock=clock,
-        cluster=cluster,
+        peers=link,
         remote_latest=stored_latest,
     )
-    return Process(hub, cluster, dispatcher)
+    return Process(hub, Cluster(link, hub, inbox=dispatcher), dispatcher)
 
 
 @pytest_asyncio.fixture

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ems.audit import AuditTrail
 from ems.cloud.records.model import TraceEntry
 from ems.cloud.records.recorder import Recorder
-from ems.protocol import EdgeAudit
+from ems.protocol import EdgeAudit, reasons
 
 __all__ = ["EdgeTraceIntake"]
 
@@ -60,7 +60,7 @@ class EdgeTraceIntake:
                     cid,
                     self._clock(),
                     edge_id=edge_id,
-                    reason="forbidden",
+                    reason=reasons.FORBIDDEN,
                     detail=f"{record.event} from {edge_id}: not a command sent to it",
                 )
                 continue

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ems.protocol.statuses import TERMINAL
 from ems.timefmt import parse_rfc3339, to_rfc3339, to_rfc3339_us
 
 __all__ = [
@@ -35,9 +36,6 @@ __all__ = [
     "supersedes",
     "to_micro_s",
 ]
-
-#: The final statuses (DESIGN section 4); a command has exactly one of them.
-TERMINAL = frozenset({"rejected", "executed", "failed"})
 
 
 def to_micro_s(epoch_s: float) -> float:

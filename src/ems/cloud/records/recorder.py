@@ -48,7 +48,7 @@ from ems.cloud.records.redis_hot import HotRecords
 from ems.protocol import UiAck
 
 if TYPE_CHECKING:
-    from ems.cloud.dispatch import Tracked
+    from ems.cloud.commands import Tracked
 
 __all__ = ["Recorder", "RecorderStats"]
 

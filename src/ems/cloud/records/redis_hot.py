@@ -40,19 +40,33 @@ DAY_S = 86_400
 # statuses of one command cannot interleave inside a change. The current status
 # follows model.supersedes (terminal is final; else the later time wins); the
 # comparison of times runs on Lua doubles, exact for epoch seconds with µs.
+# A command's first event writes everything in one HSET and indexes the edge;
+# later ones only append and move the current status: 8-10 Redis calls for
+# the first, 6-8 for each later one (the command path writes three per command).
 # KEYS: record hash, user's open set, edge's sorted set.
 # ARGV: info JSON, event JSON, terminal (0/1), at [s], command id, created_at [s],
 #       ttl [s], edge keep. Returns the event's number in the record.
 _RECORD = """
 local seen = redis.call('HGET', KEYS[1], 'd:' .. ARGV[2])
 if seen then return tonumber(seen) end
-redis.call('HSETNX', KEYS[1], 'info', ARGV[1])
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('HSET', KEYS[1], 'e:' .. n, ARGV[2], 'd:' .. ARGV[2], n)
-local final = redis.call('HGET', KEYS[1], 'terminal') == '1'
-local at = redis.call('HGET', KEYS[1], 'at')
-if not final and (ARGV[3] == '1' or not at or tonumber(ARGV[4]) >= tonumber(at)) then
-  redis.call('HSET', KEYS[1], 'current', ARGV[2], 'terminal', ARGV[3], 'at', ARGV[4])
+local current = true
+if n == 1 then
+  redis.call('HSET', KEYS[1], 'info', ARGV[1], 'e:1', ARGV[2], 'd:' .. ARGV[2], 1,
+    'current', ARGV[2], 'terminal', ARGV[3], 'at', ARGV[4])
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[6], ARGV[5])
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[8]) - 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[7])
+else
+  redis.call('HSET', KEYS[1], 'e:' .. n, ARGV[2], 'd:' .. ARGV[2], n)
+  local now = redis.call('HMGET', KEYS[1], 'terminal', 'at')
+  current = now[1] ~= '1'
+    and (ARGV[3] == '1' or not now[2] or tonumber(ARGV[4]) >= tonumber(now[2]))
+  if current then
+    redis.call('HSET', KEYS[1], 'current', ARGV[2], 'terminal', ARGV[3], 'at', ARGV[4])
+  end
+end
+if current then
   if ARGV[3] == '1' then
     redis.call('SREM', KEYS[2], ARGV[5])
   else
@@ -61,9 +75,6 @@ if not final and (ARGV[3] == '1' or not at or tonumber(ARGV[4]) >= tonumber(at))
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('ZADD', KEYS[3], 'NX', ARGV[6], ARGV[5])
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[8]) - 1)
-redis.call('EXPIRE', KEYS[3], ARGV[7])
 return n
 """
 

@@ -56,7 +56,9 @@ class Bus:
     of a subscribed channel; it must not block (and its exceptions are logged).
     """
 
-    def __init__(self, redis: redis_async.Redis, on_message: Callable[[str, bytes], None]) -> None:
+    def __init__(
+        self, redis: redis_async.Redis, on_message: Callable[[str, bytes], None] | None = None
+    ) -> None:
         self._redis = redis
         self._on_message = on_message
         self._pubsub = redis.pubsub()
@@ -69,8 +71,17 @@ class Bus:
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = BusStats()
 
-    async def start(self, *channels: str) -> None:
-        """Subscribe to ``channels`` (kept for the process's life) and start the tasks."""
+    async def start(
+        self, *channels: str, on_message: Callable[[str, bytes], None] | None = None
+    ) -> None:
+        """Subscribe to ``channels`` (kept for the process's life) and start the tasks.
+
+        ``on_message`` here, when the reader is only known once publishers exist
+        (the cluster reads, the command path publishes through it first)."""
+        if on_message is not None:
+            self._on_message = on_message
+        if self._on_message is None:
+            raise ValueError("Bus.start: no on_message handler")
         for channel in channels:  # before the reader: it needs a subscribed connection
             self._counts[channel] += 1
             await self._pubsub.subscribe(channel)
@@ -192,9 +203,9 @@ class Bus:
             if message.get("type") != "message":
                 continue
             self.stats.received += 1
+            handle = self._on_message
+            assert handle is not None  # start() refuses to run without one
             try:
-                self._on_message(
-                    channel.decode() if isinstance(channel, bytes) else channel, message["data"]
-                )
+                handle(channel.decode() if isinstance(channel, bytes) else channel, message["data"])
             except Exception:
                 log.exception("bus: handling a message of %s failed", channel)

@@ -149,6 +149,18 @@ class InFlight:
         self._complete = redis.register_script(_COMPLETE)
         self._claim_expired = redis.register_script(_CLAIM_EXPIRED)
 
+    @property
+    def client(self) -> redis_async.Redis:
+        """The Redis client (a script that adds a command together with another step
+        registers itself here)."""
+        return self._redis
+
+    @property
+    def keys(self) -> list[str]:
+        """The deadline set, the edge hash and the payload hash (see the module docstring),
+        for a script that adds a command together with another step."""
+        return list(self._keys)
+
     async def add(
         self, command_id: str, edge_id: str, deadline_s: float, payload: bytes | str
     ) -> None:

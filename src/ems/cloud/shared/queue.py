@@ -56,6 +56,8 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import redis.asyncio as redis_async
 
+from ems.protocol.reasons import QUEUE_FULL, TIMEOUT_IN_QUEUE
+
 __all__ = [
     "QUEUE_FULL",
     "TIMEOUT_IN_QUEUE",
@@ -67,8 +69,6 @@ __all__ = [
     "ToDeliver",
 ]
 
-QUEUE_FULL: Literal["queue_full"] = "queue_full"
-TIMEOUT_IN_QUEUE: Literal["timeout_in_queue"] = "timeout_in_queue"
 
 # Shared by the scripts that change a queue: point the edge's entry in
 # P:queue-edges at the earliest expiry left in its queue, or drop it when the

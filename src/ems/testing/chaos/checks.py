@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ems.edge.executions import Execution
+from ems.protocol.statuses import TERMINAL
 from ems.timefmt import to_rfc3339
 
 __all__ = [
@@ -32,8 +33,6 @@ __all__ = [
     "check_telemetry",
     "faults_between",
 ]
-
-TERMINAL = frozenset({"executed", "failed", "rejected"})
 
 
 @dataclass(frozen=True, slots=True)

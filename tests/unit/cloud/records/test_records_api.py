@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from ems.audit import AuditTrail
 from ems.cloud.api import build_router
 from ems.cloud.auth.jwt import AuthError, Claims
-from ems.cloud.cluster import Cluster
+from ems.cloud.cluster import Cluster, ClusterLink
 from ems.cloud.hub import Hub
 from ems.cloud.records import EdgeTraceIntake, HotRecords, Recorder, SqliteCommandStore
 from ems.cloud.records.testing import T0, change, info
@@ -50,7 +50,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder
         telemetry,
         verify,
         records=recorder,
-        cluster=Cluster(redis, hub, "cloud-1"),
+        cluster=Cluster(ClusterLink(redis, "cloud-1"), hub),
         inventories=Inventories(redis),
     )
     app.include_router(router)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ems.cloud.dispatch import Tracked
+from ems.cloud.commands import Tracked
 from ems.cloud.records import (
     CommandRecord,
     HotRecords,

@@ -33,6 +33,7 @@ from ems.profiles import (
     dynamic_limits,
     within,
 )
+from ems.protocol import reasons
 from ems.timefmt import parse_rfc3339
 
 __all__ = ["ManualOverride"]
@@ -187,16 +188,18 @@ class ManualOverride(Controller):
             try:
                 deadline_s = parse_rfc3339(str(deadline))
             except ValueError:
-                return Problem("revalidation_failed", f"unreadable deadline {deadline!r}")
+                return Problem(reasons.REVALIDATION_FAILED, f"unreadable deadline {deadline!r}")
             if ctx.past_deadline(deadline_s):
-                return Problem("expired", f"past its deadline {deadline} less the drift margin")
+                return Problem(
+                    reasons.EXPIRED, f"past its deadline {deadline} less the drift margin"
+                )
         if request.get("action") != action.name:
             return Problem(
-                "revalidation_failed",
+                reasons.REVALIDATION_FAILED,
                 f"request channel of {action.name} carries action {request.get('action')!r}",
             )
         if "value" not in request:
-            return Problem("revalidation_failed", "request has no value")
+            return Problem(reasons.REVALIDATION_FAILED, "request has no value")
         value = request["value"]
         problem = check_static(action, value)
         if problem is None and action.value.type == "number":
@@ -205,7 +208,7 @@ class ManualOverride(Controller):
                 limits if isinstance(limits, Problem) else within(limits, value, action.value.unit)
             )
         if problem is not None:
-            return Problem("revalidation_failed", f"{problem.reason}: {problem.detail}")
+            return Problem(reasons.REVALIDATION_FAILED, f"{problem.reason}: {problem.detail}")
         return None
 
     # -- holding ---------------------------------------------------------
