@@ -52,6 +52,7 @@ from ems.cloud.telemetry import (
     TelemetryBatcher,
     TelemetryStore,
 )
+from ems.cloud.telemetry.intake import IntakeGate
 from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
 from ems.cloud.ws_ui import UiEndpoint
 from ems.profiles import builtin_profiles
@@ -124,6 +125,7 @@ def _metrics(
     inflight: InFlight,
     queue: OfflineQueue,
     dispatcher: Dispatcher,
+    intake: IntakeGate,
 ) -> CloudMetrics:
     """This process's metrics, hooked to the parts that report to them."""
 
@@ -138,6 +140,7 @@ def _metrics(
         batcher.stats,
         cluster.bus.stats,
         pending_rows=lambda: batcher.pending_rows,
+        intake=intake,
         probes={
             "ems_commands_in_flight": (
                 "Commands sent, awaiting a final status (all processes)",
@@ -236,7 +239,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return None if tracked is None else tracked.edge_id
 
     edge_trace = EdgeTraceIntake(records, sent_to, dispatcher.audit, time.time)
-    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher)
+    intake = IntakeGate(settings.telemetry_intake_rows)
+    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher, intake)
     metrics.count_http_refusals(lambda: http_stats.refused)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:
@@ -368,6 +372,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             on_stored=metrics.on_stored,
             alarms=alarms.service,
             config_sync=config_sync,
+            intake=intake,
         ),
     )
     app.add_api_websocket_route(

@@ -40,6 +40,7 @@ from prometheus_client.registry import Collector
 from ems.cloud.hub import Hub
 from ems.cloud.shared.bus import BusStats
 from ems.cloud.telemetry import BatcherStats
+from ems.cloud.telemetry.intake import IntakeGate
 from ems.protocol import UiAck
 
 __all__ = ["CloudMetrics", "metrics_router"]
@@ -67,6 +68,7 @@ class CloudMetrics:
         bus_stats: BusStats | None = None,
         *,
         pending_rows: Callable[[], int] = lambda: 0,
+        intake: IntakeGate | None = None,
         probes: dict[str, tuple[str, Probe]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -104,7 +106,7 @@ class CloudMetrics:
         self._probes = probes or {}
         self._probed: dict[str, float] = {}
         self._snapshot = _Snapshot(
-            hub, batcher_stats, bus_stats, pending_rows, self._probes, self._probed
+            hub, batcher_stats, bus_stats, pending_rows, self._probes, self._probed, intake
         )
         self.registry.register(self._snapshot)
         self._probe_task: asyncio.Task[None] | None = None
@@ -175,8 +177,10 @@ class _Snapshot(Collector):
         pending_rows: Callable[[], int],
         probes: dict[str, tuple[str, Probe]],
         probed: dict[str, float],
+        intake: IntakeGate | None,
     ) -> None:
         self.http_refused: Callable[[], int] = lambda: 0
+        self._intake = intake
         self._hub = hub
         self._batcher = batcher
         self._bus = bus
@@ -224,6 +228,8 @@ class _Snapshot(Collector):
             "Channel values waiting for their database batch",
             self._pending_rows(),
         )
+        if self._intake is not None:
+            yield from _intake_metrics(self._intake)
         if self._bus is not None:
             yield _counter(
                 "ems_bus_published", "Messages published to other processes", self._bus.published
@@ -240,6 +246,34 @@ class _Snapshot(Collector):
         for name, (help_text, _) in self._probes.items():
             if name in self._probed:
                 yield _gauge(name, help_text, self._probed[name])
+
+
+def _intake_metrics(intake: IntakeGate) -> Iterable[Metric]:
+    """Back-pressure (README "Telemetry at and past capacity")."""
+    yield _gauge(
+        "ems_telemetry_intake_values",
+        "Channel values held on their way to the database (EMS_TELEMETRY_INTAKE_ROWS at most)",
+        intake.held_rows,
+    )
+    yield _gauge(
+        "ems_telemetry_paused_edges",
+        "Edge sockets not being read until their telemetry fits (back-pressure)",
+        intake.waiting,
+    )
+    yield _gauge(
+        "ems_telemetry_shedding",
+        "1 while this process is past its telemetry capacity and pushes back on edges",
+        1 if intake.waiting else 0,
+    )
+    stats = intake.stats
+    yield _counter(
+        "ems_telemetry_read_pauses", "Times an edge socket's reading waited for room", stats.pauses
+    )
+    yield _counter(
+        "ems_telemetry_read_paused_seconds",
+        "Seconds edge sockets waited for room, summed over sockets (finished waits) [s]",
+        stats.paused_s,
+    )
 
 
 def _gauge(
