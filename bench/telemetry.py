@@ -621,6 +621,9 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             },
         }
         return judge(result)
+    except Exception:
+        print(services.log_tail(), file=sys.stderr)  # why the cloud refused, if it did
+        raise
     finally:
         for load in loads:
             load.kill()

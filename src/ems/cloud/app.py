@@ -178,12 +178,18 @@ def _report_sites(settings: CloudSettings) -> dict[str, ReportSite]:
     return {} if settings.report_sites is None else load_sites_file(settings.report_sites)
 
 
-def create_app(settings: CloudSettings | None = None) -> FastAPI:
+def create_app(
+    settings: CloudSettings | None = None,
+    *,
+    telemetry_store: PostgresTelemetryStore | SqliteTelemetryStore | None = None,
+) -> FastAPI:
+    """The cloud app. ``telemetry_store`` replaces the one the settings choose (a seam
+    for tests, e.g. a store throttled to a known rate)."""
     settings = settings or CloudSettings()
     hub = Hub(stale_after_s=settings.edge_stale_s)
     redis = shared_redis(settings.redis_url)
     cluster = Cluster(redis, hub, settings.node_id, registry_ttl_s=settings.registry_ttl_s)
-    store = _telemetry_store(settings)
+    store = telemetry_store or _telemetry_store(settings)
 
     async def stored_latest(
         edge_id: str, addresses: Sequence[str]

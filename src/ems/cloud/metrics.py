@@ -262,8 +262,9 @@ def _intake_metrics(intake: IntakeGate) -> Iterable[Metric]:
     )
     yield _gauge(
         "ems_telemetry_shedding",
-        "1 while this process is past its telemetry capacity and pushes back on edges",
-        1 if intake.waiting else 0,
+        "1 while this process is past its telemetry capacity: it pushes back on edges "
+        "(a socket waits for room now, or a frame was shed in the last 10 s)",
+        1 if intake.shedding() else 0,
     )
     stats = intake.stats
     yield _counter(
@@ -273,6 +274,11 @@ def _intake_metrics(intake: IntakeGate) -> Iterable[Metric]:
         "ems_telemetry_read_paused_seconds",
         "Seconds edge sockets waited for room, summed over sockets (finished waits) [s]",
         stats.paused_s,
+    )
+    yield _counter(
+        "ems_telemetry_shed_frames",
+        "Telemetry frames read but not stored for want of room (not acked: edges resend them)",
+        stats.shed_frames,
     )
 
 

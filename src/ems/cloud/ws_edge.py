@@ -187,6 +187,13 @@ class EdgeEndpoint:
     ) -> None:
         edge_id = session.edge_id
         latest = self._hub.latest.setdefault(edge_id, {})
+        loop = asyncio.get_running_loop()
+        pause_max_s = self._settings.telemetry_pause_max_s
+        shed_until = 0.0  # loop.time() until which this socket is read without waiting
+        # Reading waits for room at most pause_max_s in every 2 * pause_max_s: what
+        # follows telemetry in the stream (a command's ack) is read within about that.
+        window_start = loop.time()
+        waited_s = 0.0
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -196,6 +203,10 @@ class EdgeEndpoint:
                 await session.peer.close(CLOSE_TOO_BIG, "frame too large")
                 return
             self._hub.seen(edge_id)
+            shedding = shed_until > 0.0 and loop.time() < shed_until
+            if shedding and self.intake.full and _is_telemetry(raw):
+                self.intake.shed()  # not even decoded; unacked: the edge sends it again
+                continue
             # Telemetry is decoded straight into rows, and a valid frame's samples go
             # into the latest values (used for dynamic limits) in the same pass; those
             # only move forward in time, as a backfilled frame is older than live ones.
@@ -211,7 +222,26 @@ class EdgeEndpoint:
                 del frame  # its JSON is several times the size of its rows
                 # Past capacity this waits, reading nothing more from this edge: TCP
                 # back-pressure, and the edge keeps what it cannot send in its buffer.
-                await self.intake.admit(len(pending[2]))
+                # Not for longer than pause_max_s: then its telemetry is shed for a
+                # while, so that its acks behind it in the stream are read.
+                if not self.intake.try_admit(len(pending[2])):
+                    if shedding:
+                        self.intake.shed()
+                        continue
+                    started = loop.time()
+                    if started - window_start >= 2 * pause_max_s:
+                        window_start, waited_s = started, 0.0
+                    try:
+                        await asyncio.wait_for(
+                            self.intake.admit(len(pending[2])), max(0.0, pause_max_s - waited_s)
+                        )
+                    except TimeoutError:
+                        self.intake.shed()
+                        shed_until = loop.time() + pause_max_s
+                        window_start, waited_s = shed_until, 0.0
+                        continue
+                    finally:
+                        waited_s += loop.time() - started
                 await telemetry.put(pending)
             elif isinstance(frame, EdgeAck):
                 if self._guard is not None:
@@ -315,6 +345,17 @@ class EdgeEndpoint:
                 session.peer.send(TelemetryAck(seq=seq))
                 if ts is not None:
                     self._on_stored(ts)
+
+
+_TELEMETRY_PREFIX = '{"type":"telemetry"'
+
+
+def _is_telemetry(raw: str | bytes) -> bool:
+    """A telemetry frame as edges write it (``type`` first, compact): worth no decoding
+    while it is shed. Anything else is decoded as usual, so an ack is never shed."""
+    if isinstance(raw, bytes):
+        return raw.startswith(_TELEMETRY_PREFIX.encode())
+    return raw.startswith(_TELEMETRY_PREFIX)
 
 
 def _key_id(api_key: str) -> str | None:

@@ -3,11 +3,18 @@
 Every frame's rows are *admitted* before they are queued for the database and
 *released* once durable (or failed). While the rows admitted reach
 ``max_rows``, the socket handler that wants to admit more waits, and so reads
-nothing more from its edge: TCP pushes back, the edge's own window of unacked
-frames fills, and the edge keeps the rest in its durable buffer until the
-cloud catches up. Past its capacity the process therefore holds a bounded
-amount of telemetry (``max_rows``, plus one decoded frame per waiting edge)
-instead of a queue that grows until it collapses, and nothing is lost.
+nothing more from its edge: TCP pushes back, and the edge keeps what it cannot
+send in its durable buffer until the cloud catches up. Past its capacity the
+process therefore holds a bounded amount of telemetry (``max_rows``, plus one
+decoded frame per waiting edge) instead of a queue that grows until it
+collapses, and nothing is lost.
+
+A socket's reading waits only so long (the endpoint's choice): then that frame
+is *shed* (not stored, not acked: the edge sends it again from its buffer) and
+for a while the socket is read without waiting, its telemetry stored where
+there is room at once and shed where there is not, so the acks and other
+frames behind it in the TCP stream are read, not stuck behind telemetry the
+process cannot store anyway.
 
 Waiters are admitted first come, first served, so every edge makes progress;
 a frame larger than ``max_rows`` is admitted alone when nothing else is held.
@@ -31,6 +38,8 @@ class IntakeStats:
 
     pauses: int = 0  # times a socket's reading waited for room
     paused_s: float = 0.0  # seconds sockets spent waiting, summed over sockets (ended waits)
+    shed_frames: int = 0  # frames read and not stored (not acked: the edge sends them again)
+    last_shed_s: float | None = None  # clock() of the last shed frame
 
 
 class IntakeGate:
@@ -52,8 +61,23 @@ class IntakeGate:
 
     @property
     def waiting(self) -> int:
-        """Sockets whose reading waits for room now (the process is shedding load)."""
+        """Sockets whose reading waits for room now."""
         return len(self._waiters)
+
+    def shedding(self, within_s: float = 10.0) -> bool:
+        """Past capacity: a socket waits for room now, or a frame was shed lately."""
+        last = self.stats.last_shed_s
+        return bool(self._waiters) or (last is not None and self._clock() - last < within_s)
+
+    def shed(self) -> None:
+        """Count one frame read and not stored for want of room."""
+        self.stats.shed_frames += 1
+        self.stats.last_shed_s = self._clock()
+
+    @property
+    def full(self) -> bool:
+        """No room for anything now (someone waits, or the bound is reached)."""
+        return bool(self._waiters) or self._held >= self.max_rows
 
     def try_admit(self, rows: int) -> bool:
         """Admit ``rows`` now if there is room and nobody waits before us."""
