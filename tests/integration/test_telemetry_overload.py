@@ -265,13 +265,6 @@ async def test_twice_the_capacity_is_bounded_lossless_and_commands_are_answered(
         # Drained: every frame acked, resending what was shed (as the edge does).
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while any(edge.buffered for edge in edges):
-            print(
-                round(time.monotonic() - deadline + DRAIN_TIMEOUT_S, 1),
-                [len(e.buffered) for e in edges],
-                samples[-1].get("ems_telemetry_values_total"),
-                samples[-1].get("ems_telemetry_shed_frames_total"),
-                flush=True,
-            )
             assert time.monotonic() < deadline, [len(e.buffered) for e in edges]
             for edge in edges:
                 edge.resend_unacked()
