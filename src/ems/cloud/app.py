@@ -53,6 +53,7 @@ from ems.cloud.telemetry import (
     TelemetryStore,
 )
 from ems.cloud.telemetry.intake import IntakeGate
+from ems.cloud.worker_metrics import WorkerMetrics
 from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
 from ems.cloud.ws_ui import UiEndpoint
 from ems.profiles import builtin_profiles
@@ -126,6 +127,7 @@ def _metrics(
     queue: OfflineQueue,
     dispatcher: Dispatcher,
     intake: IntakeGate,
+    settings: CloudSettings,
 ) -> CloudMetrics:
     """This process's metrics, hooked to the parts that report to them."""
 
@@ -141,6 +143,10 @@ def _metrics(
         cluster.bus.stats,
         pending_rows=lambda: batcher.pending_rows,
         intake=intake,
+        # A worker of `ems cloud --workers N`: one scrape shows every worker.
+        workers=None
+        if settings.supervisor_pid is None
+        else WorkerMetrics(settings.data_dir / "metrics-workers", settings.node_id),
         probes={
             "ems_commands_in_flight": (
                 "Commands sent, awaiting a final status (all processes)",
@@ -246,7 +252,7 @@ def create_app(
 
     edge_trace = EdgeTraceIntake(records, sent_to, dispatcher.audit, time.time)
     intake = IntakeGate(settings.telemetry_intake_rows)
-    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher, intake)
+    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher, intake, settings)
     metrics.count_http_refusals(lambda: http_stats.refused)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:

@@ -41,6 +41,7 @@ from ems.cloud.hub import Hub
 from ems.cloud.shared.bus import BusStats
 from ems.cloud.telemetry import BatcherStats
 from ems.cloud.telemetry.intake import IntakeGate
+from ems.cloud.worker_metrics import WorkerMetrics
 from ems.protocol import UiAck
 
 __all__ = ["CloudMetrics", "metrics_router"]
@@ -70,7 +71,10 @@ class CloudMetrics:
         pending_rows: Callable[[], int] = lambda: 0,
         intake: IntakeGate | None = None,
         probes: dict[str, tuple[str, Probe]] | None = None,
+        workers: WorkerMetrics | None = None,
     ) -> None:
+        #: With ``--workers``: every worker's figures in one scrape, labelled ``worker``.
+        self._workers = workers
         self.registry = CollectorRegistry(auto_describe=False)
         self._commands = Counter(
             "ems_commands",
@@ -140,8 +144,12 @@ class CloudMetrics:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         self._probe_task = asyncio.create_task(self._probe_loop(), name="loop-lag-probe")
+        if self._workers is not None:
+            self._workers.start(self._render_own)
 
     async def stop(self) -> None:
+        if self._workers is not None:
+            await self._workers.stop()
         if self._probe_task is not None:
             self._probe_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -156,7 +164,12 @@ class CloudMetrics:
 
     # -- scraping --------------------------------------------------------------------
     async def render(self) -> bytes:
-        """The exposition text; reads the async figures (Redis) first."""
+        """The exposition text; with workers, every worker's (see ``worker_metrics``)."""
+        own = await self._render_own()
+        return own if self._workers is None else self._workers.merged(own)
+
+    async def _render_own(self) -> bytes:
+        """This process's exposition text; reads the async figures (Redis) first."""
         for name, (_, probe) in self._probes.items():
             try:
                 self._probed[name] = float(await probe())
