@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ems.cloud.telemetry import IngestFrame, TelemetryDecoder, rows_from_frame
 from ems.protocol import EDGE_TO_CLOUD, EdgeAck, EdgeTelemetry, FrameError
@@ -149,3 +151,54 @@ def test_other_frames_go_through_the_wire_decoder() -> None:
 def test_binary_frames_decode_alike() -> None:
     decoded = TelemetryDecoder().decode("site-1", json.dumps(frame()).encode())
     assert isinstance(decoded, IngestFrame) and len(decoded.rows) == 5
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=5,
+)
+_TIMES = st.sampled_from([AT, "2026-01-01T14:00:01+02:00", "2026-01-01 12:00:00Z", "x", 5])
+_ADDRESSES = st.sampled_from(["a/B", "battery_1/Soc", "_cycle/Index", "A/b", "a/", "a/B c"])
+
+
+@st.composite
+def near_valid_frames(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid frame, then a few of the changes a broken or hostile edge would make."""
+    document = frame()
+    for _ in range(draw(st.integers(0, 3))):
+        change = draw(st.sampled_from(["drop", "extra", "field", "sample", "value", "time"]))
+        if change == "drop":
+            document.pop(draw(st.sampled_from(sorted(document))), None)
+        elif change == "extra":
+            document[draw(st.text(max_size=8))] = draw(_JSON)
+        elif change == "field":
+            document[draw(st.sampled_from(["seq", "ts", "backfill", "channels"]))] = draw(_JSON)
+        elif isinstance(document.get("channels"), dict):
+            sample = {"v": 1.0, "t": AT}
+            if change == "value":
+                sample["v"] = draw(_JSON)
+            elif change == "time":
+                sample["t"] = draw(_TIMES)
+            else:
+                sample = draw(_JSON)
+            document["channels"][draw(_ADDRESSES)] = sample
+    return document
+
+
+@settings(max_examples=400, deadline=None)
+@given(near_valid_frames())
+def test_any_near_valid_frame_gets_the_wire_decoders_verdict(document: dict[str, Any]) -> None:
+    raw = json.dumps(document)
+    decoded = TelemetryDecoder().decode("site-1", raw, {})
+    reference = EDGE_TO_CLOUD.decode(raw)
+    if isinstance(reference, FrameError):
+        assert decoded == reference
+    else:
+        assert isinstance(reference, EdgeTelemetry) and isinstance(decoded, IngestFrame)
+        assert decoded.rows == rows_from_frame("site-1", reference.channels)
+        assert (decoded.seq, decoded.ts, decoded.backfill) == (
+            reference.seq,
+            reference.ts,
+            reference.backfill,
+        )
