@@ -1,4 +1,5 @@
-"""Prometheus ``/metrics`` of one cloud process (DESIGN section 5).
+"""Prometheus ``/metrics`` of one cloud process (DESIGN section 5); with
+``--workers`` one scrape shows every worker (:mod:`ems.cloud.worker_metrics`).
 
 One :class:`CloudMetrics` per app, with its own ``CollectorRegistry`` (no
 global state: tests make many apps in one process). What is counted on a hot
@@ -13,7 +14,8 @@ path costs one pre-bound counter or histogram call:
 Everything else is read when Prometheus scrapes, not maintained on the way:
 connected edges and dashboards from the hub, stored values from the batcher's
 running totals, in-flight commands and queued commands from Redis (two or
-three round trips per scrape), socket backlogs from the peers. An event-loop
+three round trips per scrape), socket backlogs from the peers, back-pressure
+from the telemetry intake. An event-loop
 lag probe sleeps 0.25 s in a loop and records how late it woke up.
 
 ``/metrics`` carries no secrets, but it shows edge counts and load: it is
