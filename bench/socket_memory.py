@@ -2,7 +2,7 @@
 
 The floor under the cloud's memory per connected edge (DESIGN 11: ≤ 50 KB):
 the same uvicorn settings as ``ems cloud`` (``ems.cloud.serve.make_server``:
-no compression, pings every 20 s, at most 4 frames read ahead), an endpoint
+no compression, pings every 20 s), an endpoint
 that accepts and waits, ``--sockets`` idle clients from another process.
 Prints one JSON object: ``kb_per_socket``, the server's RSS growth per socket.
 
@@ -47,7 +47,6 @@ async def serve(port: int, sockets: int) -> None:
         log_config=None,
         access_log=False,
         ws_per_message_deflate=False,
-        ws_max_queue=4,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
     )

@@ -25,10 +25,6 @@ def make_server(app: FastAPI, settings: CloudSettings) -> uvicorn.Server:
         port=settings.port,
         ws_per_message_deflate=False,  # compression on untrusted input is a memory risk
         ws_max_size=max(settings.edge_max_frame_bytes, settings.ui_max_frame_bytes),
-        # Frames read off a socket ahead of the handler (uvicorn's default is 32): a
-        # socket the telemetry intake does not read holds at most these, not 32
-        # frames of every edge (100 KB each at 50 channels), before TCP pushes back.
-        ws_max_queue=4,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         log_config=None,  # our own logging setup
