@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ems.cloud.settings import CloudSettings
 from ems.cloud.workers import check_workers
@@ -113,6 +114,22 @@ async def test_a_command_runs_whichever_workers_hold_the_dashboard_and_the_edge(
                 await ws.close()
     finally:
         await edge.close()
+
+
+def test_one_scrape_shows_every_worker(site: CloudSite) -> None:
+    """Whichever worker answers /metrics, it shows both, each labelled by its name."""
+    wanted = {f"{NODE}.1", f"{NODE}.2"}
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30  # each worker publishes its figures every 2 s
+    while seen != wanted and time.monotonic() < deadline:
+        r = httpx.get(site.http("/metrics"), headers={"Connection": "close"}, timeout=10)
+        seen = {
+            sample.labels.get("worker", "")
+            for family in text_string_to_metric_families(r.text)
+            if family.name == "ems_edges_connected"
+            for sample in family.samples
+        }
+    assert seen == wanted
 
 
 def test_a_worker_that_dies_is_restarted(site: CloudSite) -> None:

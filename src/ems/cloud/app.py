@@ -52,6 +52,8 @@ from ems.cloud.telemetry import (
     TelemetryBatcher,
     TelemetryStore,
 )
+from ems.cloud.telemetry.intake import IntakeGate
+from ems.cloud.worker_metrics import WorkerMetrics
 from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
 from ems.cloud.ws_ui import UiEndpoint
 from ems.profiles import builtin_profiles
@@ -124,6 +126,8 @@ def _metrics(
     inflight: InFlight,
     queue: OfflineQueue,
     dispatcher: Dispatcher,
+    intake: IntakeGate,
+    settings: CloudSettings,
 ) -> CloudMetrics:
     """This process's metrics, hooked to the parts that report to them."""
 
@@ -138,6 +142,11 @@ def _metrics(
         batcher.stats,
         cluster.bus.stats,
         pending_rows=lambda: batcher.pending_rows,
+        intake=intake,
+        # A worker of `ems cloud --workers N`: one scrape shows every worker.
+        workers=None
+        if settings.supervisor_pid is None
+        else WorkerMetrics(settings.data_dir / "metrics-workers", settings.node_id),
         probes={
             "ems_commands_in_flight": (
                 "Commands sent, awaiting a final status (all processes)",
@@ -175,14 +184,20 @@ def _report_sites(settings: CloudSettings) -> dict[str, ReportSite]:
     return {} if settings.report_sites is None else load_sites_file(settings.report_sites)
 
 
-def create_app(settings: CloudSettings | None = None) -> FastAPI:
+def create_app(
+    settings: CloudSettings | None = None,
+    *,
+    telemetry_store: PostgresTelemetryStore | SqliteTelemetryStore | None = None,
+) -> FastAPI:
+    """The cloud app. ``telemetry_store`` replaces the one the settings choose (a seam
+    for tests, e.g. a store throttled to a known rate)."""
     settings = settings or CloudSettings()
     hub = Hub(stale_after_s=settings.edge_stale_s)
     redis = shared_redis(settings.redis_url)
     # The sending half first: the command path publishes through it, and the
     # cluster (made once the command path exists) reads what comes back.
     link = ClusterLink(redis, settings.node_id, registry_ttl_s=settings.registry_ttl_s)
-    store = _telemetry_store(settings)
+    store = telemetry_store or _telemetry_store(settings)
 
     async def stored_latest(
         edge_id: str, addresses: Sequence[str]
@@ -239,7 +254,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         return None if tracked is None else tracked.edge_id
 
     edge_trace = EdgeTraceIntake(records, sent_to, dispatcher.audit, time.time)
-    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher)
+    intake = IntakeGate(settings.telemetry_intake_rows)
+    metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher, intake, settings)
     metrics.count_http_refusals(lambda: http_stats.refused)
     auth_app, jwks, check_key = _embedded_auth(settings)
     if settings.auth_url:
@@ -371,6 +387,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             on_stored=metrics.on_stored,
             alarms=alarms.service,
             config_sync=config_sync,
+            intake=intake,
         ),
     )
     app.add_api_websocket_route(

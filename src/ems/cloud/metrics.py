@@ -1,4 +1,5 @@
-"""Prometheus ``/metrics`` of one cloud process (DESIGN section 5).
+"""Prometheus ``/metrics`` of one cloud process (DESIGN section 5); with
+``--workers`` one scrape shows every worker (:mod:`ems.cloud.worker_metrics`).
 
 One :class:`CloudMetrics` per app, with its own ``CollectorRegistry`` (no
 global state: tests make many apps in one process). What is counted on a hot
@@ -13,7 +14,8 @@ path costs one pre-bound counter or histogram call:
 Everything else is read when Prometheus scrapes, not maintained on the way:
 connected edges and dashboards from the hub, stored values from the batcher's
 running totals, in-flight commands and queued commands from Redis (two or
-three round trips per scrape), socket backlogs from the peers. An event-loop
+three round trips per scrape), socket backlogs from the peers, back-pressure
+from the telemetry intake. An event-loop
 lag probe sleeps 0.25 s in a loop and records how late it woke up.
 
 ``/metrics`` carries no secrets, but it shows edge counts and load: it is
@@ -40,6 +42,8 @@ from prometheus_client.registry import Collector
 from ems.cloud.hub import Hub
 from ems.cloud.shared.bus import BusStats
 from ems.cloud.telemetry import BatcherStats
+from ems.cloud.telemetry.intake import IntakeGate
+from ems.cloud.worker_metrics import WorkerMetrics
 from ems.protocol import UiAck
 
 __all__ = ["CloudMetrics", "metrics_router"]
@@ -67,8 +71,12 @@ class CloudMetrics:
         bus_stats: BusStats | None = None,
         *,
         pending_rows: Callable[[], int] = lambda: 0,
+        intake: IntakeGate | None = None,
         probes: dict[str, tuple[str, Probe]] | None = None,
+        workers: WorkerMetrics | None = None,
     ) -> None:
+        #: With ``--workers``: every worker's figures in one scrape, labelled ``worker``.
+        self._workers = workers
         self.registry = CollectorRegistry(auto_describe=False)
         self._commands = Counter(
             "ems_commands",
@@ -104,7 +112,7 @@ class CloudMetrics:
         self._probes = probes or {}
         self._probed: dict[str, float] = {}
         self._snapshot = _Snapshot(
-            hub, batcher_stats, bus_stats, pending_rows, self._probes, self._probed
+            hub, batcher_stats, bus_stats, pending_rows, self._probes, self._probed, intake
         )
         self.registry.register(self._snapshot)
         self._probe_task: asyncio.Task[None] | None = None
@@ -138,8 +146,12 @@ class CloudMetrics:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         self._probe_task = asyncio.create_task(self._probe_loop(), name="loop-lag-probe")
+        if self._workers is not None:
+            self._workers.start(self._render_own)
 
     async def stop(self) -> None:
+        if self._workers is not None:
+            await self._workers.stop()
         if self._probe_task is not None:
             self._probe_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -154,7 +166,12 @@ class CloudMetrics:
 
     # -- scraping --------------------------------------------------------------------
     async def render(self) -> bytes:
-        """The exposition text; reads the async figures (Redis) first."""
+        """The exposition text; with workers, every worker's (see ``worker_metrics``)."""
+        own = await self._render_own()
+        return own if self._workers is None else self._workers.merged(own)
+
+    async def _render_own(self) -> bytes:
+        """This process's exposition text; reads the async figures (Redis) first."""
         for name, (_, probe) in self._probes.items():
             try:
                 self._probed[name] = float(await probe())
@@ -175,8 +192,10 @@ class _Snapshot(Collector):
         pending_rows: Callable[[], int],
         probes: dict[str, tuple[str, Probe]],
         probed: dict[str, float],
+        intake: IntakeGate | None,
     ) -> None:
         self.http_refused: Callable[[], int] = lambda: 0
+        self._intake = intake
         self._hub = hub
         self._batcher = batcher
         self._bus = bus
@@ -224,6 +243,8 @@ class _Snapshot(Collector):
             "Channel values waiting for their database batch",
             self._pending_rows(),
         )
+        if self._intake is not None:
+            yield from _intake_metrics(self._intake)
         if self._bus is not None:
             yield _counter(
                 "ems_bus_published", "Messages published to other processes", self._bus.published
@@ -240,6 +261,40 @@ class _Snapshot(Collector):
         for name, (help_text, _) in self._probes.items():
             if name in self._probed:
                 yield _gauge(name, help_text, self._probed[name])
+
+
+def _intake_metrics(intake: IntakeGate) -> Iterable[Metric]:
+    """Back-pressure (README "Telemetry at and past capacity")."""
+    yield _gauge(
+        "ems_telemetry_intake_values",
+        "Channel values held on their way to the database (EMS_TELEMETRY_INTAKE_ROWS at most)",
+        intake.held_rows,
+    )
+    yield _gauge(
+        "ems_telemetry_paused_edges",
+        "Edge sockets not being read until their telemetry fits (back-pressure)",
+        intake.waiting,
+    )
+    yield _gauge(
+        "ems_telemetry_shedding",
+        "1 while this process is past its telemetry capacity: it pushes back on edges "
+        "(a socket waits for room now, or a frame was shed in the last 10 s)",
+        1 if intake.shedding() else 0,
+    )
+    stats = intake.stats
+    yield _counter(
+        "ems_telemetry_read_pauses", "Times an edge socket's reading waited for room", stats.pauses
+    )
+    yield _counter(
+        "ems_telemetry_read_paused_seconds",
+        "Seconds edge sockets waited for room, summed over sockets (finished waits) [s]",
+        stats.paused_s,
+    )
+    yield _counter(
+        "ems_telemetry_shed_frames",
+        "Telemetry frames read but not stored for want of room (not acked: edges resend them)",
+        stats.shed_frames,
+    )
 
 
 def _gauge(

@@ -137,6 +137,20 @@ class CloudSettings(BaseSettings):
         le=16,
         description="Telemetry batches written at once, each on its own database connection",
     )
+    telemetry_intake_rows: int = Field(
+        default=20_000,
+        ge=1,
+        description="Channel values this process holds on their way to the database; while "
+        "it holds that many it stops reading edges' sockets (back-pressure)",
+    )
+    telemetry_pause_max_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="An edge socket's reading waits for room for its telemetry at most this "
+        "long in twice that time; then its frames are shed unread (not acked: the edge "
+        "sends them again) for as long, so its acks are not stuck behind telemetry [s]",
+    )
     # -- abuse limits (DESIGN section 8; README "Security") ---------------------
     command_rate_per_s: float = Field(
         default=10.0, gt=0, description="Commands per user and second, every process together"

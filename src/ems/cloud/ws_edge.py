@@ -20,10 +20,10 @@ from ems.cloud.frame_size import over_limit
 from ems.cloud.hub import EdgeSession, Hub
 from ems.cloud.peer import Peer
 from ems.cloud.settings import CloudSettings
-from ems.cloud.telemetry import TelemetryBatcher, TelemetryRow, rows_from_frame
+from ems.cloud.telemetry import IngestFrame, Row, SampleLike, TelemetryBatcher, TelemetryDecoder
+from ems.cloud.telemetry.intake import IntakeGate
 from ems.protocol import (
     EDGE_TO_CLOUD,
-    ChannelSample,
     ClockPing,
     ClockPong,
     EdgeAck,
@@ -32,7 +32,6 @@ from ems.protocol import (
     EdgeAuthOk,
     EdgeConfigAck,
     EdgeInventory,
-    EdgeTelemetry,
     ErrorFrame,
     FrameError,
     TelemetryAck,
@@ -52,7 +51,7 @@ TraceSink = Callable[[str, EdgeAudit], Awaitable[object]]
 class AlarmIngest(Protocol):
     """What alarm evaluation needs from the socket of an edge (``ems.cloud.alarms``)."""
 
-    def frame(self, edge_id: str, channels: Mapping[str, ChannelSample]) -> None:
+    def frame(self, edge_id: str, channels: Mapping[str, SampleLike]) -> None:
         """A live frame (never a backfilled one); must be cheap and not block."""
         ...
 
@@ -69,8 +68,13 @@ class AlarmIngest(Protocol):
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 _TELL_EVERY_S = 10.0  # an edge over its ack budget is told (and logged) at most this often
-#: Queued frames of one edge stored (and acked) together at most.
+#: Queued frames of one edge stored (and acked) together at most; also how many
+#: frames of one edge may wait for the database before its socket is not read.
 STORE_FRAMES_PER_SUBMIT = 64
+
+
+#: One frame on its way to the database: seq, ts of a live frame (None: backfill), rows.
+_Pending = tuple[int, datetime | None, list[Row]]
 
 
 class EdgeEndpoint:
@@ -87,8 +91,13 @@ class EdgeEndpoint:
         on_stored: Callable[[datetime], None] | None = None,
         alarms: AlarmIngest | None = None,
         config_sync: ConfigSync | None = None,
+        intake: IntakeGate | None = None,
+        decoder: TelemetryDecoder | None = None,
     ) -> None:
         self._alarms = alarms
+        #: Bounds the telemetry held in this process (back-pressure past capacity).
+        self.intake = intake or IntakeGate(settings.telemetry_intake_rows)
+        self._decoder = decoder or TelemetryDecoder()
         self._config_sync = config_sync
         self._trace = trace
         self._guard = guard
@@ -114,7 +123,7 @@ class EdgeEndpoint:
         if old is not None:
             log.info("edge %s reconnected; closing its previous connection", auth.edge_id)
             await old.peer.close(CLOSE_REPLACED, "replaced by a newer connection")
-        telemetry: asyncio.Queue[EdgeTelemetry] = asyncio.Queue(maxsize=1000)
+        telemetry: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=STORE_FRAMES_PER_SUBMIT)
         writer: asyncio.Task[None] | None = None
         try:
             # Claimed before draining: a command queued elsewhere meanwhile either
@@ -135,6 +144,8 @@ class EdgeEndpoint:
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
+            while not telemetry.empty():  # admitted, never to be stored: room for others
+                self.intake.release(len(telemetry.get_nowait()[2]))
             if self._hub.detach_edge(session):
                 with contextlib.suppress(Exception):  # the claim expires by itself
                     await self._cluster.edge_detached(auth.edge_id)
@@ -172,9 +183,17 @@ class EdgeEndpoint:
         return frame
 
     async def _receive(
-        self, websocket: WebSocket, session: EdgeSession, telemetry: asyncio.Queue[EdgeTelemetry]
+        self, websocket: WebSocket, session: EdgeSession, telemetry: asyncio.Queue[_Pending]
     ) -> None:
         edge_id = session.edge_id
+        latest = self._hub.latest.setdefault(edge_id, {})
+        loop = asyncio.get_running_loop()
+        pause_max_s = self._settings.telemetry_pause_max_s
+        shed_until = 0.0  # loop.time() until which this socket is read without waiting
+        # Reading waits for room at most pause_max_s in every 2 * pause_max_s: what
+        # follows telemetry in the stream (a command's ack) is read within about that.
+        window_start = loop.time()
+        waited_s = 0.0
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -184,30 +203,46 @@ class EdgeEndpoint:
                 await session.peer.close(CLOSE_TOO_BIG, "frame too large")
                 return
             self._hub.seen(edge_id)
-            frame = EDGE_TO_CLOUD.decode(raw)
+            shedding = shed_until > 0.0 and loop.time() < shed_until
+            if shedding and self.intake.full and _is_telemetry(raw):
+                self.intake.shed()  # not even decoded; unacked: the edge sends it again
+                continue
+            # Telemetry is decoded straight into rows, and a valid frame's samples go
+            # into the latest values (used for dynamic limits) in the same pass; those
+            # only move forward in time, as a backfilled frame is older than live ones.
+            frame = self._decoder.decode(edge_id, raw, latest)
             if isinstance(frame, FrameError):
                 session.peer.send(frame.frame())
-            elif isinstance(frame, EdgeTelemetry):
-                # A frame backfilled from the edge's buffer is older than what
-                # arrived live: latest values (used for dynamic limits) only
-                # move forward in time, and dashboards see live frames only.
-                latest = self._hub.latest.setdefault(edge_id, {})
-                for address, sample in frame.channels.items():
-                    t = sample.t.timestamp()
-                    known = latest.get(address)
-                    if known is None or t >= known[1]:
-                        latest[address] = (sample.v, t)
-                if not frame.backfill:
+            elif isinstance(frame, IngestFrame):
+                if not frame.backfill:  # dashboards and alarms see live frames only
                     self._forward_live(edge_id, frame)
                     if self._alarms is not None:
                         self._evaluate(edge_id, frame)
-                try:
-                    telemetry.put_nowait(frame)
-                except asyncio.QueueFull:
-                    # Not acked, so the edge keeps it and sends it again later.
-                    log.warning(
-                        "edge %s: telemetry backlog full; frame %d not stored", edge_id, frame.seq
-                    )
+                pending: _Pending = (frame.seq, None if frame.backfill else frame.ts, frame.rows)
+                del frame  # its JSON is several times the size of its rows
+                # Past capacity this waits, reading nothing more from this edge: TCP
+                # back-pressure, and the edge keeps what it cannot send in its buffer.
+                # Not for longer than pause_max_s: then its telemetry is shed for a
+                # while, so that its acks behind it in the stream are read.
+                if not self.intake.try_admit(len(pending[2])):
+                    if shedding:
+                        self.intake.shed()
+                        continue
+                    started = loop.time()
+                    if started - window_start >= 2 * pause_max_s:
+                        window_start, waited_s = started, 0.0
+                    try:
+                        await asyncio.wait_for(
+                            self.intake.admit(len(pending[2])), max(0.0, pause_max_s - waited_s)
+                        )
+                    except TimeoutError:
+                        self.intake.shed()
+                        shed_until = loop.time() + pause_max_s
+                        window_start, waited_s = shed_until, 0.0
+                        continue
+                    finally:
+                        waited_s += loop.time() - started
+                await telemetry.put(pending)
             elif isinstance(frame, EdgeAck):
                 if self._guard is not None:
                     await self._throttle_ack(session)
@@ -257,49 +292,45 @@ class EdgeEndpoint:
             await asyncio.sleep(wait_s)
             wait_s = self._guard.ack_wait_s(session.edge_id)
 
-    def _evaluate(self, edge_id: str, frame: EdgeTelemetry) -> None:
+    def _evaluate(self, edge_id: str, frame: IngestFrame) -> None:
         assert self._alarms is not None
         try:
-            self._alarms.frame(edge_id, frame.channels)
+            self._alarms.frame(edge_id, frame.sample_view())
         except Exception:  # an alarm bug must not cost the edge its telemetry
             log.exception("edge %s: alarm evaluation of frame %d failed", edge_id, frame.seq)
 
-    def _forward_live(self, edge_id: str, frame: EdgeTelemetry) -> None:
+    def _forward_live(self, edge_id: str, frame: IngestFrame) -> None:
         subscribers = self._hub.subscribers.get(edge_id)
         remote = self._cluster.wants_live(edge_id)
         if not subscribers and not remote:
             return
-        live = UiTelemetry(edge_id=edge_id, ts=frame.ts, channels=frame.channels)
+        live = UiTelemetry.model_construct(
+            type="telemetry", edge_id=edge_id, ts=frame.ts, channels=frame.samples()
+        )
         for ui in subscribers or ():
             ui.peer.send(live, droppable=True)
         if remote:
             self._cluster.telemetry(live)
 
-    async def _store_telemetry(
-        self, session: EdgeSession, queue: asyncio.Queue[EdgeTelemetry]
-    ) -> None:
-        """Store frames in order; ack each once durable.
+    async def _store_telemetry(self, session: EdgeSession, queue: asyncio.Queue[_Pending]) -> None:
+        """Store frames in order; ack each once durable, then release its intake.
 
         Frames that queued up meanwhile (a backfill after an outage) go into
         one submission, so a backlog costs one commit per batch, not per frame.
         """
         while True:
-            # Frames that queued up (a backfill) go in one submission. The decoded
-            # frame is several times the size of its rows; with 2,000 edges
-            # waiting on a batch that is megabytes: only seq and ts are kept.
             stored: list[tuple[int, datetime | None]] = []  # (seq, ts of a live frame)
-            rows: list[TelemetryRow] = []
+            rows: list[Row] = []
             while True:
-                frame = await queue.get() if not stored else queue.get_nowait()
-                # A backfilled frame's age is the outage, not ingest lag: not measured.
-                stored.append((frame.seq, None if frame.backfill else frame.ts))
-                rows.extend(rows_from_frame(session.edge_id, frame.channels))
-                del frame
+                seq, ts, frame_rows = await queue.get() if not stored else queue.get_nowait()
+                stored.append((seq, ts))
+                rows.extend(frame_rows)
                 if queue.empty() or len(stored) >= STORE_FRAMES_PER_SUBMIT:
                     break
             try:
                 await self._batcher.submit(rows)
             except Exception:
+                # Not acked: the edge keeps these frames and sends them again.
                 log.exception(
                     "edge %s: storing telemetry %d..%d failed",
                     session.edge_id,
@@ -307,10 +338,24 @@ class EdgeEndpoint:
                     stored[-1][0],
                 )
                 continue
+            finally:
+                # Also when cancelled (the edge left): the batch is written regardless.
+                self.intake.release(len(rows))
             for seq, ts in stored:
                 session.peer.send(TelemetryAck(seq=seq))
                 if ts is not None:
                     self._on_stored(ts)
+
+
+_TELEMETRY_PREFIX = '{"type":"telemetry"'
+
+
+def _is_telemetry(raw: str | bytes) -> bool:
+    """A telemetry frame as edges write it (``type`` first, compact): worth no decoding
+    while it is shed. Anything else is decoded as usual, so an ack is never shed."""
+    if isinstance(raw, bytes):
+        return raw.startswith(_TELEMETRY_PREFIX.encode())
+    return raw.startswith(_TELEMETRY_PREFIX)
 
 
 def _key_id(api_key: str) -> str | None:

@@ -37,6 +37,8 @@ __all__ = ["REAL_SCHEMES", "embedded_server", "reset_embedded_server", "shared_r
 
 #: URL schemes that mean a real Redis server.
 REAL_SCHEMES = frozenset({"redis", "rediss", "unix"})
+POOL_CONNECTIONS = 100  # per process, as redis-py's default pool
+POOL_WAIT_S = 20.0  # for a free connection, then ConnectionError
 
 #: The Redis version the embedded store behaves as (the oldest we run against: Debian's 7.0).
 EMBEDDED_VERSION = (7, 0)
@@ -62,8 +64,13 @@ def shared_redis(url: str | None) -> redis_async.Redis:
             f"not a Redis URL (scheme {scheme!r}; expected one of {sorted(REAL_SCHEMES)}); "
             "leave it unset for the embedded store"
         )
-    client: redis_async.Redis = redis_async.Redis.from_url(
+    # A blocking pool: a burst of work (thousands of edges connecting at once) waits
+    # for a free connection instead of failing with "Too many connections" (the
+    # default pool's answer at 100, which reset edges' sockets mid-handshake).
+    pool = redis_async.BlockingConnectionPool.from_url(
         url,
+        max_connections=POOL_CONNECTIONS,
+        timeout=POOL_WAIT_S,
         decode_responses=False,
         # After a Redis restart every pooled connection is dead: a command on one
         # fails with ConnectionError before it reached the server. Reconnect and
@@ -71,6 +78,7 @@ def shared_redis(url: str | None) -> redis_async.Redis:
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=5),
         retry_on_error=[RedisConnectionError],
     )
+    client: redis_async.Redis = redis_async.Redis.from_pool(pool)
     return client
 
 

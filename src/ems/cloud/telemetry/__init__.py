@@ -10,18 +10,22 @@ many edges and tells each when its rows are durable (then the cloud may send
 from ems.cloud.telemetry.batcher import BatcherStats, TelemetryBatcher
 from ems.cloud.telemetry.buckets import bucket_width_s
 from ems.cloud.telemetry.convert import SampleLike, rows_from_frame
-from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow, TelemetryStore
+from ems.cloud.telemetry.ingest import IngestFrame, TelemetryDecoder
+from ems.cloud.telemetry.model import HistoryPoint, LatestValue, Row, TelemetryRow, TelemetryStore
 from ems.cloud.telemetry.postgres import PostgresTelemetryStore
 from ems.cloud.telemetry.sqlite import SqliteTelemetryStore
 
 __all__ = [
     "BatcherStats",
     "HistoryPoint",
+    "IngestFrame",
     "LatestValue",
     "PostgresTelemetryStore",
+    "Row",
     "SampleLike",
     "SqliteTelemetryStore",
     "TelemetryBatcher",
+    "TelemetryDecoder",
     "TelemetryRow",
     "TelemetryStore",
     "bucket_width_s",

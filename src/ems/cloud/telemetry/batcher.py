@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ems.cloud.telemetry.model import TelemetryRow, TelemetryStore
+from ems.cloud.telemetry.model import Row, TelemetryStore
 
 __all__ = ["BatcherStats", "TelemetryBatcher"]
 
@@ -52,7 +52,7 @@ class BatcherStats:
 class _Batch:
     opened_at: float  # loop.time() of its first row
     done: asyncio.Future[None]
-    rows: list[TelemetryRow] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
 
 
 class TelemetryBatcher:
@@ -87,7 +87,7 @@ class TelemetryBatcher:
         """Rows submitted and not yet flushed (including the batch being written)."""
         return sum(len(b.rows) for b in self._batches)
 
-    async def submit(self, rows: Sequence[TelemetryRow]) -> None:
+    async def submit(self, rows: Sequence[Row]) -> None:
         """Return once ``rows`` are committed; raise what the store raised if they are not.
 
         Raises ``RuntimeError`` after :meth:`close`.

@@ -31,7 +31,7 @@ import asyncpg
 
 from ems.cloud.telemetry import pg_schema
 from ems.cloud.telemetry.buckets import bucket_width_s
-from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
+from ems.cloud.telemetry.model import HistoryPoint, LatestValue, Row
 from ems.cloud.telemetry.pg_schema import StorageMode
 from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, check_width
 
@@ -160,7 +160,7 @@ class PostgresTelemetryStore:
             pool, self._pool = self._pool, None
             await pool.close()
 
-    async def write(self, rows: Sequence[TelemetryRow]) -> None:
+    async def write(self, rows: Sequence[Row]) -> None:
         if not rows:
             return
         pool = self._require_pool()
@@ -184,7 +184,7 @@ class PostgresTelemetryStore:
                     if self._mode is not StorageMode.PARTITIONED or made_partitions:
                         raise
                     made_partitions = True
-                    days = pg_schema.days_of(r.time_s for r in rows)
+                    days = pg_schema.days_of(r[0] for r in rows)
                     await pg_schema.ensure_partitions(conn, days)
 
     async def latest(
@@ -282,9 +282,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(_CREATE_STAGING)
 
 
-async def _write_batch(
-    conn: asyncpg.Connection, rows: Sequence[TelemetryRow], *, dedupe: bool
-) -> None:
+async def _write_batch(conn: asyncpg.Connection, rows: Sequence[Row], *, dedupe: bool) -> None:
     async with conn.transaction():
         await conn.copy_records_to_table(
             _STAGING, schema_name="pg_temp", records=rows, columns=_STAGING_COLUMNS

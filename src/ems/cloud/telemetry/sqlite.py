@@ -31,7 +31,7 @@ from typing import TypeVar
 from ems.cloud.migrations import sqlite_transaction
 from ems.cloud.sqlite_worker import SqliteWorker
 from ems.cloud.telemetry.buckets import bucket_width_s, merge_points
-from ems.cloud.telemetry.model import HistoryPoint, LatestValue, TelemetryRow
+from ems.cloud.telemetry.model import HistoryPoint, LatestValue, Row
 from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, aggregate, check_width
 
 __all__ = ["SqliteTelemetryStore"]
@@ -125,7 +125,7 @@ class SqliteTelemetryStore(SqliteWorker):
     component = COMPONENT
     migrations = MIGRATIONS
 
-    async def write(self, rows: Sequence[TelemetryRow]) -> None:
+    async def write(self, rows: Sequence[Row]) -> None:
         if rows:
             await self._run(self._write, rows)
 
@@ -159,12 +159,12 @@ class SqliteTelemetryStore(SqliteWorker):
         return await self._run(self._rollups, edge_id, wanted, width_s, start_s, end_s)
 
     # -- on the worker thread -------------------------------------------------------
-    def _write(self, rows: Sequence[TelemetryRow]) -> None:
-        newest: dict[tuple[str, str], TelemetryRow] = {}
-        for row in rows:
-            key = (row.edge_id, row.channel)
+    def _write(self, rows: Sequence[Row]) -> None:
+        newest: dict[tuple[str, str], Row] = {}
+        for row in rows:  # by position: rows may be plain tuples (model.Row)
+            key = (row[1], row[2])
             known = newest.get(key)
-            if known is None or row.time_s > known.time_s:  # first of equals wins, as in history
+            if known is None or row[0] > known[0]:  # first of equals wins, as in history
                 newest[key] = row
         conn = self._db()
         conn.execute(_STAGING)
