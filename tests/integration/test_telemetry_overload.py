@@ -191,6 +191,8 @@ def cloud(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, dict[str
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:  # else the pipe is left to the GC, in a later test
+            proc.stdout.close()
 
 
 @pytest.mark.timeout(300)  # every wait inside has its own bound
@@ -297,7 +299,7 @@ async def test_twice_the_capacity_is_bounded_lossless_and_commands_are_answered(
     # Nothing lost, nothing twice: every seq of every edge stored once.
     proc.terminate()
     proc.wait(20)
-    with sqlite3.connect(tmp_path / "telemetry.sqlite3") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "telemetry.sqlite3")) as db:
         for edge in edges:
             stored = [
                 int(v)
