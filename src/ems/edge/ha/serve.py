@@ -21,8 +21,7 @@ import httpx
 from ems.clock import RealClock
 from ems.dal import Category
 from ems.edge.config import EdgeConfig
-from ems.edge.connected import add_edge_log_file, open_command_record
-from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog
+from ems.edge.connected import add_edge_log_file, open_command_record, open_execution_log
 from ems.edge.ha.agent import LEADER, HaAgent
 from ems.edge.ha.health import serve_health
 from ems.edge.ha.lease import LocalLease
@@ -77,12 +76,7 @@ async def serve_ha(
     sync = HaSync(me.address, others, ha, bind=me.bind)
     peer = next(n.name for n in ha.nodes if n.name != node_name)
     replica = RaftReplica(sync, timeout_s=2 * ha.renew_s)
-    executions = ExecutionLog(
-        state_dir / EXECUTIONS_FILE,
-        max_bytes=config.executions.max_bytes,
-        keep_files=config.executions.keep_files,
-        clock=clock,
-    )
+    executions = open_execution_log(config, state_dir, clock)
     try:
         runtime = EdgeRuntime(
             config,
