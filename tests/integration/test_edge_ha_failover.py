@@ -60,6 +60,25 @@ async def _setpoint_after(cloud: FakeCloud, since: datetime) -> Any:
     return frame.channels[SETPOINT].v
 
 
+async def _ha_view(cloud: FakeCloud, node: str, peer: str, peer_connected: bool) -> None:
+    """Wait for the leader's telemetry to say it is ``node``, its peer and whether it
+    reaches it: what the dashboard shows of the pair."""
+
+    def shows(frame: Any) -> bool:
+        channels = frame.channels
+        return all(
+            name in channels and channels[name].v == value
+            for name, value in (
+                ("_ha/Node", node),
+                ("_ha/Peer", peer),
+                ("_ha/PeerConnected", peer_connected),
+                ("_ha/Leader", True),
+            )
+        )
+
+    await cloud.next("telemetry", shows, timeout_s=FRAME_WAIT_S)
+
+
 async def _wait_status(pair: HaPair, name: str, role: str) -> None:
     async with asyncio.timeout(TAKEOVER_WAIT_S):
         while True:
@@ -80,6 +99,7 @@ async def test_leader_killed_frozen_switched_and_cut_off_the_other_takes_over_ea
             await pair.start()
             first = await pair.wait_leader(TAKEOVER_WAIT_S)
             second = "b" if first == "a" else "a"
+            await _ha_view(cloud, node=first, peer=second, peer_connected=True)
 
             held = cloud.command(value=-1500.0, deadline_in_s=120)
             await cloud.send(held)
@@ -116,6 +136,8 @@ async def test_leader_killed_frozen_switched_and_cut_off_the_other_takes_over_ea
                 assert after_kill == -1500.0
                 assert "executed" not in finals, finals
             held_w = after_kill
+            # The new leader says it leads and that it has lost the other box.
+            await _ha_view(cloud, node=second, peer=first, peer_connected=False)
 
             # -- SIGSTOP the new leader; the restarted first node takes over ----
             pair.start_edge(first)

@@ -32,6 +32,7 @@ from ems.dal import Category, ChannelStore, Value
 from ems.drivers.base import Driver, Reading
 from ems.edge.device_writes import WriteOutcome
 from ems.errors import DeviceIOError, DeviceTimeout
+from ems.protocol import reasons
 
 __all__ = ["DRIVER_CHANNELS", "DriverHost", "DriverRunner", "Publish"]
 
@@ -102,7 +103,7 @@ class DriverRunner:
                 if channel not in self._writable:
                     refused += [
                         WriteOutcome(
-                            c, False, "device_write_failed", f"{channel} is not writable here"
+                            c, False, reasons.DEVICE_WRITE_FAILED, f"{channel} is not writable here"
                         )
                         for c in ids
                     ]
@@ -212,7 +213,9 @@ class DriverRunner:
                 self.fenced += 1
                 with self._lock:
                     self._outcomes.extend(
-                        WriteOutcome(c, False, "not_leader", "this edge lost its control lease")
+                        WriteOutcome(
+                            c, False, reasons.NOT_LEADER, "this edge lost its control lease"
+                        )
                         for c in ids
                     )
                 continue

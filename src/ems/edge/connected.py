@@ -60,12 +60,7 @@ async def serve_connected(
         profiles, source = await load_profiles_for_start(config, state_dir, client, url=url)
     log.info("edge %s: device profiles from %s", config.edge_id, source)
     clock = RealClock()
-    executions = ExecutionLog(
-        state_dir / EXECUTIONS_FILE,
-        max_bytes=config.executions.max_bytes,
-        keep_files=config.executions.keep_files,
-        clock=clock,
-    )
+    executions = open_execution_log(config, state_dir, clock)
     try:
         runtime = EdgeRuntime(
             config,
@@ -110,6 +105,16 @@ async def serve_connected(
     finally:
         executions.close()
     return runtime
+
+
+def open_execution_log(config: EdgeConfig, state_dir: Path, clock: Clock) -> ExecutionLog:
+    """The edge's record of executed commands in ``state_dir``, bounded as configured."""
+    return ExecutionLog(
+        state_dir / EXECUTIONS_FILE,
+        max_bytes=config.executions.max_bytes,
+        keep_files=config.executions.keep_files,
+        clock=clock,
+    )
 
 
 def open_command_record(state_dir: Path, executions_path: Path, clock: Clock) -> SeenCommands:

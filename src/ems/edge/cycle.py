@@ -49,7 +49,7 @@ from ems.edge.ha.gate import ControlGate
 from ems.edge.site_totals import SiteTotals
 from ems.edge.virtual_meters import VirtualMeters
 from ems.profiles import DeviceProfile
-from ems.protocol import SET_CONTROLLER
+from ems.protocol import SET_CONTROLLER, reasons
 from ems.timefmt import parse_rfc3339, to_rfc3339
 
 __all__ = ["CYCLE_CHANNELS", "CycleStats", "EdgeCycle", "Estimators"]
@@ -524,7 +524,7 @@ class EdgeCycle:
                 waiting.ack.address,
                 outcome.command_id,
                 "failed",
-                outcome.reason or "device_write_failed",
+                outcome.reason or reasons.DEVICE_WRITE_FAILED,
                 outcome.detail,
             )
             self._finish(failed, waiting.taken, now_s)
@@ -537,7 +537,7 @@ class EdgeCycle:
                     waiting.ack.address,
                     command_id,
                     "failed",
-                    "device_timeout",
+                    reasons.DEVICE_TIMEOUT,
                     "the device did not confirm the write before the command's deadline",
                 )
                 self._finish(late, waiting.taken, now_s)

@@ -107,7 +107,7 @@ class RequestWriter:
                 for d in gone
                 for action in old[d].actions.values()
             ],
-            "device_removed",
+            reasons.DEVICE_REMOVED,
             "a pushed config removed or replaced this device",
         )
         self._devices = devices

@@ -18,13 +18,18 @@ from ems.protocol.controllers import (
 )
 
 __all__ = [
+    "DEVICE_REMOVED",
+    "DEVICE_TIMEOUT",
+    "DEVICE_WRITE_FAILED",
     "EDGE_OFFLINE",
     "EDGE_TIMEOUT",
     "EXCEEDS_DYNAMIC_LIMIT",
     "EXPIRED",
     "FORBIDDEN",
+    "HA_NOT_REPLICATED",
     "INVALID_PARAMS",
     "INVALID_PAYLOAD",
+    "NOT_LEADER",
     "NO_TELEMETRY",
     "OUT_OF_RANGE",
     "QUEUE_FULL",
@@ -65,3 +70,10 @@ TIMEOUT_IN_QUEUE: Final = "timeout_in_queue"
 REVALIDATION_FAILED: Final = "revalidation_failed"
 SUPERSEDED: Final = "superseded"
 EXPIRED: Final = "expired"
+
+# Failures at the edge (the ``reason`` of a ``failed`` command ack it sends).
+DEVICE_TIMEOUT: Final = "device_timeout"  # the device did not confirm the write in time
+DEVICE_WRITE_FAILED: Final = "device_write_failed"  # the device refused or the write failed
+DEVICE_REMOVED: Final = "device_removed"  # a pushed config removed or replaced the device
+NOT_LEADER: Final = "not_leader"  # HA: this box does not hold the control lease
+HA_NOT_REPLICATED: Final = "ha_not_replicated"  # HA: the quorum did not commit it in time

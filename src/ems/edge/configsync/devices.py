@@ -42,6 +42,7 @@ from ems.edge.runtime import EdgeRuntime, declare_device_channels
 from ems.edge.virtual_meters import VirtualMeters
 from ems.errors import ConfigError, DeviceIOError, EmsError
 from ems.profiles import DeviceProfile, builtin_profiles
+from ems.protocol import reasons
 
 __all__ = [
     "DeviceNotReady",
@@ -186,7 +187,7 @@ def _first_read(driver: Driver) -> None:
             return
         except DeviceIOError as exc:
             driver.close()
-            if attempt == retries or exc.reason != "device_timeout":
+            if attempt == retries or exc.reason != reasons.DEVICE_TIMEOUT:
                 raise
         except Exception as exc:  # a driver's bug: the device is not usable either
             driver.close()

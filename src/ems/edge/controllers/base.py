@@ -27,6 +27,7 @@ __all__ = [
     "Controller",
     "ControllerParams",
     "ControllerSite",
+    "SiteController",
     "register_controller",
 ]
 
@@ -134,6 +135,37 @@ class Controller(ABC):
     @abstractmethod
     def run(self, ctx: CycleContext) -> None:
         """Decide this cycle's outputs from ``ctx.snapshot``."""
+
+
+class SiteController(Controller):
+    """A controller that needs the site beyond its devices (local time, files next to
+    the config, the tariff): the edge builds it with the site, as ``self.site``."""
+
+    def __init__(
+        self,
+        controller_id: str,
+        priority: int,
+        params: ControllerParams,
+        devices: Mapping[str, DeviceProfile],
+        site: ControllerSite | None = None,
+    ) -> None:
+        super().__init__(controller_id, priority, params, devices)
+        self.site = ControllerSite() if site is None else site
+
+    @classmethod
+    def create(
+        cls,
+        controller_id: str,
+        priority: int,
+        params: ControllerParams,
+        devices: Mapping[str, DeviceProfile],
+        site: ControllerSite,
+    ) -> Self:
+        if not isinstance(params, cls.config_model):  # the edge validated them with it
+            raise TypeError(
+                f"{cls.type_name} takes {cls.config_model.__name__}, not {type(params).__name__}"
+            )
+        return cls(controller_id, priority, params, devices, site)
 
 
 CONTROLLERS: Registry[Controller] = Registry("controller", "ems.edge.controllers")

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from ems.edge.ha.agent import LEADER, HaAgent
+from ems.protocol import reasons
 
 __all__ = ["ha_status", "serve_health"]
 
@@ -96,7 +97,7 @@ def serve_health(
                            .encode(), "application/json")  # fmt: skip
                 return
             if not handed:
-                body = {"error": "not_leader", "detail": f"{agent.node} is not in control"}
+                body = {"error": reasons.NOT_LEADER, "detail": f"{agent.node} is not in control"}
                 self._send(409, json.dumps(body).encode(), "application/json")
                 return
             body = {"handed_over": agent.node, "to": peer}

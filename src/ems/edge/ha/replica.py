@@ -44,6 +44,10 @@ class Replica(Protocol):
         """``term``, ``lag_entries`` (committed but not yet applied here), ``has_quorum``."""
         ...
 
+    def connected(self, address: str) -> bool:
+        """Whether this node has a live connection to the member at ``address``."""
+        ...
+
 
 class LocalReplica:
     """The table in this process, every command applied at once (tests, benchmarks).
@@ -77,6 +81,10 @@ class LocalReplica:
 
     def status(self) -> dict[str, int | bool]:
         return {"term": 0, "lag_entries": 0, "has_quorum": self.reachable}
+
+    def connected(self, address: str) -> bool:
+        del address
+        return self.reachable
 
 
 class RaftReplica:
@@ -139,6 +147,11 @@ class RaftReplica:
             "lag_entries": max(0, int(sync.raftCommitIndex) - int(sync.raftLastApplied)),
             "has_quorum": bool(sync.hasQuorum),
         }
+
+    def connected(self, address: str) -> bool:
+        # pysyncobj's own report: 2 = connected, 0 = not (per partner, by address).
+        status = self._sync.getStatus()
+        return bool(status.get(f"partner_node_status_server_{address}") == 2)
 
 
 def _ignore(result: Any, error: int) -> None:

@@ -21,8 +21,7 @@ import httpx
 from ems.clock import RealClock
 from ems.dal import Category
 from ems.edge.config import EdgeConfig
-from ems.edge.connected import add_edge_log_file, open_command_record
-from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog
+from ems.edge.connected import add_edge_log_file, open_command_record, open_execution_log
 from ems.edge.ha.agent import LEADER, HaAgent
 from ems.edge.ha.health import serve_health
 from ems.edge.ha.lease import LocalLease
@@ -54,6 +53,9 @@ HA_CHANNELS: dict[str, str | None] = {
     "Term": None,  # Raft term
     "LagEntries": None,  # Raft entries committed but not yet applied here
     "Takeovers": None,  # times this node took control
+    "Node": None,  # this node's name (the dashboard shows which box leads)
+    "Peer": None,  # the other box's name
+    "PeerConnected": None,  # bool: this node reaches the other box over Raft
 }
 
 
@@ -75,14 +77,10 @@ async def serve_ha(
     clock = RealClock()
     lease = LocalLease(clock.monotonic, ha.lease_s, ha.write_guard_s)
     sync = HaSync(me.address, others, ha, bind=me.bind)
-    peer = next(n.name for n in ha.nodes if n.name != node_name)
+    peer_node = next(n for n in ha.nodes if n.name != node_name)
+    peer = peer_node.name
     replica = RaftReplica(sync, timeout_s=2 * ha.renew_s)
-    executions = ExecutionLog(
-        state_dir / EXECUTIONS_FILE,
-        max_bytes=config.executions.max_bytes,
-        keep_files=config.executions.keep_files,
-        clock=clock,
-    )
+    executions = open_execution_log(config, state_dir, clock)
     try:
         runtime = EdgeRuntime(
             config,
@@ -145,6 +143,9 @@ async def serve_ha(
                         f"{HA}/Term": status["term"],
                         f"{HA}/LagEntries": status["lag_entries"],
                         f"{HA}/Takeovers": agent.status.takeovers,
+                        f"{HA}/Node": node_name,
+                        f"{HA}/Peer": peer,
+                        f"{HA}/PeerConnected": replica.connected(peer_node.address),
                     },
                     ts=clock.time(),
                 )

@@ -15,6 +15,7 @@ from ems.edge.ha.table import LeaseTable
 from ems.edge.link.seen import SeenCommands
 from ems.edge.requests import CommandRequest, Verdict
 from ems.edge.runtime import EdgeRuntime, build_controllers
+from ems.protocol import reasons
 
 __all__ = [
     "NOT_LEADER",
@@ -27,8 +28,8 @@ __all__ = [
 ]
 
 #: Reason codes of a command this node will not take (DESIGN 4's reasons, extended).
-NOT_LEADER = "not_leader"
-NOT_REPLICATED = "ha_not_replicated"
+NOT_LEADER = reasons.NOT_LEADER
+NOT_REPLICATED = reasons.HA_NOT_REPLICATED
 #: The longest a command waits on the quorum before its request is written [s].
 ADMIT_TIMEOUT_S = 0.5
 

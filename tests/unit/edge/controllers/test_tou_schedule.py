@@ -150,3 +150,15 @@ def test_bad_windows_are_refused_with_the_field_named(
 ) -> None:
     with pytest.raises(ValidationError, match=field):
         TouScheduleParams.model_validate({"windows": windows})
+
+
+def test_create_hands_the_site_on_and_refuses_another_controllers_params() -> None:
+    from ems.edge.controllers.base import ControllerParams
+
+    params = TouScheduleParams.model_validate({"windows": WINDOWS})
+    site = ControllerSite(timezone="Asia/Tokyo")
+    built = TouSchedule.create("tou", 30, params, DEVICES, site)
+    assert built.site is site
+    for wrong in (ControllerParams(), SelfConsumptionParams()):
+        with pytest.raises(TypeError, match="tou_schedule takes TouScheduleParams"):
+            TouSchedule.create("tou", 30, wrong, DEVICES, site)

@@ -14,6 +14,7 @@ import { formatAge, reading, siteDevices } from "@/features/diagram/flow";
 import { SingleLineDiagram } from "@/features/diagram/SingleLineDiagram";
 import { CommandHistory } from "@/features/history/CommandHistory";
 import { useLive } from "@/features/live/LiveProvider";
+import { HaPairBadge } from "@/features/ha/HaPairBadge";
 import { PlanPanel } from "@/features/plan/PlanPanel";
 import { EdgeStateBadge } from "@/features/sites/EdgeStateBadge";
 import { edgeState } from "@/features/sites/edgeState";
@@ -81,6 +82,7 @@ export function SitePage({ edgeId }: { edgeId: string }) {
           </Link>
         ))}
       </nav>
+      <HaPairBadge channels={latest?.channels} />
       {edge === null && <p className="badge badge-warn">This site has not reported its devices; showing the usual ones.</p>}
       {latest === undefined ? (
         <p className="badge badge-warn" role="status" data-testid="no-telemetry">

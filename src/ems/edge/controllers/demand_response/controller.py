@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ems.edge.context import CycleContext
-from ems.edge.controllers.base import Controller, ControllerSite, register_controller
+from ems.edge.controllers.base import Controller, register_controller
 from ems.edge.controllers.demand_response.book import EventBook
 from ems.edge.controllers.demand_response.config import DemandResponseParams
 from ems.edge.controllers.demand_response.events import SiteView
@@ -74,17 +74,6 @@ class DemandResponse(Controller):
         self.book = EventBook() if book is None else book
         self.output = ch.setpoint
         self._reporter = StateReporter(controller_id, log)
-
-    @classmethod
-    def create(
-        cls,
-        controller_id: str,
-        priority: int,
-        params: Any,
-        devices: Mapping[str, DeviceProfile],
-        site: ControllerSite,
-    ) -> DemandResponse:
-        return cls(controller_id, priority, params, devices)
 
     def status_channels(self) -> dict[str, str | None]:
         return {"State": None, "ImportLimitW": "W", "Ven": None}

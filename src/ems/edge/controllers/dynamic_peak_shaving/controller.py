@@ -36,7 +36,11 @@ from typing import Any
 import numpy as np
 
 from ems.edge.context import CycleContext
-from ems.edge.controllers.base import Controller, ControllerSite, register_controller
+from ems.edge.controllers.base import (
+    ControllerSite,
+    SiteController,
+    register_controller,
+)
 from ems.edge.controllers.dynamic_peak_shaving.config import DynamicPeakShavingParams
 from ems.edge.controllers.dynamic_peak_shaving.threshold import BatteryNow, lowest_threshold
 from ems.edge.controllers.dynamic_peak_shaving.windows import LoadHistory, MonthPeak
@@ -58,7 +62,7 @@ _DAY_S = 86400.0
 
 
 @register_controller
-class DynamicPeakShaving(Controller):
+class DynamicPeakShaving(SiteController):
     type_name = "dynamic_peak_shaving"
     config_model = DynamicPeakShavingParams
     params: DynamicPeakShavingParams
@@ -94,17 +98,6 @@ class DynamicPeakShaving(Controller):
         self.threshold_w = params.initial_peak_import_w
         self.output = ch.setpoint
         self._reporter = StateReporter(controller_id, log)
-
-    @classmethod
-    def create(
-        cls,
-        controller_id: str,
-        priority: int,
-        params: Any,
-        devices: Mapping[str, DeviceProfile],
-        site: ControllerSite,
-    ) -> DynamicPeakShaving:
-        return cls(controller_id, priority, params, devices, site)
 
     @property
     def state(self) -> str:

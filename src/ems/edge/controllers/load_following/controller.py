@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Self
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import (
-    Controller,
-    ControllerParams,
     ControllerSite,
+    SiteController,
     register_controller,
 )
 from ems.edge.controllers.grid_target import GridFollower
@@ -36,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @register_controller
-class LoadFollowing(Controller):
+class LoadFollowing(SiteController):
     type_name = "load_following"
     config_model = LoadFollowingParams
 
@@ -53,8 +51,8 @@ class LoadFollowing(Controller):
         Raises ``ValueError`` naming the parameter (a device the site lacks, a CSV that
         cannot be read).
         """
-        super().__init__(controller_id, priority, params, devices)
-        site = ControllerSite() if site is None else site
+        super().__init__(controller_id, priority, params, devices, site)
+        site = self.site
         self.params = params
         self._follower = GridFollower(params, devices)
         self.output = self._follower.output
@@ -63,18 +61,6 @@ class LoadFollowing(Controller):
         except ConfigError as exc:
             raise ValueError(f"csv: {exc}") from None
         self._reporter = StateReporter(controller_id, log)
-
-    @classmethod
-    def create(
-        cls,
-        controller_id: str,
-        priority: int,
-        params: ControllerParams,
-        devices: Mapping[str, DeviceProfile],
-        site: ControllerSite,
-    ) -> Self:
-        assert isinstance(params, LoadFollowingParams)
-        return cls(controller_id, priority, params, devices, site)
 
     @property
     def state(self) -> str:

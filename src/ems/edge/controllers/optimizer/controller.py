@@ -36,15 +36,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Self
 
 import numpy as np
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import (
-    Controller,
-    ControllerParams,
     ControllerSite,
+    SiteController,
     register_controller,
 )
 from ems.edge.controllers.grid_target import GridFollower
@@ -83,7 +81,7 @@ log = logging.getLogger(__name__)
 
 
 @register_controller
-class Optimizer(Controller):
+class Optimizer(SiteController):
     type_name = "optimizer"
     config_model = OptimizerParams
     params: OptimizerParams
@@ -101,8 +99,8 @@ class Optimizer(Controller):
 
         Raises ``ValueError`` naming the parameter (no tariff, a device the site lacks,
         a forecast CSV that cannot be read)."""
-        super().__init__(controller_id, priority, params, devices)
-        site = ControllerSite() if site is None else site
+        super().__init__(controller_id, priority, params, devices, site)
+        site = self.site
         if site.tariff is None:
             raise ValueError("type: the optimizer needs the site's tariff: block")
         self.params = params
@@ -142,18 +140,6 @@ class Optimizer(Controller):
         self._reporter = StateReporter(controller_id, log)
         self._submitted: tuple[float, DispatchProblem] | None = None
         self._published: tuple[PlanValues, float] | None = None
-
-    @classmethod
-    def create(
-        cls,
-        controller_id: str,
-        priority: int,
-        params: ControllerParams,
-        devices: Mapping[str, DeviceProfile],
-        site: ControllerSite,
-    ) -> Self:
-        assert isinstance(params, OptimizerParams)
-        return cls(controller_id, priority, params, devices, site)
 
     @property
     def state(self) -> str:

@@ -15,14 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Self
 from zoneinfo import ZoneInfo
 
 from ems.edge.context import CycleContext
 from ems.edge.controllers.base import (
-    Controller,
-    ControllerParams,
     ControllerSite,
+    SiteController,
     register_controller,
 )
 from ems.edge.controllers.inputs import Missing, device_of_type, read_fresh
@@ -36,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @register_controller
-class TouSchedule(Controller):
+class TouSchedule(SiteController):
     type_name = "tou_schedule"
     config_model = TouScheduleParams
     params: TouScheduleParams
@@ -49,8 +47,8 @@ class TouSchedule(Controller):
         devices: Mapping[str, DeviceProfile],
         site: ControllerSite | None = None,
     ) -> None:
-        super().__init__(controller_id, priority, params, devices)
-        site = ControllerSite() if site is None else site
+        super().__init__(controller_id, priority, params, devices, site)
+        site = self.site
         self.params = params
         battery = device_of_type(devices, params.battery, "battery", "battery")
         self._soc = f"{battery}/Soc"
@@ -60,18 +58,6 @@ class TouSchedule(Controller):
         self._tz = ZoneInfo(site.timezone)
         self._table = week_table(params.windows)
         self._reporter = StateReporter(controller_id, log)
-
-    @classmethod
-    def create(
-        cls,
-        controller_id: str,
-        priority: int,
-        params: ControllerParams,
-        devices: Mapping[str, DeviceProfile],
-        site: ControllerSite,
-    ) -> Self:
-        assert isinstance(params, TouScheduleParams)
-        return cls(controller_id, priority, params, devices, site)
 
     @property
     def state(self) -> str:
