@@ -96,8 +96,8 @@ class Controller(ABC):
         devices: Mapping[str, DeviceProfile],
         site: ControllerSite,
     ) -> Self:
-        """Build it for the edge; a controller that needs ``site`` (local times, files)
-        overrides this to pass it on, the others ignore it."""
+        """Build it for the edge; ``site`` is ignored here. A controller that needs it
+        (local times, files, the tariff) derives from :class:`SiteController`."""
         return cls(controller_id, priority, params, devices)
 
     def request_channels(self) -> Iterable[str]:
