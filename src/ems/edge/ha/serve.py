@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,7 @@ import httpx
 from ems.clock import RealClock
 from ems.dal import Category
 from ems.edge.config import EdgeConfig
-from ems.edge.connected import add_edge_log_file, open_command_record, open_execution_log
+from ems.edge.connected import open_command_record, open_execution_log
 from ems.edge.ha.agent import LEADER, HaAgent
 from ems.edge.ha.health import serve_health
 from ems.edge.ha.lease import LocalLease
@@ -35,6 +35,7 @@ from ems.edge.ha.takeover import (
     adopt_controller_state,
     replicated_executions,
 )
+from ems.edge.lifetime import run_until_signalled
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
@@ -179,17 +180,7 @@ async def serve_ha(
 
 
 def run_ha(config: EdgeConfig, node_name: str, url: str, api_key: str, state_dir: Path) -> int:
-    path = add_edge_log_file(config, state_dir)
-    if path is not None:
-        log.info("edge %s logs to %s", config.edge_id, path)
+    def serve(stop: asyncio.Event) -> Awaitable[EdgeRuntime]:
+        return serve_ha(config, node_name, url, api_key, state_dir, stop)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        log.info("edge %s as HA node %s; Ctrl-C stops it", config.edge_id, node_name)
-        await serve_ha(config, node_name, url, api_key, state_dir, stop)
-
-    asyncio.run(main())
-    return 0
+    return run_until_signalled(config, state_dir, serve, f"as HA node {node_name}")
