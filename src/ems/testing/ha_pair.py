@@ -122,7 +122,16 @@ class HaPair:
 
     def start_witness(self) -> None:
         assert self.config_path is not None
-        self.witness = EmsProcess(["ha", "witness", "--config", str(self.config_path)])
+        self.witness = EmsProcess(
+            [
+                "ha",
+                "witness",
+                "--config",
+                str(self.config_path),
+                "--data-dir",
+                str(self.root / "witness"),
+            ]
+        )
         self.witness.wait_for("witness listening", START_S)
 
     def start_edge(self, name: str) -> EmsProcess:

@@ -77,7 +77,7 @@ async def serve_ha(
     log.info("edge %s (HA node %s): device profiles from %s", config.edge_id, node_name, source)
     clock = RealClock()
     lease = LocalLease(clock.monotonic, ha.lease_s, ha.write_guard_s)
-    sync = HaSync(me.address, others, ha, bind=me.bind)
+    sync = HaSync(me.address, others, ha, bind=me.bind, state_dir=state_dir)
     peer_node = next(n for n in ha.nodes if n.name != node_name)
     peer = peer_node.name
     replica = RaftReplica(sync, timeout_s=2 * ha.renew_s)
