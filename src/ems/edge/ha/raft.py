@@ -15,7 +15,7 @@ from typing import Any
 from pysyncobj import SyncObj, SyncObjConf, SyncObjConsumer, replicated  # type: ignore[import-untyped]
 
 from ems.edge.ha.config import HaConfig
-from ems.edge.ha.table import Grant, LeaseTable
+from ems.edge.ha.table import ConfigOutcome, Grant, LeaseTable
 
 __all__ = ["RAFT_DUMP_FILE", "RAFT_JOURNAL_FILE", "HaSync", "raft_conf"]
 
@@ -86,12 +86,21 @@ class _Replicated(SyncObjConsumer):  # type: ignore[misc]  # pysyncobj is untype
     def record_executed(self, token: int, executed: dict[str, float]) -> bool:
         return self.table.record_executed(token, executed)
 
+    @replicated  # type: ignore[untyped-decorator]
+    def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        return self.table.publish_config(token, version, config)
+
+    @replicated  # type: ignore[untyped-decorator]
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> bool:
+        return self.table.record_config_outcome(node, outcome)
+
 
 class HaSync(SyncObj):  # type: ignore[misc]  # pysyncobj is untyped
     """One member of the Raft group holding the edge pair's :class:`LeaseTable`.
 
     The table's commands (``acquire``, ``transfer``, ``publish_state``,
-    ``record_taken``, ``record_executed``) take pysyncobj's ``callback=`` or
+    ``record_taken``, ``record_executed``, ``publish_config``,
+    ``record_config_outcome``) take pysyncobj's ``callback=`` or
     ``sync=True``, and return what the table's method returns."""
 
     def __init__(
@@ -126,6 +135,12 @@ class HaSync(SyncObj):  # type: ignore[misc]  # pysyncobj is untyped
 
     def record_executed(self, *args: Any, **kwargs: Any) -> Any:
         return self._replicated.record_executed(*args, **kwargs)
+
+    def publish_config(self, *args: Any, **kwargs: Any) -> Any:
+        return self._replicated.publish_config(*args, **kwargs)
+
+    def record_config_outcome(self, *args: Any, **kwargs: Any) -> Any:
+        return self._replicated.record_config_outcome(*args, **kwargs)
 
     @property
     def table(self) -> LeaseTable:

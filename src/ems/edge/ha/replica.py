@@ -11,7 +11,7 @@ import asyncio
 import threading
 from typing import Any, Protocol
 
-from ems.edge.ha.table import Grant, LeaseTable
+from ems.edge.ha.table import ConfigOutcome, Grant, LeaseTable
 
 __all__ = ["LocalReplica", "RaftReplica", "Replica"]
 
@@ -35,6 +35,14 @@ class Replica(Protocol):
         ...
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None: ...
+
+    async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        """Commit config ``version`` under ``token``; False: refused or no quorum in time."""
+        ...
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
+        """Replicate what ``node`` made of a config (fire and forget)."""
+        ...
 
     def table(self) -> LeaseTable:
         """This replica's copy of the table (as far as it has applied the log)."""
@@ -75,6 +83,13 @@ class LocalReplica:
     def record_executed(self, token: int, executed: dict[str, float]) -> None:
         if self.reachable:
             self._table.record_executed(token, executed)
+
+    async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        return self.reachable and self._table.publish_config(token, version, config)
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
+        if self.reachable:
+            self._table.record_config_outcome(node, outcome)
 
     def table(self) -> LeaseTable:
         return self._table
@@ -135,6 +150,12 @@ class RaftReplica:
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None:
         self._sync.record_executed(token, executed, callback=_ignore)
+
+    async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        return bool(await self._call(self._sync.publish_config, token, version, config))
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
+        self._sync.record_config_outcome(node, outcome, callback=_ignore)
 
     def table(self) -> LeaseTable:
         table: LeaseTable = self._sync.table
