@@ -13,7 +13,10 @@ from typing import Any, Protocol
 
 from ems.edge.ha.table import ConfigOutcome, Grant, LeaseTable
 
-__all__ = ["LocalReplica", "RaftReplica", "Replica"]
+__all__ = ["CONFIG_COMMIT_TIMEOUT_S", "LocalReplica", "RaftReplica", "Replica"]
+
+#: How long a pushed config waits for the quorum to commit it [s].
+CONFIG_COMMIT_TIMEOUT_S = 3.0
 
 
 class Replica(Protocol):
@@ -109,7 +112,7 @@ class RaftReplica:
         self._sync = sync
         self._timeout_s = timeout_s
 
-    async def _call(self, method: Any, *args: Any) -> Any:
+    async def _call(self, method: Any, *args: Any, timeout_s: float | None = None) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 
@@ -122,7 +125,7 @@ class RaftReplica:
 
         method(*args, callback=done)
         try:
-            return await asyncio.wait_for(future, self._timeout_s)
+            return await asyncio.wait_for(future, timeout_s or self._timeout_s)
         except TimeoutError:
             return None
 
@@ -152,7 +155,11 @@ class RaftReplica:
         self._sync.record_executed(token, executed, callback=_ignore)
 
     async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
-        return bool(await self._call(self._sync.publish_config, token, version, config))
+        # Not on the lease's clock: a config is larger than a renewal, and its ack may wait.
+        committed = await self._call(
+            self._sync.publish_config, token, version, config, timeout_s=CONFIG_COMMIT_TIMEOUT_S
+        )
+        return bool(committed)
 
     def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
         self._sync.record_config_outcome(node, outcome, callback=_ignore)
