@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +60,29 @@ def _api(site: CloudSite, method: str, path: str, **kw: Any) -> httpx.Response:
     return httpx.request(method, site.http(path), headers=headers, timeout=10, **kw)
 
 
-async def _telemetry(ws: ClientConnection, **channels: Any) -> dict[str, Any]:
-    """The next telemetry frame whose channels hold these values."""
+async def _telemetry(ws: ClientConnection, since: datetime, **channels: Any) -> dict[str, Any]:
+    """The next telemetry frame stamped ``since`` or later whose channels hold these
+    values (``_ha__Node``: the channel ``_ha/Node``)."""
     async with asyncio.timeout(FRAME_WAIT_S):
         while True:
             frame = await next_of(ws, "telemetry", timeout_s=FRAME_WAIT_S)
+            if datetime.fromisoformat(frame["ts"]) < since:
+                continue  # sent before: perhaps by the other box
             values = {k: v["v"] for k, v in frame["channels"].items()}
             if all(values.get(k.replace("__", "/")) == v for k, v in channels.items()):
                 return frame
+
+
+async def _settled_leader(pair: HaPair, ws: ClientConnection) -> str:
+    """The node that leads by its health endpoint and is heard by the cloud as leader
+    afterwards (on a loaded machine the lease may move while the pair starts)."""
+    async with asyncio.timeout(TAKEOVER_WAIT_S * 2):
+        while True:
+            leader = await pair.wait_leader(TAKEOVER_WAIT_S)
+            await _telemetry(ws, datetime.now(UTC), _ha__Node=leader, _ha__Leader=True)
+            status = await pair.status(leader)
+            if status is not None and status.get("role") == "leader":
+                return leader
 
 
 async def _final(ws: ClientConnection, command_id: str) -> str:
@@ -117,10 +133,7 @@ async def test_the_pairs_socket_moves_in_the_real_cloud_and_a_command_ends_once(
         ws = await cloud.ui("olga")
         try:
             await ws.send(json.dumps({"type": "subscribe", "edge_id": EDGE_ID}))
-            # Who leads, as the cloud hears it (on a loaded machine the lease may have
-            # moved once already at start).
-            frame = await _telemetry(ws, _ha__Leader=True)
-            first = str(frame["channels"]["_ha/Node"]["v"])
+            first = await _settled_leader(pair, ws)
             second = "b" if first == "a" else "a"
             before = _connections(cloud)
 
@@ -145,6 +158,7 @@ async def test_the_pairs_socket_moves_in_the_real_cloud_and_a_command_ends_once(
                     if status["status"] in ("applied", "rejected"):
                         break
             assert status["status"] == "applied", json.dumps(status)
+            assert status["detail"] == f"applied by {first} (in control) and by {second}"
             follower_file = root / second / "edge" / EDGE_ID / APPLIED_CONFIG_FILE
             applied = AppliedConfigFile(follower_file).load()
             assert applied is not None and applied.version == version
@@ -155,12 +169,13 @@ async def test_the_pairs_socket_moves_in_the_real_cloud_and_a_command_ends_once(
             assert await _final(ws, held["command_id"]) == "executed"
             in_flight = command(edge_id=EDGE_ID, value=-1200)
             await ws.send(json.dumps(in_flight))
+            killed_at = datetime.now(UTC)
             pair.edges[first].kill()
             assert await pair.wait_leader(TAKEOVER_WAIT_S, among=(second,)) == second
 
-            # The cloud: the same edge id, its socket now from the other box.
-            await _telemetry(ws, _ha__Node=second, _ha__Leader=True)
-            await _telemetry(ws, _ha__Node=second, **{TARGET.replace("/", "__"): 250})
+            # The cloud: the same edge id, its socket now from the other box, which runs
+            # the config pushed before.
+            await _telemetry(ws, killed_at, _ha__Node=second, **{TARGET.replace("/", "__"): 250})
             assert _connections(cloud) > before
             assert await _one_edge_online(cloud), pair.edges[second].output[-8000:]
 
