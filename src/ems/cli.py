@@ -88,7 +88,7 @@ def _cmd_edge(args: argparse.Namespace) -> int:
     if args.ha_node:
         from ems.edge.ha.serve import run_ha
 
-        return run_ha(config, args.ha_node, url, read_api_key(key_file), state_dir)
+        return run_ha(config, args.ha_node, url, read_api_key(key_file), state_dir, config_version)
     return run_connected(config, url, read_api_key(key_file), state_dir, config_version)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ems.audit import AuditTrail
 from ems.edge.config import LoggingConfig, load_edge_config
-from ems.edge.connected import add_edge_log_file
+from ems.edge.lifetime import add_edge_log_file
 from ems.logs import RedactSecrets, add_log_file, configure_logging
 
 CID = "123e4567-e89b-42d3-a456-426614174000"

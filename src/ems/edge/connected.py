@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ from ems.clock import Clock, RealClock
 from ems.edge.config import EdgeConfig
 from ems.edge.configsync import APPLIED_CONFIG_FILE, AppliedConfigFile, ConfigApplier
 from ems.edge.executions import EXECUTIONS_FILE, ExecutionLog, read_executions
+from ems.edge.lifetime import run_until_signalled
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.link.client import SEEN_COMMANDS_FILE
 from ems.edge.link.seen import SeenCommands
@@ -23,7 +24,6 @@ from ems.edge.sdnotify import notify, watchdog_interval_s, watchdog_loop
 from ems.errors import ConfigError
 
 __all__ = [
-    "add_edge_log_file",
     "open_command_record",
     "read_api_key",
     "run_connected",
@@ -137,44 +137,10 @@ def open_command_record(state_dir: Path, executions_path: Path, clock: Clock) ->
     return seen
 
 
-def add_edge_log_file(config: EdgeConfig, state_dir: Path) -> Path | None:
-    """The edge's rotating JSON-lines log (``logging`` in its YAML); returns its path."""
-    if not config.logging.enabled:
-        return None
-    from ems.logs import add_log_file
-
-    directory = config.logging.directory or state_dir / "logs"
-    path = directory / f"edge-{config.edge_id}.log"
-    add_log_file(
-        path,
-        config.logging.max_bytes,
-        config.logging.backups,
-        {"service": "ems-edge", "edge_id": config.edge_id},
-    )
-    return path
-
-
 def run_connected(
     config: EdgeConfig, url: str, api_key: str, state_dir: Path, config_version: int | None = None
 ) -> int:
-    path = add_edge_log_file(config, state_dir)
-    if path is not None:
-        log.info("edge %s logs to %s", config.edge_id, path)
+    def serve(stop: asyncio.Event) -> Awaitable[EdgeRuntime]:
+        return serve_connected(config, url, api_key, state_dir, stop, config_version)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        log.info("edge %s connecting to %s; Ctrl-C stops it", config.edge_id, url)
-        runtime = await serve_connected(config, url, api_key, state_dir, stop, config_version)
-        stats = runtime.cycle.stats
-        log.info(
-            "edge %s stopped after %d cycles, %d overruns",
-            config.edge_id,
-            stats.cycles,
-            stats.overruns,
-        )
-
-    asyncio.run(main())
-    return 0
+    return run_until_signalled(config, state_dir, serve, f"connecting to {url}")

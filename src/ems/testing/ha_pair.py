@@ -1,6 +1,7 @@
 """An HA edge pair as real processes: ``ems devices serve`` (SunSpec over Modbus TCP,
 logging every write with its writer), ``ems ha witness`` and two ``ems edge --ha-node``
-against a :class:`~ems.testing.fake_cloud.FakeCloud`.
+against a cloud: a :class:`~ems.testing.fake_cloud.FakeCloud`, or a real ``ems cloud``
+(anything with a ``url``, and the site's API key in ``api_key``).
 
 Each node's Modbus connections leave from its own loopback address (127.0.0.2
 for ``a``, 127.0.0.3 for ``b``), so the device server's write log names the
@@ -21,17 +22,16 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import yaml
 
 from ems.edge.config import demo_config_path
 from ems.testing.chaos.proxy import TcpProxy
-from ems.testing.fake_cloud import FakeCloud
 from ems.testing.processes import EmsProcess, free_port
 
-__all__ = ["NODES", "SOURCE_HOSTS", "HaPair", "Write"]
+__all__ = ["EDGE_ID", "NODES", "SOURCE_HOSTS", "Cloud", "HaPair", "Write", "writer_blocks"]
 
 NODES = ("a", "b")
 #: The loopback address each node's device connections leave from.
@@ -53,10 +53,18 @@ def _sites_dir() -> Path:
     return demo_config_path().parent
 
 
+class Cloud(Protocol):
+    @property
+    def url(self) -> str:
+        """Where the edges connect (``http://host:port``)."""
+        ...
+
+
 @dataclass
 class HaPair:
-    cloud: FakeCloud
+    cloud: Cloud
     root: Path
+    api_key: str = "any-key-the-fake-cloud-accepts"
     period_s: float = 1.0
     devices: EmsProcess | None = None
     witness: EmsProcess | None = None
@@ -122,13 +130,22 @@ class HaPair:
 
     def start_witness(self) -> None:
         assert self.config_path is not None
-        self.witness = EmsProcess(["ha", "witness", "--config", str(self.config_path)])
+        self.witness = EmsProcess(
+            [
+                "ha",
+                "witness",
+                "--config",
+                str(self.config_path),
+                "--data-dir",
+                str(self.root / "witness"),
+            ]
+        )
         self.witness.wait_for("witness listening", START_S)
 
     def start_edge(self, name: str) -> EmsProcess:
         assert self.config_path is not None
         key = self.root / "edge.key"
-        key.write_text("any-key-the-fake-cloud-accepts\n")
+        key.write_text(self.api_key + "\n")
         edge = EmsProcess(
             [
                 "edge",

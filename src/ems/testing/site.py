@@ -69,6 +69,11 @@ class CloudSite:
     def base(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def url(self) -> str:
+        """Where edges connect (``ems edge --cloud``)."""
+        return f"http://{self.base}"
+
     def http(self, path: str) -> str:
         return f"http://{self.base}{path}"
 

@@ -8,11 +8,13 @@ from ems.edge.configsync.applied import (
     choose_start_config,
 )
 from ems.edge.configsync.applier import ConfigApplier
+from ems.edge.configsync.port import PushedConfigs
 
 __all__ = [
     "APPLIED_CONFIG_FILE",
     "AppliedConfig",
     "AppliedConfigFile",
     "ConfigApplier",
+    "PushedConfigs",
     "choose_start_config",
 ]

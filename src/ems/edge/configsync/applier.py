@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ems.edge.config import EdgeConfig, parse_edge_config
@@ -59,7 +59,7 @@ from ems.profiles import builtin_profiles
 from ems.protocol import EdgeConfigAck, EdgeConfigPush
 from ems.tariff import Tariff
 
-__all__ = ["DEVICE_READY_TIMEOUT_S", "LIVE_SECTIONS", "ConfigApplier"]
+__all__ = ["DEVICE_READY_TIMEOUT_S", "LIVE_SECTIONS", "BeforeSwap", "ConfigApplier"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ LIVE_SECTIONS = frozenset({"devices", "controllers", "tariff", "virtual_meters"}
 #: How long a new real device has to answer its first read (its retries included).
 DEVICE_READY_TIMEOUT_S = 10.0
 _DETAIL_MAX = 1000
+
+#: Asked once a config is built and its new devices answered, right before the swap:
+#: ``None`` lets it in, ``(reason, detail)`` rejects it (an HA pair commits it here).
+BeforeSwap = Callable[[EdgeConfigPush], Awaitable[tuple[str, str] | None]]
 
 
 @dataclass(slots=True)
@@ -102,16 +106,18 @@ class ConfigApplier:
         self._ready_timeout_s = device_ready_timeout_s
         self._lock = asyncio.Lock()  # one config at a time, in arrival order
 
-    async def apply(self, push: EdgeConfigPush) -> EdgeConfigAck:
+    async def apply(
+        self, push: EdgeConfigPush, before_swap: BeforeSwap | None = None
+    ) -> EdgeConfigAck:
         async with self._lock:
-            ack = await self._apply(push)
+            ack = await self._apply(push, before_swap)
         if ack.status == "rejected":
             log.warning("config version %d rejected (%s): %s", push.version, ack.reason, ack.detail)
         else:
             log.info("config version %d applied", push.version)
         return ack
 
-    async def _apply(self, push: EdgeConfigPush) -> EdgeConfigAck:
+    async def _apply(self, push: EdgeConfigPush, before_swap: BeforeSwap | None) -> EdgeConfigAck:
         current = self._runtime.config
         if self.version is not None and push.version < self.version:
             return _rejected(push, "stale_version", f"version {self.version} is applied")
@@ -157,6 +163,10 @@ class ConfigApplier:
         except DeviceNotReady as exc:
             await asyncio.to_thread(close_drivers, new_drivers)
             return _rejected(push, "device_not_ready", str(exc))
+        refusal = None if before_swap is None else await before_swap(push)
+        if refusal is not None:
+            await asyncio.to_thread(close_drivers, new_drivers)
+            return _rejected(push, *refusal)
         try:
             retired = self._swap(config, built)
         except (EmsError, ValueError) as exc:  # raised before the swap (see swap_devices)

@@ -85,14 +85,14 @@ class HaAgent:
                 await self._clock.sleep_until(next_s)
         finally:
             if self._controlling:
-                await self._lose()
+                await self._lose("stopping")
 
     async def step(self) -> None:
         """One try: renew or seek the lease, then open or close the gate accordingly."""
         if self._controlling and not self.lease.may_control():
             # Ran out (a stall, or no renewal got through): let go of the cloud link now,
             # not after this try's answer, which a cut-off node waits for in vain.
-            await self._lose()
+            await self._lose("its lease ran out before a renewal was committed")
         sent_at = self._clock.monotonic()
         grant = await self.replica.acquire(self.node, self._clock.time(), self._lease_s)
         if grant is not None:
@@ -106,12 +106,16 @@ class HaAgent:
         if grant is not None or not self.lease.held():
             # Someone else holds it, or ours ran out with no renewal through.
             if self._controlling:
-                await self._lose()
+                await self._lose(
+                    f"{grant.holder} holds the lease"
+                    if grant is not None
+                    else "no renewal was committed in time"
+                )
             self.lease.lost()
 
     async def _gain(self, token: int) -> None:
         if self._controlling:  # a new token while in control: the old term ended unseen
-            await self._lose()
+            await self._lose(f"a new fencing token {token}: its previous term ended unseen")
         log.warning("HA node %s takes control (fencing token %d)", self.node, token)
         await self._on_gain(self.replica.table(), token)
         if not self.lease.held():  # the hand-over took longer than the lease: try again
@@ -124,8 +128,8 @@ class HaAgent:
         if self._on_control is not None:
             self._on_control()
 
-    async def _lose(self) -> None:
-        log.warning("HA node %s gives up control", self.node)
+    async def _lose(self, why: str) -> None:
+        log.warning("HA node %s gives up control: %s", self.node, why)
         self.lease.lost()
         self._controlling = False
         self.status.role = FOLLOWER
@@ -135,6 +139,6 @@ class HaAgent:
         """Planned switchover: stop controlling, then hand the lease to node ``to``."""
         if not self._controlling or to == self.node:
             return False
-        await self._lose()
+        await self._lose(f"hands control to {to}")
         handed = await self.replica.transfer(self.node, to, self._clock.time(), self._lease_s)
         return bool(handed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ def _ha_config(path: Path | None) -> Any:
 def _cmd_witness(args: argparse.Namespace) -> int:
     from ems.edge.ha.witness import run_witness
 
-    return run_witness(_ha_config(args.config))
+    data_dir = args.data_dir or Path(os.environ.get("EMS_DATA_DIR") or "ems-data")
+    return run_witness(_ha_config(args.config), data_dir / "ha-witness")
 
 
 def _statuses(config: Any) -> list[dict[str, Any]]:
@@ -77,6 +79,12 @@ def add_ha_parser(sub: Any) -> None:
         description="Run the witness named by ha.witness in the edge YAML until interrupted.",
     )
     witness.add_argument("--config", type=Path, required=True, help="the pair's edge YAML")
+    witness.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the Raft log and table in DATA_DIR/ha-witness "
+        "(default: $EMS_DATA_DIR, else ./ems-data)",
+    )
     witness.set_defaults(func=_cmd_witness)
     status = ha_sub.add_parser(
         "status",

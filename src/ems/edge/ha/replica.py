@@ -11,9 +11,12 @@ import asyncio
 import threading
 from typing import Any, Protocol
 
-from ems.edge.ha.table import Grant, LeaseTable
+from ems.edge.ha.table import ConfigOutcome, Grant, LeaseTable
 
-__all__ = ["LocalReplica", "RaftReplica", "Replica"]
+__all__ = ["CONFIG_COMMIT_TIMEOUT_S", "LocalReplica", "RaftReplica", "Replica"]
+
+#: How long a pushed config waits for the quorum to commit it [s].
+CONFIG_COMMIT_TIMEOUT_S = 3.0
 
 
 class Replica(Protocol):
@@ -35,6 +38,14 @@ class Replica(Protocol):
         ...
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None: ...
+
+    async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        """Commit config ``version`` under ``token``; False: refused or no quorum in time."""
+        ...
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
+        """Replicate what ``node`` made of a config (fire and forget)."""
+        ...
 
     def table(self) -> LeaseTable:
         """This replica's copy of the table (as far as it has applied the log)."""
@@ -76,6 +87,13 @@ class LocalReplica:
         if self.reachable:
             self._table.record_executed(token, executed)
 
+    async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        return self.reachable and self._table.publish_config(token, version, config)
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
+        if self.reachable:
+            self._table.record_config_outcome(node, outcome)
+
     def table(self) -> LeaseTable:
         return self._table
 
@@ -94,7 +112,7 @@ class RaftReplica:
         self._sync = sync
         self._timeout_s = timeout_s
 
-    async def _call(self, method: Any, *args: Any) -> Any:
+    async def _call(self, method: Any, *args: Any, timeout_s: float | None = None) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 
@@ -107,7 +125,7 @@ class RaftReplica:
 
         method(*args, callback=done)
         try:
-            return await asyncio.wait_for(future, self._timeout_s)
+            return await asyncio.wait_for(future, timeout_s or self._timeout_s)
         except TimeoutError:
             return None
 
@@ -135,6 +153,16 @@ class RaftReplica:
 
     def record_executed(self, token: int, executed: dict[str, float]) -> None:
         self._sync.record_executed(token, executed, callback=_ignore)
+
+    async def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        # Not on the lease's clock: a config is larger than a renewal, and its ack may wait.
+        committed = await self._call(
+            self._sync.publish_config, token, version, config, timeout_s=CONFIG_COMMIT_TIMEOUT_S
+        )
+        return bool(committed)
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> None:
+        self._sync.record_config_outcome(node, outcome, callback=_ignore)
 
     def table(self) -> LeaseTable:
         table: LeaseTable = self._sync.table

@@ -4,8 +4,9 @@ Both boxes run the whole edge: drivers poll (read only) and the cycle keeps
 the DAL warm. Only the node holding the control lease runs controllers,
 writes to devices (the gate is asked again before every write) and holds the
 cloud socket under the site's one edge id; the other follows. On taking over
-a node adopts the replicated controller state and the executed-commands
-record before its gate opens, then connects to the cloud.
+a node adopts the pair's config, the replicated controller state and the
+executed-commands record before its gate opens, then connects to the cloud;
+configs the cloud pushes go through the pair (:mod:`~ems.edge.ha.configs`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -21,8 +22,10 @@ import httpx
 from ems.clock import RealClock
 from ems.dal import Category
 from ems.edge.config import EdgeConfig
-from ems.edge.connected import add_edge_log_file, open_command_record, open_execution_log
+from ems.edge.configsync import APPLIED_CONFIG_FILE, AppliedConfigFile, ConfigApplier
+from ems.edge.connected import open_command_record, open_execution_log
 from ems.edge.ha.agent import LEADER, HaAgent
+from ems.edge.ha.configs import PairConfigs
 from ems.edge.ha.health import serve_health
 from ems.edge.ha.lease import LocalLease
 from ems.edge.ha.raft import HaSync
@@ -35,6 +38,7 @@ from ems.edge.ha.takeover import (
     adopt_controller_state,
     replicated_executions,
 )
+from ems.edge.lifetime import run_until_signalled
 from ems.edge.link import CloudLink, load_profiles_for_start
 from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
@@ -60,9 +64,17 @@ HA_CHANNELS: dict[str, str | None] = {
 
 
 async def serve_ha(
-    config: EdgeConfig, node_name: str, url: str, api_key: str, state_dir: Path, stop: asyncio.Event
+    config: EdgeConfig,
+    node_name: str,
+    url: str,
+    api_key: str,
+    state_dir: Path,
+    stop: asyncio.Event,
+    config_version: int | None = None,
 ) -> EdgeRuntime:
-    """Run this node of the pair until ``stop`` is set; returns the runtime."""
+    """Run this node of the pair until ``stop`` is set; returns the runtime.
+
+    ``config_version``: the cloud's version of ``config`` (None: a local file)."""
     ha = config.ha
     if ha is None:
         raise ConfigError("--ha-node needs an ha: block (nodes and witness) in the edge YAML")
@@ -76,7 +88,7 @@ async def serve_ha(
     log.info("edge %s (HA node %s): device profiles from %s", config.edge_id, node_name, source)
     clock = RealClock()
     lease = LocalLease(clock.monotonic, ha.lease_s, ha.write_guard_s)
-    sync = HaSync(me.address, others, ha, bind=me.bind)
+    sync = HaSync(me.address, others, ha, bind=me.bind, state_dir=state_dir)
     peer_node = next(n for n in ha.nodes if n.name != node_name)
     peer = peer_node.name
     replica = RaftReplica(sync, timeout_s=2 * ha.renew_s)
@@ -95,18 +107,30 @@ async def serve_ha(
         await runtime.prepare()
         runtime.cycle.after_cycle.append(StatePublisher(runtime, replica, lambda: lease.token))
         runtime.requests.admit = Admission(replica, lease, clock.time)
+        applier = ConfigApplier(
+            runtime, AppliedConfigFile(state_dir / APPLIED_CONFIG_FILE), config_version
+        )
+        configs = PairConfigs(node_name, peer, applier, replica, lease, clock)
         for name, unit in HA_CHANNELS.items():
             runtime.store.declare(f"{HA}/{name}", Category.INPUT, unit)
         link_run: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
         async def on_gain(table: LeaseTable, token: int) -> None:
+            # The pair's config first: the controllers are then built from it.
+            await configs.follow(retry=True)
             adopt_controller_state(runtime, table)
             seen = open_command_record(state_dir, executions.path, clock)
             # What the other node took or executed is never executed here when redelivered.
             adopt_command_record(seen, table)
             try:
                 link = CloudLink(
-                    runtime, url, api_key, state_dir, refresh_profiles=False, seen=seen
+                    runtime,
+                    url,
+                    api_key,
+                    state_dir,
+                    refresh_profiles=False,
+                    seen=seen,
+                    config=configs,
                 )
             except BaseException:
                 seen.close()
@@ -152,6 +176,15 @@ async def serve_ha(
                 next_s = max(next_s + ha.renew_s, clock.monotonic())
                 await clock.sleep_until(next_s)
 
+        async def follow_configs() -> None:
+            """Apply the config the pair committed when it is newer than this box's (a
+            push the leader took, or one this box missed while down)."""
+            next_s = clock.monotonic()
+            while not stop.is_set():
+                await configs.follow()
+                next_s = max(next_s + ha.renew_s, clock.monotonic())
+                await clock.sleep_until(next_s)
+
         with contextlib.ExitStack() as stack:
             if config.metrics.enabled:
                 # The cycle's and devices' metrics; the link's come and go with the lease,
@@ -165,7 +198,7 @@ async def serve_ha(
                     serve_health(agent, peer, asyncio.get_running_loop(), host, int(port))
                 )
                 log.info("HA node %s health on http://%s:%d/ha", node_name, host, bound)
-            tasks = [runtime.run(stop), agent.run(stop), publish_status()]
+            tasks = [runtime.run(stop), agent.run(stop), publish_status(), follow_configs()]
             watchdog_s = watchdog_interval_s()
             if watchdog_s is not None:  # a follower's cycles count too: it is alive
                 tasks.append(watchdog_loop(lambda: runtime.cycle.stats.cycles, watchdog_s, stop))
@@ -178,18 +211,15 @@ async def serve_ha(
     return runtime
 
 
-def run_ha(config: EdgeConfig, node_name: str, url: str, api_key: str, state_dir: Path) -> int:
-    path = add_edge_log_file(config, state_dir)
-    if path is not None:
-        log.info("edge %s logs to %s", config.edge_id, path)
+def run_ha(
+    config: EdgeConfig,
+    node_name: str,
+    url: str,
+    api_key: str,
+    state_dir: Path,
+    config_version: int | None = None,
+) -> int:
+    def serve(stop: asyncio.Event) -> Awaitable[EdgeRuntime]:
+        return serve_ha(config, node_name, url, api_key, state_dir, stop, config_version)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        log.info("edge %s as HA node %s; Ctrl-C stops it", config.edge_id, node_name)
-        await serve_ha(config, node_name, url, api_key, state_dir, stop)
-
-    asyncio.run(main())
-    return 0
+    return run_until_signalled(config, state_dir, serve, f"as HA node {node_name}")

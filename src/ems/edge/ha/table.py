@@ -15,6 +15,10 @@ commands (the proposer's wall clock), never from the applier's clock.
   command the old one took (it may have run), answering a redelivery from
   this record instead.
 - **Executed commands**: command id -> when it was applied.
+- **Config**: the newest edge YAML the cloud pushed (as a document) and its
+  version, committed by the holder before it swaps the config in, so every
+  node runs it (a node that was down applies it when it rejoins); and each
+  node's outcome of applying it (:class:`ConfigOutcome`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Grant", "LeaseTable"]
+__all__ = ["ConfigOutcome", "Grant", "LeaseTable"]
 
 #: Executed-command ids kept (oldest dropped first); the cloud redelivers only recent ones.
 MAX_EXECUTED = 10_000
@@ -37,6 +41,17 @@ class Grant:
     expires_at_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigOutcome:
+    """What one node made of a config version: ``applied`` or ``rejected`` (with the
+    stable reason code and detail of its ``config_ack``)."""
+
+    version: int
+    status: str
+    reason: str | None = None
+    detail: str | None = None
+
+
 @dataclass(slots=True)
 class LeaseTable:
     holder: str | None = None
@@ -46,6 +61,9 @@ class LeaseTable:
     state_token: int = 0  # the token under which controller_state was published
     taken: dict[str, float] = field(default_factory=dict)
     executed: dict[str, float] = field(default_factory=dict)
+    config_version: int = 0  # 0: no config pushed through the pair yet
+    config: dict[str, Any] | None = None
+    config_outcomes: dict[str, ConfigOutcome] = field(default_factory=dict)  # by node
 
     def acquire(self, node: str, now_s: float, lease_s: float) -> Grant:
         """Grant or renew ``node``'s lease when it holds it or the lease lapsed."""
@@ -96,6 +114,23 @@ class LeaseTable:
         del token  # recorded for the log's readers; every execution counts
         self.executed.update(executed)
         _trim(self.executed)
+        return True
+
+    def publish_config(self, token: int, version: int, config: dict[str, Any]) -> bool:
+        """The holder of ``token`` takes config ``version``; refused from an older token
+        and for a version not newer than the table's."""
+        if token != self.token or version <= self.config_version:
+            return False
+        self.config_version, self.config = version, config
+        return True
+
+    def record_config_outcome(self, node: str, outcome: ConfigOutcome) -> bool:
+        """``node`` applied (or refused) a config version; an older one's outcome is
+        kept only until the newer one's comes."""
+        previous = self.config_outcomes.get(node)
+        if previous is not None and previous.version > outcome.version:
+            return False
+        self.config_outcomes[node] = outcome
         return True
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 from ems.edge.ha.config import HaConfig
@@ -20,7 +21,8 @@ __all__ = ["run_witness"]
 log = logging.getLogger(__name__)
 
 
-def run_witness(config: HaConfig) -> int:
+def run_witness(config: HaConfig, state_dir: Path) -> int:
+    """Vote until SIGINT/SIGTERM; the Raft log and the table are kept in ``state_dir``."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -29,8 +31,13 @@ def run_witness(config: HaConfig) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    sync = HaSync(config.witness, [n.address for n in config.nodes], config)
-    log.info("HA witness on %s for nodes %s", config.witness, [n.name for n in config.nodes])
+    sync = HaSync(config.witness, [n.address for n in config.nodes], config, state_dir=state_dir)
+    log.info(
+        "HA witness on %s for nodes %s, state in %s",
+        config.witness,
+        [n.name for n in config.nodes],
+        state_dir,
+    )
     print(f"witness listening on {config.witness}", flush=True)
     try:
         stop.wait()

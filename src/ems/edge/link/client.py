@@ -40,7 +40,7 @@ from ems.edge.link.uplink import TelemetryUplink
 from ems.edge.runtime import EdgeRuntime
 
 if TYPE_CHECKING:
-    from ems.edge.configsync import ConfigApplier
+    from ems.edge.configsync import PushedConfigs
 from ems.protocol import (
     CLOUD_TO_EDGE,
     ClockPing,
@@ -159,7 +159,7 @@ class CloudLink:
         max_frame_bytes: int = 2**20,
         refresh_profiles: bool = True,
         seen: SeenCommands | None = None,
-        config: ConfigApplier | None = None,
+        config: PushedConfigs | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not 1 <= len(api_key) <= MAX_API_KEY_CHARS:
             raise ValueError(f"the API key must be 1 to {MAX_API_KEY_CHARS} characters")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ems.edge.ha.table import LeaseTable
+from ems.edge.ha.table import ConfigOutcome, LeaseTable
 
 
 def test_first_node_gets_the_lease_with_token_1_and_the_other_is_refused() -> None:
@@ -74,3 +74,22 @@ def test_only_the_current_token_may_take_a_command_and_only_once() -> None:
     table.acquire("b", 102.0, 1.0)
     assert not table.record_taken(1, "c2", 102.1)  # a stale leader starts nothing
     assert table.record_taken(2, "c2", 102.1)
+
+
+def test_only_the_holder_commits_a_config_and_only_a_newer_version() -> None:
+    table = LeaseTable()
+    table.acquire("a", 100.0, 1.0)
+    assert table.publish_config(1, 3, {"edge_id": "x"})
+    assert not table.publish_config(1, 3, {"edge_id": "y"}), "not newer"
+    assert not table.publish_config(1, 2, {"edge_id": "y"}), "older"
+    table.acquire("b", 200.0, 1.0)  # a's lease lapsed: token 2 is b's
+    assert not table.publish_config(1, 4, {"edge_id": "old leader"})
+    assert (table.config_version, table.config) == (3, {"edge_id": "x"})
+
+
+def test_a_nodes_config_outcome_is_replaced_only_by_a_newer_versions() -> None:
+    table = LeaseTable()
+    assert table.record_config_outcome("b", ConfigOutcome(2, "applied"))
+    assert not table.record_config_outcome("b", ConfigOutcome(1, "rejected", "build_failed"))
+    assert table.record_config_outcome("b", ConfigOutcome(3, "rejected", "device_not_ready"))
+    assert table.config_outcomes["b"].reason == "device_not_ready"

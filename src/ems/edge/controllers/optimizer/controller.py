@@ -22,6 +22,12 @@ and the range is narrowed so nothing lifts the import over it.
 ``history_csv`` seeds the measured history at the first cycle (a site that ran
 before, a simulated run), so the first plans do not forecast from nothing.
 
+The plan is the controller's durable state (:mod:`.carried_plan`): an HA pair
+replicates it, a restart keeps it, and a controller that takes it back follows
+it (state ``following_last_plan``) from its first cycle until its own first
+solve completes, instead of running self-consumption or a plan solved from
+no history meanwhile.
+
 A solve that fails, is infeasible or takes longer than ``solve_timeout_s``
 keeps the last good plan while it covers now (state ``following_last_plan``);
 with none, the battery is run as self-consumption at ``fallback_target_grid_w``
@@ -36,6 +42,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +54,7 @@ from ems.edge.controllers.base import (
 )
 from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
+from ems.edge.controllers.optimizer.carried_plan import plan_from_state, plan_to_state
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
 from ems.edge.controllers.optimizer.margin import ErrorMargin
@@ -133,6 +141,7 @@ class Optimizer(SiteController):
             InlineWorker(solve) if site.inline_work else ThreadWorker(solve, params.solve_timeout_s)
         )
         self._plan: tuple[float, DispatchPlan] | None = None
+        self._carried: dict[str, Any] | None = None  # the plan as durable state
         self._asked_step: int | None = None
         self._rated_charge_w = 0.0
         self._rated_discharge_w = 0.0
@@ -154,6 +163,23 @@ class Optimizer(SiteController):
     def worker(self) -> Worker:
         """Where plans are solved (a :class:`ThreadWorker` on an edge)."""
         return self._worker
+
+    def durable_state(self) -> Mapping[str, Any] | None:
+        """The plan followed now, compact (:func:`.carried_plan.plan_to_state`)."""
+        return None if self._carried is None else {"plan": self._carried}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Follow the plan held before (another leader's, or before a restart) until this
+        controller's own first solve completes; a plan that is not one is ignored."""
+        carried = state.get("plan")
+        if self._plan is not None or not isinstance(carried, Mapping):
+            return
+        restored = plan_from_state(carried, self._step_s, self.params.capacity_wh)
+        if restored is None:
+            log.warning("%s: the plan handed over is not usable; waiting for a solve", self.id)
+            return
+        self._plan, self._carried = restored, dict(carried)
+        self._error = ("taken_over", "the plan handed over, until this controller's first solve")
 
     def status_channels(self) -> dict[str, str | None]:
         return {
@@ -318,6 +344,9 @@ class Optimizer(SiteController):
             return
         if outcome.plan is not None:
             self._plan = (outcome.start_s, outcome.plan)
+            self._carried = plan_to_state(
+                outcome.start_s, self._step_s, outcome.plan, self.params.capacity_wh
+            )
             self._error = ("no_plan", "")
             if self._submitted is not None and self._submitted[0] == outcome.start_s:
                 problem = self._submitted[1]
