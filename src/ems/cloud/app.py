@@ -25,6 +25,7 @@ from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster, ClusterLink
 from ems.cloud.commands import Dispatcher
+from ems.cloud.commands.checks import bounding_channel_names
 from ems.cloud.configsync import ConfigSync, config_store
 from ems.cloud.configsync.routes import build_config_router
 from ems.cloud.cors import DashboardCors
@@ -50,6 +51,7 @@ from ems.cloud.telemetry import (
     PostgresTelemetryStore,
     SqliteTelemetryStore,
     TelemetryBatcher,
+    TelemetryDecoder,
     TelemetryStore,
 )
 from ems.cloud.telemetry.intake import IntakeGate
@@ -218,9 +220,10 @@ def create_app(
     )
     inflight = InFlight(redis)
     offline_queue = OfflineQueue(redis, limit=settings.queue_limit)
+    profiles = builtin_profiles()
     dispatcher = Dispatcher(
         hub,
-        builtin_profiles(),
+        profiles,
         inflight,
         offline_queue,
         inventories,
@@ -388,6 +391,9 @@ def create_app(
             alarms=alarms.service,
             config_sync=config_sync,
             intake=intake,
+            # Commands look up only the channels that bound them: an edge's other
+            # latest values would cost memory per edge and are in the store anyway.
+            decoder=TelemetryDecoder(latest_channels=bounding_channel_names(profiles)),
         ),
     )
     app.add_api_websocket_route(
