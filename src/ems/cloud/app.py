@@ -91,7 +91,9 @@ def _telemetry_store(settings: CloudSettings) -> PostgresTelemetryStore | Sqlite
     if settings.database_url:
         # The batcher's writers, plus connections for history and latest-value reads.
         return PostgresTelemetryStore(
-            settings.database_url, pool_size=settings.telemetry_write_concurrency + 2
+            settings.database_url,
+            pool_size=settings.telemetry_write_concurrency + 2,
+            latest_every_s=settings.telemetry_latest_every_s,
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteTelemetryStore(settings.data_dir / "telemetry.sqlite3")
