@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ems.clock import RealClock
@@ -378,26 +379,27 @@ def create_app(
             return True
         return urlsplit(origin).netloc == websocket.headers.get("host")
 
-    app.add_api_websocket_route(
-        "/ws/edge",
-        EdgeEndpoint(
-            hub,
-            dispatcher,
-            batcher,
-            check_key,
-            settings,
-            cluster,
-            edge_guard,
-            trace=edge_trace.accept,
-            on_stored=metrics.on_stored,
-            alarms=alarms.service,
-            config_sync=config_sync,
-            intake=intake,
-            # Commands look up only the channels that bound them: an edge's other
-            # latest values would cost memory per edge and are in the store anyway.
-            decoder=TelemetryDecoder(latest_channels=bounding_channel_names(profiles)),
-        ),
+    edge_endpoint = EdgeEndpoint(
+        hub,
+        dispatcher,
+        batcher,
+        check_key,
+        settings,
+        cluster,
+        edge_guard,
+        trace=edge_trace.accept,
+        on_stored=metrics.on_stored,
+        alarms=alarms.service,
+        config_sync=config_sync,
+        intake=intake,
+        # Commands look up only the channels that bound them: an edge's other
+        # latest values would cost memory per edge and are in the store anyway.
+        decoder=TelemetryDecoder(latest_channels=bounding_channel_names(profiles)),
     )
+    # Starlette's own route, not FastAPI's: it takes no dependencies, and FastAPI's
+    # keeps two AsyncExitStacks (a deque each) per socket for as long as an edge is
+    # connected, thousands of them on one process.
+    app.router.routes.append(WebSocketRoute("/ws/edge", edge_endpoint.__call__))
     app.add_api_websocket_route(
         "/ws/ui",
         UiEndpoint(

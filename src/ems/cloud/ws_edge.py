@@ -324,8 +324,11 @@ class EdgeEndpoint:
             rows: list[Row] = []
             while True:
                 seq, ts, frame_rows = await queue.get() if not stored else queue.get_nowait()
+                if stored:
+                    rows.extend(frame_rows)
+                else:  # the frame's own list (nobody else holds it): no copy per edge
+                    rows = frame_rows
                 stored.append((seq, ts))
-                rows.extend(frame_rows)
                 if queue.empty() or len(stored) >= STORE_FRAMES_PER_SUBMIT:
                     break
             try:
