@@ -261,7 +261,7 @@ async def test_latest_values_are_upserted_at_most_every_latest_every_s_and_caugh
         await store.write(_frame("e1", T0 + 1, 2.0))  # within 5 s of the last: history only
         assert (await store.latest("e1"))["battery_1/Soc"].time_s == T0
         assert await db.fetchval("SELECT count(*) FROM telemetry WHERE edge_id = 'e1'") == 4
-        assert await store.catch_up_latest() == 0  # its next upsert is not overdue yet
+        assert await store.catch_up_latest() == 0  # it sent something within 5 s
         clock.now_s += 4
         await store.write(_frame("e1", T0 + 2, 3.0))  # due again: upserted
         assert (await store.latest("e1"))["battery_1/Soc"].value == 3.0
@@ -276,6 +276,21 @@ async def test_latest_values_are_upserted_at_most_every_latest_every_s_and_caugh
         }
         assert await store.catch_up_latest() == 0
         assert (await store.latest("e2"))["battery_1/Soc"].time_s == T0  # untouched
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_streaming_edge_is_left_to_its_next_due_batch(pg_dsn: str) -> None:
+    clock = _Clock()
+    store = PostgresTelemetryStore(pg_dsn, pool_size=1, latest_every_s=5.0, clock=clock)
+    await store.start()
+    try:
+        for second in range(12):  # one frame a second: due at 0, 5 and 10
+            await store.write(_frame("e1", T0 + second, float(second)))
+            assert await store.catch_up_latest() == 0
+            clock.now_s += 1
+        assert (await store.latest("e1"))["battery_1/Soc"].value == 10.0
     finally:
         await store.close()
 

@@ -19,10 +19,11 @@ With ``latest_every_s`` > 0 an edge's latest values are upserted with at most
 one batch of it in that many seconds (in the others only history and rollups
 are written): the upsert of every channel's latest value was about half of the
 database's time per value, and only the newest row of a channel survives
-anyway. An edge whose upsert was skipped and whose next one is overdue (it
-went silent or disconnected) is caught up from history, each channel's newest
-row newer than the table's, by a loop of the store running every
-``latest_every_s``. The table then trails history by at most about twice that;
+anyway. An edge whose upsert was skipped and that then sent nothing for
+``latest_every_s`` (it went silent or disconnected) is caught up from history,
+each channel's newest row newer than the table's, by a loop of the store
+running every ``latest_every_s``. The table then trails a streaming edge's
+history by at most that, and a silent edge's by at most about twice that;
 values keep their own sample times, so whoever reads them (commands validated
 on another process, DESIGN 7) judges their age correctly. A channel that an
 edge sent for the first time only in skipped batches just before it went
@@ -176,8 +177,8 @@ class PostgresTelemetryStore:
         self._clock = clock
         #: edge -> clock() from which its next batch upserts its latest values
         self._latest_due: dict[str, float] = {}
-        #: edges with rows in history newer than their latest values
-        self._latest_behind: set[str] = set()
+        #: edge with rows in history newer than its latest values -> clock() of that batch
+        self._latest_behind: dict[str, float] = {}
         self._catch_up = BackgroundLoop("telemetry-latest-catch-up", self._catch_up_loop)
         self._dsn = dsn
         self._pool_size = pool_size
@@ -323,10 +324,18 @@ class PostgresTelemetryStore:
         return result
 
     async def catch_up_latest(self, *, everyone: bool = False) -> int:
-        """Bring the latest values of edges whose upsert is overdue up to history
-        (``everyone``: of every edge with skipped rows); returns how many edges."""
+        """Bring up to history the latest values of edges behind that sent nothing for
+        ``latest_every_s`` (silent or gone; ``everyone``: of every edge behind).
+
+        A streaming edge is never caught up here: its next due batch does it.
+        Returns how many edges were caught up.
+        """
         now = self._clock()
-        edges = [e for e in self._latest_behind if everyone or self._latest_due.get(e, now) <= now]
+        edges = {
+            edge: skipped_at
+            for edge, skipped_at in self._latest_behind.items()
+            if everyone or skipped_at + self._latest_every_s <= now
+        }
         # Edges silent for a while need no due time: their next batch is due anyway.
         for edge, due_at in list(self._latest_due.items()):
             if due_at + self._latest_every_s <= now:
@@ -334,7 +343,10 @@ class PostgresTelemetryStore:
         if not edges:
             return 0
         await self._require_pool().execute(_CATCH_UP_LATEST, sorted(edges))
-        self._latest_behind.difference_update(edges)
+        for edge, skipped_at in edges.items():
+            # Unless a batch of it was skipped meanwhile (then it is behind again).
+            if self._latest_behind.get(edge) == skipped_at:
+                del self._latest_behind[edge]
         return len(edges)
 
     def _latest_plan(self, rows: Sequence[Row]) -> tuple[list[str], list[str]] | None:
@@ -352,11 +364,12 @@ class PostgresTelemetryStore:
         if plan is None:
             return
         due, skipped = plan
-        next_due = self._clock() + self._latest_every_s
+        now = self._clock()
         for edge in due:
-            self._latest_due[edge] = next_due
-        self._latest_behind.difference_update(due)
-        self._latest_behind.update(skipped)
+            self._latest_due[edge] = now + self._latest_every_s
+            self._latest_behind.pop(edge, None)
+        for edge in skipped:
+            self._latest_behind[edge] = now
 
     async def _catch_up_loop(self) -> None:
         while True:
