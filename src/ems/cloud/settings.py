@@ -148,8 +148,9 @@ class CloudSettings(BaseSettings):
         ge=0,
         le=60,
         description="PostgreSQL: an edge's latest values are upserted with at most one of its "
-        "batches in this time (0: with every batch), the rest caught up from history once "
-        "overdue; the latest-value table trails history by at most about twice this [s]",
+        "batches in this time (0: with every batch), and caught up from history once it sent "
+        "nothing for as long; the latest-value table trails a streaming edge by at most this, "
+        "a silent one by about twice this [s]",
     )
     telemetry_pause_max_s: float = Field(
         default=1.0,
