@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import gc
 import json
+import shutil
 import sys
 import tempfile
 import tracemalloc
@@ -182,8 +183,11 @@ async def main_role(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.wait_for(child.wait(), 60)
         redis.stop()
-    first = tracemalloc.Snapshot.load(str(data_dir / "snapshot0.bin"))
-    second = tracemalloc.Snapshot.load(str(data_dir / "snapshot1.bin"))
+    try:
+        first = tracemalloc.Snapshot.load(str(data_dir / "snapshot0.bin"))
+        second = tracemalloc.Snapshot.load(str(data_dir / "snapshot1.bin"))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
     stats = second.compare_to(first, "lineno")
     n = args.edges
     return {
