@@ -54,7 +54,7 @@ SITE_CHANNELS = (
     "_sum/ConsumptionActivePower",
 )
 # The merge as it was before rollups: history and latest values only.
-_MERGE_WITHOUT_ROLLUP = pg_store._MERGE_FAST.split("\n)\nINSERT INTO telemetry_rollup")[0]
+_MERGE_WITHOUT_ROLLUP = pg_store._MERGES[False, False].split("\n)\nINSERT INTO telemetry_rollup")[0]
 _MERGE_WITHOUT_ROLLUP = _MERGE_WITHOUT_ROLLUP.replace("), latest AS (\n", ")\n").replace(
     "    RETURNING time, edge_id, channel, value\n", ""
 )
@@ -78,16 +78,16 @@ def make_rows(count: int, edges: int, channels: int, power: int) -> list[Telemet
 async def ingest(dsn: str, rows: list[TelemetryRow], batch: int, *, rollups: bool) -> float:
     store = PostgresTelemetryStore(dsn, pool_size=2)
     await store.start()
-    saved = pg_store._MERGE_FAST
+    saved = pg_store._MERGES[False, False]
     if not rollups:
-        pg_store._MERGE_FAST = _MERGE_WITHOUT_ROLLUP
+        pg_store._MERGES[False, False] = _MERGE_WITHOUT_ROLLUP
     try:
         began = time.perf_counter()
         for i in range(0, len(rows), batch):
             await store.write(rows[i : i + batch])
         return len(rows) / (time.perf_counter() - began)
     finally:
-        pg_store._MERGE_FAST = saved
+        pg_store._MERGES[False, False] = saved
         await store.close()
 
 

@@ -4,8 +4,10 @@ The Python work the cloud does per value before the socket and database
 layers (README "Benchmarks"; issue 16): the wire decoder (pydantic,
 ``EDGE_TO_CLOUD``) followed by ``rows_from_frame`` and the latest-value update
 the socket handler did per sample, against :class:`TelemetryDecoder`, which
-does all three in one pass. Measured in CPU time (``time.process_time``), so
-other jobs on the machine change the figures little. Frames as the benchmark's
+does all three in one pass, and that decoder as the cloud runs it (keeping
+the latest values only of the channels that bound commands). Measured in CPU
+time (``time.process_time``), so other jobs on the machine change the figures
+little. Frames as the benchmark's
 simulated edges and the real edge send them: one sample time per frame.
 
 Prints one JSON object.
@@ -21,7 +23,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ems.cloud.commands.checks import bounding_channel_names
 from ems.cloud.telemetry import IngestFrame, TelemetryDecoder, rows_from_frame
+from ems.profiles import builtin_profiles
 from ems.protocol import EDGE_TO_CLOUD, EdgeTelemetry
 
 NAMES = ("battery_1", "pv_1", "grid", "load")
@@ -69,18 +73,29 @@ def main() -> int:
         assert isinstance(frame, IngestFrame)
         return frame.rows
 
-    figures = {"wire_us_per_value": [], "quick_us_per_value": []}
+    cloud_decoder = TelemetryDecoder(latest_channels=bounding_channel_names(builtin_profiles()))
+    cloud_latest: dict[str, tuple[object, float]] = {}
+
+    def cloud(text: str) -> object:
+        frame = cloud_decoder.decode("bench-1", text, cloud_latest)
+        assert isinstance(frame, IngestFrame)
+        return frame.rows
+
+    figures: dict[str, list[float]] = {"wire": [], "quick": [], "cloud": []}
     for _ in range(3):  # interleaved runs, best of three: the least disturbed
-        figures["wire_us_per_value"].append(cpu_us_per_value(wire, texts, args.channels))
-        figures["quick_us_per_value"].append(cpu_us_per_value(quick, texts, args.channels))
-    wire_us = min(figures["wire_us_per_value"])
-    quick_us = min(figures["quick_us_per_value"])
+        figures["wire"].append(cpu_us_per_value(wire, texts, args.channels))
+        figures["quick"].append(cpu_us_per_value(quick, texts, args.channels))
+        figures["cloud"].append(cpu_us_per_value(cloud, texts, args.channels))
+    wire_us = min(figures["wire"])
+    quick_us = min(figures["quick"])
+    cloud_us = min(figures["cloud"])
     result = {
         "channels": args.channels,
         "frames": args.frames,
         "wire_us_per_value": round(wire_us, 3),
         "quick_us_per_value": round(quick_us, 3),
         "speedup": round(wire_us / quick_us, 2),
+        "cloud_us_per_value": round(cloud_us, 3),  # latest values of bounding channels only
         # The share of one core this part costs at the budget's 100,000 values/s.
         "quick_core_share_at_100k_per_s": round(quick_us * 0.1, 3),
         "quick_fast_path_frames": decoder.fast,

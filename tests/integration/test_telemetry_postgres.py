@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryBatcher, TelemetryRow
+from ems.cloud.telemetry.model import LatestValue
 from ems.cloud.telemetry.pg_schema import StorageMode, existing_partition_days
 from ems.cloud.telemetry.testing import CHECKS, T0, Check
 
@@ -228,3 +229,88 @@ async def test_upgrade_rolls_up_history_stored_before_rollups(
         (T0 + 900, 900, -100.0, 100.0),
     ]
     assert quarters[0].energy_in_wh == pytest.approx(100.0 / 3 * 0.25)
+
+
+class _Clock:
+    """The store's monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def _frame(edge: str, at_s: float, value: float) -> list[TelemetryRow]:
+    return [
+        TelemetryRow(at_s, edge, "battery_1/Soc", value, None),
+        TelemetryRow(at_s, edge, "grid/ActivePower", -value, None),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_latest_values_are_upserted_at_most_every_latest_every_s_and_caught_up(
+    pg_dsn: str, db: asyncpg.Connection
+) -> None:
+    clock = _Clock()
+    store = PostgresTelemetryStore(pg_dsn, pool_size=2, latest_every_s=5.0, clock=clock)
+    await store.start()
+    try:
+        await store.write(_frame("e1", T0, 1.0) + _frame("e2", T0, 1.0))  # first: due
+        clock.now_s += 1
+        await store.write(_frame("e1", T0 + 1, 2.0))  # within 5 s of the last: history only
+        assert (await store.latest("e1"))["battery_1/Soc"].time_s == T0
+        assert await db.fetchval("SELECT count(*) FROM telemetry WHERE edge_id = 'e1'") == 4
+        assert await store.catch_up_latest() == 0  # it sent something within 5 s
+        clock.now_s += 4
+        await store.write(_frame("e1", T0 + 2, 3.0))  # due again: upserted
+        assert (await store.latest("e1"))["battery_1/Soc"].value == 3.0
+        clock.now_s += 1
+        await store.write(_frame("e1", T0 + 3, 4.0))  # skipped; then e1 goes silent
+        assert (await store.latest("e1"))["battery_1/Soc"].value == 3.0
+        clock.now_s += 5
+        assert await store.catch_up_latest() == 1  # overdue: from history
+        assert await store.latest("e1") == {
+            "battery_1/Soc": LatestValue(T0 + 3, 4.0, None),
+            "grid/ActivePower": LatestValue(T0 + 3, -4.0, None),
+        }
+        assert await store.catch_up_latest() == 0
+        assert (await store.latest("e2"))["battery_1/Soc"].time_s == T0  # untouched
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_streaming_edge_is_left_to_its_next_due_batch(pg_dsn: str) -> None:
+    clock = _Clock()
+    store = PostgresTelemetryStore(pg_dsn, pool_size=1, latest_every_s=5.0, clock=clock)
+    await store.start()
+    try:
+        for second in range(12):  # one frame a second: due at 0, 5 and 10
+            await store.write(_frame("e1", T0 + second, float(second)))
+            assert await store.catch_up_latest() == 0
+            clock.now_s += 1
+        assert (await store.latest("e1"))["battery_1/Soc"].value == 10.0
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_closing_the_store_catches_up_every_edge_behind(pg_dsn: str) -> None:
+    clock = _Clock()
+    store = PostgresTelemetryStore(pg_dsn, pool_size=2, latest_every_s=5.0, clock=clock)
+    await store.start()
+    await store.write(_frame("e1", T0, 1.0))
+    await store.write(_frame("e1", T0 + 1, 2.0))  # skipped, not yet overdue
+    await store.close()
+    again = PostgresTelemetryStore(pg_dsn, pool_size=1)
+    await again.start()
+    try:
+        assert (await again.latest("e1"))["battery_1/Soc"] == LatestValue(T0 + 1, 2.0, None)
+    finally:
+        await again.close()
+
+
+def test_a_negative_latest_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="latest_every_s"):
+        PostgresTelemetryStore("postgresql://unused", latest_every_s=-1.0)

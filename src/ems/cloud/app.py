@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ems.clock import RealClock
@@ -25,6 +26,7 @@ from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster, ClusterLink
 from ems.cloud.commands import Dispatcher
+from ems.cloud.commands.checks import bounding_channel_names
 from ems.cloud.configsync import ConfigSync, config_store
 from ems.cloud.configsync.routes import build_config_router
 from ems.cloud.cors import DashboardCors
@@ -50,6 +52,7 @@ from ems.cloud.telemetry import (
     PostgresTelemetryStore,
     SqliteTelemetryStore,
     TelemetryBatcher,
+    TelemetryDecoder,
     TelemetryStore,
 )
 from ems.cloud.telemetry.intake import IntakeGate
@@ -89,7 +92,9 @@ def _telemetry_store(settings: CloudSettings) -> PostgresTelemetryStore | Sqlite
     if settings.database_url:
         # The batcher's writers, plus connections for history and latest-value reads.
         return PostgresTelemetryStore(
-            settings.database_url, pool_size=settings.telemetry_write_concurrency + 2
+            settings.database_url,
+            pool_size=settings.telemetry_write_concurrency + 2,
+            latest_every_s=settings.telemetry_latest_every_s,
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteTelemetryStore(settings.data_dir / "telemetry.sqlite3")
@@ -218,9 +223,10 @@ def create_app(
     )
     inflight = InFlight(redis)
     offline_queue = OfflineQueue(redis, limit=settings.queue_limit)
+    profiles = builtin_profiles()
     dispatcher = Dispatcher(
         hub,
-        builtin_profiles(),
+        profiles,
         inflight,
         offline_queue,
         inventories,
@@ -373,23 +379,27 @@ def create_app(
             return True
         return urlsplit(origin).netloc == websocket.headers.get("host")
 
-    app.add_api_websocket_route(
-        "/ws/edge",
-        EdgeEndpoint(
-            hub,
-            dispatcher,
-            batcher,
-            check_key,
-            settings,
-            cluster,
-            edge_guard,
-            trace=edge_trace.accept,
-            on_stored=metrics.on_stored,
-            alarms=alarms.service,
-            config_sync=config_sync,
-            intake=intake,
-        ),
+    edge_endpoint = EdgeEndpoint(
+        hub,
+        dispatcher,
+        batcher,
+        check_key,
+        settings,
+        cluster,
+        edge_guard,
+        trace=edge_trace.accept,
+        on_stored=metrics.on_stored,
+        alarms=alarms.service,
+        config_sync=config_sync,
+        intake=intake,
+        # Commands look up only the channels that bound them: an edge's other
+        # latest values would cost memory per edge and are in the store anyway.
+        decoder=TelemetryDecoder(latest_channels=bounding_channel_names(profiles)),
     )
+    # Starlette's own route, not FastAPI's: it takes no dependencies, and FastAPI's
+    # keeps two AsyncExitStacks (a deque each) per socket for as long as an edge is
+    # connected, thousands of them on one process.
+    app.router.routes.append(WebSocketRoute("/ws/edge", edge_endpoint.__call__))
     app.add_api_websocket_route(
         "/ws/ui",
         UiEndpoint(

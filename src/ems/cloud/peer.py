@@ -28,11 +28,18 @@ class Peer:
         self.websocket = websocket
         self.name = name
         self._queue: deque[str] = deque()
-        self._wake = asyncio.Event()
+        # A future, not an asyncio.Event: the Event's deque of waiters is most of
+        # an idle peer's size, and only this peer's writer ever waits.
+        self._waiter: asyncio.Future[None] | None = None
         self._max_backlog = max_backlog
         self._closed = False
         self.dropped = 0
         self._writer: asyncio.Task[None] | None = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     @property
     def backlog(self) -> int:
@@ -54,7 +61,7 @@ class Peer:
             self.dropped += 1
             return False
         self._queue.append(text)
-        self._wake.set()
+        self._wake()
         return True
 
     async def _write_loop(self) -> None:
@@ -64,8 +71,8 @@ class Peer:
                     await self.websocket.send_text(self._queue.popleft())
                 if self._closed:
                     return
-                self._wake.clear()
-                await self._wake.wait()
+                self._waiter = asyncio.get_running_loop().create_future()
+                await self._waiter
         except Exception as exc:  # the socket went away; the reader notices and cleans up
             log.debug("writer for %s stopped: %r", self.name, exc)
 
@@ -74,7 +81,7 @@ class Peer:
         if self._closed:
             return
         self._closed = True
-        self._wake.set()
+        self._wake()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._writer, timeout=2.0)
@@ -85,7 +92,7 @@ class Peer:
     async def stop(self) -> None:
         """The socket is gone: stop writing without trying to close it."""
         self._closed = True
-        self._wake.set()
+        self._wake()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(BaseException):

@@ -143,6 +143,15 @@ class CloudSettings(BaseSettings):
         description="Channel values this process holds on their way to the database; while "
         "it holds that many it stops reading edges' sockets (back-pressure)",
     )
+    telemetry_latest_every_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="PostgreSQL: an edge's latest values are upserted with at most one of its "
+        "batches in this time (0: with every batch), and caught up from history once it sent "
+        "nothing for as long; the latest-value table trails a streaming edge by at most this, "
+        "a silent one by about twice this [s]",
+    )
     telemetry_pause_max_s: float = Field(
         default=1.0,
         gt=0,

@@ -22,6 +22,7 @@ from ems.cloud.peer import Peer
 from ems.cloud.settings import CloudSettings
 from ems.cloud.telemetry import IngestFrame, Row, SampleLike, TelemetryBatcher, TelemetryDecoder
 from ems.cloud.telemetry.intake import IntakeGate
+from ems.cloud.telemetry.pending import PendingFrames
 from ems.protocol import (
     EDGE_TO_CLOUD,
     ClockPing,
@@ -123,7 +124,7 @@ class EdgeEndpoint:
         if old is not None:
             log.info("edge %s reconnected; closing its previous connection", auth.edge_id)
             await old.peer.close(CLOSE_REPLACED, "replaced by a newer connection")
-        telemetry: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=STORE_FRAMES_PER_SUBMIT)
+        telemetry: PendingFrames[_Pending] = PendingFrames(STORE_FRAMES_PER_SUBMIT)
         writer: asyncio.Task[None] | None = None
         try:
             # Claimed before draining: a command queued elsewhere meanwhile either
@@ -183,7 +184,7 @@ class EdgeEndpoint:
         return frame
 
     async def _receive(
-        self, websocket: WebSocket, session: EdgeSession, telemetry: asyncio.Queue[_Pending]
+        self, websocket: WebSocket, session: EdgeSession, telemetry: PendingFrames[_Pending]
     ) -> None:
         edge_id = session.edge_id
         latest = self._hub.latest.setdefault(edge_id, {})
@@ -312,7 +313,7 @@ class EdgeEndpoint:
         if remote:
             self._cluster.telemetry(live)
 
-    async def _store_telemetry(self, session: EdgeSession, queue: asyncio.Queue[_Pending]) -> None:
+    async def _store_telemetry(self, session: EdgeSession, queue: PendingFrames[_Pending]) -> None:
         """Store frames in order; ack each once durable, then release its intake.
 
         Frames that queued up meanwhile (a backfill after an outage) go into
@@ -323,8 +324,11 @@ class EdgeEndpoint:
             rows: list[Row] = []
             while True:
                 seq, ts, frame_rows = await queue.get() if not stored else queue.get_nowait()
+                if stored:
+                    rows.extend(frame_rows)
+                else:  # the frame's own list (nobody else holds it): no copy per edge
+                    rows = frame_rows
                 stored.append((seq, ts))
-                rows.extend(frame_rows)
                 if queue.empty() or len(stored) >= STORE_FRAMES_PER_SUBMIT:
                     break
             try:

@@ -20,6 +20,7 @@ from ems.protocol import SET_CONTROLLER, ControllerRef, DeviceRef, UiCommand, re
 
 __all__ = [
     "COMMAND_ROLES",
+    "bounding_channel_names",
     "bounding_channels",
     "check_dynamic",
     "check_grant",
@@ -83,6 +84,18 @@ def bounding_channels(device: str, action: ActionSpec | None) -> list[str]:
         return []
     bounds = (action.dynamic_limits.min, action.dynamic_limits.max)
     return [f"{device}/{b.channel}" for b in bounds if b is not None]
+
+
+def bounding_channel_names(profiles: Mapping[str, DeviceProfile]) -> frozenset[str]:
+    """The channel names (``MaxChargePower``) that bound some action of ``profiles``:
+    the only latest values :func:`check_dynamic` ever looks up."""
+    names: set[str] = set()
+    for profile in profiles.values():
+        for action in profile.actions.values():
+            if action.dynamic_limits is not None:
+                bounds = (action.dynamic_limits.min, action.dynamic_limits.max)
+                names.update(b.channel for b in bounds if b is not None)
+    return frozenset(names)
 
 
 def check_dynamic(

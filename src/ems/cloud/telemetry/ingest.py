@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -118,10 +118,19 @@ class _SampleView(Mapping[str, "WireSample | ChannelSample"]):
 class TelemetryDecoder:
     """Decodes what an edge sends: telemetry quickly into :class:`IngestFrame`, every
     other frame (and any telemetry the quick path is not sure of) through
-    :data:`EDGE_TO_CLOUD`. One per process; it remembers valid channel addresses."""
+    :data:`EDGE_TO_CLOUD`. One per process; it remembers valid channel addresses.
 
-    def __init__(self) -> None:
+    ``latest_channels``: the channel names (``Soc`` of ``battery_1/Soc``) whose
+    latest values are kept, e.g. those that bound commands; ``None`` keeps every
+    channel's. Each kept value costs about 90 bytes per edge for as long as the
+    edge is connected, and a command only ever looks up its bounding channels.
+    """
+
+    def __init__(self, latest_channels: Collection[str] | None = None) -> None:
         self._addresses: dict[str, str] = {}
+        self._latest_channels = None if latest_channels is None else frozenset(latest_channels)
+        #: Learnt addresses whose latest values are kept (all of them when not filtered).
+        self._kept: set[str] = set()
         self.fast = 0  # frames decoded by the quick path (for tests and benchmarks)
         self.general = 0  # telemetry frames the general decoder had to decide
 
@@ -152,6 +161,8 @@ class TelemetryDecoder:
         if isinstance(decoded, EdgeTelemetry):
             if latest is not None:
                 for address, sample in decoded.channels.items():
+                    if not self._keeps(address):
+                        continue
                     _keep_newest(latest, address, sample.v, sample.t.timestamp())
             return IngestFrame(
                 decoded.seq,
@@ -182,6 +193,7 @@ class TelemetryDecoder:
         ts = _parse(_TIMESTAMP, ts_text)
         times: dict[str, tuple[float, datetime]] = {}
         addresses = self._addresses
+        kept = self._kept
         rows: list[Row] = []
         append = rows.append
         # Written only once the whole frame is known valid: a refused frame changes nothing.
@@ -203,7 +215,7 @@ class TelemetryDecoder:
                     raise _NotSure
                 at = _parse(_SAMPLE_TIME, t)
                 when = times[t] = (at.timestamp(), at)
-            if latest is not None:
+            if latest is not None and channel in kept:
                 newest.append((channel, v, when[0]))
             kind = type(v)
             if kind is float:
@@ -236,8 +248,15 @@ class TelemetryDecoder:
             raise _NotSure from None
         if len(self._addresses) >= _MAX_KNOWN_ADDRESSES:
             self._addresses.clear()
+            self._kept.clear()
         self._addresses[address] = address
+        if self._keeps(address):
+            self._kept.add(address)
         return address
+
+    def _keeps(self, address: str) -> bool:
+        names = self._latest_channels
+        return names is None or address.partition("/")[2] in names
 
 
 def _keep_newest(latest: Latest, address: str, value: object, time_s: float) -> None:

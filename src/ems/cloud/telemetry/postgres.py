@@ -15,6 +15,20 @@ and a batch the key refuses is redone with ``ON CONFLICT DO NOTHING``, which
 then stays on for a minute. Staged times are epoch seconds (float8) converted
 by ``to_timestamp`` in SQL, so Python builds no ``datetime`` per row.
 
+With ``latest_every_s`` > 0 an edge's latest values are upserted with at most
+one batch of it in that many seconds (in the others only history and rollups
+are written): the upsert of every channel's latest value was about half of the
+database's time per value, and only the newest row of a channel survives
+anyway. An edge whose upsert was skipped and that then sent nothing for
+``latest_every_s`` (it went silent or disconnected) is caught up from history,
+each channel's newest row newer than the table's, by a loop of the store
+running every ``latest_every_s``. The table then trails a streaming edge's
+history by at most that, and a silent edge's by at most about twice that;
+values keep their own sample times, so whoever reads them (commands validated
+on another process, DESIGN 7) judges their age correctly. A channel that an
+edge sent for the first time only in skipped batches just before it went
+silent reaches the table with its next frame.
+
 The staging table is made per connection when the pool opens it, which
 assumes session-level pooling (behind a transaction-mode PgBouncer it would
 have to be ``CREATE TEMP TABLE … ON COMMIT DROP`` in every batch).
@@ -22,13 +36,17 @@ have to be ``CREATE TEMP TABLE … ON COMMIT DROP`` in every batch).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from ems.cloud.background import BackgroundLoop
 from ems.cloud.telemetry import pg_schema
 from ems.cloud.telemetry.buckets import bucket_width_s
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, Row
@@ -36,6 +54,8 @@ from ems.cloud.telemetry.pg_schema import StorageMode
 from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, check_width
 
 __all__ = ["PostgresTelemetryStore"]
+
+log = logging.getLogger(__name__)
 
 _STAGING = "telemetry_staging"
 _STAGING_COLUMNS = ("time_s", "edge_id", "channel", "value", "text_value")  # TelemetryRow order
@@ -62,7 +82,7 @@ WITH staged AS (
 ), latest AS (
     INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
     SELECT DISTINCT ON (edge_id, channel) edge_id, channel, time, value, text_value
-    FROM staged
+    FROM staged {{latest_filter}}
     ORDER BY edge_id, channel, time DESC
     ON CONFLICT (edge_id, channel) DO UPDATE
     SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
@@ -86,12 +106,33 @@ ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
 # markedly cheaper than ON CONFLICT's speculative insertion: try it first, and
 # when the unique key refuses a batch, redo it with DO NOTHING and keep doing
 # so for a while (re-sends come in bursts).
-_MERGE_FAST = _MERGE.format(on_conflict="", rollup_source="staged")
-_MERGE_DEDUPE = _MERGE.format(
-    on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING\n"
-    "    RETURNING time, edge_id, channel, value",
-    rollup_source="history",
+_DEDUPE = (
+    "ON CONFLICT (edge_id, channel, time) DO NOTHING\n    RETURNING time, edge_id, channel, value"
 )
+#: (dedupe, latest values of the edges in $1 only) -> the statement
+_MERGES = {
+    (dedupe, some): _MERGE.format(
+        on_conflict=_DEDUPE if dedupe else "",
+        rollup_source="history" if dedupe else "staged",
+        latest_filter="WHERE edge_id = ANY($1::text[])" if some else "",
+    )
+    for dedupe in (False, True)
+    for some in (False, True)
+}
+# An edge's latest values from history where history is newer: one index probe per
+# channel the table knows of that edge (the key is (edge_id, channel, time)).
+_CATCH_UP_LATEST = """INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
+SELECT l.edge_id, l.channel, h.time, h.value, h.text_value
+FROM telemetry_latest l CROSS JOIN LATERAL (
+    SELECT t.time, t.value, t.text_value FROM telemetry t
+    WHERE t.edge_id = l.edge_id AND t.channel = l.channel AND t.time > l.time
+    ORDER BY t.time DESC LIMIT 1
+) h
+WHERE l.edge_id = ANY($1::text[])
+ORDER BY 1, 2
+ON CONFLICT (edge_id, channel) DO UPDATE
+SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
+WHERE excluded.time > telemetry_latest.time"""
 _DEDUPE_HOLD_S = 60.0
 
 _EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
@@ -121,7 +162,24 @@ class PostgresTelemetryStore:
     writes at once; the rest serve history and latest-value reads).
     """
 
-    def __init__(self, dsn: str, *, pool_size: int = 4, command_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 4,
+        command_timeout_s: float = 60.0,
+        latest_every_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if latest_every_s < 0:
+            raise ValueError(f"latest_every_s must be >= 0, not {latest_every_s!r}")
+        self._latest_every_s = latest_every_s
+        self._clock = clock
+        #: edge -> clock() from which its next batch upserts its latest values
+        self._latest_due: dict[str, float] = {}
+        #: edge with rows in history newer than its latest values -> clock() of that batch
+        self._latest_behind: dict[str, float] = {}
+        self._catch_up = BackgroundLoop("telemetry-latest-catch-up", self._catch_up_loop)
         self._dsn = dsn
         self._pool_size = pool_size
         self._command_timeout_s = command_timeout_s
@@ -154,9 +212,14 @@ class PostgresTelemetryStore:
                 bucket = _BUCKET_PRE14
             self._history_sql = _HISTORY.format(bucket=bucket)
         self._partitions_checked_at = time.monotonic()
+        if self._latest_every_s > 0 and not self._catch_up.running:
+            self._catch_up.start()
 
     async def close(self) -> None:
+        await self._catch_up.stop()
         if self._pool is not None:
+            with contextlib.suppress(Exception):  # best effort: history has it all
+                await self.catch_up_latest(everyone=True)
             pool, self._pool = self._pool, None
             await pool.close()
 
@@ -164,13 +227,17 @@ class PostgresTelemetryStore:
         if not rows:
             return
         pool = self._require_pool()
+        plan = self._latest_plan(rows)
         async with pool.acquire() as conn:
             await self._look_ahead(conn)
             made_partitions = False
             while True:  # at most three attempts: see the two handlers
                 dedupe = time.monotonic() < self._dedupe_until
                 try:
-                    await _write_batch(conn, rows, dedupe=dedupe)
+                    await _write_batch(
+                        conn, rows, dedupe=dedupe, latest_of=None if plan is None else plan[0]
+                    )
+                    self._latest_written(plan)
                     return
                 except asyncpg.UniqueViolationError:
                     if dedupe:  # cannot happen with ON CONFLICT; never loop on it
@@ -256,6 +323,62 @@ class PostgresTelemetryStore:
             )
         return result
 
+    async def catch_up_latest(self, *, everyone: bool = False) -> int:
+        """Bring up to history the latest values of edges behind that sent nothing for
+        ``latest_every_s`` (silent or gone; ``everyone``: of every edge behind).
+
+        A streaming edge is never caught up here: its next due batch does it.
+        Returns how many edges were caught up.
+        """
+        now = self._clock()
+        edges = {
+            edge: skipped_at
+            for edge, skipped_at in self._latest_behind.items()
+            if everyone or skipped_at + self._latest_every_s <= now
+        }
+        # Edges silent for a while need no due time: their next batch is due anyway.
+        for edge, due_at in list(self._latest_due.items()):
+            if due_at + self._latest_every_s <= now:
+                del self._latest_due[edge]
+        if not edges:
+            return 0
+        await self._require_pool().execute(_CATCH_UP_LATEST, sorted(edges))
+        for edge, skipped_at in edges.items():
+            # Unless a batch of it was skipped meanwhile (then it is behind again).
+            if self._latest_behind.get(edge) == skipped_at:
+                del self._latest_behind[edge]
+        return len(edges)
+
+    def _latest_plan(self, rows: Sequence[Row]) -> tuple[list[str], list[str]] | None:
+        """(edges whose latest values this batch upserts, edges it skips); None: all."""
+        if self._latest_every_s <= 0:
+            return None
+        now = self._clock()
+        due: list[str] = []
+        skipped: list[str] = []
+        for edge in {r[1] for r in rows}:
+            (due if self._latest_due.get(edge, now) <= now else skipped).append(edge)
+        return due, skipped
+
+    def _latest_written(self, plan: tuple[list[str], list[str]] | None) -> None:
+        if plan is None:
+            return
+        due, skipped = plan
+        now = self._clock()
+        for edge in due:
+            self._latest_due[edge] = now + self._latest_every_s
+            self._latest_behind.pop(edge, None)
+        for edge in skipped:
+            self._latest_behind[edge] = now
+
+    async def _catch_up_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._latest_every_s)
+            try:
+                await self.catch_up_latest()
+            except Exception:  # the database away for a moment: next round
+                log.warning("catching up latest telemetry values failed", exc_info=True)
+
     def _require_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError("telemetry store not started (or closed)")
@@ -282,12 +405,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(_CREATE_STAGING)
 
 
-async def _write_batch(conn: asyncpg.Connection, rows: Sequence[Row], *, dedupe: bool) -> None:
+async def _write_batch(
+    conn: asyncpg.Connection, rows: Sequence[Row], *, dedupe: bool, latest_of: list[str] | None
+) -> None:
+    """``latest_of``: the edges whose latest values to upsert (None: every edge's)."""
     async with conn.transaction():
         await conn.copy_records_to_table(
             _STAGING, schema_name="pg_temp", records=rows, columns=_STAGING_COLUMNS
         )
-        await conn.execute(_MERGE_DEDUPE if dedupe else _MERGE_FAST)
+        if latest_of is None:
+            await conn.execute(_MERGES[dedupe, False])
+        else:
+            await conn.execute(_MERGES[dedupe, True], latest_of)
 
 
 def _utc(epoch_s: float) -> datetime:

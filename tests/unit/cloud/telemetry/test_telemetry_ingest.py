@@ -136,6 +136,26 @@ def test_latest_values_only_move_forward() -> None:
     assert [r[3] for r in decoded.rows] == [1.0]  # stored all the same
 
 
+@pytest.mark.parametrize("quick", [True, False])
+def test_only_the_named_channels_latest_values_are_kept_but_every_row_is(quick: bool) -> None:
+    decoder = TelemetryDecoder(latest_channels={"Soc", "ActivePower"})
+    latest: dict[str, tuple[object, float]] = {}
+    document = frame()
+    if not quick:  # an unknown field: the wire decoder decides, and keeps the same values
+        document["channels"]["grid/Connected"] = {"v": float("nan"), "t": AT}
+    decoded = decoder.decode("site-1", json.dumps(document), latest)
+    assert isinstance(decoded, IngestFrame)
+    assert (decoder.fast, decoder.general) == ((1, 0) if quick else (0, 1))
+    assert sorted(latest) == [
+        "battery_1/ActivePower",
+        "battery_1/Soc",
+        "load/ActivePower",
+        "pv_1/ActivePower",
+    ]
+    assert latest["battery_1/Soc"] == (55.5, T)
+    assert len(decoded.rows) == (5 if quick else 4)  # every channel stored (None and NaN: no row)
+
+
 def test_other_frames_go_through_the_wire_decoder() -> None:
     ack = {
         "type": "ack",
