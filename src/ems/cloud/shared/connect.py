@@ -57,7 +57,16 @@ def shared_redis(url: str | None) -> redis_async.Redis:
     ``await client.aclose()``.
     """
     if not url:
-        return fakeredis.FakeAsyncRedis(server=embedded_server(), decode_responses=False)
+        # Blocking like the real pool below: the default pool refuses the 101st
+        # concurrent command ("Too many connections"), which a few dozen edges
+        # logging in at once reach even in-process.
+        return fakeredis.FakeAsyncRedis(
+            server=embedded_server(),
+            decode_responses=False,
+            connection_pool_class=redis_async.BlockingConnectionPool,
+            max_connections=POOL_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+        )
     scheme = urlsplit(url).scheme
     if scheme not in REAL_SCHEMES:
         raise ValueError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import fakeredis
 import pytest
 import redis.asyncio as redis_async
@@ -67,3 +69,16 @@ async def test_url_gives_a_real_client(url: str) -> None:
 def test_other_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="not a Redis URL"):
         shared_redis(url)
+
+
+@pytest.mark.asyncio
+async def test_embedded_store_waits_for_a_connection_instead_of_refusing() -> None:
+    # A burst of edges logging in at once issues more concurrent commands than the
+    # pool holds; the embedded store must queue them, as the real client's pool does.
+    client = shared_redis(None)
+    burst = 3 * connect.POOL_CONNECTIONS
+    try:
+        await asyncio.gather(*(client.set(f"k{i}", i) for i in range(burst)))
+        assert await client.get(f"k{burst - 1}") == str(burst - 1).encode()
+    finally:
+        await client.aclose()
