@@ -3,13 +3,25 @@
 DESIGN section 4 lists them; each is a lower_snake string on the wire and is
 never renamed (dashboards and operators' scripts match on it). Codes owned by
 one contract live beside it and are re-exported here: the ``set_controller``
-ones in :mod:`ems.protocol.controllers`.
+ones in :mod:`ems.protocol.controllers`, config sync's in
+:mod:`ems.protocol.config_reasons`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from ems.protocol.config_reasons import (
+    BUILD_FAILED,
+    DEVICE_NOT_READY,
+    INVALID_CONFIG,
+    INVALID_YAML,
+    NOT_SUPPORTED,
+    RESTART_REQUIRED,
+    STALE_VERSION,
+    TOO_LARGE,
+    WRONG_EDGE,
+)
 from ems.protocol.controllers import (
     INVALID_PARAMS,
     OUT_OF_RANGE,
@@ -18,6 +30,8 @@ from ems.protocol.controllers import (
 )
 
 __all__ = [
+    "BUILD_FAILED",
+    "DEVICE_NOT_READY",
     "DEVICE_REMOVED",
     "DEVICE_TIMEOUT",
     "DEVICE_WRITE_FAILED",
@@ -27,25 +41,32 @@ __all__ = [
     "EXPIRED",
     "FORBIDDEN",
     "HA_NOT_REPLICATED",
+    "INVALID_CONFIG",
     "INVALID_PARAMS",
     "INVALID_PAYLOAD",
+    "INVALID_YAML",
     "NOT_LEADER",
+    "NOT_SUPPORTED",
     "NO_TELEMETRY",
     "OUT_OF_RANGE",
     "QUEUE_FULL",
     "RATE_LIMITED",
     "REPLAY",
+    "RESTART_REQUIRED",
     "REVALIDATION_FAILED",
     "STALE_TELEMETRY",
     "STALE_TIMESTAMP",
+    "STALE_VERSION",
     "SUPERSEDED",
     "TIMEOUT_IN_QUEUE",
+    "TOO_LARGE",
     "UNAUTHORIZED",
     "UNKNOWN_ACTION",
     "UNKNOWN_CONTROLLER",
     "UNKNOWN_DEVICE",
     "UNKNOWN_EDGE",
     "UNKNOWN_PARAM",
+    "WRONG_EDGE",
 ]
 
 # Refusals by the cloud, in the order of its checks (DESIGN section 4).

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ems.errors import EmsError
+from ems.protocol import config_reasons
 
 __all__ = ["ConfigRefused", "validate_edge_yaml"]
 
@@ -36,18 +37,21 @@ def validate_edge_yaml(edge_id: str, text: str) -> dict[str, Any]:
     from ems.edge.config import parse_edge_config
 
     if len(text) > MAX_YAML_CHARS:
-        raise ConfigRefused("too_large", f"yaml: longer than {MAX_YAML_CHARS} characters")
+        raise ConfigRefused(
+            config_reasons.TOO_LARGE, f"yaml: longer than {MAX_YAML_CHARS} characters"
+        )
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigRefused("invalid_yaml", f"yaml: {exc}") from None
+        raise ConfigRefused(config_reasons.INVALID_YAML, f"yaml: {exc}") from None
     try:
         config = parse_edge_config(document, "config")
     except EmsError as exc:
-        raise ConfigRefused("invalid_config", str(exc)) from None
+        raise ConfigRefused(config_reasons.INVALID_CONFIG, str(exc)) from None
     if config.edge_id != edge_id:
         raise ConfigRefused(
-            "wrong_edge", f"config: edge_id: {config.edge_id!r} is not this edge ({edge_id!r})"
+            config_reasons.WRONG_EDGE,
+            f"config: edge_id: {config.edge_id!r} is not this edge ({edge_id!r})",
         )
     assert isinstance(document, dict)  # parse_edge_config refuses anything else
     return document

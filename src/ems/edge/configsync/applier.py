@@ -56,7 +56,7 @@ from ems.edge.runtime import EdgeRuntime, build_controllers, build_tariff, build
 from ems.edge.virtual_meters import VirtualMeters
 from ems.errors import EmsError
 from ems.profiles import builtin_profiles
-from ems.protocol import EdgeConfigAck, EdgeConfigPush
+from ems.protocol import EdgeConfigAck, EdgeConfigPush, config_reasons
 from ems.tariff import Tariff
 
 __all__ = ["DEVICE_READY_TIMEOUT_S", "LIVE_SECTIONS", "BeforeSwap", "ConfigApplier"]
@@ -120,7 +120,9 @@ class ConfigApplier:
     async def _apply(self, push: EdgeConfigPush, before_swap: BeforeSwap | None) -> EdgeConfigAck:
         current = self._runtime.config
         if self.version is not None and push.version < self.version:
-            return _rejected(push, "stale_version", f"version {self.version} is applied")
+            return _rejected(
+                push, config_reasons.STALE_VERSION, f"version {self.version} is applied"
+            )
         if self.version == push.version:
             return EdgeConfigAck(type="config_ack", version=push.version, status="applied")
         try:
@@ -128,10 +130,12 @@ class ConfigApplier:
                 push.config, f"config version {push.version}", current.config_dir
             )
         except EmsError as exc:
-            return _rejected(push, "invalid_config", str(exc))
+            return _rejected(push, config_reasons.INVALID_CONFIG, str(exc))
         if config.edge_id != current.edge_id:
             return _rejected(
-                push, "wrong_edge", f"edge_id: {config.edge_id!r} is not {current.edge_id!r}"
+                push,
+                config_reasons.WRONG_EDGE,
+                f"edge_id: {config.edge_id!r} is not {current.edge_id!r}",
             )
         changed = _changed_sections(current, config) - LIVE_SECTIONS
         if changed:
@@ -140,10 +144,10 @@ class ConfigApplier:
                 # says so now, rather than after the restart.
                 await asyncio.to_thread(self._trial, config)
             except (EmsError, ValueError, OSError) as exc:
-                return _rejected(push, "build_failed", str(exc))
+                return _rejected(push, config_reasons.BUILD_FAILED, str(exc))
             return _rejected(
                 push,
-                "restart_required",
+                config_reasons.RESTART_REQUIRED,
                 f"{', '.join(sorted(changed))}: applied only by a restart with this config",
             )
         try:
@@ -151,7 +155,7 @@ class ConfigApplier:
             # a simulator may load its model.
             built = await asyncio.to_thread(self._build, config)
         except (EmsError, ValueError, OSError) as exc:
-            return _rejected(push, "build_failed", str(exc))
+            return _rejected(push, config_reasons.BUILD_FAILED, str(exc))
         new_drivers = built.plan.new_drivers
         try:
             await probe_devices(
@@ -162,7 +166,7 @@ class ConfigApplier:
             )
         except DeviceNotReady as exc:
             await asyncio.to_thread(close_drivers, new_drivers)
-            return _rejected(push, "device_not_ready", str(exc))
+            return _rejected(push, config_reasons.DEVICE_NOT_READY, str(exc))
         refusal = None if before_swap is None else await before_swap(push)
         if refusal is not None:
             await asyncio.to_thread(close_drivers, new_drivers)
@@ -171,7 +175,7 @@ class ConfigApplier:
             retired = self._swap(config, built)
         except (EmsError, ValueError) as exc:  # raised before the swap (see swap_devices)
             await asyncio.to_thread(close_drivers, new_drivers)
-            return _rejected(push, "build_failed", str(exc))
+            return _rejected(push, config_reasons.BUILD_FAILED, str(exc))
         if retired is not None:
             # After the swap, the cycle running meanwhile: old device threads stop (joined
             # off the loop), then the new ones start.

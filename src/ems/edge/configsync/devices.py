@@ -42,7 +42,7 @@ from ems.edge.runtime import EdgeRuntime, declare_device_channels
 from ems.edge.virtual_meters import VirtualMeters
 from ems.errors import ConfigError, DeviceIOError, EmsError
 from ems.profiles import DeviceProfile, builtin_profiles
-from ems.protocol import reasons
+from ems.protocol import config_reasons, reasons
 
 __all__ = [
     "DeviceNotReady",
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 class DeviceNotReady(EmsError):
     """A new real device did not answer its first read; the config is not applied."""
 
-    reason = "device_not_ready"
+    reason = config_reasons.DEVICE_NOT_READY
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from ems.edge.configsync import ConfigApplier
 from ems.edge.ha.lease import LocalLease
 from ems.edge.ha.replica import Replica
 from ems.edge.ha.table import ConfigOutcome
-from ems.protocol import EdgeConfigAck, EdgeConfigPush, reasons
+from ems.protocol import EdgeConfigAck, EdgeConfigPush, config_reasons, reasons
 
 __all__ = ["PEER_WAIT_S", "PairConfigs"]
 
@@ -88,7 +88,7 @@ class PairConfigs:
         if table.config_version == push.version and table.config == push.config:
             return None  # committed already (pushed again to a new leader)
         if table.config_version >= push.version:
-            return "stale_version", f"version {table.config_version} is the pair's"
+            return config_reasons.STALE_VERSION, f"version {table.config_version} is the pair's"
         if await self._replica.publish_config(self._lease.token, push.version, push.config):
             return None
         return (

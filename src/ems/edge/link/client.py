@@ -55,6 +55,7 @@ from ems.protocol import (
     ErrorFrame,
     FrameError,
     TelemetryAck,
+    config_reasons,
     encode,
 )
 
@@ -251,7 +252,7 @@ class CloudLink:
                 type="config_ack",
                 version=push.version,
                 status="rejected",
-                reason="not_supported",
+                reason=config_reasons.NOT_SUPPORTED,
                 detail="this edge runs without config sync",
             )
         else:
