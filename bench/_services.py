@@ -20,8 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from ems.testing.postgres import RunningPostgres
-from ems.testing.redis import RunningRedis
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
+from support.postgres import RunningPostgres
+from support.redis import RunningRedis
 
 __all__ = [
     "CLOUD_START_TIMEOUT_S",

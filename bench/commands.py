@@ -1,7 +1,7 @@
 """Command latency and throughput through one real cloud process (DESIGN section 11).
 
 Starts everything it needs by itself, on 127.0.0.1 only: a throwaway
-``redis-server`` and PostgreSQL (``ems.testing``), one ``ems cloud`` with
+``redis-server`` and PostgreSQL (``tests/support``), one ``ems cloud`` with
 ``EMS_REDIS_URL`` and ``EMS_DATABASE_URL`` and its own data directory (the
 operators and one key per edge made with ``ems auth``), and ``--edges``
 simulated edges in a child process speaking the real ``/ws/edge`` protocol:
@@ -80,10 +80,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
 from _services import STOP_TIMEOUT_S, Services, cpu_s, machine_busy_s, percentile  # bench/
-from ems.testing.postgres import start_postgres
-from ems.testing.processes import free_port
-from ems.testing.redis import start_redis
+from support.postgres import start_postgres
+from support.processes import free_port
+from support.redis import start_redis
 
 BUDGET_RECEIVED_P50_MS = 3.0
 BUDGET_RECEIVED_P99_MS = 15.0

@@ -27,13 +27,14 @@ from typing import Any
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
 from _jitter import cycle_jitter_ms, percentile  # bench/
 from ems.clock import RealClock
 from ems.drivers.modbus.template import Function
 from ems.drivers.modbus.transport import ModbusTransport
 from ems.edge.config import demo_config_path, parse_edge_config
 from ems.edge.runtime import EdgeRuntime
-from ems.testing.processes import free_port
+from support.processes import free_port
 
 BUDGET = {"jitter_p99_ms": 2.0}
 

@@ -38,9 +38,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
 from ems.edge.config import demo_config_path
-from ems.testing.processes import EmsProcess
-from ems.testing.site import ems_cli, free_port
+from support.processes import EmsProcess
+from support.site import ems_cli, free_port
 
 BUDGET = {"rss_mb": 80.0, "cpu_pct": 3.0}
 EDGE_ID = "site-1"

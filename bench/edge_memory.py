@@ -35,8 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ems.testing.processes import free_port
-from ems.testing.redis import start_redis
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
+from support.processes import free_port
+from support.redis import start_redis
 
 if TYPE_CHECKING:
     from ems.cloud.telemetry import Row

@@ -1,6 +1,6 @@
 """Edge HA failover: how long until the other node controls, and the gap the devices see.
 
-Runs the pair of ``ems.testing.ha_pair`` as real processes (SunSpec devices
+Runs the pair of ``support.ha_pair`` as real processes (SunSpec devices
 behind ``ems devices serve``, a witness, two ``ems edge --ha-node``, a scripted
 cloud) and fails the leader ``--failovers`` times: ``kill`` (SIGKILL, then the
 node is started again as the follower) or ``stop`` (SIGSTOP until the other
@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ems.testing.fake_cloud import FakeCloud
-from ems.testing.ha_pair import HaPair, writer_blocks
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
+from support.fake_cloud import FakeCloud
+from support.ha_pair import HaPair, writer_blocks
 
 WAIT_S = 60.0
 

@@ -26,7 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ems.testing.postgres import start_postgres
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
+from support.postgres import start_postgres
 
 BUDGET_S = 10.0
 

@@ -1,7 +1,7 @@
 """Reports and rollups on a throwaway PostgreSQL (DESIGN 11 and 15): what keeping rollups
 costs at ingest, and how long a monthly report from rollups takes.
 
-Starts its own PostgreSQL (``ems.testing``, loopback, fsync off) and prints one
+Starts its own PostgreSQL (``tests/support``, loopback, fsync off) and prints one
 JSON object. It makes no claim about budgets: on a shared machine the figures
 are only comparable within one run.
 
@@ -40,11 +40,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
 from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryRow, pg_schema
 from ems.cloud.telemetry import postgres as pg_store
 from ems.reports import Period, ReportSite, SiteEntry, build_report
 from ems.tariff import TariffConfig
-from ems.testing.postgres import start_postgres
+from support.postgres import start_postgres
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
 SITE_CHANNELS = (

@@ -30,9 +30,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.postgres import start_postgres
-from ems.testing.redis import start_redis
-from ems.testing.site import PASSWORD, CloudSite
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
+from support.postgres import start_postgres
+from support.redis import start_redis
+from support.site import PASSWORD, CloudSite
 
 BUDGET_MS = 1000.0
 

@@ -17,7 +17,8 @@ import json
 import os
 import sys
 
-from ems.testing.processes import free_port
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
+from support.processes import free_port
 
 
 def rss_kb() -> int:

@@ -1,7 +1,7 @@
 """Telemetry ingest through one real cloud process (DESIGN section 11).
 
 Starts everything it needs by itself, on 127.0.0.1 only: a throwaway
-``redis-server`` and PostgreSQL (``ems.testing``; fsync off, as for every
+``redis-server`` and PostgreSQL (``tests/support``; fsync off, as for every
 throwaway server here), one ``ems cloud`` with ``EMS_REDIS_URL`` and
 ``EMS_DATABASE_URL``, one API key per edge made through the auth service
 (``ems.authsvc.create_edge_key``, in a child process), and ``--edges``
@@ -68,10 +68,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
 from _services import Services, cpu_s, machine_busy_s, percentile, rss_kb  # bench/
-from ems.testing.postgres import start_postgres
-from ems.testing.processes import free_port
-from ems.testing.redis import start_redis
+from support.postgres import start_postgres
+from support.processes import free_port
+from support.redis import start_redis
 
 BUDGET_VALUES_PER_S = 100_000.0  # 2,000 edges x 50 channels at 1 Hz
 BUDGET_LAG_P99_MS = 2000.0

@@ -1,7 +1,7 @@
 """PostgreSQL's cost per stored telemetry value: the store's write path against a raw COPY.
 
 The database side of DESIGN 11's telemetry budget, without the cloud's sockets:
-a throwaway PostgreSQL (``ems.testing``, fsync off), one writer, ``--edges``
+a throwaway PostgreSQL (``tests/support``, fsync off), one writer, ``--edges``
 edges × ``--channels`` channels at 1 Hz written as the batcher does (batches of
 ``--batch-edges`` edges' frames) for ``--seconds`` seconds of data, through
 :class:`~ems.cloud.telemetry.PostgresTelemetryStore` with
@@ -29,10 +29,11 @@ from pathlib import Path
 
 import asyncpg
 
+import _tests_path  # noqa: F401  (tests/ on sys.path: the support package)
 from _services import cpu_s  # bench/
 from ems.cloud.telemetry import PostgresTelemetryStore
 from ems.cloud.telemetry.model import Row
-from ems.testing.postgres import RunningPostgres, start_postgres
+from support.postgres import RunningPostgres, start_postgres
 
 T0 = 1_780_000_000.0  # 2026-05-28, UTC: any fixed time
 

@@ -10,17 +10,17 @@ from hypothesis import settings
 
 # The telemetry store contract lives in the package (both backends' tests run it):
 # rewrite its asserts so a failure shows the values, as in a test module.
-pytest.register_assert_rewrite("ems.cloud.telemetry.testing")
+pytest.register_assert_rewrite("support.conformance.telemetry")
 
 # CI runs the same examples every time (a red CI must mean a change broke
 # something); local runs keep exploring, and keep failures in .hypothesis/.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-pytest.register_assert_rewrite("ems.cloud.shared.testing", "ems.cloud.shared.cluster_checks")
+pytest.register_assert_rewrite("support.conformance.shared", "support.conformance.cluster")
 
-from ems.testing.postgres import PostgresNotFound, find_postgres_bin, start_postgres  # noqa: E402
-from ems.testing.redis import RedisNotFound, RunningRedis, find_redis_server, start_redis  # noqa: E402
+from support.postgres import PostgresNotFound, find_postgres_bin, start_postgres  # noqa: E402
+from support.redis import RedisNotFound, RunningRedis, find_redis_server, start_redis  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
-from ems import __version__
+from ems.commandline import new_parser, run
 from ems.errors import EmsError
-from ems.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -214,13 +213,7 @@ def _cmd_protocol_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ems", description="Energy Management System: edge runtime and tools."
-    )
-    parser.add_argument("--version", action="version", version=f"ems {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.add_argument("--log-json", action="store_true", help="log JSON lines")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser, sub = new_parser("Energy Management System: edge runtime and tools.")
 
     edge = sub.add_parser(
         "edge",
@@ -399,17 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_logging(args.log_level, args.log_json)
-    try:
-        code: int = args.func(args)
-    except EmsError as exc:
-        print(f"ems {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

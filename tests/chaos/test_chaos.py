@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ems.testing.chaos import ChaosConfig, run_chaos
-from ems.testing.postgres import PostgresNotFound, find_postgres_bin
-from ems.testing.redis import RedisNotFound, find_redis_server
+from support.chaos import ChaosConfig, run_chaos
+from support.postgres import PostgresNotFound, find_postgres_bin
+from support.redis import RedisNotFound, find_redis_server
 
 pytestmark = pytest.mark.chaos
 

@@ -27,9 +27,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from websockets.asyncio.client import ClientConnection
 
 from ems.protocol import CLOUD_TO_UI, UiAlarm
-from ems.testing.processes import free_port
-from ems.testing.redis import start_redis
-from ems.testing.site import PASSWORD, CloudSite, edge_socket, ems_cli, next_of
+from support.processes import free_port
+from support.redis import start_redis
+from support.site import PASSWORD, CloudSite, edge_socket, ems_cli, next_of
 
 EDGE = "alarm-1"
 MOVING_EDGE = "alarm-2"

@@ -24,7 +24,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.processes import EmsProcess, free_port, running
+from support.processes import EmsProcess, free_port, running
 
 PASSWORD = "audit-demo-password-7f3a9c"
 WRONG_PASSWORD = "not-the-password-b51e2d"

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from ems.cloud.auth.jwt import Claims, JwtVerifier, jwks_from_url
-from ems.testing.processes import free_port, running
+from support.processes import free_port, running
 
 PASSWORD = "a passphrase for the postgres test"
 TIMEOUT_S = 60.0  # the first start applies the migrations

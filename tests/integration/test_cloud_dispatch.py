@@ -18,9 +18,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
-from ems.testing.tokens import forged_tokens as forge
-from ems.testing.tokens import valid_token
+from support.site import CloudSite, command, edge_ack, edge_socket, next_of
+from support.tokens import forged_tokens as forge
+from support.tokens import valid_token
 
 #: The site as the tests see it: one ``ems cloud``, ``olga`` (operator) and ``vic``
 #: (viewer), site-1 connected and reporting, site-2 known (its devices) but offline.

@@ -22,9 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from ems.cloud.settings import CloudSettings
 from ems.cloud.workers import check_workers
 from ems.errors import EmsError
-from ems.testing.processes import EmsProcess, ExitWatch, free_port
-from ems.testing.redis import start_redis
-from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
+from support.processes import EmsProcess, ExitWatch, free_port
+from support.redis import start_redis
+from support.site import CloudSite, command, edge_ack, edge_socket, next_of
 
 EDGE = "workers-1"  # this module's own: the session's PostgreSQL is shared
 NODE = "wk"

@@ -28,7 +28,7 @@ import pytest_asyncio
 import redis.asyncio as redis_async
 from websockets.asyncio.client import ClientConnection
 
-pytest.register_assert_rewrite("ems.cloud.records.testing")
+pytest.register_assert_rewrite("support.conformance.records")
 
 from ems.cloud.records import (  # noqa: E402
     HotRecords,
@@ -36,7 +36,9 @@ from ems.cloud.records import (  # noqa: E402
     Recorder,
     StatusChange,
 )
-from ems.cloud.records.testing import (  # noqa: E402
+from ems.cloud.shared import shared_redis  # noqa: E402
+from ems.cloud.telemetry import PostgresTelemetryStore  # noqa: E402
+from support.conformance.records import (  # noqa: E402
     HOT_CHECKS,
     STORE_CHECKS,
     T0,
@@ -45,10 +47,8 @@ from ems.cloud.records.testing import (  # noqa: E402
     change,
     info,
 )
-from ems.cloud.shared import shared_redis  # noqa: E402
-from ems.cloud.telemetry import PostgresTelemetryStore  # noqa: E402
-from ems.testing.processes import EmsProcess  # noqa: E402
-from ems.testing.site import CloudSite, edge_ack, edge_socket, next_of  # noqa: E402
+from support.processes import EmsProcess  # noqa: E402
+from support.site import CloudSite, edge_ack, edge_socket, next_of  # noqa: E402
 
 
 # -- PostgreSQL -------------------------------------------------------------------------

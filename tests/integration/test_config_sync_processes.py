@@ -20,7 +20,7 @@ import yaml
 from websockets.asyncio.client import ClientConnection
 
 from ems.edge.config import demo_config_path
-from ems.testing.site import CloudSite, next_of
+from support.site import CloudSite, next_of
 
 TARGET = "self_consumption/TargetGridW"
 DEMO: dict[str, Any] = yaml.safe_load(demo_config_path().read_text("utf-8"))

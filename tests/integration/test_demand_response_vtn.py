@@ -18,7 +18,7 @@ from openleadr import OpenADRServer  # type: ignore[import-untyped]
 
 from ems.edge.controllers.demand_response import DemandResponse, DemandResponseParams
 from ems.edge.testing import CycleHarness, devices_of
-from ems.testing.processes import free_port
+from support.processes import free_port
 
 B = "battery_1"
 SET = f"{B}/SetActivePower"

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 
-from ems.testing.processes import EmsProcess, free_port, running
+from support.processes import EmsProcess, free_port, running
 
 PASSWORD = "demo-password-for-tests"
 

@@ -36,9 +36,9 @@ from websockets.asyncio.client import ClientConnection
 from ems.drivers.modbus.codec import decode, encode
 from ems.drivers.modbus.template import RegisterMap, load_template, shipped_templates
 from ems.profiles import builtin_profiles
-from ems.testing.processes import EmsProcess
-from ems.testing.site import CloudSite, command, next_of
 from ems.timefmt import parse_rfc3339
+from support.processes import EmsProcess
+from support.site import CloudSite, command, next_of
 
 
 def _driver_test_helper() -> ModuleType:

@@ -4,7 +4,7 @@ after its restart.
 The cloud that read that ack may have died with it (or the connection broke
 before the cloud read it): without a resend, its watchdog would report
 ``edge_timeout`` for a command that ran. The cloud here is scripted
-(:class:`~ems.testing.fake_cloud.FakeCloud`) so the test sees exactly which
+(:class:`~support.fake_cloud.FakeCloud`) so the test sees exactly which
 frames arrive on which connection, and it never delivers the command again:
 the ack on the new connection can only come from the edge's journal.
 """
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from ems.testing.edge_process import START_S, edge_started, start_edge, write_demo_config
-from ems.testing.fake_cloud import FakeCloud
-from ems.testing.processes import EmsProcess
+from support.edge_process import START_S, edge_started, start_edge, write_demo_config
+from support.fake_cloud import FakeCloud
+from support.processes import EmsProcess
 
 
 def edge_config(path: Path) -> Path:

@@ -27,8 +27,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ems.edge.config import demo_config_path
-from ems.testing.processes import EmsProcess
-from ems.testing.site import CloudSite, command, edge_socket, next_of
+from support.processes import EmsProcess
+from support.site import CloudSite, command, edge_socket, next_of
 
 pytestmark = pytest.mark.asyncio
 

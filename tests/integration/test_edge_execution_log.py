@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ems.edge.executions import read_executions
-from ems.testing.edge_process import (
+from support.edge_process import (
     EDGE_ID,
     START_S,
     edge_started,
@@ -25,8 +25,8 @@ from ems.testing.edge_process import (
     start_edge,
     write_demo_config,
 )
-from ems.testing.fake_cloud import FakeCloud
-from ems.testing.processes import EmsProcess
+from support.fake_cloud import FakeCloud
+from support.processes import EmsProcess
 
 MAX_BYTES = 10_000  # the smallest the config allows: about 70 commands a file
 KEEP_FILES = 2

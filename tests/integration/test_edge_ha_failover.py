@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from ems.edge.executions import EXECUTIONS_FILE, read_executions
-from ems.testing.fake_cloud import FakeCloud
-from ems.testing.ha_pair import EDGE_ID, HaPair, writer_blocks
+from support.fake_cloud import FakeCloud
+from support.ha_pair import EDGE_ID, HaPair, writer_blocks
 
 #: Only a hang reaches these on a loaded machine [s].
 TAKEOVER_WAIT_S = 30.0

@@ -31,9 +31,9 @@ from websockets.asyncio.client import ClientConnection
 from ems.edge.configsync import APPLIED_CONFIG_FILE, AppliedConfigFile
 from ems.edge.executions import EXECUTIONS_FILE, read_executions
 from ems.protocol import reasons
-from ems.testing.ha_pair import EDGE_ID, NODES, HaPair
-from ems.testing.redis import start_redis
-from ems.testing.site import CloudSite, command, next_of
+from support.ha_pair import EDGE_ID, NODES, HaPair
+from support.redis import start_redis
+from support.site import CloudSite, command, next_of
 
 #: Only a hang reaches these on a loaded machine [s].
 TAKEOVER_WAIT_S = 30.0

@@ -1,6 +1,6 @@
 """A real ``ems edge`` process gets a command twice, across its own crash: it runs once.
 
-The cloud here is scripted (:class:`~ems.testing.fake_cloud.FakeCloud`, the real
+The cloud here is scripted (:class:`~support.fake_cloud.FakeCloud`, the real
 wire protocol on 127.0.0.1), so the test decides exactly what is delivered
 when: the same ``command_id`` again after the edge was killed and restarted,
 as a cloud that lost track of a delivery (a crash mid-delivery, a move to
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ems.testing.edge_process import edge_started, setpoint_w, start_edge
-from ems.testing.fake_cloud import FakeCloud
+from support.edge_process import edge_started, setpoint_w, start_edge
+from support.fake_cloud import FakeCloud
 
 
 @pytest.mark.asyncio

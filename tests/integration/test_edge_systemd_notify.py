@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ems.testing.edge_process import EDGE_ID, START_S, edge_started
-from ems.testing.fake_cloud import FakeCloud
-from ems.testing.processes import EmsProcess
+from support.edge_process import EDGE_ID, START_S, edge_started
+from support.fake_cloud import FakeCloud
+from support.processes import EmsProcess
 
 #: The watchdog timeout given to the edge [µs]: it pings every half of it.
 WATCHDOG_USEC = 1_000_000

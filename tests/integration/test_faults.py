@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ems.testing.redis import RunningRedis, start_redis
-from ems.testing.site import CloudSite, command, next_of
+from support.redis import RunningRedis, start_redis
+from support.site import CloudSite, command, next_of
 
 pytestmark = pytest.mark.asyncio
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
-from ems.testing.redis import start_redis
-from ems.testing.site import CloudSite, command, edge_ack, edge_socket, next_of
+from support.redis import start_redis
+from support.site import CloudSite, command, edge_ack, edge_socket, next_of
 
 EDGE = "beat-1"
 METRICS_TOKEN = "scrape-me-0123456789"

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.redis import start_redis
-from ems.testing.site import PASSWORD, CloudSite, command, edge_ack, edge_socket, next_of
+from support.redis import start_redis
+from support.site import PASSWORD, CloudSite, command, edge_ack, edge_socket, next_of
 
 # Edge ids of this module's own: the session's PostgreSQL is shared with other modules.
 EDGE = "scale-1"

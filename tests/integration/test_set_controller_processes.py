@@ -13,7 +13,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from ems.testing.site import CloudSite, command, next_of
+from support.site import CloudSite, command, next_of
 
 TARGET = "self_consumption/TargetGridW"
 

@@ -16,9 +16,9 @@ import pytest_asyncio
 import redis.asyncio as redis_async
 
 from ems.cloud.shared import InFlight, OfflineQueue, ToDeliver, shared_redis
-from ems.cloud.shared.cluster_checks import CLUSTER_CHECKS
-from ems.cloud.shared.testing import CHECKS, T0, Check, Clients
-from ems.testing.redis import RedisNotFound, RunningRedis, find_redis_server, start_redis
+from support.conformance.cluster import CLUSTER_CHECKS
+from support.conformance.shared import CHECKS, T0, Check, Clients
+from support.redis import RedisNotFound, RunningRedis, find_redis_server, start_redis
 
 
 @pytest_asyncio.fixture

@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.processes import free_port
+from support.processes import free_port
 
 pytestmark = pytest.mark.asyncio
 

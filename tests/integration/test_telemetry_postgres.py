@@ -18,7 +18,7 @@ import pytest_asyncio
 from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryBatcher, TelemetryRow
 from ems.cloud.telemetry.model import LatestValue
 from ems.cloud.telemetry.pg_schema import StorageMode, existing_partition_days
-from ems.cloud.telemetry.testing import CHECKS, T0, Check
+from support.conformance.telemetry import CHECKS, T0, Check
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import pytest_asyncio
 
 from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryRow
 from ems.cloud.telemetry.pg_schema import StorageMode
-from ems.cloud.telemetry.testing import CHECKS, T0, Check
-from ems.testing.postgres import PostgresNotFound, find_postgres_bin, start_postgres
+from support.conformance.telemetry import CHECKS, T0, Check
+from support.postgres import PostgresNotFound, find_postgres_bin, start_postgres
 
 
 def _timescaledb_installed() -> bool:

@@ -22,7 +22,7 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
-from ems.testing.site import CloudSite, command
+from support.site import CloudSite, command
 
 
 @pytest.fixture(scope="module")

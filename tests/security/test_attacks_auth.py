@@ -21,9 +21,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.redis import start_redis
-from ems.testing.site import PASSWORD, CloudSite, command, edge_ack, edge_socket, ems_cli, next_of
-from ems.testing.tokens import FORGERIES, forged_tokens, valid_token
+from support.redis import start_redis
+from support.site import PASSWORD, CloudSite, command, edge_ack, edge_socket, ems_cli, next_of
+from support.tokens import FORGERIES, forged_tokens, valid_token
 
 # Edge ids of this module's own: the session's PostgreSQL is shared with other modules.
 EDGE = "sec-1"

@@ -31,7 +31,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.testing.site import PASSWORD, CloudSite, command, edge_socket, next_of
+from support.site import PASSWORD, CloudSite, command, edge_socket, next_of
 
 MODE = {"action": "set_mode", "value": "manual"}  # no dynamic limits: no telemetry needed
 INVENTORY = {"type": "inventory", "devices": [{"id": "battery_1", "profile": "battery"}]}

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from ems.protocol.codec import UI_TO_CLOUD
-from ems.testing.site import PASSWORD, CloudSite, command, ems_cli, next_of
+from support.site import PASSWORD, CloudSite, command, ems_cli, next_of
 
 OWN = "b-1"  # bolt's edge
 THEIRS = "site-1"  # the default organisation's edge

@@ -4,11 +4,13 @@ Start it with :func:`configure` (once per process), then serve :func:`asgi_app`
 alone or mounted at ``/auth``, or use the Python API (:mod:`ems.authsvc.api`).
 
 URLs (all under ``/auth/``): ``POST token``, ``POST token/refresh``,
-``POST logout``, ``GET jwks.json``, ``GET healthz``, the Django admin at ``admin/``.
+``POST logout``, ``GET jwks.json``, ``POST edge-keys/check`` (for clouds holding
+``EMS_AUTH_SERVICE_TOKEN``), ``GET healthz``, the Django admin at ``admin/``.
 
 Environment (read once, at :func:`configure`): ``EMS_ALLOWED_HOSTS``,
 ``EMS_CSRF_TRUSTED_ORIGINS``, ``EMS_AUTH_SECURE_COOKIES``, ``EMS_JWT_ISSUER``,
-``EMS_JWT_AUDIENCE``, ``EMS_JWT_ACCESS_TTL_S``, ``EMS_JWT_REFRESH_TTL_S``, and
+``EMS_JWT_AUDIENCE``, ``EMS_JWT_ACCESS_TTL_S``, ``EMS_JWT_REFRESH_TTL_S``,
+``EMS_AUTH_SERVICE_TOKEN``, and
 ``EMS_REDIS_URL`` (where revocations are published, read at the first one; see
 :mod:`ems.authsvc.revocation`).
 """

@@ -9,9 +9,10 @@ use the synchronous ORM).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,8 @@ __all__ = [
     "configure",
     "is_configured",
     "migrate",
+    "service_token",
+    "service_token_from_env",
     "signing_key",
     "token_policy",
 ]
@@ -42,6 +45,9 @@ log = logging.getLogger(__name__)
 AUTH_DIR = "auth"
 #: The embedded database, under the data directory.
 SQLITE_FILE = "auth.sqlite3"
+#: The shared secret of the auth service and the clouds that check edge keys over HTTP.
+SERVICE_TOKEN_ENV = "EMS_AUTH_SERVICE_TOKEN"
+MIN_SERVICE_TOKEN_CHARS = 32
 #: Django's SECRET_KEY (sessions, CSRF, password-reset tokens), under AUTH_DIR.
 SECRET_FILE = "django-secret"
 
@@ -63,6 +69,7 @@ class _State:
     arguments: _Arguments
     key: SigningKey
     policy: TokenPolicy
+    service_token: str | None = None
     migrated: bool = False
 
 
@@ -129,7 +136,7 @@ def _setup(arguments: _Arguments) -> _State:
     )
     django.setup()
     log.info("auth service: %s, signing key kid=%s", arguments, key.kid)
-    return _State(arguments, key, policy)
+    return _State(arguments, key, policy, service_token_from_env())
 
 
 def migrate() -> None:
@@ -144,6 +151,22 @@ def migrate() -> None:
 def is_configured() -> bool:
     """Whether :func:`configure` has completed in this process."""
     return _state is not None and _state.migrated
+
+
+def service_token_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``EMS_AUTH_SERVICE_TOKEN``: what a cloud must present to check edge keys over HTTP
+    (``POST /auth/edge-keys/check``); unset, that endpoint is off."""
+    token = environ.get(SERVICE_TOKEN_ENV) or None
+    if token is not None and len(token) < MIN_SERVICE_TOKEN_CHARS:
+        raise AuthConfigError(
+            f"{SERVICE_TOKEN_ENV}: at least {MIN_SERVICE_TOKEN_CHARS} characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
+
+
+def service_token() -> str | None:
+    return _current().service_token
 
 
 def signing_key() -> SigningKey:

@@ -367,10 +367,16 @@ def add_auth_parser(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ems.authsvc.cli auth …``: the ``ems`` command line, for these commands."""
-    from ems.cli import main as ems_main
+    """``python -m ems.authsvc.cli auth …``: these commands alone, as ``ems auth …`` runs them.
 
-    return ems_main(argv)
+    Built on :mod:`ems.commandline` rather than :func:`ems.cli.main`: the whole
+    command imports this module, so importing it back would close a cycle.
+    """
+    from ems.commandline import new_parser, run
+
+    parser, sub = new_parser("Energy Management System: the auth service.")
+    add_auth_parser(sub)
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

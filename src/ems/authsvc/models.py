@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 
+from ems.authsvc import revocation
 from ems.authsvc.identity import EDGE_ID_RE, Role
 
 #: A grant of this edge id gives access to every edge, present and future.
@@ -66,9 +67,6 @@ class User(AbstractUser):
     objects = EmsUserManager()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Imported here: revocation imports this module.
-        from ems.authsvc import revocation
-
         update_fields = kwargs.get("update_fields")
         role_changed = False
         if self.pk is not None and (

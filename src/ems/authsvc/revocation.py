@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 from ems.protocol.revocation import (
     EdgeKeysRevoked,
@@ -35,14 +35,11 @@ from ems.protocol.revocation import (
     revoked_users_key,
 )
 
-if TYPE_CHECKING:
-    from ems.authsvc.models import User
-
 __all__ = [
+    "Revocable",
     "claims_changed",
     "publish_edge_keys",
     "publish_user",
-    "recent_revocations",
     "revoke_sessions",
     "revoke_sessions_of_deleted",
     "revoked_before_s",
@@ -51,6 +48,23 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class Revocable(Protocol):
+    """What revocation needs of a user: :class:`ems.authsvc.models.User` has it.
+
+    A protocol rather than the model: the model's ``save`` calls :func:`claims_changed`,
+    so this module sits below ``models`` and must not import it back.
+    """
+
+    objects: ClassVar[Any]  # the model's manager
+    pk: Any
+    username: Any
+    sessions_revoked_at: datetime | None
+    claims_changed_at: datetime | None
+
+    def save(self, *args: Any, **kwargs: Any) -> None: ...
+
 
 _lock = threading.Lock()
 _url: str | None = None
@@ -95,18 +109,18 @@ def _seconds(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def revoked_before_s(user: User) -> float | None:
+def revoked_before_s(user: Revocable) -> float | None:
     """Access tokens of ``user`` issued before this [s, Unix epoch] are refused."""
     moments = [m for m in (user.sessions_revoked_at, user.claims_changed_at) if m is not None]
     return max(moments).timestamp() if moments else None
 
 
-def sessions_revoked_before_s(user: User) -> float | None:
+def sessions_revoked_before_s(user: Revocable) -> float | None:
     """Refresh tokens of ``user`` issued before this [s, Unix epoch] are refused."""
     return _seconds(user.sessions_revoked_at)
 
 
-def revoke_sessions(user: User, why: str = "revoked") -> float:
+def revoke_sessions(user: Revocable, why: str = "revoked") -> float:
     """End every session of ``user`` (``why``: ``logout`` or ``revoked``); returns the
     moment [s, Unix epoch] before which their tokens are refused."""
     user.sessions_revoked_at = _now()
@@ -118,13 +132,13 @@ def revoke_sessions(user: User, why: str = "revoked") -> float:
     return before
 
 
-def revoke_sessions_of_deleted(user: User) -> None:
+def revoke_sessions_of_deleted(user: Revocable) -> None:
     """``user`` is being deleted: the cloud refuses its tokens from now on."""
     user.sessions_revoked_at = _now()
     _announce(user, "revoked")
 
 
-def claims_changed(user: User, *, save: bool = True) -> None:
+def claims_changed(user: Revocable, *, save: bool = True) -> None:
     """``user``'s role, grants or activity changed: access tokens issued until now are
     refused, and the cloud closes the user's sockets so the dashboard refreshes."""
     user.claims_changed_at = _now()
@@ -133,7 +147,7 @@ def claims_changed(user: User, *, save: bool = True) -> None:
     _announce(user, "claims_changed")
 
 
-def _announce(user: User, why: str) -> None:
+def _announce(user: Revocable, why: str) -> None:
     from django.db import transaction
 
     username = str(user.username)
@@ -172,27 +186,3 @@ def publish_edge_keys(edge_id: str, key_ids: list[str]) -> None:
             log.error("revocation of keys of edge %s not published: %r", edge_id, exc)
 
     transaction.on_commit(publish)
-
-
-def recent_revocations(since_s: float) -> dict[str, float]:
-    """Users revoked after ``since_s`` [s, Unix epoch]: username -> revoked before [s].
-
-    For a cloud process serving ``/auth`` itself: a safety net that reads the
-    database directly, so a revocation made by another process without Redis
-    (``ems auth revoke-user`` beside ``ems demo``) still takes effect.
-    """
-    from datetime import UTC
-
-    from django.db.models import Q
-
-    from ems.authsvc.models import User
-
-    since = datetime.fromtimestamp(since_s, UTC)
-    out: dict[str, float] = {}
-    for user in User.objects.filter(
-        Q(sessions_revoked_at__gte=since) | Q(claims_changed_at__gte=since)
-    ).only("username", "sessions_revoked_at", "claims_changed_at"):
-        before = revoked_before_s(user)
-        if before is not None:
-            out[str(user.username)] = before
-    return out

@@ -14,6 +14,7 @@ urlpatterns = [
     path("auth/token/refresh", views.token_refresh, name="emsauth-token-refresh"),
     path("auth/logout", views.logout, name="emsauth-logout"),
     path("auth/jwks.json", views.jwks, name="emsauth-jwks"),
+    path("auth/edge-keys/check", views.edge_key_check, name="emsauth-edge-key-check"),
     path("auth/healthz", views.healthz, name="emsauth-healthz"),
     path("auth/admin/", admin.site.urls),
 ]

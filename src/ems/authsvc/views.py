@@ -1,4 +1,4 @@
-"""The JSON endpoints: token, token refresh, JWKS, health.
+"""The JSON endpoints: token, token refresh, JWKS, edge-key check, health.
 
 The token endpoints are CSRF-exempt: they take credentials in the body and set no
 cookie, so there is no ambient authority for a cross-site request to abuse.
@@ -6,6 +6,7 @@ cookie, so there is no ambient authority for a cross-site request to abuse.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from typing import Any
@@ -15,10 +16,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from ems.authsvc import api
+from ems.authsvc import api, bootstrap
 from ems.authsvc.throttle import login_throttle
 
-__all__ = ["healthz", "jwks", "logout", "token", "token_refresh"]
+__all__ = ["edge_key_check", "healthz", "jwks", "logout", "token", "token_refresh"]
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,31 @@ def jwks(request: HttpRequest) -> JsonResponse:
     response = _json(200, api.jwks(), no_store=False)
     response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
     return response
+
+
+@csrf_exempt
+@sensitive_variables("fields", "expected", "given")
+@sensitive_post_parameters("api_key")
+def edge_key_check(request: HttpRequest) -> JsonResponse:
+    """``POST /auth/edge-keys/check`` (``edge_id``, ``api_key``) -> ``{"valid": bool}``.
+
+    For clouds running without the auth service in their process: only with the
+    bearer token ``EMS_AUTH_SERVICE_TOKEN`` (404 when that is unset, 401 when it
+    does not match), so that it is no key-guessing oracle for anyone else.
+    """
+    if request.method != "POST":
+        return _method_not_allowed("POST")
+    expected = bootstrap.service_token()
+    if expected is None:
+        return _json(404, {"error": "edge_key_check_disabled"})
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return _json(401, {"error": "unauthorized", "detail": "wrong service token"})
+    try:
+        fields = _fields(request, ("edge_id", "api_key"))
+    except _BadRequest as exc:
+        return _json(400, {"error": "invalid_request", "detail": str(exc)})
+    return _json(200, {"valid": api.verify_edge_key(fields["edge_id"], fields["api_key"])})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

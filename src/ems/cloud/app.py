@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
@@ -22,7 +22,9 @@ from ems.cloud.alarms.wiring import AlarmParts, build_alarms
 from ems.cloud.anomaly_watch import AnomalyWatch
 from ems.cloud.api import build_router
 from ems.cloud.audit_api import audit_router
-from ems.cloud.auth.jwt import AuthError, Claims, JwtVerifier
+from ems.cloud.auth.jwt import AuthError, Claims, JwksProvider, JwtVerifier, jwks_from_url
+from ems.cloud.auth.port import AuthPort, InProcessAuth
+from ems.cloud.auth.remote import JWKS_PATH, HttpAuth
 from ems.cloud.auth.revocations import Revocations
 from ems.cloud.cluster import Cluster, ClusterLink
 from ems.cloud.commands import Dispatcher
@@ -57,13 +59,16 @@ from ems.cloud.telemetry import (
 )
 from ems.cloud.telemetry.intake import IntakeGate
 from ems.cloud.worker_metrics import WorkerMetrics
-from ems.cloud.ws_edge import EdgeEndpoint, KeyCheck
+from ems.cloud.ws_edge import EdgeEndpoint
 from ems.cloud.ws_ui import UiEndpoint
 from ems.profiles import builtin_profiles
 from ems.ratelimit import CommandGuard, Rate, RedisLimiter
 from ems.reports import ReportSite, load_sites_file
 
-__all__ = ["CloudParts", "create_app"]
+__all__ = ["EMBEDDED_AUTH_MODULE", "CloudParts", "create_app"]
+
+#: The auth service in this process (Django), loaded only when the settings choose it.
+EMBEDDED_AUTH_MODULE = "ems.authsvc.embedded"
 
 log = logging.getLogger(__name__)
 
@@ -100,28 +105,23 @@ def _telemetry_store(settings: CloudSettings) -> PostgresTelemetryStore | Sqlite
     return SqliteTelemetryStore(settings.data_dir / "telemetry.sqlite3")
 
 
-def _embedded_auth(
-    settings: CloudSettings,
-) -> tuple[Any, Callable[[], Awaitable[dict[str, Any]]], KeyCheck]:
-    """Django in this process: its ASGI app, its JWKS and its edge-key check."""
-    import ems.authsvc as authsvc
-
-    # Django refuses database work on a thread running an event loop, and the
-    # app may be built from inside one (tests, the demo): set up on a worker.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(authsvc.configure, settings.data_dir, settings.auth_database_url).result()
-    from ems.authsvc import revocation
-
-    # Logout and revocations are published where this process's cloud listens.
-    revocation.use_redis(settings.redis_url)
-
-    async def jwks() -> dict[str, Any]:
-        return await asyncio.to_thread(authsvc.jwks)
-
-    async def check_key(edge_id: str, api_key: str) -> bool:
-        return await asyncio.to_thread(authsvc.verify_edge_key, edge_id, api_key)
-
-    return authsvc.asgi_app(), jwks, check_key
+def _auth_port(settings: CloudSettings) -> AuthPort:
+    """The auth service the settings choose (``EMS_AUTH_BACKEND``)."""
+    if settings.auth_backend == "http":
+        assert settings.auth_url is not None
+        assert settings.auth_service_token is not None
+        return HttpAuth(
+            settings.auth_url,
+            settings.auth_service_token.get_secret_value(),
+            timeout_s=settings.auth_timeout_s,
+        )
+    # By name: the embedded adapter is the auth service's (Django); the cloud
+    # itself never imports it, so it runs where Django is not installed.
+    embedded = importlib.import_module(EMBEDDED_AUTH_MODULE)
+    port: AuthPort = embedded.EmbeddedAuth(
+        settings.data_dir, settings.auth_database_url, settings.redis_url
+    )
+    return port
 
 
 def _metrics(
@@ -169,19 +169,13 @@ def _metrics(
     return metrics
 
 
-async def _auth_database_revocations() -> dict[str, float]:
+def _database_revocations(auth: InProcessAuth) -> Callable[[], Awaitable[dict[str, float]]]:
     """Revocations in the auth database of this process (a safety net beside Redis)."""
 
-    def read() -> dict[str, float]:
-        import time
+    async def read() -> dict[str, float]:
+        return await auth.recent_revocations(time.time() - await auth.revocation_horizon_s())
 
-        from ems.authsvc import bootstrap, revocation
-
-        # Older revocations concern only tokens that have expired anyway.
-        horizon_s = bootstrap.token_policy().access_ttl_s + 60
-        return revocation.recent_revocations(time.time() - horizon_s)
-
-    return await asyncio.to_thread(read)
+    return read
 
 
 def _report_sites(settings: CloudSettings) -> dict[str, ReportSite]:
@@ -263,23 +257,32 @@ def create_app(
     intake = IntakeGate(settings.telemetry_intake_rows)
     metrics = _metrics(hub, batcher, cluster, inflight, offline_queue, dispatcher, intake, settings)
     metrics.count_http_refusals(lambda: http_stats.refused)
-    auth_app, jwks, check_key = _embedded_auth(settings)
-    if settings.auth_url:
-        import httpx
-
-        from ems.cloud.auth.jwt import jwks_from_url
-
+    auth = _auth_port(settings)
+    in_process = auth if isinstance(auth, InProcessAuth) else None
+    jwks: JwksProvider = auth.jwks
+    if settings.auth_url and settings.auth_backend == "embedded":
+        # Keys from the auth service at EMS_AUTH_URL; edge keys from the shared database.
         client = httpx.AsyncClient(timeout=5.0)
-        jwks = jwks_from_url(settings.auth_url.rstrip("/") + "/auth/jwks.json", client)
+        jwks = jwks_from_url(settings.auth_url.rstrip("/") + JWKS_PATH, client)
     verifier = JwtVerifier(jwks, settings.jwt_issuer, settings.jwt_audience)
     revocations = Revocations(
         redis,
         hub,
         refresh_s=settings.revocation_refresh_s,
-        extra_source=None if settings.auth_url else _auth_database_revocations,
+        extra_source=None
+        if settings.auth_url or in_process is None
+        else _database_revocations(in_process),
     )
     cluster.listen(revocations.channel, revocations.on_message)
-    alarms = build_alarms(settings, redis, hub, cluster, store, inventories)
+    alarms = build_alarms(
+        settings,
+        redis,
+        hub,
+        cluster,
+        store,
+        inventories,
+        directory=None if settings.auth_url or in_process is None else in_process.alarm_recipients,
+    )
     report_sites = _report_sites(settings)
     report_mail = build_report_mail(settings, store, report_sites)
     anomaly_watch = (
@@ -332,6 +335,7 @@ def create_app(
             await commands.close()
             await config_sync.store.close()
             await redis.aclose()
+            await auth.aclose()
 
     app = FastAPI(
         title="EMS cloud",
@@ -383,7 +387,7 @@ def create_app(
         hub,
         dispatcher,
         batcher,
-        check_key,
+        auth.check_edge_key,
         settings,
         cluster,
         edge_guard,
@@ -428,7 +432,13 @@ def create_app(
             cluster, store.latest, lambda: alarms.service.alarms(None, None), verify
         )
     )
-    app.include_router(audit_router(verify, records.list_for_edge))
+    app.include_router(
+        audit_router(
+            verify,
+            records.list_for_edge,
+            None if in_process is None else in_process.audit_entries,
+        )
+    )
     app.include_router(metrics_router(metrics, settings.metrics_token))
 
     @app.get("/healthz", summary="Liveness")
@@ -440,7 +450,7 @@ def create_app(
             "dashboards": len(hub.users),
         }
 
-    if not settings.auth_url:
-        app.mount("/auth", auth_app)
+    if in_process is not None and not settings.auth_url:
+        app.mount("/auth", in_process.asgi_app())
     mount_dashboard(app)  # last: it takes every path no route above took
     return app

@@ -9,13 +9,13 @@ asked for, else for each of an organisation admin's edges (up to
 An organisation's admin reads the entries of the organisations they administer
 (looked up live in the auth database, so a membership taken away ends it at once);
 a superuser reads every entry. An ``edge_id`` outside the user's edges answers 404,
-as for an edge that does not exist. Needs the auth service configured in this
-process (the cloud always embeds it).
+as for an edge that does not exist. The user actions need the auth service in
+this process (``EMS_AUTH_BACKEND=embedded``); with an external one
+(``EMS_AUTH_BACKEND=http``) the audit lists commands only.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ems.cloud.api import bearer_auth, no_unknown_query_params
 from ems.cloud.auth.jwt import Claims
+from ems.cloud.auth.port import AuditQuery
 from ems.cloud.records.model import CommandRecord
 from ems.timefmt import to_rfc3339_us
 
@@ -35,13 +36,20 @@ MAX_EDGES_SCANNED = 100
 #: The commands sent to an edge, newest first, at most ``limit``.
 CommandSource = Callable[[str, int], Awaitable[list[CommandRecord]]]
 
+#: The auth service's user actions matching a query, newest first.
+AuthEntrySource = Callable[[AuditQuery], Awaitable[list[dict[str, Any]]]]
+
 _EDGE_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _KIND = r"^[a-z_]{1,20}(\.[a-z_]{1,20})?$"
 
 
 def audit_router(
-    verify: Callable[[str], Awaitable[Claims]], commands: CommandSource | None = None
+    verify: Callable[[str], Awaitable[Claims]],
+    commands: CommandSource | None = None,
+    auth_entries: AuthEntrySource | None = None,
 ) -> APIRouter:
+    """``auth_entries``: the auth service's own records, when it runs in this process
+    (:class:`~ems.cloud.auth.port.InProcessAuth`); else only commands are listed."""
     router = APIRouter(prefix="/api", dependencies=[Depends(no_unknown_query_params)])
     signed_in = Depends(bearer_auth(verify))
 
@@ -61,7 +69,12 @@ def audit_router(
             raise HTTPException(403, f"role {user.role!r} may not read the audit")
         if edge_id is not None and not user.may_access(edge_id):
             raise HTTPException(404, f"no edge {edge_id!r}")
-        entries = await asyncio.to_thread(_entries, user, start, end, actor, kind, edge_id, limit)
+        entries: list[dict[str, Any]] = []
+        if auth_entries is not None:
+            query = AuditQuery(
+                None if user.edges is None else user.uid, start, end, actor, kind, edge_id, limit
+            )
+            entries = await auth_entries(query)
         if commands is not None and kind in (None, "command"):
             if edge_id is not None:
                 edges = [edge_id]
@@ -82,51 +95,6 @@ def audit_router(
         return {"entries": entries[:limit]}
 
     return router
-
-
-def _entries(
-    user: Claims,
-    start: datetime | None,
-    end: datetime | None,
-    actor: str | None,
-    kind: str | None,
-    edge_id: str | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    from django.db import close_old_connections
-
-    from ems.authsvc.models import AuditEntry, Membership
-
-    close_old_connections()
-    rows = AuditEntry.objects.all()
-    if user.edges is not None:  # not a superuser: the organisations they administer
-        orgs = Membership.objects.filter(user_id=user.uid, role="admin").values_list(
-            "organisation__name", flat=True
-        )
-        rows = rows.filter(organisation__in=list(orgs))
-    if start is not None:
-        rows = rows.filter(at__gte=start)
-    if end is not None:
-        rows = rows.filter(at__lt=end)
-    if actor is not None:
-        rows = rows.filter(actor=actor)
-    if kind is not None:
-        rows = rows.filter(kind=kind) if "." in kind else rows.filter(kind__startswith=kind + ".")
-    if edge_id is not None:
-        rows = rows.filter(edge_id=edge_id)
-    return [
-        {
-            "at": to_rfc3339_us(row.at.timestamp()),
-            "kind": row.kind,
-            "user": row.actor,
-            "organisation": row.organisation or None,
-            "edge_id": row.edge_id or None,
-            "target": row.target or None,
-            "before": row.before,
-            "after": row.after,
-        }
-        for row in rows[:limit]
-    ]
 
 
 def _command_entry(record: CommandRecord) -> dict[str, Any]:

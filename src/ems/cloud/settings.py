@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["CloudSettings", "add_cloud_log_file", "default_data_dir"]
@@ -72,6 +73,17 @@ class CloudSettings(BaseSettings):
     auth_url: str | None = Field(
         default=None,
         description="Base URL of an external auth service (its JWKS); default: serve it at /auth",
+    )
+    auth_backend: Literal["embedded", "http"] = Field(
+        default="embedded",
+        description="embedded: the auth service (Django) in this process, serving /auth unless "
+        "EMS_AUTH_URL is set; http: the one at EMS_AUTH_URL, over HTTP (JWKS and edge-key "
+        "checks), with no Django in this process",
+    )
+    auth_service_token: SecretStr | None = Field(
+        default=None,
+        description="With EMS_AUTH_BACKEND=http: the bearer token the auth service asks of "
+        "edge-key checks (its own EMS_AUTH_SERVICE_TOKEN)",
     )
     jwt_issuer: str = "ems-auth"
     jwt_audience: str = "ems-cloud"
@@ -225,6 +237,17 @@ class CloudSettings(BaseSettings):
         ge=0,
         description="Strict-Transport-Security max-age on https requests (0: never sent)",
     )
+
+    @model_validator(mode="after")
+    def _external_auth_is_complete(self) -> Self:
+        if self.auth_backend == "http":
+            if not self.auth_url:
+                raise ValueError("EMS_AUTH_BACKEND=http needs EMS_AUTH_URL (the auth service)")
+            if self.auth_service_token is None or not self.auth_service_token.get_secret_value():
+                raise ValueError(
+                    "EMS_AUTH_BACKEND=http needs EMS_AUTH_SERVICE_TOKEN (for edge-key checks)"
+                )
+        return self
 
 
 def add_cloud_log_file(settings: CloudSettings) -> None:

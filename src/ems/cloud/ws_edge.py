@@ -12,6 +12,7 @@ from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ems.cloud.auth.port import AuthUnavailable
 from ems.cloud.cluster import CLOSE_REPLACED, Cluster
 from ems.cloud.commands import Dispatcher
 from ems.cloud.configsync import ConfigSync
@@ -43,7 +44,8 @@ __all__ = ["AlarmIngest", "EdgeEndpoint", "KeyCheck"]
 
 log = logging.getLogger(__name__)
 
-#: ``(edge_id, api_key) -> valid?``; must compare in constant time.
+#: ``(edge_id, api_key) -> valid?``; must compare in constant time. Raises
+#: :class:`~ems.cloud.auth.port.AuthUnavailable` when it cannot tell.
 KeyCheck = Callable[[str, str], Awaitable[bool]]
 #: ``(edge_id, frame)``: store an edge's audit records (those it may write).
 TraceSink = Callable[[str, EdgeAudit], Awaitable[object]]
@@ -68,6 +70,7 @@ class AlarmIngest(Protocol):
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the auth service did not answer
 _TELL_EVERY_S = 10.0  # an edge over its ack budget is told (and logged) at most this often
 #: Queued frames of one edge stored (and acked) together at most; also how many
 #: frames of one edge may wait for the database before its socket is not read.
@@ -175,7 +178,14 @@ class EdgeEndpoint:
         if not isinstance(frame, EdgeAuth):
             await _close(websocket, CLOSE_UNAUTHORIZED, "first frame must be auth")
             return None
-        if not await self._check_key(frame.edge_id, frame.api_key):
+        try:
+            valid = await self._check_key(frame.edge_id, frame.api_key)
+        except AuthUnavailable as exc:
+            # Not the edge's fault: no failed login counted, and it retries later.
+            log.error("edge %s not checked: %s", frame.edge_id, exc)
+            await _close(websocket, CLOSE_TRY_AGAIN, "auth_unavailable: try again later")
+            return None
+        if not valid:
             log.warning("edge %s refused: wrong API key (from %s)", frame.edge_id, address)
             if self._guard is not None:
                 await self._guard.login_failed(address)

@@ -22,6 +22,7 @@ _ENV = (
     "EMS_DATA_DIR",
     "EMS_AUTH_DATABASE_URL",
     "EMS_AUTH_PASSWORD",
+    "EMS_AUTH_SERVICE_TOKEN",
 )
 
 

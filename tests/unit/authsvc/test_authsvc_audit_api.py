@@ -14,10 +14,17 @@ from fastapi import FastAPI
 
 import ems.authsvc
 from ems.authsvc import orgs
+from ems.authsvc.embedded import read_audit_entries
 from ems.cloud.audit_api import audit_router
 from ems.cloud.auth.jwt import AuthError, Claims
+from ems.cloud.auth.port import AuditQuery
 
 PASSWORD = "correct horse battery staple"
+
+
+async def _auth_entries(query: AuditQuery) -> list[dict[str, Any]]:
+    """The embedded auth service's records, as the cloud reads them (EmbeddedAuth)."""
+    return await asyncio.to_thread(read_audit_entries, query)
 
 
 def _claims(username: str) -> Claims:
@@ -64,7 +71,7 @@ def _get(claims: Claims, **params: Any) -> httpx.Response:
         return claims
 
     app = FastAPI()
-    app.include_router(audit_router(verify))
+    app.include_router(audit_router(verify, auth_entries=_auth_entries))
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -157,7 +164,7 @@ def test_commands_are_in_the_audit_of_their_edge(world: dict[str, Claims]) -> No
         return world["alice"]
 
     app = FastAPI()
-    app.include_router(audit_router(verify, commands))
+    app.include_router(audit_router(verify, commands, _auth_entries))
 
     async def call(**params: Any) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)

@@ -29,7 +29,7 @@ async def test_in_process_jwks(tokens: dict[str, Any]) -> None:
     issuer, audience = await asyncio.to_thread(
         lambda: (ems.authsvc.issuer(), ems.authsvc.audience())
     )
-    verifier = JwtVerifier(jwks_in_process(), issuer, audience)
+    verifier = JwtVerifier(jwks_in_process(ems.authsvc.jwks), issuer, audience)
     claims = await verifier.verify(tokens["access"])
     assert (claims.username, claims.role, claims.uid) == ("olga", "operator", tokens["uid"])
     assert claims.exp - claims.iat == 900

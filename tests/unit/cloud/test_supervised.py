@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ems.testing.processes import ExitWatch
+from support.processes import ExitWatch
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
 

@@ -16,7 +16,7 @@ from ems.edge.config import CycleConfig, load_edge_config
 from ems.edge.link import Backoff, CloudLink
 from ems.edge.metrics import EdgeMetrics, serve_metrics
 from ems.edge.runtime import EdgeRuntime
-from ems.testing.fake_cloud import TIMEOUT_S, FakeCloud
+from support.fake_cloud import TIMEOUT_S, FakeCloud
 
 pytestmark = pytest.mark.asyncio
 

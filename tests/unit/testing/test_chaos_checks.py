@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ems.edge.executions import Execution
-from ems.testing.chaos.checks import (
+from support.chaos.checks import (
     CycleRow,
     FaultWindow,
     SentCommand,
@@ -16,8 +16,8 @@ from ems.testing.chaos.checks import (
     check_statuses,
     check_telemetry,
 )
-from ems.testing.chaos.proxy import TcpProxy
-from ems.testing.chaos.schedule import FAULT_KINDS, make_schedule
+from support.chaos.proxy import TcpProxy
+from support.chaos.schedule import FAULT_KINDS, make_schedule
 
 T0 = 1_767_225_600.0
 

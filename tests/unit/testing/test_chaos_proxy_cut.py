@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ems.testing.chaos.proxy import TcpProxy
+from support.chaos.proxy import TcpProxy
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -350,17 +350,11 @@ def jwks_from_url(url: str, client: httpx.AsyncClient, *, timeout_s: float = 5.0
     return fetch
 
 
-def jwks_in_process(source: Callable[[], dict[str, Any]] | None = None) -> JwksProvider:
-    """A provider for an auth service configured in this process (``ems demo``):
-    calls ``source`` (default :func:`ems.authsvc.jwks`) in a worker thread."""
+def jwks_in_process(source: Callable[[], dict[str, Any]]) -> JwksProvider:
+    """A provider for an auth service configured in this process: calls ``source``
+    (e.g. :func:`ems.authsvc.jwks`) in a worker thread."""
 
     async def fetch() -> dict[str, Any]:
-        return await asyncio.to_thread(source or _authsvc_jwks)
+        return await asyncio.to_thread(source)
 
     return fetch
-
-
-def _authsvc_jwks() -> dict[str, Any]:
-    from ems.authsvc import jwks
-
-    return jwks()

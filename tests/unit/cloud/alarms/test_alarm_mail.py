@@ -28,7 +28,7 @@ from ems.cloud.alarms import (
     parse_smtp_url,
     send_mail,
 )
-from ems.testing.processes import free_port
+from support.processes import free_port
 
 USERS = {
     ("site-1", "operator"): ["olga@example.test", "otto@example.test"],

@@ -2,4 +2,4 @@
 
 import pytest
 
-pytest.register_assert_rewrite("ems.cloud.records.testing")
+pytest.register_assert_rewrite("support.conformance.records")

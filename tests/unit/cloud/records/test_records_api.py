@@ -19,10 +19,10 @@ from ems.cloud.auth.jwt import AuthError, Claims
 from ems.cloud.cluster import Cluster, ClusterLink
 from ems.cloud.hub import Hub
 from ems.cloud.records import EdgeTraceIntake, HotRecords, Recorder, SqliteCommandStore
-from ems.cloud.records.testing import T0, change, info
 from ems.cloud.shared import Inventories, reset_embedded_server, shared_redis
 from ems.cloud.telemetry import SqliteTelemetryStore
 from ems.protocol import AuditRecord, EdgeAudit
+from support.conformance.records import T0, change, info
 
 VIEWER = {"Authorization": "Bearer viewer-token"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ems.cloud.records import CommandRecord, StatusEvent, merge_records, supersedes
-from ems.cloud.records.testing import T0, info
+from support.conformance.records import T0, info
 
 
 def ev(status: str, at: float, reason: str | None = None) -> StatusEvent:

@@ -20,9 +20,9 @@ from ems.cloud.records import (
     SqliteCommandStore,
     StatusChange,
 )
-from ems.cloud.records.testing import T0, change, info
 from ems.cloud.shared import reset_embedded_server, shared_redis
 from ems.protocol import UiAck
+from support.conformance.records import T0, change, info
 
 
 class FlakyStore(SqliteCommandStore):

@@ -15,8 +15,8 @@ import pytest_asyncio
 import redis.asyncio as redis_async
 
 from ems.cloud.records import SqliteCommandStore
-from ems.cloud.records.testing import HOT_CHECKS, STORE_CHECKS, HotCheck, StoreCheck, change, info
 from ems.cloud.shared import reset_embedded_server, shared_redis
+from support.conformance.records import HOT_CHECKS, STORE_CHECKS, HotCheck, StoreCheck, change, info
 
 
 @pytest_asyncio.fixture

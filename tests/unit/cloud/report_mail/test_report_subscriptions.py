@@ -36,7 +36,7 @@ from ems.cloud.report_mail import (
 from ems.cloud.telemetry import SqliteTelemetryStore, TelemetryRow
 from ems.reports import ReportSite, SiteEntry
 from ems.reports.period import PeriodKind
-from ems.testing.processes import free_port
+from support.processes import free_port
 
 BERLIN = ZoneInfo("Europe/Berlin")
 EDGE = "site-1"

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from ems.cloud.shared import reset_embedded_server, shared_redis
-from ems.cloud.shared.testing import Clients
+from support.conformance.shared import Clients
 
 
 @pytest_asyncio.fixture

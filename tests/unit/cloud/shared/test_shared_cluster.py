@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ems.cloud.shared.cluster_checks import CLUSTER_CHECKS
-from ems.cloud.shared.testing import Check, Clients
+from support.conformance.cluster import CLUSTER_CHECKS
+from support.conformance.shared import Check, Clients
 
 
 @pytest.mark.asyncio

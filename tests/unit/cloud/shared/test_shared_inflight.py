@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ems.cloud.shared import InFlight
-from ems.cloud.shared.testing import INFLIGHT_CHECKS, T0, Check, Clients
+from support.conformance.shared import INFLIGHT_CHECKS, T0, Check, Clients
 
 
 @pytest.mark.asyncio

@@ -11,7 +11,7 @@ from ems.cloud.shared import (
     OfflineQueue,
     ToDeliver,
 )
-from ems.cloud.shared.testing import QUEUE_CHECKS, T0, Check, Clients
+from support.conformance.shared import QUEUE_CHECKS, T0, Check, Clients
 
 
 @pytest.mark.asyncio

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from ems.cloud.telemetry import SqliteTelemetryStore, TelemetryRow
-from ems.cloud.telemetry.testing import CHECKS, T0, Check
+from support.conformance.telemetry import CHECKS, T0, Check
 
 
 @pytest_asyncio.fixture

@@ -14,7 +14,7 @@ import pytest
 from ems.edge.ha.config import HaConfig
 from ems.edge.ha.raft import RAFT_DUMP_FILE, RAFT_JOURNAL_FILE, HaSync
 from ems.edge.ha.table import Grant
-from ems.testing.processes import free_port
+from support.processes import free_port
 
 #: Only a hang reaches it: an election and a commit on loopback take well under 1 s.
 COMMIT_WAIT_S = 20.0

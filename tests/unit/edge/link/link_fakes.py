@@ -1,4 +1,4 @@
-"""Helpers for the edge link tests; the fake cloud itself is :mod:`ems.testing.fake_cloud`."""
+"""Helpers for the edge link tests; the fake cloud itself is :mod:`support.fake_cloud`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from ems.edge.link import CloudLink
 from ems.profiles import builtin_profile_documents
-from ems.testing.fake_cloud import TIMEOUT_S, FakeCloud
+from support.fake_cloud import TIMEOUT_S, FakeCloud
 
 __all__ = ["TIMEOUT_S", "FakeCloud", "builtin_documents", "running", "until"]
 

@@ -7,7 +7,7 @@ then it checks the command statuses, the edge's execution log and the stored
 telemetry. ``tests/chaos/`` runs a short one; ``make chaos`` a long one.
 """
 
-from ems.testing.chaos.harness import ChaosConfig, ChaosResult, run_chaos
-from ems.testing.chaos.schedule import FAULT_KINDS, Fault, make_schedule
+from support.chaos.harness import ChaosConfig, ChaosResult, run_chaos
+from support.chaos.schedule import FAULT_KINDS, Fault, make_schedule
 
 __all__ = ["FAULT_KINDS", "ChaosConfig", "ChaosResult", "Fault", "make_schedule", "run_chaos"]

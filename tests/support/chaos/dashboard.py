@@ -21,7 +21,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from ems.testing.site import PASSWORD, CloudSite
+from support.site import PASSWORD, CloudSite
 
 __all__ = ["Dashboard"]
 

@@ -47,7 +47,7 @@ TIMEOUT_S = 30.0
 
 
 class _QuietLogger(logging.LoggerAdapter[logging.Logger]):
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (the stdlib's name)
+    def isEnabledFor(self, level: int) -> bool:
         return level > logging.DEBUG and self.logger.isEnabledFor(level)
 
 

@@ -1,8 +1,8 @@
 """What the edge registry, the pub/sub bus and the in-flight hand-over must do, on any store
 (and the in-flight set's "only while nothing is queued" step, which direct sends rely on).
 
-Like :mod:`ems.cloud.shared.testing`: each check takes a
-:class:`~ems.cloud.shared.testing.Clients` (several clients of one server
+Like :mod:`support.conformance.shared`: each check takes a
+:class:`~support.conformance.shared.Clients` (several clients of one server
 stand for several cloud processes); the unit tests run them on the embedded
 store, the integration tests on a real ``redis-server``.
 """
@@ -16,7 +16,7 @@ from ems.cloud.shared.bus import Bus
 from ems.cloud.shared.inflight import InFlight
 from ems.cloud.shared.queue import OfflineQueue
 from ems.cloud.shared.registry import EdgeRegistry
-from ems.cloud.shared.testing import T0, Check, Clients
+from support.conformance.shared import T0, Check, Clients
 
 __all__ = ["CLUSTER_CHECKS"]
 

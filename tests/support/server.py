@@ -10,8 +10,8 @@ __all__ = ["ThrowawayServer"]
 
 
 class ThrowawayServer:
-    """Base of :class:`~ems.testing.postgres.RunningPostgres` and
-    :class:`~ems.testing.redis.RunningRedis`: ``with`` stops the server."""
+    """Base of :class:`~support.postgres.RunningPostgres` and
+    :class:`~support.redis.RunningRedis`: ``with`` stops the server."""
 
     log_file: Path
 

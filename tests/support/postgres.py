@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ems.testing.server import ThrowawayServer
+from support.server import ThrowawayServer
 
 __all__ = [
     "PostgresNotFound",

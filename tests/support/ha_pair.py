@@ -1,13 +1,13 @@
 """An HA edge pair as real processes: ``ems devices serve`` (SunSpec over Modbus TCP,
 logging every write with its writer), ``ems ha witness`` and two ``ems edge --ha-node``
-against a cloud: a :class:`~ems.testing.fake_cloud.FakeCloud`, or a real ``ems cloud``
+against a cloud: a :class:`~support.fake_cloud.FakeCloud`, or a real ``ems cloud``
 (anything with a ``url``, and the site's API key in ``api_key``).
 
 Each node's Modbus connections leave from its own loopback address (127.0.0.2
 for ``a``, 127.0.0.3 for ``b``), so the device server's write log names the
 node that wrote. Shared by the failover integration test and ``bench/failover.py``.
 
-Node ``a``'s Raft is reached only through a :class:`~ems.testing.chaos.proxy.TcpProxy`
+Node ``a``'s Raft is reached only through a :class:`~support.chaos.proxy.TcpProxy`
 (:attr:`HaPair.raft_proxy`), and ``a`` never dials out itself: pysyncobj
 connects from the member with the greater address to the lesser, and ``a``'s
 address (127.0.0.1) sorts below ``b``'s (127.0.0.2) and the witness's
@@ -28,8 +28,8 @@ import httpx
 import yaml
 
 from ems.edge.config import demo_config_path
-from ems.testing.chaos.proxy import TcpProxy
-from ems.testing.processes import EmsProcess, free_port
+from support.chaos.proxy import TcpProxy
+from support.processes import EmsProcess, free_port
 
 __all__ = ["EDGE_ID", "NODES", "SOURCE_HOSTS", "Cloud", "HaPair", "Write", "writer_blocks"]
 

@@ -1,4 +1,4 @@
-"""A real ``ems edge`` process against a :class:`~ems.testing.fake_cloud.FakeCloud`:
+"""A real ``ems edge`` process against a :class:`~support.fake_cloud.FakeCloud`:
 start it, wait for its first cycle, read its battery setpoint.
 
 Shared by the integration tests that kill and restart an edge and script what
@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from ems.edge.config import demo_config_path
-from ems.testing.fake_cloud import FakeCloud
-from ems.testing.processes import EmsProcess
+from support.fake_cloud import FakeCloud
+from support.processes import EmsProcess
 
 __all__ = ["EDGE_ID", "START_S", "edge_started", "setpoint_w", "start_edge", "write_demo_config"]
 

@@ -2,7 +2,7 @@
 
 For integration tests and benchmarks: users and edge keys made with the
 ``ems auth`` commands, ``ems cloud`` and ``ems edge`` started with
-:class:`~ems.testing.processes.EmsProcess`, a dashboard on ``/ws/ui`` and
+:class:`~support.processes.EmsProcess`, a dashboard on ``/ws/ui`` and
 hand-driven edges on ``/ws/edge`` speaking the wire protocol.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from ems.testing.processes import EmsProcess, free_port
+from support.processes import EmsProcess, free_port
 
 __all__ = [
     "PASSWORD",

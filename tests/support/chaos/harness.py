@@ -14,7 +14,7 @@ What runs (all on 127.0.0.1, all started and stopped here):
 Meanwhile the faults of the schedule happen one after the other; after each
 the run waits (by condition, with a timeout) until everything recovered by
 itself. At the end: one last command per dashboard must execute, every
-command must settle, and :mod:`ems.testing.chaos.checks` runs over what the
+command must settle, and :mod:`support.chaos.checks` runs over what the
 dashboards saw, what ``GET /api/commands/{id}`` says on both processes, the
 edge's execution log and the telemetry stored in PostgreSQL.
 """
@@ -35,7 +35,7 @@ import asyncpg
 import httpx
 
 from ems.edge.executions import EXECUTIONS_FILE, read_executions
-from ems.testing.chaos.checks import (
+from support.chaos.checks import (
     TERMINAL,
     CycleRow,
     FaultWindow,
@@ -44,13 +44,13 @@ from ems.testing.chaos.checks import (
     check_statuses,
     check_telemetry,
 )
-from ems.testing.chaos.dashboard import Dashboard
-from ems.testing.chaos.proxy import TcpProxy
-from ems.testing.chaos.schedule import Fault, make_schedule, schedule_text
-from ems.testing.postgres import RunningPostgres, start_postgres
-from ems.testing.processes import EmsProcess
-from ems.testing.redis import RunningRedis, start_redis
-from ems.testing.site import CloudSite
+from support.chaos.dashboard import Dashboard
+from support.chaos.proxy import TcpProxy
+from support.chaos.schedule import Fault, make_schedule, schedule_text
+from support.postgres import RunningPostgres, start_postgres
+from support.processes import EmsProcess
+from support.redis import RunningRedis, start_redis
+from support.site import CloudSite
 
 __all__ = ["ChaosConfig", "ChaosResult", "run_chaos"]
 
@@ -461,7 +461,7 @@ async def _get_politely(
 
 
 def _password() -> str:
-    from ems.testing.site import PASSWORD
+    from support.site import PASSWORD
 
     return PASSWORD
 

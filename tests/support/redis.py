@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from ems.testing.server import ThrowawayServer
+from support.server import ThrowawayServer
 
 __all__ = [
     "AppendFsync",
