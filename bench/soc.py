@@ -30,7 +30,8 @@ from ems.devices.load_meter.config import LoadMeterConfig
 from ems.devices.load_meter.model import LoadMeterSimulator
 from ems.devices.pv_inverter.config import PvInverterConfig
 from ems.devices.pv_inverter.model import PvInverterSimulator
-from ems.estimation import EkfConfig
+from ems.estimation import EkfConfig, LearnedConfig
+from ems.estimation.learned.trainers import InlineTrainer
 from ems.estimation.stage import SocEstimators
 
 SITE = SiteContext(52.52, 13.405, 34.0, "Europe/Berlin")
@@ -110,6 +111,93 @@ def run(chemistry: str, days: float, step_s: float, bias_a: float, error_pct: fl
     result["ekf_rmse_within_budget"] = all(
         v["ekf"]["rmse_pct"] <= BUDGET_RMSE_PCT for k, v in result.items() if k.endswith("d")
     )
+    return result
+
+
+def _site(chemistry: str, bias_a: float, error_pct: float) -> tuple[Any, Any, Any]:
+    battery = EcmBatterySimulator(
+        DEVICE,
+        EcmBatteryConfig(
+            chemistry=chemistry,
+            bms_error={"current_bias_a": bias_a, "initial_soc_error_pct": error_pct},
+            seed=7,
+        ),
+        SITE,
+    )
+    load = LoadMeterSimulator("load", LoadMeterConfig(seed=3), SITE)
+    pv = PvInverterSimulator("pv_1", PvInverterConfig(seed=5), SITE)
+    return battery, load, pv
+
+
+def run_learned(
+    chemistry: str, train_days: float, days: float, step_s: float, bias_a: float, error_pct: float
+) -> Any:
+    """The learned estimator on the same site, started ``train_days`` before the evaluated days.
+
+    Its first training is due at T0 and uses only the days before it; it then
+    retrains on schedule (every ``train_days``) from what it has seen so far: never a
+    label from the days it is scored on. The same run's EKF (its fallback, on the same
+    samples) is scored beside it."""
+    battery, load, pv = _site(chemistry, bias_a, error_pct)
+    config = LearnedConfig(
+        chemistry=chemistry,
+        retrain_every_s=train_days * 86_400.0,
+        # What the site knows of its BMS: it calls the pack full at its max_soc_pct.
+        full_soc_pct=battery.ecm_config.max_soc_pct,
+    )
+    trainer = InlineTrainer()
+    stage = SocEstimators({DEVICE: config}, trainer=lambda: trainer)
+    learned = stage.learned_of(DEVICE)
+    assert learned is not None
+    start = T0 - train_days * 86_400.0
+    raw_err: list[float] = []
+    published_err: list[float] = []
+    ekf_err: list[float] = []
+    times_d: list[float] = []
+    learned_share = 0
+    reports: list[dict[str, Any]] = []
+    train_cpu_s = 0.0
+    steps = int((train_days + days) * 86_400 / step_s)
+    for k in range(steps + 1):
+        t = start + k * step_s
+        dt = 0.0 if k == 0 else step_s
+        load_w = float(load.step(t, dt, {})["ActivePower"])  # type: ignore[arg-type]
+        pv_w = float(pv.step(t, dt, {})["ActivePower"])  # type: ignore[arg-type]
+        out = battery.step(t, dt, {"SetActivePower": Sample(load_w - pv_w, t)})
+        snapshot = Snapshot({f"{DEVICE}/{n}": Sample(v, t) for n, v in out.items()}, t)
+        report_before = learned.report
+        estimate = stage.compute(snapshot)
+        if learned.report is not report_before and learned.report is not None:
+            reports.append({"at_day": round((t - T0) / 86_400.0, 2), **learned.report.as_dict()})
+            train_cpu_s += learned.report.cpu_s
+        if t < T0:
+            continue
+        true_pct = float(out["SocTrue"])  # type: ignore[arg-type]
+        ekf = stage.filter_of(DEVICE)
+        assert ekf is not None
+        ekf_err.append(ekf.soc_pct - true_pct)
+        published_err.append(float(estimate[f"{DEVICE}/SocEstimate"].value) - true_pct)  # type: ignore[arg-type]
+        raw = learned.learned_soc_pct
+        if raw is not None:
+            raw_err.append(raw - true_pct)
+        learned_share += estimate[f"{DEVICE}/SocEstimateSource"].value == "learned"
+        times_d.append((t - T0) / 86_400.0)
+    result: dict[str, Any] = {}
+    for window in WINDOWS_D:
+        if window > days + 1e-9:
+            continue
+        n = sum(1 for d in times_d if d <= window)
+        result[f"{window}d"] = {
+            "ekf_same_run": _stats(ekf_err[:n]),
+            "learned": _stats(raw_err[: min(n, len(raw_err))]),
+            "published": _stats(published_err[:n]),
+        }
+    result["learned_share_of_published"] = round(learned_share / max(len(times_d), 1), 3)
+    result["trainings"] = reports
+    result["training_cpu_s_total"] = round(train_cpu_s, 1)
+    model = learned.model
+    if model is not None:
+        result["model_kb"] = round(model.size_bytes() / 1024, 1)
     return result
 
 
