@@ -105,7 +105,7 @@ class LearnedModel:
                 header = json.loads(str(data["header"]))
                 params = {k[2:]: np.asarray(data[k]) for k in data.files if k.startswith("p_")}
                 norm = Normaliser(np.asarray(data["norm_mean"]), np.asarray(data["norm_std"]))
-        except (OSError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, KeyError, ValueError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path.name}: not a model file ({exc})") from None
         if header.get("format") != _FORMAT:
             raise ValueError(f"{path.name}: format {header.get('format')!r}, expected {_FORMAT}")

@@ -94,6 +94,10 @@ class ProcessTrainer:
         send.close()  # the child holds its end; EOF here means it died
         self._process, self._conn = process, receive
 
+    def wait(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` for the outcome (tests; the cycle only polls)."""
+        return self._conn is not None and self._conn.poll(timeout_s)
+
     def poll(self) -> Outcome | None:
         if self._process is None or self._conn is None:
             return None
