@@ -12,7 +12,17 @@ For LFP and NMC, over the first 1, 7 and 30 days: RMSE and max |error| of
 the counter and of the EKF against ``SocTrue`` (% points), the EKF's
 estimated bias, and its CPU time per update. Prints one JSON object.
 
+The learned estimator (``estimator: {type: learned}``) runs on the same site
+started ``--train-days`` earlier: it trains at the first evaluated moment on
+those earlier days only, retrains on its schedule from what it has seen by
+then, and is scored on the evaluated days beside the EKF of the same run:
+the model's own estimate (whether or not it was chosen), what was published
+(the model or the EKF, by the validation verdict), the trainings' verdicts and
+CPU, the inference's CPU, the model's size, and what importing autograd (the
+training process only) costs in RSS.
+
     python bench/soc.py [--days 30] [--step-s 10] [--bias-a 0.3] [--initial-error-pct 10]
+                        [--train-days 21] [--no-learned]
 """
 
 from __future__ import annotations
@@ -20,7 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from ems.dal import Sample, Snapshot
@@ -157,6 +171,7 @@ def run_learned(
     learned_share = 0
     reports: list[dict[str, Any]] = []
     train_cpu_s = 0.0
+    stage_cpu_s = 0.0
     steps = int((train_days + days) * 86_400 / step_s)
     for k in range(steps + 1):
         t = start + k * step_s
@@ -166,7 +181,9 @@ def run_learned(
         out = battery.step(t, dt, {"SetActivePower": Sample(load_w - pv_w, t)})
         snapshot = Snapshot({f"{DEVICE}/{n}": Sample(v, t) for n, v in out.items()}, t)
         report_before = learned.report
+        started = time.process_time()
         estimate = stage.compute(snapshot)
+        stage_cpu_s += time.process_time() - started
         if learned.report is not report_before and learned.report is not None:
             reports.append({"at_day": round((t - T0) / 86_400.0, 2), **learned.report.as_dict()})
             train_cpu_s += learned.report.cpu_s
@@ -195,10 +212,48 @@ def run_learned(
     result["learned_share_of_published"] = round(learned_share / max(len(times_d), 1), 3)
     result["trainings"] = reports
     result["training_cpu_s_total"] = round(train_cpu_s, 1)
-    model = learned.model
+    # Per cycle (one sample): the EKF, the recorder, one inference a minute; no training.
+    result["stage_cpu_us_per_update"] = round((stage_cpu_s - train_cpu_s) / (steps + 1) * 1e6, 1)
+    model = learned.candidate
     if model is not None:
-        result["model_kb"] = round(model.size_bytes() / 1024, 1)
+        window = learned.history.last(model.window_min)
+        started = time.process_time()
+        for _ in range(200):
+            model.predict_pct(window)
+        result["inference_cpu_us"] = round((time.process_time() - started) / 200 * 1e6, 1)
+        result["model_params_kb"] = round(model.size_bytes() / 1024, 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.npz"
+            model.save(path)
+            result["model_file_kb"] = round(path.stat().st_size / 1024, 1)
     return result
+
+
+_RSS_PROBE = """
+import re
+def rss_kb():
+    return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+import numpy, ems.estimation.learned.estimator
+before = rss_kb()
+import autograd, autograd.numpy, autograd.misc.optimizers
+print(before, rss_kb())
+"""
+
+
+def autograd_import_rss_mb() -> dict[str, float] | None:
+    """RSS of a fresh interpreter with numpy and the learned estimator, then with autograd."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _RSS_PROBE], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    before_kb, after_kb = (int(v) for v in done.stdout.split())
+    return {
+        "rss_without_autograd_mb": round(before_kb / 1024, 1),
+        "rss_with_autograd_mb": round(after_kb / 1024, 1),
+        "autograd_delta_mb": round((after_kb - before_kb) / 1024, 1),
+    }
 
 
 def main() -> None:
@@ -208,6 +263,8 @@ def main() -> None:
     parser.add_argument("--bias-a", type=float, default=0.3)
     parser.add_argument("--initial-error-pct", type=float, default=10.0)
     parser.add_argument("--chemistry", choices=("lfp", "nmc"), action="append")
+    parser.add_argument("--train-days", type=float, default=21.0)
+    parser.add_argument("--no-learned", action="store_true")
     args = parser.parse_args()
     wall = time.perf_counter()
     out: dict[str, Any] = {
@@ -220,6 +277,13 @@ def main() -> None:
     }
     for chem in args.chemistry or ["lfp", "nmc"]:
         out[chem] = run(chem, args.days, args.step_s, args.bias_a, args.initial_error_pct)
+        if not args.no_learned:
+            out[chem]["learned"] = run_learned(
+                chem, args.train_days, args.days, args.step_s, args.bias_a, args.initial_error_pct
+            )
+    if not args.no_learned:
+        out["train_days"] = args.train_days
+        out["autograd_import"] = autograd_import_rss_mb()
     out["wall_s"] = round(time.perf_counter() - wall, 1)
     print(json.dumps(out, indent=2))
 
