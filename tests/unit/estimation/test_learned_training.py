@@ -167,3 +167,13 @@ def test_the_minute_history_averages_rings_and_survives_a_restart(tmp_path: Path
     again = MinuteHistory(capacity_min=10)
     again.restore(History.load(tmp_path / "h.npz"))
     np.testing.assert_allclose(again.history().t_s, h.t_s)
+
+
+def test_the_minute_history_grows_as_it_fills_then_rings() -> None:
+    rec = MinuteHistory(capacity_min=2000)
+    for k in range(2500 + 1):
+        rec.add(T0 + 60.0 * k, float(k), 0.0, 25.0, 50.0)
+    h = rec.history()
+    assert len(h) == 2000
+    np.testing.assert_allclose(h.voltage_v, np.arange(500, 2500))
+    np.testing.assert_allclose(rec.last(3).voltage_v, [2497, 2498, 2499])

@@ -3,7 +3,7 @@
 Why its own, not the edge's telemetry buffer: that buffer holds frames only
 until the cloud acknowledges them (an edge that is online keeps almost
 nothing), keeps every channel of the site, and is the uplink's to trim. The
-model needs weeks of four numbers a minute: about 2.5 MB for 60 days in float64,
+model needs weeks of five numbers a minute: about 4 MB for 60 days in float64,
 kept in memory, saved beside the model at each retraining and read back at start
 so a restart does not forget what it had learned from.
 
@@ -28,6 +28,7 @@ __all__ = ["COLUMNS", "History", "MinuteHistory"]
 Array = npt.NDArray[np.float64]
 COLUMNS = ("t_s", "voltage_v", "current_a", "temperature_c", "ekf_soc_pct", "charge_limit_w")
 MINUTE_S = 60.0
+_FIRST_ROWS = 1440
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,8 @@ class MinuteHistory:
 
     def __init__(self, capacity_min: int) -> None:
         self._capacity = capacity_min
-        self._rows = np.full((capacity_min, len(COLUMNS)), math.nan)
+        # Grown as it fills (a day to start): a new edge does not carry 60 empty days.
+        self._rows = np.full((min(capacity_min, _FIRST_ROWS), len(COLUMNS)), math.nan)
         self._next = 0  # where the next row goes (a ring)
         self._count = 0
         self._minute: float | None = None  # start of the minute being summed [s]
@@ -106,16 +108,20 @@ class MinuteHistory:
     def _close(self) -> bool:
         if self._n == 0 or self._minute is None:
             return False
+        if self._count == len(self._rows) < self._capacity:  # full, not yet wrapping
+            more = min(len(self._rows), self._capacity - len(self._rows))
+            self._rows = np.concatenate([self._rows, np.full((more, len(COLUMNS)), math.nan)])
+            self._next = self._count
         n = float(self._n)
         row = (self._minute, *(s / n for s in self._sums), self._ekf_soc_pct, self._charge_limit_w)
         self._rows[self._next] = row
-        self._next = (self._next + 1) % self._capacity
+        self._next = (self._next + 1) % len(self._rows)
         self._count = min(self._count + 1, self._capacity)
         return True
 
     def history(self) -> History:
         """A copy of the rows, oldest first."""
-        if self._count < self._capacity:
+        if self._count < len(self._rows):
             rows = self._rows[: self._count].copy()
         else:
             rows = np.concatenate([self._rows[self._next :], self._rows[: self._next]])
@@ -124,16 +130,15 @@ class MinuteHistory:
     def last(self, minutes: int) -> History:
         """The last ``minutes`` rows (fewer if it has fewer), oldest first."""
         n = min(minutes, self._count)
-        idx = (self._next - n + np.arange(n)) % self._capacity
+        idx = (self._next - n + np.arange(n)) % len(self._rows)
         rows = self._rows[idx]
         return History(*(np.ascontiguousarray(rows[:, k]) for k in range(len(COLUMNS))))
 
     def restore(self, history: History) -> None:
         """Start from a saved history (its newest rows, if more than fit)."""
         n = min(len(history), self._capacity)
-        rows = np.stack([getattr(history, c)[-n:] for c in COLUMNS], axis=1) if n else None
-        self._rows[:] = math.nan
-        if rows is not None:
-            self._rows[:n] = rows
+        self._rows = np.full((max(n, min(self._capacity, _FIRST_ROWS)), len(COLUMNS)), math.nan)
+        if n:
+            self._rows[:n] = np.stack([getattr(history, c)[-n:] for c in COLUMNS], axis=1)
         self._count = n
-        self._next = n % self._capacity
+        self._next = n % len(self._rows)
