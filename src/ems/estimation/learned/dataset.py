@@ -15,13 +15,23 @@ battery's present age, and no window's label shares a segment with training).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ems.estimation.learned.history import MINUTE_S, History
 
-__all__ = ["FEATURES", "Normaliser", "Windows", "features", "split_windows", "window_ends"]
+__all__ = [
+    "FEATURES",
+    "Normaliser",
+    "Windows",
+    "features",
+    "split_windows",
+    "window_ends",
+    "windows_at",
+    "windows_compact",
+]
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,10 +44,15 @@ class Normaliser:
     std: Array
 
     @classmethod
-    def fit(cls, x: Array) -> Normaliser:
+    def fit(cls, x: npt.NDArray[np.floating[Any]]) -> Normaliser:
         flat = x.reshape(-1, x.shape[-1])
-        std = flat.std(axis=0)
-        return cls(flat.mean(axis=0), np.where(std > 1e-9, std, 1.0))
+        std = flat.std(axis=0, dtype=np.float64)
+        return cls(flat.mean(axis=0, dtype=np.float64), np.where(std > 1e-9, std, 1.0))
+
+    def in_place(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        x -= self.mean.astype(np.float32)
+        x /= self.std.astype(np.float32)
+        return x
 
     def __call__(self, x: Array) -> Array:
         out: Array = (x - self.mean) / self.std
@@ -64,6 +79,17 @@ def windows_at(per_minute: Array, ends: IntArray, window_min: int) -> Array:
     moved = -np.cumsum(x[:, :, 1], axis=1) * (MINUTE_S / 3600.0)
     count = moved - moved[:, :1]
     out: Array = np.concatenate([x, count[:, :, None]], axis=2)
+    return out
+
+
+def windows_compact(
+    per_minute: Array, ends: IntArray, window_min: int, chunk: int = 512
+) -> npt.NDArray[np.float32]:
+    """:func:`windows_at` for many windows, built a chunk at a time into float32: a
+    training set of weeks (10,000 windows of 90 min) then takes 13 MB, not 100."""
+    out = np.empty((len(ends), window_min, len(FEATURES)), dtype=np.float32)
+    for k in range(0, len(ends), chunk):
+        out[k : k + chunk] = windows_at(per_minute, ends[k : k + chunk], window_min)
     return out
 
 

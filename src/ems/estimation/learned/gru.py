@@ -59,12 +59,14 @@ def forward(params: Params, x: Any, xp: ModuleType = np) -> Any:
     """Outputs (batch,) for inputs ``x`` (batch × steps × features)."""
     w_h = params["w_h"]
     hidden = w_h.shape[0]
-    # Every step's input projection in one product: only the recurrence is sequential.
-    xw = xp.dot(x, params["w_x"]) + params["b"]
+    w_x, b = params["w_x"], params["b"]
     h = xp.zeros((x.shape[0], hidden))
     for t in range(x.shape[1]):
         hw = xp.dot(h, w_h)
-        xt = xw[:, t, :]
+        # Projected step by step, not all steps in one product and sliced: the
+        # gradient of each slice would be a zero array of the whole product's size,
+        # and a training batch's backward pass would hold hundreds of megabytes.
+        xt = xp.dot(x[:, t, :], w_x) + b
         z = _sigmoid(xp, xt[:, :hidden] + hw[:, :hidden])
         r = _sigmoid(xp, xt[:, hidden : 2 * hidden] + hw[:, hidden : 2 * hidden])
         n = xp.tanh(xt[:, 2 * hidden :] + r * hw[:, 2 * hidden :])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import autograd.numpy as anp  # type: ignore[import-untyped]
 import numpy as np
@@ -28,7 +29,7 @@ from ems.estimation.learned.dataset import (
     features,
     split_windows,
     window_ends,
-    windows_at,
+    windows_compact,
 )
 from ems.estimation.learned.gru import Params, forward, init_params
 from ems.estimation.learned.history import History
@@ -60,7 +61,7 @@ def anchor_rules(config: LearnedConfig) -> AnchorRules:
 
 def fit(
     params: Params,
-    x: Array,
+    x: npt.NDArray[np.floating[Any]],
     y: Array,
     iterations: int,
     batch: int,
@@ -93,6 +94,13 @@ def fit(
     return trained
 
 
+def _forward_in_chunks(params: Params, x: npt.NDArray[np.floating[Any]], chunk: int = 256) -> Array:
+    # All windows at once would hold windows × steps × 3·hidden input projections
+    # (120 MB for 3,500 windows of 90 min): a small box's memory, for nothing.
+    parts = [forward(params, x[k : k + chunk]) for k in range(0, len(x), chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def _rmse_max(error: Array) -> tuple[float, float]:
     return float(np.sqrt(np.mean(error * error))), float(np.max(np.abs(error)))
 
@@ -119,15 +127,17 @@ def train_model(
     ):
         return TrainReport(use=False, reason="too_little_data", trained_at_s=now_s, **counts)
     per_minute = features(history, rules.series_cells, rules.capacity_ah)
-    x_train = windows_at(per_minute, windows.train_ends, config.window_min)
-    normaliser = Normaliser.fit(x_train)
+    x_train = windows_compact(per_minute, windows.train_ends, config.window_min)
+    # From a thousand windows or so: as good a mean and spread, without a float64 copy of all.
+    normaliser = Normaliser.fit(x_train[:: max(1, len(x_train) // 1000)])
+    normaliser.in_place(x_train)
     y_train = windows.train_soc_pct / 100.0
     params = init_params(x_train.shape[2], config.hidden_units, config.seed)
     params["b_out"] = np.array([float(np.mean(y_train))])  # start at the average level
     losses: list[float] = []
     params = fit(
         params,
-        normaliser(x_train),
+        x_train,
         y_train,
         config.training_iterations,
         config.batch_windows,
@@ -135,8 +145,8 @@ def train_model(
         config.seed,
         on_loss=lambda i, v: losses.append(v) if i == config.training_iterations - 1 else None,
     )
-    x_val = normaliser(windows_at(per_minute, windows.val_ends, config.window_min))
-    learned_pct = np.clip(100.0 * forward(params, x_val), 0.0, 100.0)
+    x_val = normaliser.in_place(windows_compact(per_minute, windows.val_ends, config.window_min))
+    learned_pct = np.clip(100.0 * _forward_in_chunks(params, x_val), 0.0, 100.0)
     learned_rmse, learned_max = _rmse_max(learned_pct - windows.val_soc_pct)
     ekf_rmse, _ = _rmse_max(history.ekf_soc_pct[windows.val_ends] - windows.val_soc_pct)
     better = learned_rmse < ekf_rmse
