@@ -20,7 +20,10 @@ it) from ``/proc`` for ``--duration`` seconds (default 60):
 Prints one JSON object with the figures, the budget and ``ok``.
 
 ``--soc-estimator`` runs the battery as the cell-level ``battery_ecm`` with an
-``estimator: {type: ekf}`` (issue 20), to see what the EKF adds.
+``estimator: {type: ekf}`` (issue 20), to see what the EKF adds;
+``--soc-estimator learned`` with ``{type: learned}`` (the EKF, the minute
+recorder and, once a model exists, a GRU inference a minute; training runs in
+a child process and is not measured here).
 
     .venv/bin/python bench/edge.py [--duration 60] [--warmup 5] [--standalone] [--soc-estimator]
 """
@@ -75,14 +78,14 @@ def frames_acked(port: int | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def edge_config(path: Path, metrics: bool, soc_estimator: bool = False) -> Path:
+def edge_config(path: Path, metrics: bool, soc_estimator: str | None = None) -> Path:
     document = yaml.safe_load(demo_config_path().read_text("utf-8"))
     if soc_estimator:
         # The cell-level battery and its EKF (issue 20): what the estimator adds.
         for device in document["devices"]:
             if device["id"] == "battery_1":
                 device["simulator"] = "battery_ecm"
-                device["estimator"] = {"type": "ekf"}
+                device["estimator"] = {"type": soc_estimator}
     if metrics:
         document["metrics"] = {"enabled": True, "host": "127.0.0.1", "port": 0}
     path.write_text(yaml.safe_dump(document), "utf-8")
@@ -90,7 +93,7 @@ def edge_config(path: Path, metrics: bool, soc_estimator: bool = False) -> Path:
 
 
 def start_edge(
-    root: Path, standalone: bool, soc_estimator: bool = False
+    root: Path, standalone: bool, soc_estimator: str | None = None
 ) -> tuple[EmsProcess | None, EmsProcess, int | None]:
     """(cloud, edge, edge metrics port) running and connected."""
     config = edge_config(root / "site.yaml", metrics=not standalone, soc_estimator=soc_estimator)
@@ -155,8 +158,10 @@ def main() -> None:
     parser.add_argument("--standalone", action="store_true", help="no cloud, no link")
     parser.add_argument(
         "--soc-estimator",
-        action="store_true",
-        help="battery_1 as the cell-level battery_ecm with estimator: ekf",
+        nargs="?",
+        const="ekf",
+        choices=("ekf", "learned"),
+        help="battery_1 as the cell-level battery_ecm with this estimator (default ekf)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ems-bench-edge-") as tmp:

@@ -147,7 +147,7 @@ class EdgeRuntime:
             state=self.controller_state,
             device_writer=self.drivers if self.drivers.runners else None,
             virtual_meters=self.virtual_meters,
-            estimators=build_estimators(config),
+            estimators=build_estimators(config, state_dir, inline_work),
             gate=gate,
         )
         self._prepared = False
@@ -239,14 +239,18 @@ def build_controllers(
     return controllers
 
 
-def build_estimators(config: EdgeConfig) -> Estimators | None:
-    """The batteries' SOC estimators, or None when no device has one (numpy stays unloaded)."""
+def build_estimators(
+    config: EdgeConfig, state_dir: Path | None = None, inline_work: bool = False
+) -> Estimators | None:
+    """The batteries' SOC estimators, or None when no device has one (numpy stays unloaded).
+
+    Learned models live in ``state_dir``; ``inline_work`` trains them on the cycle's thread."""
     configs = {d.id: d.estimator for d in config.devices if d.estimator is not None}
     if not configs:
         return None
     from ems.estimation.stage import SocEstimators  # numpy: only for a site that uses it
 
-    return SocEstimators(configs)
+    return SocEstimators(configs, state_dir, inline_training=inline_work)
 
 
 def build_virtual_meters(

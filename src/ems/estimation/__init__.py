@@ -4,6 +4,6 @@
 (:mod:`ems.estimation.ekf`, numpy) is imported only when a device has an estimator.
 """
 
-from ems.estimation.config import EkfConfig, EstimatorConfig
+from ems.estimation.config import EkfConfig, EstimatorConfig, LearnedConfig
 
-__all__ = ["EkfConfig", "EstimatorConfig"]
+__all__ = ["EkfConfig", "EstimatorConfig", "LearnedConfig"]

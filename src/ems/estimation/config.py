@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
-__all__ = ["EkfConfig", "EstimatorConfig"]
+__all__ = ["EkfConfig", "EstimatorConfig", "LearnedConfig"]
 
 
 class EkfConfig(BaseModel):
@@ -124,5 +131,83 @@ class EkfConfig(BaseModel):
         return self.series_cells or chemistry(self.chemistry).default_series_cells
 
 
-#: Every kind of estimator (one for now; a learned one would join this union).
-EstimatorConfig = EkfConfig
+class LearnedConfig(EkfConfig):
+    """A small GRU trained on the site's own history (:mod:`ems.estimation.learned`).
+
+    The EKF (every field above) runs beside it: it is the fallback whenever the
+    learned model has too little data or validates worse than the filter, and
+    its estimate is what the learned one is compared against.
+    """
+
+    type: Literal["learned"] = "learned"  # type: ignore[assignment]
+    hidden_units: int = Field(default=16, ge=2, le=64, description="GRU state size.")
+    window_min: int = Field(
+        default=90, ge=5, le=240, description="History one estimate looks at (minutes)."
+    )
+    retrain_every_s: float = Field(
+        default=7 * 86_400.0, ge=3600.0, description="How often the model is retrained (s)."
+    )
+    history_days: float = Field(
+        default=60.0, gt=0, le=365, description="Minute history kept for training (days)."
+    )
+    rest_s: float = Field(
+        default=1800.0, ge=300.0, description="A rest this long reads as OCV (s)."
+    )
+    rest_current_c: float = Field(
+        default=0.02, gt=0, le=0.2, description="At most this current is a rest (C-rate)."
+    )
+    anchor_max_std_pct: float = Field(
+        default=2.0,
+        gt=0,
+        le=20,
+        description="A rest is a reference SOC only where the OCV curve is steep enough "
+        "that the voltage's error means at most this much SOC (%, 1 sigma).",
+    )
+    cell_voltage_error_v: float = Field(
+        default=0.003, gt=0, description="A resting cell's voltage off the OCV curve (V)."
+    )
+    full_soc_pct: float = Field(
+        default=100.0,
+        gt=0,
+        le=100,
+        description="True SOC when the BMS closes its charge limit after a charge (%).",
+    )
+    max_segment_s: float = Field(
+        default=4 * 86_400.0,
+        gt=0,
+        description="Labels are reconstructed only between references this close (s).",
+    )
+    min_segments: int = Field(
+        default=4, ge=2, description="Training needs at least this many reference segments."
+    )
+    validation_fraction: float = Field(
+        default=0.25, gt=0, lt=1, description="The latest segments held out for validation."
+    )
+    min_windows: int = Field(
+        default=200, ge=10, description="Training needs at least this many labelled windows."
+    )
+    window_stride_min: int = Field(
+        default=5, ge=1, description="Training windows start this far apart (minutes)."
+    )
+    training_iterations: int = Field(default=600, ge=1, le=100_000)
+    batch_windows: int = Field(default=64, ge=1, le=4096)
+    learning_rate: float = Field(default=0.01, gt=0, le=1)
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _stride_within_window(self) -> LearnedConfig:
+        if self.window_stride_min > self.window_min:
+            raise ValueError("window_stride_min must not exceed window_min")
+        return self
+
+
+def _by_type(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A wrap rather than a tagged union: errors keep the field's own path
+    # (``estimator.hidden_units``), without the tag pydantic would insert.
+    if isinstance(value, dict) and value.get("type") == "learned":
+        return handler(LearnedConfig.model_validate(value))
+    return handler(value)
+
+
+#: Every kind of estimator: ``type: ekf`` (the default) or ``type: learned``.
+EstimatorConfig = Annotated[EkfConfig, WrapValidator(_by_type)]

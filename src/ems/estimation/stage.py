@@ -13,6 +13,12 @@ current publishes nothing new. A gap longer than ``max_gap_s`` (the device was
 away) restarts the filter from the uncertain prior around its last estimate.
 Running it twice on one snapshot does nothing the second time.
 
+A battery with ``estimator: {type: learned}`` runs the same filter and, beside
+it, the learned estimator (:mod:`ems.estimation.learned.estimator`), which
+records the samples, retrains on a schedule off the cycle, and publishes in
+``SocEstimate`` either its own estimate or the EKF's, saying which in
+``SocEstimateSource`` (``learned`` | ``ekf``).
+
 Health (:mod:`ems.estimation.health`) rides along: ``SohEstimate`` [%],
 ``InternalResistance`` [mΩ at 25 °C], ``RulDays`` [d] once the SOH has a
 falling trend, and ``PrognosisEndOfLife`` [d], ``PrognosisTemperature`` [s]
@@ -26,14 +32,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ems.cells import chemistry
 from ems.dal import Sample, Snapshot
-from ems.estimation.config import EkfConfig
+from ems.estimation.config import EkfConfig, LearnedConfig
 from ems.estimation.ekf import SocEkf
 from ems.estimation.health import HealthTracker, Prediction
+
+if TYPE_CHECKING:
+    from ems.estimation.learned.estimator import LearnedSoc
+    from ems.estimation.learned.trainers import Trainer
 
 __all__ = ["SocEstimators"]
 
@@ -91,16 +103,44 @@ class _Battery:
     temperature_c: float = _DEFAULT_TEMPERATURE_C
     voltage_skipped: int = field(default=0)
     predictions: list[Prediction] = field(default_factory=list)
+    learned: LearnedSoc | None = None
 
 
 class SocEstimators:
-    """The filters of a site's batteries (device id -> its ``estimator:`` config)."""
+    """The filters of a site's batteries (device id -> its ``estimator:`` config).
 
-    def __init__(self, configs: Mapping[str, EkfConfig]) -> None:
+    ``state_dir``: where learned models (and the history they learn from) are
+    kept; None keeps them in memory. ``trainer``: makes each learned
+    estimator's trainer (default: a child process; ``inline_training``: on
+    the cycle's thread, deterministic, for simulations)."""
+
+    def __init__(
+        self,
+        configs: Mapping[str, EkfConfig],
+        state_dir: Path | None = None,
+        trainer: Callable[[], Trainer] | None = None,
+        inline_training: bool = False,
+    ) -> None:
         self._batteries = [
             _Battery(d, c, health=HealthTracker(c, _temperature_limit_c(c)))
             for d, c in sorted(configs.items())
         ]
+        for b in self._batteries:
+            if isinstance(b.config, LearnedConfig):
+                b.learned = _learned(b.device_id, b.config, state_dir, trainer, inline_training)
+
+    def learned_of(self, device_id: str) -> LearnedSoc | None:
+        """The learned estimator of ``device_id`` (None unless ``type: learned``)."""
+        for b in self._batteries:
+            if b.device_id == device_id:
+                return b.learned
+        return None
+
+    def close(self) -> None:
+        """Stop any training under way."""
+        for b in self._batteries:
+            if b.learned is not None:
+                b.learned.close()
 
     def filter_of(self, device_id: str) -> SocEkf | None:
         """The running filter of ``device_id`` (None before its first sample)."""
@@ -146,11 +186,19 @@ class SocEstimators:
         if voltage is not None and voltage_v is not None and abs(voltage.ts - ts) <= _SAME_SAMPLE_S:
             b.ekf.update(voltage_v, current_a, b.temperature_c)
         else:
+            voltage_v = None
             b.voltage_skipped += 1
         out = {
             prefix + "SocEstimate": Sample(b.ekf.soc_pct, ts),
             prefix + "SocEstimateStd": Sample(b.ekf.soc_std_pct, ts),
         }
+        if b.learned is not None:
+            limit_w = _number(snapshot.get(prefix + "MaxChargePower"))
+            b.learned.observe(ts, voltage_v, current_a, b.temperature_c, b.ekf.soc_pct, limit_w)
+            choice = b.learned.choose(ts, b.ekf.soc_pct, b.ekf.soc_std_pct)
+            out[prefix + "SocEstimate"] = Sample(choice.soc_pct, ts)
+            out[prefix + "SocEstimateStd"] = Sample(choice.std_pct, ts)
+            out[prefix + "SocEstimateSource"] = Sample(choice.source, ts)
         out.update(self._health(b, ts))
         return out
 
@@ -186,3 +234,19 @@ class SocEstimators:
         if start is None:
             start = _number(snapshot.get(b.device_id + "/Soc"))
         return SocEkf(b.config, _DEFAULT_SOC_PCT if start is None else start)
+
+
+def _learned(
+    device_id: str,
+    config: LearnedConfig,
+    state_dir: Path | None,
+    trainer: Callable[[], Trainer] | None,
+    inline: bool,
+) -> LearnedSoc:
+    # Imported here: a site with EKFs only never loads the learned estimator's modules.
+    from ems.estimation.learned.estimator import LearnedSoc
+    from ems.estimation.learned.trainers import InlineTrainer, ProcessTrainer
+
+    make = trainer or (InlineTrainer if inline else ProcessTrainer)
+    ekf_pack = SocEkf(config, _DEFAULT_SOC_PCT).pack
+    return LearnedSoc(device_id, config, ekf_pack.capacity_ah, make(), state_dir)

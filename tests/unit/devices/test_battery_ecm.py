@@ -34,8 +34,13 @@ def test_it_is_registered_and_publishes_every_battery_channel_and_the_cell_ones(
     text = resources.files("ems.profiles").joinpath("battery.json").read_text("utf-8")
     inputs = {n for n, s in json.loads(text)["channels"].items() if s["category"] == "input"}
     out = run(make(), 2000.0, 5)
-    estimator_channels = {"SocEstimate", "SocEstimateStd", "SohEstimate", "InternalResistance"}
-    estimator_channels |= {"RulDays", "PrognosisEndOfLife", "PrognosisTemperature"}
+    estimator_channels = {"SocEstimate", "SocEstimateStd", "SocEstimateSource", "SohEstimate"}
+    estimator_channels |= {
+        "InternalResistance",
+        "RulDays",
+        "PrognosisEndOfLife",
+        "PrognosisTemperature",
+    }
     estimator_channels |= {
         "PrognosisResistance",
         "PrognosisEvidence",
