@@ -18,7 +18,12 @@ from ems.estimation import LearnedConfig
 from ems.estimation.learned.anchors import find_anchors, label_history
 from ems.estimation.learned.history import History, MinuteHistory
 from ems.estimation.learned.model_file import LearnedModel, TrainReport
-from ems.estimation.learned.train import anchor_rules, pack_capacity_ah, train_model
+from ems.estimation.learned.train import (
+    anchor_rules,
+    beats_ekf,
+    pack_capacity_ah,
+    train_model,
+)
 
 T0 = 1_775_001_600.0
 BIAS_A = 0.5
@@ -177,3 +182,18 @@ def test_the_minute_history_grows_as_it_fills_then_rings() -> None:
     assert len(h) == 2000
     np.testing.assert_allclose(h.voltage_v, np.arange(500, 2500))
     np.testing.assert_allclose(rec.last(3).voltage_v, [2497, 2498, 2499])
+
+
+@pytest.mark.parametrize(
+    ("learned", "ekf", "use"),
+    [
+        ((0.8, 1.5), (1.2, 1.9), True),  # better on both
+        ((0.8, 4.5), (1.2, 1.9), False),  # better on average, worse at its worst moment
+        ((1.3, 1.5), (1.2, 1.9), False),  # worse on average
+        ((1.2, 1.9), (1.2, 1.9), False),  # a tie keeps the EKF
+    ],
+)
+def test_the_learned_model_must_beat_the_ekf_on_average_and_at_its_worst(
+    learned: tuple[float, float], ekf: tuple[float, float], use: bool
+) -> None:
+    assert beats_ekf(*learned, *ekf) is use

@@ -34,6 +34,7 @@ class TrainReport:
     learned_rmse_pct: float | None = None
     ekf_rmse_pct: float | None = None
     learned_max_pct: float | None = None
+    ekf_max_pct: float | None = None
     segments: int = 0
     anchors: int = 0
     train_windows: int = 0

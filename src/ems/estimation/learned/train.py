@@ -105,6 +105,15 @@ def _rmse_max(error: Array) -> tuple[float, float]:
     return float(np.sqrt(np.mean(error * error))), float(np.max(np.abs(error)))
 
 
+def beats_ekf(learned_rmse: float, learned_max: float, ekf_rmse: float, ekf_max: float) -> bool:
+    """Whether the learned model may replace the EKF, judged on the same held-out points.
+
+    A lower RMSE is not enough: controllers act on the estimate at its worst moment
+    (an empty battery at the peak), so the learned model must not be worse there either.
+    """
+    return learned_rmse < ekf_rmse and learned_max <= ekf_max
+
+
 def train_model(
     history: History, config: LearnedConfig, now_s: float
 ) -> LearnedModel | TrainReport:
@@ -148,8 +157,8 @@ def train_model(
     x_val = normaliser.in_place(windows_compact(per_minute, windows.val_ends, config.window_min))
     learned_pct = np.clip(100.0 * _forward_in_chunks(params, x_val), 0.0, 100.0)
     learned_rmse, learned_max = _rmse_max(learned_pct - windows.val_soc_pct)
-    ekf_rmse, _ = _rmse_max(history.ekf_soc_pct[windows.val_ends] - windows.val_soc_pct)
-    better = learned_rmse < ekf_rmse
+    ekf_rmse, ekf_max = _rmse_max(history.ekf_soc_pct[windows.val_ends] - windows.val_soc_pct)
+    better = beats_ekf(learned_rmse, learned_max, ekf_rmse, ekf_max)
     report = TrainReport(
         use=better,
         reason="better_than_ekf" if better else "worse_than_ekf",
@@ -157,6 +166,7 @@ def train_model(
         learned_rmse_pct=round(learned_rmse, 4),
         ekf_rmse_pct=round(ekf_rmse, 4),
         learned_max_pct=round(learned_max, 4),
+        ekf_max_pct=round(ekf_max, 4),
         iterations=config.training_iterations,
         cpu_s=round(time.process_time() - started, 3),
         final_loss=losses[-1] if losses else None,
