@@ -102,6 +102,17 @@ class OptimizerParams(GridTargetParams):
         "learn from it as if the controller had measured it, so a (re)start or a simulated "
         "run does not begin with no history; steps the controller measures itself win",
     )
+    weather_csv: str | None = Field(
+        default=None,
+        min_length=1,
+        description="With pv kind pv_clearsky: CSV of a weather service's clear-sky index "
+        "per time (timestamp, weather_column; 0 overcast .. 1 clear), relative to the config "
+        "file's folder; the PV forecast's measured index decays toward it instead of "
+        "toward the recent mean. Read at start",
+    )
+    weather_column: str = Field(
+        default="clear_sky_index", min_length=1, description="weather_csv's clear-sky index"
+    )
     load_column: str = Field(
         default="load_w", min_length=1, description="forecast_csv's or history_csv's load [W]"
     )
@@ -188,6 +199,10 @@ class OptimizerParams(GridTargetParams):
             raise ValueError("forecast_csv: only with forecast perfect")
         if self.forecast == "perfect" and self.history_csv is not None:
             raise ValueError("history_csv: forecast perfect learns from no history")
+        if self.weather_csv is not None and (
+            isinstance(self.forecast, str) or self.forecast.params_of("pv")[0] != "pv_clearsky"
+        ):
+            raise ValueError("weather_csv: needs forecast: {pv: {kind: pv_clearsky, ...}}")
         if abs(900.0 / (self.step_min * 60.0) - round(900.0 / (self.step_min * 60.0))) > 1e-9:
             raise ValueError("step_min: must divide 15 min")
         return self

@@ -69,6 +69,7 @@ from ems.errors import ConfigError
 from ems.forecast import Forecaster, Series
 from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
+from ems.forecast.pv import PvClearSkyForecaster
 from ems.forecast.resample import series_from_csv
 from ems.optimize import DispatchPlan, DispatchProblem, solve_dispatch
 from ems.profiles import DeviceProfile
@@ -126,6 +127,8 @@ class Optimizer(SiteController):
             else None
         )
         self._load_fc, self._pv_fc, self._known_end_s = _forecasters(params, site)
+        if isinstance(self._pv_fc, PvClearSkyForecaster):
+            self._pv_fc.index_forecast = _weather(params, site, self._step_s)
         # Read now, so a bad file stops the edge at start; taken at the first cycle, when
         # the run's start (the end of what may be seeded) is known.
         self._seed = _history(params, site, self._step_s, with_pv=bool(self._pv))
@@ -364,6 +367,22 @@ def _history(
     except ConfigError as exc:
         raise ValueError(f"history_csv: {exc}") from None
     return load, pv
+
+
+def _weather(params: OptimizerParams, site: ControllerSite, step_s: float) -> Series | None:
+    """``weather_csv``'s clear-sky index as step means; raises ``ValueError`` naming
+    ``weather_csv`` and the file's problem, or an index outside 0..2."""
+    if params.weather_csv is None:
+        return None
+    path = resolve_path(params.weather_csv, site.config_dir)
+    try:
+        index = series_from_csv(path, params.weather_column, step_s)
+    except ConfigError as exc:
+        raise ValueError(f"weather_csv: {exc}") from None
+    seen = index.values[~np.isnan(index.values)]
+    if seen.size and (seen.min() < 0.0 or seen.max() > 2.0):
+        raise ValueError(f"weather_csv: {params.weather_column} must be within 0..2")
+    return index
 
 
 def _before(series: Series, end_step: int) -> Series:
