@@ -217,6 +217,8 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
     for c in case.controllers(values):
         if c["type"] == "optimizer" and record["share_of_optimum_saving"] is not None:
             forecast = _forecast_label(c["params"].get("forecast", "naive"))
+            if c["params"].get("weather_csv"):
+                forecast += " + weather_csv"
             need = OPTIMIZER_SHARE["perfect" if forecast == "perfect" else "own"]
             record["checks"].append(
                 {
