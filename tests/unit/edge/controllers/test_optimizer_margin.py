@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ems.edge.controllers.optimizer.margin import ErrorMargin, upper_margin_w
+from ems.edge.controllers.optimizer import OptimizerParams
+from ems.edge.controllers.optimizer.margin import ErrorMargin, pv_shortfall_w, upper_margin_w
 from ems.forecast import Series
 from ems.forecast.persistence import PersistenceForecaster
 
@@ -45,3 +46,24 @@ def test_the_margins_follow_the_time_of_day_of_the_plan() -> None:
     )
     assert upper.shape == (2 * DAY,)
     np.testing.assert_allclose(upper, 600.0)
+
+
+def test_the_pv_shortfall_is_the_forecast_less_a_grey_day_of_the_site() -> None:
+    # 14 days of PV: 2 kW at every step, but one grey day a week at 200 W.
+    level = np.where(np.arange(14) % 7 == 3, 200.0, 2000.0)
+    pv = Series(DAY0, 900.0, np.repeat(level, DAY))
+    forecast = np.full(DAY, 2500.0)
+    short = pv_shortfall_w(forecast, pv, pv.end_s, 14, 90.0)
+    # The 10th percentile of twelve 2 kW days and two 200 W ones: 200 + 0.3·1800 W.
+    np.testing.assert_allclose(short, 2500.0 - 740.0)
+    # Over the last 7 days only one grey day: the 10th percentile is 1,280 W.
+    np.testing.assert_allclose(pv_shortfall_w(forecast, pv, pv.end_s, 7, 90.0), 1220.0)
+    # A forecast below the low PV leaves no margin; no measured PV leaves the forecast.
+    assert pv_shortfall_w(np.full(DAY, 100.0), pv, pv.end_s, 14, 90.0).max() == 0.0
+    empty = Series(DAY0, 900.0, np.full(14 * DAY, np.nan))
+    np.testing.assert_allclose(pv_shortfall_w(forecast, empty, empty.end_s, 14, 90.0), 2500.0)
+
+
+def test_the_pv_low_window_is_checked() -> None:
+    with pytest.raises(ValueError, match="peak_pv_low_days"):
+        OptimizerParams(capacity_wh=1000, peak_pv_low_days=-1)

@@ -165,6 +165,15 @@ class OptimizerParams(GridTargetParams):
         description="Which quantile of those days' excess of the net load over its "
         "forecast, per step of the day, is planned for [%]",
     )
+    peak_pv_low_days: int = Field(
+        default=14,
+        ge=0,
+        le=60,
+        description="With the error margin, the high scenario's margin is at least the PV "
+        "forecast less a low PV measured over these last days (per time of day, the "
+        "100 − peak_error_quantile_pct percentile): the plan keeps energy for a grey "
+        "morning, which makes a month's peak; 0: the backtest's margin alone [d]",
+    )
     degradation_cost_per_kwh: float = Field(
         default=0.0,
         ge=0,

@@ -49,7 +49,7 @@ from ems.edge.controllers.grid_target import GridFollower
 from ems.edge.controllers.inputs import Missing, read_fresh
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
-from ems.edge.controllers.optimizer.margin import ErrorMargin
+from ems.edge.controllers.optimizer.margin import ErrorMargin, pv_shortfall_w
 from ems.edge.controllers.optimizer.plan_status import (
     PlanValues,
     expected_saving,
@@ -292,6 +292,15 @@ class Optimizer(SiteController):
                 margin_w = self._margin.over(
                     self._load_fc, self._pv_fc, load_history, pv_history, start_s, steps
                 )
+                if self.params.peak_pv_low_days > 0:
+                    low_pv_w = pv_shortfall_w(
+                        np.clip(pv.values, 0.0, None),
+                        pv_history,
+                        start_s,
+                        self.params.peak_pv_low_days,
+                        self.params.peak_error_quantile_pct,
+                    )
+                    margin_w = np.maximum(margin_w, low_pv_w)
             problem = build_problem(
                 self.params,
                 self._tariff,
