@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from _control_data import STEP_S, TIMEZONE, DataSet, write_prices  # bench/
+from _control_weather import WEATHER_CSV, write_weather  # bench/
 from ems.edge.config import load_edge_config
 from ems.edge.controllers.base import CONTROLLERS
 from ems.edge.simulate import simulate
@@ -96,6 +97,7 @@ def write_site(
     if history is not None:
         write_series(folder / HISTORY_CSV, history)
     write_prices(folder, data)  # read only by a tariff with a price file
+    write_weather(folder / WEATHER_CSV, data)  # read only by a case with $weather_csv
     document = {
         "edge_id": "bench-" + data.spec.name.replace("_", "-"),
         "site": {

@@ -70,6 +70,7 @@ from _control_site import (  # bench/
     load_case,
     run_site,
 )
+from _control_weather import WEATHER_CSV  # bench/
 
 # Mondays of 2025 (days from 1 January): 13 Jan, 14 Apr, 14 Jul, 13 Oct.
 WEEK_STARTS = (12, 103, 194, 285)
@@ -186,6 +187,7 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
             "max_charge_power_w": bat.max_charge_power_w,
             "max_discharge_power_w": bat.max_discharge_power_w,
             "history_csv": "null" if history is None else HISTORY_CSV,
+            "weather_csv": WEATHER_CSV,
         }
         with tempfile.TemporaryDirectory(prefix="ems-bench-control-") as folder:
             runs.append(run_site(Path(folder), part, case.controllers(values), history))
@@ -215,6 +217,8 @@ def bench_case(case: Case, parts: list[DataSet], refs: list[References]) -> dict
     for c in case.controllers(values):
         if c["type"] == "optimizer" and record["share_of_optimum_saving"] is not None:
             forecast = _forecast_label(c["params"].get("forecast", "naive"))
+            if c["params"].get("weather_csv"):
+                forecast += " + weather_csv"
             need = OPTIMIZER_SHARE["perfect" if forecast == "perfect" else "own"]
             record["checks"].append(
                 {

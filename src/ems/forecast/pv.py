@@ -13,6 +13,11 @@ sky will do is forecast from the site's own history:
   default e-folding time of 24 h was the best of 0, 6, 12, 24 and 48 h on the
   forecast benchmark's TMY3 year (one site; see the README), so the
   benchmark's PV figure is in-sample for that one parameter.
+* optionally, a **weather service's** clear-sky index per step
+  (``index_forecast``, e.g. a provider's day-ahead cloud or irradiance forecast
+  over the clear sky): where it covers a step, the measured index decays toward
+  it instead of toward the climatology, so the last hours measured still count
+  for the next hours and the provider's forecast for the rest of the day.
 
 The forecast is 0 wherever the sun is down and never below 0.
 """
@@ -43,7 +48,9 @@ class PvClearSkyForecaster:
 
     ``peak_power_w`` (optional) is used for the scale when the history holds too
     few sunny steps to estimate it (a new site); without it such a forecaster
-    falls back to persistence, and says so in ``reason``.
+    falls back to persistence, and says so in ``reason``. ``index_forecast``
+    (optional, settable): a weather service's clear-sky index per step [0..1.2],
+    NaN where it has none.
     """
 
     def __init__(
@@ -56,6 +63,7 @@ class PvClearSkyForecaster:
         recent_daylight_steps: int = 8,
         index_decay_h: float = 24.0,
         peak_power_w: float | None = None,
+        index_forecast: Series | None = None,
     ) -> None:
         self.site = site
         self.array = array or ArrayGeometry()
@@ -64,6 +72,7 @@ class PvClearSkyForecaster:
         self.recent_daylight_steps = recent_daylight_steps
         self.index_decay_h = index_decay_h
         self.peak_power_w = peak_power_w
+        self.index_forecast = index_forecast
         self.name = "pv_clearsky"
         #: ``None`` when the clear-sky model was used, else why not (lower_snake).
         self.reason: str | None = None
@@ -92,7 +101,7 @@ class PvClearSkyForecaster:
             return Series(start_s, step_s, np.clip(out.values, 0.0, None))
         self.reason = None
         future_cs = self.clear_sky_poa_w_m2(start_s, steps, step_s)
-        index = self._index(measured_w, past_cs, scale, step_s, steps)
+        index = self._index(measured_w, past_cs, scale, step_s, steps, start_s)
         power_w = index * scale * future_cs
         seen = measured_w[~np.isnan(measured_w)]
         if seen.size and seen.max() > 0:
@@ -118,13 +127,17 @@ class PvClearSkyForecaster:
         scale: float,
         step_s: float,
         steps: int,
+        start_s: float,
     ) -> FloatArray:
         day = (clear_w_m2 >= _DAYLIGHT_W_M2) & ~np.isnan(measured_w)
         clear_w = clear_w_m2 * scale
         lead_h = (np.arange(steps) + 0.5) * step_s / 3600.0
+        served = self._served_index(start_s, step_s, steps)
         if not day.any():
-            return np.ones(steps)
-        k_clim = _ratio(measured_w[day], clear_w[day])
+            return np.where(np.isnan(served), 1.0, served)
+        # What the index tends to: the weather service's where it has a value, else
+        # the window's own mean (climatology).
+        k_clim = np.where(np.isnan(served), _ratio(measured_w[day], clear_w[day]), served)
         recent = np.flatnonzero(day)[-self.recent_daylight_steps :]
         k_recent = _ratio(measured_w[recent], clear_w[recent])
         # Lead time counts from the last daylight step seen, not from the start:
@@ -132,6 +145,18 @@ class PvClearSkyForecaster:
         since_h = (len(measured_w) - 1 - int(recent[-1])) * step_s / 3600.0
         weight = np.exp(-(lead_h + since_h) / self.index_decay_h) if self.index_decay_h > 0 else 0.0
         return np.asarray(k_clim + (k_recent - k_clim) * weight, dtype=np.float64)
+
+    def _served_index(self, start_s: float, step_s: float, steps: int) -> FloatArray:
+        """``index_forecast`` at each step's middle, within [0, 1.2]; NaN where it has none."""
+        out = np.full(steps, np.nan)
+        served = self.index_forecast
+        if served is None or steps == 0:
+            return out
+        middle_s = start_s + step_s * (np.arange(steps) + 0.5)
+        idx = np.floor((middle_s - served.start_s) / served.step_s).astype(np.int64)
+        ok = (idx >= 0) & (idx < len(served.values))
+        out[ok] = served.values[idx[ok]]
+        return np.asarray(np.clip(out, 0.0, _MAX_INDEX), dtype=np.float64)
 
 
 def _ratio(measured_w: FloatArray, clear_w: FloatArray) -> float:

@@ -78,3 +78,21 @@ def test_never_reads_past_the_start() -> None:
     a = _forecaster().forecast(history, start_s, DAY)
     b = _forecaster().forecast(Series(START_S, STEP_S, poisoned), start_s, DAY)
     np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_a_weather_services_index_replaces_the_climatology_it_decays_to() -> None:
+    history = _pv_history(14, 5.0, [1.0] * 14)  # two sunny weeks
+    start_s = history.end_s
+    overcast = Series(start_s, STEP_S, np.full(2 * DAY, 0.2))  # the provider: overcast
+    plain = _forecaster(index_decay_h=6.0).forecast(history, start_s, 2 * DAY).values
+    served = _forecaster(index_decay_h=6.0)
+    served.index_forecast = overcast
+    told = served.forecast(history, start_s, 2 * DAY).values
+    # The second day (far past the decay): the provider's index, not the sunny weeks'.
+    assert told[DAY:].sum() == pytest.approx(0.2 * plain[DAY:].sum(), rel=0.02)
+    # A provider's values outside 0..1.2 are clipped; steps it does not cover use the
+    # climatology.
+    served.index_forecast = Series(start_s, STEP_S, np.full(DAY, 5.0))
+    clipped = served.forecast(history, start_s, 2 * DAY).values
+    assert clipped[:DAY].max() <= 1.2 * plain[:DAY].max() + 1e-6
+    np.testing.assert_allclose(clipped[DAY:], plain[DAY:])

@@ -21,6 +21,7 @@ BATTERY = {
     "max_charge_power_w": 5000,
     "max_discharge_power_w": 5000,
     "history_csv": "history.csv",
+    "weather_csv": "weather.csv",
 }
 
 

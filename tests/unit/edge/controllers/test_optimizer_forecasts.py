@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 from test_optimizer import DAY0, DEVICES, TARIFF, Loop
 
 from ems.edge.controllers.base import ControllerSite
 from ems.edge.controllers.optimizer import Optimizer, OptimizerParams
+from ems.forecast.pv import PvClearSkyForecaster
 
 
 def optimizer(forecast: Any) -> Optimizer:
@@ -139,3 +141,43 @@ def test_an_unreadable_history_csv_is_refused_naming_it(tmp_path: Any) -> None:
         OptimizerParams(
             capacity_wh=10_000, forecast="perfect", forecast_csv="f.csv", history_csv="h.csv"
         )
+
+
+_CLEARSKY = {"kind": "pv_clearsky", "latitude_deg": 48.1, "longitude_deg": 11.6}
+
+
+def test_weather_csv_feeds_the_pv_forecasters_index(tmp_path: Any) -> None:
+    weather = tmp_path / "weather.csv"
+    weather.write_text(
+        "timestamp,clear_sky_index\n2026-06-18T00:00:00Z,0.4\n2026-06-19T00:00:00Z,0.4\n"
+    )
+    params = OptimizerParams(
+        capacity_wh=10_000,
+        forecast={"load": {"kind": "persistence"}, "pv": _CLEARSKY},
+        weather_csv=weather.name,
+    )
+    site = ControllerSite(timezone="UTC", tariff=TARIFF, inline_work=True, config_dir=tmp_path)
+    ctrl = Optimizer("opt", 20, params, DEVICES, site)
+    pv_fc = ctrl._pv_fc
+    assert isinstance(pv_fc, PvClearSkyForecaster)
+    assert pv_fc.index_forecast is not None
+    assert np.nanmax(pv_fc.index_forecast.values) == pytest.approx(0.4)
+
+
+def test_a_bad_weather_csv_is_refused_naming_it(tmp_path: Any) -> None:
+    with pytest.raises(ValidationError, match="weather_csv"):
+        OptimizerParams(capacity_wh=10_000, forecast="naive", weather_csv="w.csv")
+    site = ControllerSite(timezone="UTC", tariff=TARIFF, inline_work=True, config_dir=tmp_path)
+    for text in (
+        "timestamp,clear_sky_index\n2026-06-18T00:00:00Z,cloudy\n",
+        "timestamp,clear_sky_index\n2026-06-18T00:00:00Z,-0.5\n",
+        "timestamp,cloud\n2026-06-18T00:00:00Z,0.5\n",
+    ):
+        (tmp_path / "w.csv").write_text(text)
+        params = OptimizerParams(
+            capacity_wh=10_000,
+            forecast={"load": {"kind": "persistence"}, "pv": _CLEARSKY},
+            weather_csv="w.csv",
+        )
+        with pytest.raises(ValueError, match="weather_csv"):
+            Optimizer("opt", 20, params, DEVICES, site)

@@ -102,6 +102,17 @@ class OptimizerParams(GridTargetParams):
         "learn from it as if the controller had measured it, so a (re)start or a simulated "
         "run does not begin with no history; steps the controller measures itself win",
     )
+    weather_csv: str | None = Field(
+        default=None,
+        min_length=1,
+        description="With pv kind pv_clearsky: CSV of a weather service's clear-sky index "
+        "per time (timestamp, weather_column; 0 overcast .. 1 clear), relative to the config "
+        "file's folder; the PV forecast's measured index decays toward it instead of "
+        "toward the recent mean. Read at start",
+    )
+    weather_column: str = Field(
+        default="clear_sky_index", min_length=1, description="weather_csv's clear-sky index"
+    )
     load_column: str = Field(
         default="load_w", min_length=1, description="forecast_csv's or history_csv's load [W]"
     )
@@ -154,6 +165,15 @@ class OptimizerParams(GridTargetParams):
         description="Which quantile of those days' excess of the net load over its "
         "forecast, per step of the day, is planned for [%]",
     )
+    peak_pv_low_days: int = Field(
+        default=14,
+        ge=0,
+        le=60,
+        description="With the error margin, the high scenario's margin is at least the PV "
+        "forecast less a low PV measured over these last days (per time of day, the "
+        "100 − peak_error_quantile_pct percentile): the plan keeps energy for a grey "
+        "morning, which makes a month's peak; 0: the backtest's margin alone [d]",
+    )
     degradation_cost_per_kwh: float = Field(
         default=0.0,
         ge=0,
@@ -188,6 +208,10 @@ class OptimizerParams(GridTargetParams):
             raise ValueError("forecast_csv: only with forecast perfect")
         if self.forecast == "perfect" and self.history_csv is not None:
             raise ValueError("history_csv: forecast perfect learns from no history")
+        if self.weather_csv is not None and (
+            isinstance(self.forecast, str) or self.forecast.params_of("pv")[0] != "pv_clearsky"
+        ):
+            raise ValueError("weather_csv: needs forecast: {pv: {kind: pv_clearsky, ...}}")
         if abs(900.0 / (self.step_min * 60.0) - round(900.0 / (self.step_min * 60.0))) > 1e-9:
             raise ValueError("step_min: must divide 15 min")
         return self

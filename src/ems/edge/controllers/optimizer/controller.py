@@ -57,7 +57,7 @@ from ems.edge.controllers.inputs import Missing, read_fresh
 from ems.edge.controllers.optimizer.carried_plan import plan_from_state, plan_to_state
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
-from ems.edge.controllers.optimizer.margin import ErrorMargin
+from ems.edge.controllers.optimizer.margin import ErrorMargin, pv_shortfall_w
 from ems.edge.controllers.optimizer.plan_status import (
     PlanValues,
     expected_saving,
@@ -77,6 +77,7 @@ from ems.errors import ConfigError
 from ems.forecast import Forecaster, Series
 from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
+from ems.forecast.pv import PvClearSkyForecaster
 from ems.forecast.resample import series_from_csv
 from ems.optimize import DispatchPlan, DispatchProblem, solve_dispatch
 from ems.profiles import DeviceProfile
@@ -134,6 +135,8 @@ class Optimizer(SiteController):
             else None
         )
         self._load_fc, self._pv_fc, self._known_end_s = _forecasters(params, site)
+        if isinstance(self._pv_fc, PvClearSkyForecaster):
+            self._pv_fc.index_forecast = _weather(params, site, self._step_s)
         # Read now, so a bad file stops the edge at start; taken at the first cycle, when
         # the run's start (the end of what may be seeded) is known.
         self._seed = _history(params, site, self._step_s, with_pv=bool(self._pv))
@@ -315,6 +318,15 @@ class Optimizer(SiteController):
                 margin_w = self._margin.over(
                     self._load_fc, self._pv_fc, load_history, pv_history, start_s, steps
                 )
+                if self.params.peak_pv_low_days > 0:
+                    low_pv_w = pv_shortfall_w(
+                        np.clip(pv.values, 0.0, None),
+                        pv_history,
+                        start_s,
+                        self.params.peak_pv_low_days,
+                        self.params.peak_error_quantile_pct,
+                    )
+                    margin_w = np.maximum(margin_w, low_pv_w)
             problem = build_problem(
                 self.params,
                 self._tariff,
@@ -393,6 +405,22 @@ def _history(
     except ConfigError as exc:
         raise ValueError(f"history_csv: {exc}") from None
     return load, pv
+
+
+def _weather(params: OptimizerParams, site: ControllerSite, step_s: float) -> Series | None:
+    """``weather_csv``'s clear-sky index as step means; raises ``ValueError`` naming
+    ``weather_csv`` and the file's problem, or an index outside 0..2."""
+    if params.weather_csv is None:
+        return None
+    path = resolve_path(params.weather_csv, site.config_dir)
+    try:
+        index = series_from_csv(path, params.weather_column, step_s)
+    except ConfigError as exc:
+        raise ValueError(f"weather_csv: {exc}") from None
+    seen = index.values[~np.isnan(index.values)]
+    if seen.size and (seen.min() < 0.0 or seen.max() > 2.0):
+        raise ValueError(f"weather_csv: {params.weather_column} must be within 0..2")
+    return index
 
 
 def _before(series: Series, end_step: int) -> Series:

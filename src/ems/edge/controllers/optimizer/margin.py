@@ -14,6 +14,12 @@ The error is measured by forecasting each of the last ``days`` days (from UTC
 midnight, with only the history before it, as the forecaster would have done)
 and taking, per step of the day, the given quantile of the net load's excess
 over its forecast (0 where the forecast was high). Computed once per day.
+
+The PV part of that error is sized on a week's forecasts, and a month's billed
+peak is made on its one grey morning: so the high scenario's margin is at least
+the PV forecast less a low PV of the site's own (:func:`pv_shortfall_w`, per
+time of day the ``100 − quantile`` percentile of the PV measured over the last
+days, e.g. the 10th of 14): the plan keeps the energy a grey day would need.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ems.forecast import Forecaster, Series
 from ems.forecast.base import FloatArray
 from ems.forecast.lookup import DAY_S, values_at
 
-__all__ = ["ErrorMargin", "upper_margin_w"]
+__all__ = ["ErrorMargin", "pv_shortfall_w", "upper_margin_w"]
 
 
 def upper_margin_w(
@@ -65,6 +71,27 @@ def upper_margin_w(
     with np.errstate(all="ignore"):
         got = np.nanpercentile(stacked, quantile_pct, axis=0)
     return np.asarray(np.nan_to_num(got, nan=0.0), dtype=np.float64)
+
+
+def pv_shortfall_w(
+    pv_forecast_w: FloatArray, pv: Series, start_s: float, days: int, quantile_pct: float
+) -> FloatArray:
+    """Per step from ``start_s``: the PV forecast less the ``100 − quantile_pct``
+    percentile of the PV measured at the same time of day over the last ``days`` days,
+    at least 0 [W]; the whole forecast where nothing was measured."""
+    n = len(pv_forecast_w)
+    rows = [
+        values_at(pv, start_s - back * DAY_S + pv.step_s * np.arange(n, dtype=np.float64), start_s)
+        for back in range(1, days + 1)
+    ]
+    if not rows:
+        return np.zeros(n)
+    stacked = np.vstack(rows)
+    low = np.zeros(n)
+    seen = ~np.isnan(stacked).all(axis=0)
+    if seen.any():
+        low[seen] = np.nanpercentile(stacked[:, seen], 100.0 - quantile_pct, axis=0)
+    return np.asarray(np.clip(pv_forecast_w - low, 0.0, None), dtype=np.float64)
 
 
 def _before(series: Series, before_s: float) -> Series:
