@@ -7,7 +7,10 @@ A write is one transaction on one pooled connection, in two round trips:
 2. one statement that inserts the staged rows into ``telemetry`` and upserts
    the newest staged row per channel into ``telemetry_latest``, where it is
    newer than what is stored, and adds the rows the history took to the 15-min
-   and 1-h rollups (:mod:`ems.cloud.telemetry.rollup`).
+   and 1-h rollups (:mod:`ems.cloud.telemetry.rollup`). On a TimescaleDB
+   hypertable, continuous aggregates keep the rollups instead, and a batch
+   holding late rows is followed by a refresh of their hours
+   (:mod:`ems.cloud.telemetry.continuous`).
 
 Re-sent rows must not duplicate history. The unique key (edge_id, channel,
 time) guarantees that; the insert first runs without ``ON CONFLICT`` (cheaper),
@@ -29,13 +32,18 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from ems.cloud.telemetry import pg_schema
+from ems.cloud.telemetry import continuous, pg_schema
 from ems.cloud.telemetry.buckets import bucket_width_s
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, Row
 from ems.cloud.telemetry.pg_schema import StorageMode
-from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, check_width
+from ems.cloud.telemetry.rollup import (
+    ROLLUP_FILTER_SQL,
+    ROLLUP_SUMS_SQL,
+    RollupPoint,
+    check_width,
+)
 
-__all__ = ["PostgresTelemetryStore"]
+__all__ = ["PostgresTelemetryStore", "merge_sql"]
 
 _STAGING = "telemetry_staging"
 _STAGING_COLUMNS = ("time_s", "edge_id", "channel", "value", "text_value")  # TelemetryRow order
@@ -51,7 +59,7 @@ _CREATE_STAGING = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (
 # changes nothing, as history keeps the first row written for a time. The rollups
 # add up only the rows history took: in the plain insert that is every staged row
 # (a duplicate fails the whole statement), with ON CONFLICT what the insert RETURNs.
-_MERGE = f"""
+_MERGE_HEAD = f"""
 WITH staged AS (
     SELECT to_timestamp(time_s) AS time, edge_id, channel, value, text_value
     FROM pg_temp.{_STAGING}
@@ -68,30 +76,40 @@ WITH staged AS (
     SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
     WHERE excluded.time > telemetry_latest.time
 )
-INSERT INTO telemetry_rollup AS r
+"""
+_ROLLUP_TAIL = f"""INSERT INTO telemetry_rollup AS r
     (edge_id, channel, width_s, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w)
-SELECT h.edge_id, h.channel, w.width_s,
-    (floor(extract(epoch FROM h.time) / w.width_s) * w.width_s)::bigint AS bucket,
-    count(*), sum(h.value), sum(greatest(h.value, 0)), sum(greatest(-h.value, 0)),
-    min(h.value), max(h.value)
-FROM {{rollup_source}} h CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
-WHERE h.value IS NOT NULL AND h.channel LIKE '%{POWER_SUFFIX}'
+SELECT edge_id, channel, w.width_s,
+    (floor(extract(epoch FROM time) / w.width_s) * w.width_s)::bigint AS bucket,
+    {ROLLUP_SUMS_SQL}
+FROM {{rollup_source}} CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
+WHERE {ROLLUP_FILTER_SQL}
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4
 ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
     n = r.n + excluded.n, sum_w = r.sum_w + excluded.sum_w,
     sum_in_w = r.sum_in_w + excluded.sum_in_w, sum_out_w = r.sum_out_w + excluded.sum_out_w,
     min_w = least(r.min_w, excluded.min_w), max_w = greatest(r.max_w, excluded.max_w)"""
+# On a hypertable the continuous aggregates roll up; the CTEs above run whether or
+# not the final statement reads them.
+_NO_ROLLUP_TAIL = "SELECT 1"
+_DEDUPE = "ON CONFLICT (edge_id, channel, time) DO NOTHING"
+_RETURNING = "\n    RETURNING time, edge_id, channel, value"
+
+
+def merge_sql(*, rollups: bool, dedupe: bool) -> str:
+    """The merge statement: with the cloud-maintained rollups or without (continuous
+    aggregates, or the bench's baseline), with ``ON CONFLICT DO NOTHING`` or without."""
+    if not rollups:
+        return _MERGE_HEAD.format(on_conflict=_DEDUPE if dedupe else "") + _NO_ROLLUP_TAIL
+    head = _MERGE_HEAD.format(on_conflict=_DEDUPE + _RETURNING if dedupe else "")
+    return head + _ROLLUP_TAIL.format(rollup_source="history" if dedupe else "staged")
+
+
 # Duplicates are rare (frames re-sent after a reconnect), and a plain insert is
 # markedly cheaper than ON CONFLICT's speculative insertion: try it first, and
 # when the unique key refuses a batch, redo it with DO NOTHING and keep doing
 # so for a while (re-sends come in bursts).
-_MERGE_FAST = _MERGE.format(on_conflict="", rollup_source="staged")
-_MERGE_DEDUPE = _MERGE.format(
-    on_conflict="ON CONFLICT (edge_id, channel, time) DO NOTHING\n"
-    "    RETURNING time, edge_id, channel, value",
-    rollup_source="history",
-)
 _DEDUPE_HOLD_S = 60.0
 
 _EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
@@ -111,6 +129,19 @@ WHERE edge_id = $1 AND channel = ANY($2::text[]) AND time >= $3 AND time < $4
 GROUP BY channel, bucket
 ORDER BY channel, bucket"""
 
+# The one rollup query for reports, in both modes: ``telemetry_rollup`` is the
+# cloud-maintained table, or on a hypertable a view over the continuous aggregates
+# whose ``bucket`` timestamp lets the range reach their time index.
+_ROLLUPS = """SELECT channel, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w
+FROM telemetry_rollup
+WHERE edge_id = $1 AND channel = ANY($2::text[]) AND width_s = $3
+AND bucket_s >= $4 AND bucket_s < $5{bucket_range}
+ORDER BY channel, bucket_s"""
+_BUCKET_RANGE = {
+    StorageMode.TIMESCALEDB: "\nAND bucket >= to_timestamp($4) AND bucket < to_timestamp($5)",
+    StorageMode.PARTITIONED: "",
+}
+
 _PARTITION_CHECK_EVERY_S = 3600.0
 
 
@@ -128,6 +159,9 @@ class PostgresTelemetryStore:
         self._pool: asyncpg.Pool | None = None
         self._mode: StorageMode | None = None
         self._history_sql = ""
+        self._rollups_sql = ""
+        self._merge_fast = ""
+        self._merge_dedupe = ""
         self._partitions_checked_at = 0.0  # time.monotonic() of the last look-ahead
         self._dedupe_until = 0.0  # time.monotonic() until which writes use ON CONFLICT
 
@@ -153,6 +187,10 @@ class PostgresTelemetryStore:
             if self._mode is StorageMode.PARTITIONED and conn.get_server_version().major < 14:
                 bucket = _BUCKET_PRE14
             self._history_sql = _HISTORY.format(bucket=bucket)
+            self._rollups_sql = _ROLLUPS.format(bucket_range=_BUCKET_RANGE[self._mode])
+            cloud_rollups = self._mode is StorageMode.PARTITIONED
+            self._merge_fast = merge_sql(rollups=cloud_rollups, dedupe=False)
+            self._merge_dedupe = merge_sql(rollups=cloud_rollups, dedupe=True)
         self._partitions_checked_at = time.monotonic()
 
     async def close(self) -> None:
@@ -170,8 +208,10 @@ class PostgresTelemetryStore:
             while True:  # at most three attempts: see the two handlers
                 dedupe = time.monotonic() < self._dedupe_until
                 try:
-                    await _write_batch(conn, rows, dedupe=dedupe)
-                    return
+                    await _write_batch(
+                        conn, rows, self._merge_dedupe if dedupe else self._merge_fast
+                    )
+                    break
                 except asyncpg.UniqueViolationError:
                     if dedupe:  # cannot happen with ON CONFLICT; never loop on it
                         raise
@@ -186,6 +226,12 @@ class PostgresTelemetryStore:
                     made_partitions = True
                     days = pg_schema.days_of(r[0] for r in rows)
                     await pg_schema.ensure_partitions(conn, days)
+            if self._mode is StorageMode.TIMESCALEDB:
+                # Committed rows behind an aggregate's watermark: bring their hours up
+                # to date now rather than at the policy's next run.
+                window = continuous.late_window(rows, time.time())
+                if window is not None:
+                    await continuous.refresh(conn, window)
 
     async def latest(
         self, edge_id: str, channels: Sequence[str] | None = None
@@ -239,11 +285,7 @@ class PostgresTelemetryStore:
         wanted = list(dict.fromkeys(channels))
         result: dict[str, list[RollupPoint]] = {ch: [] for ch in wanted}
         records = await self._require_pool().fetch(
-            """SELECT channel, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w
-            FROM telemetry_rollup
-            WHERE edge_id = $1 AND channel = ANY($2::text[]) AND width_s = $3
-            AND bucket_s >= $4 AND bucket_s < $5
-            ORDER BY channel, bucket_s""",
+            self._rollups_sql,
             edge_id,
             wanted,
             width_s,
@@ -282,12 +324,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(_CREATE_STAGING)
 
 
-async def _write_batch(conn: asyncpg.Connection, rows: Sequence[Row], *, dedupe: bool) -> None:
+async def _write_batch(conn: asyncpg.Connection, rows: Sequence[Row], merge: str) -> None:
     async with conn.transaction():
         await conn.copy_records_to_table(
             _STAGING, schema_name="pg_temp", records=rows, columns=_STAGING_COLUMNS
         )
-        await conn.execute(_MERGE_DEDUPE if dedupe else _MERGE_FAST)
+        await conn.execute(merge)
 
 
 def _utc(epoch_s: float) -> datetime:
