@@ -9,6 +9,7 @@ the same store contract on the hypertable, plus its compression settings.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -16,7 +17,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryRow
+from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryRow, pg_schema
+from ems.cloud.telemetry.continuous import AGGREGATES
 from ems.cloud.telemetry.pg_schema import StorageMode
 from ems.cloud.telemetry.testing import CHECKS, T0, Check
 from ems.testing.postgres import RunningPostgres, start_postgres, timescaledb_installed
@@ -121,3 +123,69 @@ async def test_installed_but_not_preloaded_falls_back_to_partitions(
         finally:
             await s.close()
     assert any("shared_preload_libraries" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_live_rows_are_in_the_rollups_before_any_refresh(
+    store: PostgresTelemetryStore, timescale_dsn: str
+) -> None:
+    """Rows newer than the watermark are aggregated at query time (real-time aggregation)."""
+    now_s = float(int(time.time()))
+    quarter_s = now_s // 900 * 900
+    rows = [
+        TelemetryRow(t, "edge-1", "grid/ActivePower", 100.0, None)
+        for t in range(int(quarter_s), int(now_s) + 1)
+    ]
+    await store.write(rows)
+    (point,) = (await store.rollups("edge-1", ["grid/ActivePower"], 900, quarter_s, now_s + 1))[
+        "grid/ActivePower"
+    ]
+    assert (point.bucket_s, point.n, point.mean_w) == (quarter_s, len(rows), 100.0)
+    conn = await asyncpg.connect(timescale_dsn)
+    try:  # nothing materialized: the live rows came from the hypertable
+        assert await conn.fetchval(f"SELECT count(*) FROM {AGGREGATES[900]}") == 1
+        materialized = await conn.fetchval(
+            f"""SELECT count(*) FROM {AGGREGATES[900]}
+            WHERE bucket < _timescaledb_functions.to_timestamp(
+                _timescaledb_functions.cagg_watermark(
+                    (SELECT mat_hypertable_id FROM _timescaledb_catalog.continuous_agg
+                     WHERE user_view_name = $1)))""",
+            AGGREGATES[900],
+        )
+        assert materialized == 0
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_history_from_before_the_aggregates_is_rolled_up_on_upgrade(
+    timescale_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hypertable at schema version 2 (cloud-kept rollup table) gets the aggregates,
+    filled from the history already stored."""
+    steps = pg_schema.MIGRATIONS[StorageMode.TIMESCALEDB]
+    monkeypatch.setitem(pg_schema.MIGRATIONS, StorageMode.TIMESCALEDB, steps[:2])
+    old = PostgresTelemetryStore(timescale_dsn, pool_size=1)
+    await old.start()
+    await old.close()
+    conn = await asyncpg.connect(timescale_dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO telemetry (time, edge_id, channel, value)
+            SELECT to_timestamp($1 + s), 'edge-1', 'grid/ActivePower', s % 7
+            FROM generate_series(0, 7199) AS s""",
+            T0,
+        )
+    finally:
+        await conn.close()
+    monkeypatch.setitem(pg_schema.MIGRATIONS, StorageMode.TIMESCALEDB, steps)
+    new = PostgresTelemetryStore(timescale_dsn, pool_size=1)
+    await new.start()
+    try:
+        hours = (await new.rollups("edge-1", ["grid/ActivePower"], 3600, T0, T0 + 7200))[
+            "grid/ActivePower"
+        ]
+    finally:
+        await new.close()
+    assert [(p.bucket_s, p.n) for p in hours] == [(T0, 3600), (T0 + 3600, 3600)]
+    assert hours[0].mean_w == pytest.approx(sum(s % 7 for s in range(3600)) / 3600)

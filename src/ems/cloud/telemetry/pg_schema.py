@@ -156,7 +156,7 @@ async def ensure_schema(conn: asyncpg.Connection, *, today: date | None = None) 
         await migrate_postgres(conn, COMPONENT, MIGRATIONS[mode], current)
         if mode is StorageMode.PARTITIONED:
             await _create_partitions(conn, [today + timedelta(days=d) for d in range(-1, 3)])
-    if mode is StorageMode.TIMESCALEDB and current < _CONTINUOUS_SINCE:
+    if mode is StorageMode.TIMESCALEDB and current < _CONTINUOUS_SINCE <= len(MIGRATIONS[mode]):
         await continuous.refresh(conn, continuous.initial_window(datetime.now(UTC).timestamp()))
     return mode
 
