@@ -9,6 +9,7 @@ the same store contract on the hypertable, plus its compression settings.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -189,3 +190,34 @@ async def test_history_from_before_the_aggregates_is_rolled_up_on_upgrade(
         await new.close()
     assert [(p.bucket_s, p.n) for p in hours] == [(T0, 3600), (T0 + 3600, 3600)]
     assert hours[0].mean_w == pytest.approx(sum(s % 7 for s in range(3600)) / 3600)
+
+
+@pytest.mark.asyncio
+async def test_concurrent_late_batches_all_reach_the_rollups(
+    timescale_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Overlapping refreshes are refused by TimescaleDB, not queued: the store retries."""
+    s = PostgresTelemetryStore(timescale_dsn, pool_size=4)
+    await s.start()
+    try:
+        batches = [
+            [TelemetryRow(T0 + i, f"edge-{e}", "grid/ActivePower", 1.0, None) for i in range(600)]
+            for e in range(8)
+        ]
+        await asyncio.gather(*(s.write(b) for b in batches))
+        quarters = await s.rollups("edge-3", ["grid/ActivePower"], 900, T0, T0 + 900)
+        conn = await asyncpg.connect(timescale_dsn)
+        try:  # materialized, not only visible through real-time aggregation
+            schema, table = await conn.fetchrow(
+                """SELECT materialization_hypertable_schema, materialization_hypertable_name
+                FROM timescaledb_information.continuous_aggregates WHERE view_name = $1""",
+                AGGREGATES[900],
+            )
+            materialized = await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"')
+        finally:
+            await conn.close()
+    finally:
+        await s.close()
+    assert [p.n for p in quarters["grid/ActivePower"]] == [600]
+    assert materialized == 8  # one quarter of each edge
+    assert not [r for r in caplog.records if "not yet in the rollups" in r.getMessage()]

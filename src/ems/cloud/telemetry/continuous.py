@@ -30,6 +30,7 @@ epoch) aligns 15-min and 1-h buckets exactly as the plain path's
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable
 
@@ -57,6 +58,8 @@ AGGREGATES = {width: f"telemetry_rollup_{width}" for width in ROLLUP_WIDTHS_S}
 _HOUR_S = 3600
 #: Rows older than the hour boundary this long before now may be behind a watermark.
 _LIVE_S = 3600
+#: Waits between attempts at a refresh that overlaps another (about 13 s in all).
+_RETRY_PAUSES_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
 _POLICY = (
     "start_offset => interval '3 days', end_offset => interval '2 hours',"
     " schedule_interval => interval '10 minutes'"
@@ -107,14 +110,28 @@ def late_window(rows: Iterable[Row], now_s: float) -> tuple[int, int] | None:
 
 async def refresh(conn: asyncpg.Connection, window: tuple[int | None, int]) -> None:
     """Materialize ``window`` (epoch seconds; ``None``: from the beginning) in every
-    aggregate. Outside any transaction: TimescaleDB refuses to refresh inside one."""
+    aggregate. Outside any transaction: TimescaleDB refuses to refresh inside one.
+
+    TimescaleDB refuses a refresh whose window overlaps one in progress (another
+    writer's late rows, or a policy run) rather than waiting; that one may have
+    read the invalidations before these rows committed, so this one is retried
+    with backoff, and raises ``asyncpg.LockNotAvailableError`` if it never gets in.
+    """
     start = "NULL" if window[0] is None else f"to_timestamp({int(window[0])})"
     for name in AGGREGATES.values():
         # The simple query protocol (no parameters): CALL must not run in an implicit
         # transaction block, and the bounds are integers this module computed.
-        await conn.execute(
+        sql = (
             f"CALL refresh_continuous_aggregate('{name}', {start}, to_timestamp({int(window[1])}))"
         )
+        for pause_s in (*_RETRY_PAUSES_S, None):
+            try:
+                await conn.execute(sql)
+                break
+            except asyncpg.LockNotAvailableError:
+                if pause_s is None:
+                    raise
+                await asyncio.sleep(pause_s)  # backoff before retrying the refresh
 
 
 def initial_window(now_s: float) -> tuple[None, int]:

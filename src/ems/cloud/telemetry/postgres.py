@@ -25,6 +25,7 @@ have to be ``CREATE TEMP TABLE … ON COMMIT DROP`` in every batch).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -44,6 +45,8 @@ from ems.cloud.telemetry.rollup import (
 )
 
 __all__ = ["PostgresTelemetryStore", "merge_sql"]
+
+log = logging.getLogger(__name__)
 
 _STAGING = "telemetry_staging"
 _STAGING_COLUMNS = ("time_s", "edge_id", "channel", "value", "text_value")  # TelemetryRow order
@@ -231,7 +234,7 @@ class PostgresTelemetryStore:
                 # to date now rather than at the policy's next run.
                 window = continuous.late_window(rows, time.time())
                 if window is not None:
-                    await continuous.refresh(conn, window)
+                    await self._refresh(conn, window)
 
     async def latest(
         self, edge_id: str, channels: Sequence[str] | None = None
@@ -297,6 +300,18 @@ class PostgresTelemetryStore:
                 RollupPoint.from_sums(bucket, width_s, n, s, s_in, s_out, lo, hi)
             )
         return result
+
+    async def _refresh(self, conn: asyncpg.Connection, window: tuple[int, int]) -> None:
+        # The rows are committed: a refresh that fails must not fail the write (the
+        # edge would resend what is stored). It is logged with the hours left stale;
+        # the refresh policy catches up those within its three days.
+        try:
+            await continuous.refresh(conn, window)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.error(
+                "late telemetry stored but not yet in the rollups",
+                extra={"window_s": list(window), "error": str(exc)},
+            )
 
     def _require_pool(self) -> asyncpg.Pool:
         if self._pool is None:
