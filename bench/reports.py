@@ -288,16 +288,17 @@ async def paced_ingest(
         client_cpu = time.process_time() - client_cpu
         refresh_cpu = 0.0
         if rollups and hypertable:
-            # What the refresh policy will do for this window, once materialized.
-            before = cpu_s(postmaster, children=True)
+            # What the refresh policy will do for this window, once materialized. Read
+            # the CPU while the backend lives: an exited one no longer counts in /proc.
             lo = int(rows[0].time_s) // 3600 * 3600
             hi = (int(rows[-1].time_s) // 3600 + 1) * 3600  # the whole hour
             conn = await asyncpg.connect(dsn)
             try:
+                before = cpu_s(postmaster, children=True)
                 await continuous.refresh(conn, (lo, hi))
+                refresh_cpu = cpu_s(postmaster, children=True) - before
             finally:
                 await conn.close()
-            refresh_cpu = cpu_s(postmaster, children=True) - before
     finally:
         await store.close()
     n = len(rows)
