@@ -9,53 +9,48 @@ the same store contract on the hypertable, plus its compression settings.
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
-from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryRow
+from ems.cloud.telemetry import PostgresTelemetryStore, TelemetryRow, pg_schema
+from ems.cloud.telemetry.continuous import AGGREGATES
 from ems.cloud.telemetry.pg_schema import StorageMode
 from support.conformance.telemetry import CHECKS, T0, Check
-from support.postgres import PostgresNotFound, find_postgres_bin, start_postgres
-
-
-def _timescaledb_installed() -> bool:
-    try:
-        bin_dir = find_postgres_bin()
-    except PostgresNotFound:
-        return False
-    pkglibdir = subprocess.run(
-        [str(bin_dir / "pg_config"), "--pkglibdir"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return bool(pkglibdir) and (Path(pkglibdir) / "timescaledb.so").exists()
-
+from support.postgres import RunningPostgres, start_postgres, timescaledb_installed
 
 pytestmark = pytest.mark.skipif(
-    not _timescaledb_installed(),
+    not timescaledb_installed(),
     reason="TimescaleDB is not installed for this PostgreSQL (CI tests native partitions)",
 )
 
 
 @pytest.fixture(scope="module")
-def timescale_dsn() -> Iterator[str]:
+def timescale_server() -> Iterator[RunningPostgres]:
     with start_postgres(settings={"shared_preload_libraries": "timescaledb"}) as server:
-        yield server.dsn
+        yield server
+
+
+@pytest_asyncio.fixture
+async def timescale_dsn(timescale_server: RunningPostgres) -> AsyncIterator[str]:
+    """A new database per test: the schema (and its continuous aggregates) from scratch."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(timescale_server.dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield timescale_server.dsn_for(name)
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()
 
 
 @pytest_asyncio.fixture
 async def store(timescale_dsn: str) -> AsyncIterator[PostgresTelemetryStore]:
-    conn = await asyncpg.connect(timescale_dsn)
-    try:  # every test on an empty schema
-        await conn.execute(
-            "DROP TABLE IF EXISTS telemetry, telemetry_latest, telemetry_rollup CASCADE"
-        )
-        await conn.execute("DROP TABLE IF EXISTS schema_version CASCADE")
-    finally:
-        await conn.close()
     s = PostgresTelemetryStore(timescale_dsn, pool_size=3)
     await s.start()
     yield s
@@ -101,8 +96,11 @@ async def test_a_compressed_hypertable_by_edge_ordered_by_channel_and_time(
             WHERE hypertable_name = 'telemetry' AND proc_name = 'policy_compression'"""
         )
         assert jobs == 1
-        # Compressing the chunk keeps every row readable through the store.
-        await conn.execute("SELECT compress_chunk(c) FROM show_chunks('telemetry') c")
+        # Compressing the chunk keeps every row readable through the store (the policy may
+        # already have compressed it: T0 is more than seven days ago).
+        await conn.execute(
+            "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('telemetry') c"
+        )
     finally:
         await conn.close()
     latest = await store.latest("edge-1", ["grid/ActivePower"])
@@ -126,3 +124,100 @@ async def test_installed_but_not_preloaded_falls_back_to_partitions(
         finally:
             await s.close()
     assert any("shared_preload_libraries" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_live_rows_are_in_the_rollups_before_any_refresh(
+    store: PostgresTelemetryStore, timescale_dsn: str
+) -> None:
+    """Rows newer than the watermark are aggregated at query time (real-time aggregation)."""
+    now_s = float(int(time.time()))
+    quarter_s = now_s // 900 * 900
+    rows = [
+        TelemetryRow(t, "edge-1", "grid/ActivePower", 100.0, None)
+        for t in range(int(quarter_s), int(now_s) + 1)
+    ]
+    await store.write(rows)
+    (point,) = (await store.rollups("edge-1", ["grid/ActivePower"], 900, quarter_s, now_s + 1))[
+        "grid/ActivePower"
+    ]
+    assert (point.bucket_s, point.n, point.mean_w) == (quarter_s, len(rows), 100.0)
+    conn = await asyncpg.connect(timescale_dsn)
+    try:  # nothing materialized: the live rows came from the hypertable
+        assert await conn.fetchval(f"SELECT count(*) FROM {AGGREGATES[900]}") == 1
+        materialized = await conn.fetchval(
+            f"""SELECT count(*) FROM {AGGREGATES[900]}
+            WHERE bucket < _timescaledb_functions.to_timestamp(
+                _timescaledb_functions.cagg_watermark(
+                    (SELECT mat_hypertable_id FROM _timescaledb_catalog.continuous_agg
+                     WHERE user_view_name = $1)))""",
+            AGGREGATES[900],
+        )
+        assert materialized == 0
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_history_from_before_the_aggregates_is_rolled_up_on_upgrade(
+    timescale_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hypertable at schema version 2 (cloud-kept rollup table) gets the aggregates,
+    filled from the history already stored."""
+    steps = pg_schema.MIGRATIONS[StorageMode.TIMESCALEDB]
+    monkeypatch.setitem(pg_schema.MIGRATIONS, StorageMode.TIMESCALEDB, steps[:2])
+    old = PostgresTelemetryStore(timescale_dsn, pool_size=1)
+    await old.start()
+    await old.close()
+    conn = await asyncpg.connect(timescale_dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO telemetry (time, edge_id, channel, value)
+            SELECT to_timestamp($1 + s), 'edge-1', 'grid/ActivePower', s % 7
+            FROM generate_series(0, 7199) AS s""",
+            T0,
+        )
+    finally:
+        await conn.close()
+    monkeypatch.setitem(pg_schema.MIGRATIONS, StorageMode.TIMESCALEDB, steps)
+    new = PostgresTelemetryStore(timescale_dsn, pool_size=1)
+    await new.start()
+    try:
+        hours = (await new.rollups("edge-1", ["grid/ActivePower"], 3600, T0, T0 + 7200))[
+            "grid/ActivePower"
+        ]
+    finally:
+        await new.close()
+    assert [(p.bucket_s, p.n) for p in hours] == [(T0, 3600), (T0 + 3600, 3600)]
+    assert hours[0].mean_w == pytest.approx(sum(s % 7 for s in range(3600)) / 3600)
+
+
+@pytest.mark.asyncio
+async def test_concurrent_late_batches_all_reach_the_rollups(
+    timescale_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Overlapping refreshes are refused by TimescaleDB, not queued: the store retries."""
+    s = PostgresTelemetryStore(timescale_dsn, pool_size=4)
+    await s.start()
+    try:
+        batches = [
+            [TelemetryRow(T0 + i, f"edge-{e}", "grid/ActivePower", 1.0, None) for i in range(600)]
+            for e in range(8)
+        ]
+        await asyncio.gather(*(s.write(b) for b in batches))
+        quarters = await s.rollups("edge-3", ["grid/ActivePower"], 900, T0, T0 + 900)
+        conn = await asyncpg.connect(timescale_dsn)
+        try:  # materialized, not only visible through real-time aggregation
+            schema, table = await conn.fetchrow(
+                """SELECT materialization_hypertable_schema, materialization_hypertable_name
+                FROM timescaledb_information.continuous_aggregates WHERE view_name = $1""",
+                AGGREGATES[900],
+            )
+            materialized = await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"')
+        finally:
+            await conn.close()
+    finally:
+        await s.close()
+    assert [p.n for p in quarters["grid/ActivePower"]] == [600]
+    assert materialized == 8  # one quarter of each edge
+    assert not [r for r in caplog.records if "not yet in the rollups" in r.getMessage()]

@@ -42,6 +42,7 @@ __all__ = [
     "RunningPostgres",
     "find_postgres_bin",
     "start_postgres",
+    "timescaledb_installed",
 ]
 
 _SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
@@ -84,6 +85,25 @@ def find_postgres_bin() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or in "
         f"{_DEBIAN_BIN_GLOB}: apt-get install postgresql"
     )
+
+
+def timescaledb_installed() -> bool:
+    """Whether the TimescaleDB extension is built for the PostgreSQL found here.
+
+    Tests of the hypertable path skip without it: it is in none of the package
+    registries the project installs from, so CI has plain PostgreSQL only.
+    """
+    try:
+        bin_dir = find_postgres_bin()
+    except PostgresNotFound:
+        return False
+    pg_config = bin_dir / "pg_config"
+    if not os.access(pg_config, os.X_OK):
+        return False
+    pkglibdir = subprocess.run(
+        [str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return bool(pkglibdir) and (Path(pkglibdir) / "timescaledb.so").exists()
 
 
 class RunningPostgres(ThrowawayServer):

@@ -12,7 +12,8 @@ ingest.
 
 - **TimescaleDB** (when the extension is available and loadable): a hypertable
   with 1-day chunks, compressed after 7 days, segmented by edge and ordered by
-  channel and time.
+  channel and time; its rollups are continuous aggregates
+  (:mod:`ems.cloud.telemetry.continuous`) instead of the cloud-maintained table.
 - **Plain PostgreSQL**: ``PARTITION BY RANGE (time)`` with one partition per
   UTC day, a BRIN index on time. Partitions for yesterday to the day after
   tomorrow are made at start and then hourly by the store, and a write that
@@ -36,6 +37,7 @@ from enum import Enum
 import asyncpg
 
 from ems.cloud.migrations import migrate_postgres, postgres_version
+from ems.cloud.telemetry import continuous
 from ems.cloud.telemetry.rollup import POWER_SUFFIX
 
 __all__ = [
@@ -101,8 +103,9 @@ _TIMESCALE_V1 = (
     _LATEST,
 )
 
-# Rollups (ems.cloud.telemetry.rollup), maintained by the store's write in both modes;
-# history stored before they existed is rolled up once, here.
+# Rollups (ems.cloud.telemetry.rollup), maintained by the store's write; history
+# stored before they existed is rolled up once, here. On a hypertable the next step
+# replaces the table with continuous aggregates (ems.cloud.telemetry.continuous).
 _ROLLUP_V2 = (
     """CREATE TABLE IF NOT EXISTS telemetry_rollup (
         edge_id text COLLATE "C" NOT NULL,
@@ -131,15 +134,19 @@ _ROLLUP_V2 = (
 #: Steps per mode; entry ``i`` upgrades version ``i`` to ``i + 1``. Append, never edit.
 MIGRATIONS: dict[StorageMode, tuple[tuple[str, ...], ...]] = {
     StorageMode.PARTITIONED: (_PARTITIONED_V1, _ROLLUP_V2),
-    StorageMode.TIMESCALEDB: (_TIMESCALE_V1, _ROLLUP_V2),
+    StorageMode.TIMESCALEDB: (_TIMESCALE_V1, _ROLLUP_V2, continuous.SCHEMA_STEP),
 }
+_CONTINUOUS_SINCE = 3  # the TimescaleDB version that has the continuous aggregates
 
 
 async def ensure_schema(conn: asyncpg.Connection, *, today: date | None = None) -> StorageMode:
     """Create or upgrade the schema; make the partitions around ``today`` (UTC).
 
     Returns the storage mode in use. ``conn`` is an ``asyncpg`` connection
-    outside any transaction.
+    outside any transaction. The process that gives a hypertable its continuous
+    aggregates then materializes the history already stored (the refresh
+    policies look back only three days), after the schema transaction, as
+    TimescaleDB refreshes outside transactions only.
     """
     today = today or datetime.now(UTC).date()
     async with conn.transaction():
@@ -149,6 +156,8 @@ async def ensure_schema(conn: asyncpg.Connection, *, today: date | None = None) 
         await migrate_postgres(conn, COMPONENT, MIGRATIONS[mode], current)
         if mode is StorageMode.PARTITIONED:
             await _create_partitions(conn, [today + timedelta(days=d) for d in range(-1, 3)])
+    if mode is StorageMode.TIMESCALEDB and current < _CONTINUOUS_SINCE <= len(MIGRATIONS[mode]):
+        await continuous.refresh(conn, continuous.initial_window(datetime.now(UTC).timestamp()))
     return mode
 
 

@@ -7,7 +7,10 @@ A write is one transaction on one pooled connection, in two round trips:
 2. one statement that inserts the staged rows into ``telemetry`` and upserts
    the newest staged row per channel into ``telemetry_latest``, where it is
    newer than what is stored, and adds the rows the history took to the 15-min
-   and 1-h rollups (:mod:`ems.cloud.telemetry.rollup`).
+   and 1-h rollups (:mod:`ems.cloud.telemetry.rollup`). On a TimescaleDB
+   hypertable, continuous aggregates keep the rollups instead, and a batch
+   holding late rows is followed by a refresh of their hours
+   (:mod:`ems.cloud.telemetry.continuous`).
 
 Re-sent rows must not duplicate history. The unique key (edge_id, channel,
 time) guarantees that; the insert first runs without ``ON CONFLICT`` (cheaper),
@@ -47,13 +50,18 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from ems.cloud.background import BackgroundLoop
-from ems.cloud.telemetry import pg_schema
+from ems.cloud.telemetry import continuous, pg_schema
 from ems.cloud.telemetry.buckets import bucket_width_s
 from ems.cloud.telemetry.model import HistoryPoint, LatestValue, Row
 from ems.cloud.telemetry.pg_schema import StorageMode
-from ems.cloud.telemetry.rollup import POWER_SUFFIX, RollupPoint, check_width
+from ems.cloud.telemetry.rollup import (
+    ROLLUP_FILTER_SQL,
+    ROLLUP_SUMS_SQL,
+    RollupPoint,
+    check_width,
+)
 
-__all__ = ["PostgresTelemetryStore"]
+__all__ = ["PostgresTelemetryStore", "merge_sql"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +79,7 @@ _CREATE_STAGING = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (
 # changes nothing, as history keeps the first row written for a time. The rollups
 # add up only the rows history took: in the plain insert that is every staged row
 # (a duplicate fails the whole statement), with ON CONFLICT what the insert RETURNs.
-_MERGE = f"""
+_MERGE_HEAD = f"""
 WITH staged AS (
     SELECT to_timestamp(time_s) AS time, edge_id, channel, value, text_value
     FROM pg_temp.{_STAGING}
@@ -88,14 +96,14 @@ WITH staged AS (
     SET time = excluded.time, value = excluded.value, text_value = excluded.text_value
     WHERE excluded.time > telemetry_latest.time
 )
-INSERT INTO telemetry_rollup AS r
+"""
+_ROLLUP_TAIL = f"""INSERT INTO telemetry_rollup AS r
     (edge_id, channel, width_s, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w)
-SELECT h.edge_id, h.channel, w.width_s,
-    (floor(extract(epoch FROM h.time) / w.width_s) * w.width_s)::bigint AS bucket,
-    count(*), sum(h.value), sum(greatest(h.value, 0)), sum(greatest(-h.value, 0)),
-    min(h.value), max(h.value)
-FROM {{rollup_source}} h CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
-WHERE h.value IS NOT NULL AND h.channel LIKE '%{POWER_SUFFIX}'
+SELECT edge_id, channel, w.width_s,
+    (floor(extract(epoch FROM time) / w.width_s) * w.width_s)::bigint AS bucket,
+    {ROLLUP_SUMS_SQL}
+FROM {{rollup_source}} CROSS JOIN (VALUES (900), (3600)) AS w(width_s)
+WHERE {ROLLUP_FILTER_SQL}
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4
 ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
@@ -106,19 +114,31 @@ ON CONFLICT (edge_id, channel, width_s, bucket_s) DO UPDATE SET
 # markedly cheaper than ON CONFLICT's speculative insertion: try it first, and
 # when the unique key refuses a batch, redo it with DO NOTHING and keep doing
 # so for a while (re-sends come in bursts).
-_DEDUPE = (
-    "ON CONFLICT (edge_id, channel, time) DO NOTHING\n    RETURNING time, edge_id, channel, value"
-)
-#: (dedupe, latest values of the edges in $1 only) -> the statement
-_MERGES = {
-    (dedupe, some): _MERGE.format(
-        on_conflict=_DEDUPE if dedupe else "",
-        rollup_source="history" if dedupe else "staged",
-        latest_filter="WHERE edge_id = ANY($1::text[])" if some else "",
+# On a hypertable the continuous aggregates roll up; the CTEs above run whether or
+# not the final statement reads them.
+_NO_ROLLUP_TAIL = "SELECT 1"
+_DEDUPE = "ON CONFLICT (edge_id, channel, time) DO NOTHING"
+_RETURNING = "\n    RETURNING time, edge_id, channel, value"
+_LATEST_OF_SOME = "WHERE edge_id = ANY($1::text[])"
+
+
+def merge_sql(*, rollups: bool, dedupe: bool, latest_of_some: bool = False) -> str:
+    """The merge statement: with the cloud-maintained rollups or without (continuous
+    aggregates, or the bench's baseline), with ``ON CONFLICT DO NOTHING`` or without,
+    upserting the latest values of every staged edge or (``latest_of_some``) only of
+    the edges in ``$1``."""
+    latest_filter = _LATEST_OF_SOME if latest_of_some else ""
+    if not rollups:
+        head = _MERGE_HEAD.format(
+            on_conflict=_DEDUPE if dedupe else "", latest_filter=latest_filter
+        )
+        return head + _NO_ROLLUP_TAIL
+    head = _MERGE_HEAD.format(
+        on_conflict=_DEDUPE + _RETURNING if dedupe else "", latest_filter=latest_filter
     )
-    for dedupe in (False, True)
-    for some in (False, True)
-}
+    return head + _ROLLUP_TAIL.format(rollup_source="history" if dedupe else "staged")
+
+
 # An edge's latest values from history where history is newer: one index probe per
 # channel the table knows of that edge (the key is (edge_id, channel, time)).
 _CATCH_UP_LATEST = """INSERT INTO telemetry_latest (edge_id, channel, time, value, text_value)
@@ -151,6 +171,19 @@ FROM telemetry
 WHERE edge_id = $1 AND channel = ANY($2::text[]) AND time >= $3 AND time < $4
 GROUP BY channel, bucket
 ORDER BY channel, bucket"""
+
+# The one rollup query for reports, in both modes: ``telemetry_rollup`` is the
+# cloud-maintained table, or on a hypertable a view over the continuous aggregates
+# whose ``bucket`` timestamp lets the range reach their time index.
+_ROLLUPS = """SELECT channel, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w
+FROM telemetry_rollup
+WHERE edge_id = $1 AND channel = ANY($2::text[]) AND width_s = $3
+AND bucket_s >= $4 AND bucket_s < $5{bucket_range}
+ORDER BY channel, bucket_s"""
+_BUCKET_RANGE = {
+    StorageMode.TIMESCALEDB: "\nAND bucket >= to_timestamp($4) AND bucket < to_timestamp($5)",
+    StorageMode.PARTITIONED: "",
+}
 
 _PARTITION_CHECK_EVERY_S = 3600.0
 
@@ -186,6 +219,9 @@ class PostgresTelemetryStore:
         self._pool: asyncpg.Pool | None = None
         self._mode: StorageMode | None = None
         self._history_sql = ""
+        self._rollups_sql = ""
+        #: (dedupe, latest values of some edges only) -> the merge statement
+        self._merges: dict[tuple[bool, bool], str] = {}
         self._partitions_checked_at = 0.0  # time.monotonic() of the last look-ahead
         self._dedupe_until = 0.0  # time.monotonic() until which writes use ON CONFLICT
 
@@ -211,6 +247,13 @@ class PostgresTelemetryStore:
             if self._mode is StorageMode.PARTITIONED and conn.get_server_version().major < 14:
                 bucket = _BUCKET_PRE14
             self._history_sql = _HISTORY.format(bucket=bucket)
+            self._rollups_sql = _ROLLUPS.format(bucket_range=_BUCKET_RANGE[self._mode])
+            cloud_rollups = self._mode is StorageMode.PARTITIONED
+            self._merges = {
+                (dedupe, some): merge_sql(rollups=cloud_rollups, dedupe=dedupe, latest_of_some=some)
+                for dedupe in (False, True)
+                for some in (False, True)
+            }
         self._partitions_checked_at = time.monotonic()
         if self._latest_every_s > 0 and not self._catch_up.running:
             self._catch_up.start()
@@ -234,11 +277,12 @@ class PostgresTelemetryStore:
             while True:  # at most three attempts: see the two handlers
                 dedupe = time.monotonic() < self._dedupe_until
                 try:
+                    latest_of = None if plan is None else plan[0]
                     await _write_batch(
-                        conn, rows, dedupe=dedupe, latest_of=None if plan is None else plan[0]
+                        conn, rows, self._merges[dedupe, plan is not None], latest_of
                     )
                     self._latest_written(plan)
-                    return
+                    break
                 except asyncpg.UniqueViolationError:
                     if dedupe:  # cannot happen with ON CONFLICT; never loop on it
                         raise
@@ -253,6 +297,12 @@ class PostgresTelemetryStore:
                     made_partitions = True
                     days = pg_schema.days_of(r[0] for r in rows)
                     await pg_schema.ensure_partitions(conn, days)
+            if self._mode is StorageMode.TIMESCALEDB:
+                # Committed rows behind an aggregate's watermark: bring their hours up
+                # to date now rather than at the policy's next run.
+                window = continuous.late_window(rows, time.time())
+                if window is not None:
+                    await self._refresh(conn, window)
 
     async def latest(
         self, edge_id: str, channels: Sequence[str] | None = None
@@ -306,11 +356,7 @@ class PostgresTelemetryStore:
         wanted = list(dict.fromkeys(channels))
         result: dict[str, list[RollupPoint]] = {ch: [] for ch in wanted}
         records = await self._require_pool().fetch(
-            """SELECT channel, bucket_s, n, sum_w, sum_in_w, sum_out_w, min_w, max_w
-            FROM telemetry_rollup
-            WHERE edge_id = $1 AND channel = ANY($2::text[]) AND width_s = $3
-            AND bucket_s >= $4 AND bucket_s < $5
-            ORDER BY channel, bucket_s""",
+            self._rollups_sql,
             edge_id,
             wanted,
             width_s,
@@ -348,6 +394,18 @@ class PostgresTelemetryStore:
             if self._latest_behind.get(edge) == skipped_at:
                 del self._latest_behind[edge]
         return len(edges)
+
+    async def _refresh(self, conn: asyncpg.Connection, window: tuple[int, int]) -> None:
+        # The rows are committed: a refresh that fails must not fail the write (the
+        # edge would resend what is stored). It is logged with the hours left stale;
+        # the refresh policy catches up those within its three days.
+        try:
+            await continuous.refresh(conn, window)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.error(
+                "late telemetry stored but not yet in the rollups",
+                extra={"window_s": list(window), "error": str(exc)},
+            )
 
     def _latest_plan(self, rows: Sequence[Row]) -> tuple[list[str], list[str]] | None:
         """(edges whose latest values this batch upserts, edges it skips); None: all."""
@@ -406,17 +464,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def _write_batch(
-    conn: asyncpg.Connection, rows: Sequence[Row], *, dedupe: bool, latest_of: list[str] | None
+    conn: asyncpg.Connection, rows: Sequence[Row], merge: str, latest_of: list[str] | None
 ) -> None:
-    """``latest_of``: the edges whose latest values to upsert (None: every edge's)."""
+    """``merge`` from :func:`merge_sql`; ``latest_of``: the edges whose latest values it
+    upserts (None: every edge's; then ``merge`` must not filter them)."""
     async with conn.transaction():
         await conn.copy_records_to_table(
             _STAGING, schema_name="pg_temp", records=rows, columns=_STAGING_COLUMNS
         )
         if latest_of is None:
-            await conn.execute(_MERGES[dedupe, False])
+            await conn.execute(merge)
         else:
-            await conn.execute(_MERGES[dedupe, True], latest_of)
+            await conn.execute(merge, latest_of)
 
 
 def _utc(epoch_s: float) -> datetime:

@@ -19,9 +19,9 @@ with a gap is filled at its mean power; buckets without any sample are absent.
 Only rows the history actually took are rolled up: a re-sent duplicate is
 dropped by the history key and adds nothing.
 
-TimescaleDB continuous aggregates would do the same in the database; they are
-not used yet (CI has plain PostgreSQL), so both PostgreSQL modes and SQLite use
-these tables.
+SQLite and plain PostgreSQL keep these sums in a rollup table the store updates
+on write; on a TimescaleDB hypertable, continuous aggregates compute the same
+sums from the same expressions (:mod:`ems.cloud.telemetry.continuous`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "POWER_SUFFIX",
+    "ROLLUP_FILTER_SQL",
+    "ROLLUP_SUMS_SQL",
     "ROLLUP_WIDTHS_S",
     "RollupPoint",
     "RollupReader",
@@ -44,6 +46,15 @@ __all__ = [
 #: The rollup widths in seconds: quarter hours (demand intervals, tariff windows) and hours.
 ROLLUP_WIDTHS_S = (900, 3600)
 POWER_SUFFIX = "ActivePower"
+
+#: Which telemetry rows PostgreSQL rolls up (plain rollup table and continuous aggregates).
+ROLLUP_FILTER_SQL = f"value IS NOT NULL AND channel LIKE '%{POWER_SUFFIX}'"
+#: n, sum_w, sum_in_w, sum_out_w, min_w, max_w of the rolled-up rows, as PostgreSQL
+#: computes them in both modes (energy in and out are one expression wherever kept).
+ROLLUP_SUMS_SQL = (
+    "count(*) AS n, sum(value) AS sum_w, sum(greatest(value, 0)) AS sum_in_w,"
+    " sum(greatest(-value, 0)) AS sum_out_w, min(value) AS min_w, max(value) AS max_w"
+)
 
 
 def is_power_channel(channel: str) -> bool:
