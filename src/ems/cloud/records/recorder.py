@@ -7,7 +7,7 @@ Redis or a database there. So ``on_status`` only queues the change, and
 happened: each batch (what queued up while the previous one was written and
 during ``linger_s`` after the first change of the batch, at most
 ``max_batch`` changes) first to Redis, then to the database in one
-transaction. A quiet cloud writes each change ``linger_s`` (2 ms) after it
+transaction. A quiet cloud writes each change ``linger_s`` (10 ms) after it
 happened; a busy one writes large batches, a few round trips for many
 commands instead of several per command.
 
@@ -84,7 +84,7 @@ class Recorder:
         retry_delay_s: float = 0.2,
         read_wait_s: float = 1.0,
         recent: RecentChanges | None = None,
-        linger_s: float = 0.002,
+        linger_s: float = 0.010,
     ) -> None:
         if max_batch < 1 or attempts < 1:
             raise ValueError("max_batch and attempts must be >= 1")
