@@ -45,6 +45,7 @@ from support.conformance.records import (  # noqa: E402
     HotCheck,
     StoreCheck,
     change,
+    hot_lifecycle_redis_calls,
     info,
 )
 from support.processes import EmsProcess  # noqa: E402
@@ -185,6 +186,11 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis_async.Redis]:
 @pytest.mark.parametrize("check", HOT_CHECKS.values(), ids=list(HOT_CHECKS))
 async def test_redis_hot_contract(redis_client: redis_async.Redis, check: HotCheck) -> None:
     await check(redis_client)
+
+
+@pytest.mark.asyncio
+async def test_redis_hot_lifecycle_calls(redis_client: redis_async.Redis) -> None:
+    await hot_lifecycle_redis_calls(redis_client)
 
 
 @pytest.mark.asyncio

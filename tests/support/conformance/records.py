@@ -331,6 +331,28 @@ async def hot_expired_record_leaves_the_open_set(client: redis_async.Redis) -> N
     assert await client.scard(f"{hot.key_prefix}:cmd-open:alice") == 0
 
 
+async def _redis_calls(client: redis_async.Redis) -> int:
+    """Commands Redis ran so far, scripts' inner calls included (INFO itself left out)."""
+    stats: dict[str, dict[str, int]] = await client.info("commandstats")
+    return sum(s["calls"] for name, s in stats.items() if name != "cmdstat_info")
+
+
+async def hot_lifecycle_redis_calls(client: redis_async.Redis) -> None:
+    # Real Redis only (fakeredis has no INFO). The command path writes a
+    # command's three statuses one at a time: the script reads once and writes
+    # once per status and leaves the user's open set alone while the command
+    # stays in it (8 + 3 + 4 inner calls), and no SCRIPT EXISTS goes first.
+    hot = _hot(client)
+    c = info(user="alice")
+    await hot.write(lifecycle(c)[:1])  # loads the script
+    other = info(user="alice")
+    before = await _redis_calls(client)
+    for step in lifecycle(other):
+        await hot.write([step])
+    assert await _redis_calls(client) - before <= 18
+    assert [o.command for o in await hot.unfinished("alice")] == [c]
+
+
 HOT_CHECKS: dict[str, HotCheck] = {
     "history_and_open_set": hot_history_and_open_set,
     "history_by_time_when_writes_cross": hot_history_by_time_when_writes_cross,

@@ -208,12 +208,14 @@ class SlowInFlight(InFlight):
         await self._latency.after("add", edge_id)
         return added
 
-    async def finish(self, command_id: str, edge_id: str | None = None) -> bytes | None:
+    async def finish(
+        self, command_id: str, edge_id: str | None = None, *, payload: bool = True
+    ) -> bytes | None:
         # complete() goes through here too.
         await self._latency.before("complete", edge_id or "")
-        payload = await super().finish(command_id, edge_id)
+        found = await super().finish(command_id, edge_id, payload=payload)
         await self._latency.after("complete", edge_id or "")
-        return payload
+        return found
 
     async def claim_expired(self, now_s: float, limit: int = 100) -> list[InFlightEntry]:
         await self._latency.before("claim_expired", "")

@@ -297,7 +297,8 @@ class Dispatcher:
                 return
             report.change(tracked, ack.status, ack.reason, ack.detail, now)
             return
-        envelope = await self._inflight.finish(ack.command_id, edge_id)
+        # The payload is read back only for a command this process does not track.
+        envelope = await self._inflight.finish(ack.command_id, edge_id, payload=tracked is None)
         if envelope is None:
             # The watchdog got there first (or this ack repeats): audit only.
             report.waypoint("cloud.late_ack", ack.command_id, None, edge_id, ack.status, ack.reason)

@@ -68,13 +68,17 @@ return 1
 # Returns the payload to the remover (so a process that did not send the command,
 # or sent it before a restart, still knows whose it is), nil to everyone else.
 # With an edge id (ARGV[2]), only a command sent to that edge is removed: an
-# edge cannot finish another edge's command.
+# edge cannot finish another edge's command. ARGV[3] '0': the caller has the
+# payload already (it tracks the command): not read back, '' returned instead.
 _COMPLETE = """
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
   return false
 end
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-  local payload = redis.call('HGET', KEYS[3], ARGV[1])
+  local payload = ''
+  if ARGV[3] ~= '0' then
+    payload = redis.call('HGET', KEYS[3], ARGV[1])
+  end
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
   return payload or ''
@@ -199,13 +203,19 @@ class InFlight:
         if it was not there (the watchdog claimed it first, or it was never
         added): the ack is late and goes to the audit trail only.
         """
-        return await self.finish(command_id, edge_id) is not None
+        return await self.finish(command_id, edge_id, payload=False) is not None
 
-    async def finish(self, command_id: str, edge_id: str | None = None) -> bytes | None:
+    async def finish(
+        self, command_id: str, edge_id: str | None = None, *, payload: bool = True
+    ) -> bytes | None:
         """:meth:`complete`, returning the command's payload to the caller that removed it
-        (None when it was not there, or was sent to another edge than ``edge_id``)."""
-        payload: Any = await self._complete(keys=self._keys, args=[command_id, edge_id or ""])
-        return None if payload is None else bytes(payload)
+        (None when it was not there, or was sent to another edge than ``edge_id``).
+        ``payload=False``: the caller knows the command; ``b""`` instead of its payload
+        (one Redis read less)."""
+        found: Any = await self._complete(
+            keys=self._keys, args=[command_id, edge_id or "", "1" if payload else "0"]
+        )
+        return None if found is None else bytes(found)
 
     async def contains(self, command_id: str) -> bool:
         """Whether ``command_id`` still waits for its terminal ack."""

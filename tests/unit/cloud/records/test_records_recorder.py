@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -163,6 +164,48 @@ async def test_backlog_is_written_in_one_batch(rig: Rig) -> None:
     rig.recorder.start()
     await rig.recorder.flush()
     assert rig.store.batches == [12]
+
+
+async def _report_one_per_loop_turn(rig: Rig, count: int) -> None:
+    """As commands arrive under load: one status per event-loop iteration."""
+    for i in range(count):
+        rig.report(rig.command(), "received", T0 + i)
+        await asyncio.sleep(0)  # one loop turn (the recorder runs in between), no waiting
+
+
+@pytest.mark.asyncio
+async def test_changes_close_together_share_a_batch(rig: Rig) -> None:
+    rig.recorder.start()
+    await _report_one_per_loop_turn(rig, 5)
+    await rig.recorder.flush()
+    assert rig.store.batches == [5], "the first change waits linger_s for the others"
+
+
+@pytest.mark.asyncio
+async def test_without_linger_each_change_is_written_at_once(tmp_path: Path) -> None:
+    reset_embedded_server()
+    client = shared_redis(None)
+    store = FlakyStore(tmp_path / "commands.sqlite3")
+    await store.start()
+    rig = Rig(
+        Recorder(HotRecords(client), store, linger_s=0.0), store, HotRecords(client), store.path
+    )
+    try:
+        rig.recorder.start()
+        await _report_one_per_loop_turn(rig, 5)
+        await rig.recorder.flush()
+        assert len(store.batches) > 1
+        assert sum(store.batches) == 5
+    finally:
+        await rig.recorder.stop()
+        await store.close()
+        await client.aclose()
+        reset_embedded_server()
+
+
+def test_linger_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="linger_s"):
+        Recorder(HotRecords(shared_redis(None)), FlakyStore(Path("unused")), linger_s=-1.0)
 
 
 @pytest.mark.asyncio
