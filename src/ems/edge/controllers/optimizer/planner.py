@@ -12,7 +12,9 @@ The LP (:func:`ems.optimize.solve_dispatch`) is built from:
   powers from the params or, without them, the highest live limits seen;
 * with a demand charge, a high scenario, the net load plus the forecast's recent
   error (:mod:`.margin`): the peak the plan pays for must hold in it too, so the
-  plan keeps the energy that would take (the cycle's peak cap spends it);
+  plan keeps the energy that would take (the cycle's peak cap spends it), but
+  with ``cap_import_at_peak`` the step carried out never charges from the grid
+  above the month's peak so far or the forecast's own planned peak;
 * wear per kWh of throughput, and a value of the energy left at the end instead of a
   hard terminal SOC (which can make every solve infeasible): by default the
   horizon's lowest import price × efficiency, the least that energy saves later,
@@ -94,6 +96,9 @@ def build_problem(
         terminal_value_per_kwh=terminal,
         peak_floor_w=inputs.month_peak_w,
         high_net_load_w=_high(net, inputs.margin_w),
+        # The hedge may keep energy, but charging from the grid above the peak the
+        # forecast plans would bill that peak whatever the day brings.
+        cap_hedge_charging=params.cap_import_at_peak,
     )
 
 
