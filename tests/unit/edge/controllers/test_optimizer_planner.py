@@ -61,3 +61,24 @@ def test_without_the_peak_cap_the_hedge_is_free_to_charge_above_it() -> None:
     )
     assert not problem.cap_hedge_charging
     assert solve_dispatch(problem).grid_w[0] == pytest.approx(4000.0, abs=1e-3)
+
+
+def test_the_live_error_carries_into_the_next_steps_and_fades() -> None:
+    # Forecast 0 W now and 4 kW next; live 2 kW now: 2 kW more than forecast, carried
+    # with a 1 h time constant (4 steps of 15 min) into the next step.
+    now = PlanInputs(
+        start_s=0.0,
+        load_w=np.array([0.0, 4000.0, 4000.0]),
+        pv_w=np.zeros(3),
+        live_net_w=2000.0,
+        soc_pct=0.0,
+        max_charge_w=4000.0,
+        max_discharge_w=4000.0,
+        month_peak_w=0.0,
+    )
+    net = np.asarray(build_problem(params(), tariff(0.0), now, 0.0).net_load_w)
+    assert net == pytest.approx(
+        [2000.0, 4000.0 + 2000.0 * np.exp(-0.25), 4000.0 + 2000.0 * np.exp(-0.5)]
+    )
+    off = np.asarray(build_problem(params(error_carry_h=0.0), tariff(0.0), now, 0.0).net_load_w)
+    assert off == pytest.approx([2000.0, 4000.0, 4000.0])
