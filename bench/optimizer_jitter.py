@@ -49,6 +49,9 @@ def problem() -> DispatchProblem:
         # With a demand charge and its own forecast the optimiser solves two scenarios:
         # the forecast and the forecast plus its recent error (here 1 kW).
         high_net_load_w=net_w + 1000.0,
+        # and, with cap_import_at_peak (the default), the forecast alone first, whose
+        # peak caps the grid charging of the step carried out.
+        cap_hedge_charging=True,
     )
 
 

@@ -21,6 +21,10 @@ energy ``e`` (Wh) at the end of the step; one peak ``p`` (W) per billing period.
 - optionally a second scenario, a higher net load with its own c, d, i, x, e and
   peaks under the same constraints and the same first step; the cost is then the
   two scenarios' costs weighed by ``1 − high_weight`` and ``high_weight``
+- with ``cap_hedge_charging`` and a demand charge, the first step's import is at most
+  the billed peak so far or the peak the net load alone plans (a solve of its own),
+  whichever is higher: charging is discretionary, so the high scenario may move energy
+  but never make a peak that is billed whichever scenario comes
 - cost: ``Σ (i·import_price − x·export_price)·Δt/1000 + Σ p·demand_charge/1000``,
   plus ``Σ (c + d)·Δt/1000·degradation_cost`` and minus ``e[end]/1000·terminal_value``
 
@@ -31,7 +35,7 @@ does not, unless a negative price makes wasting energy pay.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -90,6 +94,12 @@ class DispatchProblem:
     #: the high load would make. ``None``: the net load alone.
     high_net_load_w: Sequence[float] | FloatArray | None = None
     high_weight: float = 0.5
+    #: With a high scenario and a demand charge: the first step (the one carried out)
+    #: imports at most ``max(peak_floor_w, the net load alone's planned peak)`` unless its
+    #: net load alone needs more, so the hedge never charges from the grid above the
+    #: peak the forecast plans; such a charge sets the billed peak in every outcome,
+    #: for a high load that may not come.
+    cap_hedge_charging: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +236,8 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
     if n_periods and problem.demand_charge_per_kw > 0:
         for scenario in range(len(nets)):
             col_lower[p0 + scenario * n_periods] = max(problem.peak_floor_w, 0.0)
+    if problem.cap_hedge_charging and len(nets) > 1 and problem.demand_charge_per_kw > 0:
+        col_upper[i0] = max(_base_peak_w(problem), float(net[0]), 0.0)
     if problem.terminal_min_wh is not None:
         col_lower[e0 + n - 1] = min(max(problem.terminal_min_wh, bat.min_wh), bat.max_wh)
 
@@ -248,6 +260,12 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
         peak_import_w=x[p0 : p0 + n_periods],
         cost=float(cost @ x),
     )
+
+
+def _base_peak_w(problem: DispatchProblem) -> float:
+    """The first period's peak the net load alone plans (at least the billed floor)."""
+    alone = solve_dispatch(replace(problem, high_net_load_w=None, cap_hedge_charging=False))
+    return max(float(alone.peak_import_w[0]), problem.peak_floor_w)
 
 
 def _high(problem: DispatchProblem, net: FloatArray) -> FloatArray:

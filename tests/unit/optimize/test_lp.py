@@ -237,6 +237,64 @@ def test_a_high_scenario_keeps_energy_for_the_peak_it_would_make() -> None:
     assert ignored.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
 
 
+def test_the_hedge_never_charges_from_the_grid_above_the_planned_peak() -> None:
+    # The case above: alone the net load plans a 2 kW peak (charge 2 kW, then 4 − 2 kW).
+    # The hedge's 4 kW charge would bill 4 kW whatever comes; capped, the first step
+    # imports at most that 2 kW: charge 2 kW, and the high scenario's peak is 6 kW.
+    flat = [0.1, 0.1]
+    hedged = solve_dispatch(
+        problem(
+            battery(),
+            [0.0, 4000.0],
+            flat,
+            demand_charge_per_kw=10.0,
+            high_net_load_w=[0.0, 8000.0],
+            high_weight=0.9,
+            cap_hedge_charging=True,
+        )
+    )
+    assert hedged.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
+    assert hedged.grid_w[0] == pytest.approx(2000.0, abs=1e-3)
+    assert hedged.peak_import_w == pytest.approx([2000.0], abs=1e-3)
+
+
+def test_the_hedge_charges_up_to_the_billed_peak_so_far() -> None:
+    # With 3 kW billed already this month, import up to 3 kW is free: the hedge charges
+    # 3 kW (not the 4 kW it wants), the net load's plan pays energy only.
+    hedged = solve_dispatch(
+        problem(
+            battery(),
+            [0.0, 4000.0],
+            [0.1, 0.1],
+            demand_charge_per_kw=10.0,
+            peak_floor_w=3000.0,
+            high_net_load_w=[0.0, 8000.0],
+            high_weight=0.9,
+            cap_hedge_charging=True,
+        )
+    )
+    assert hedged.battery_w[0] == pytest.approx(-3000.0, abs=1e-3)
+    assert hedged.peak_import_w == pytest.approx([3000.0], abs=1e-3)
+
+
+def test_the_hedge_cap_never_stops_a_load_above_it() -> None:
+    # A first step whose own load (5 kW) is above every peak is imported, and the
+    # battery is not charged on top of it.
+    hedged = solve_dispatch(
+        problem(
+            battery(initial_soc_pct=50.0),
+            [5000.0, 4000.0],
+            [0.1, 0.1],
+            demand_charge_per_kw=10.0,
+            high_net_load_w=[5000.0, 9000.0],
+            high_weight=0.9,
+            cap_hedge_charging=True,
+        )
+    )
+    assert hedged.grid_w[0] <= 5000.0 + 1e-3
+    assert hedged.battery_w[0] >= -1e-3
+
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [

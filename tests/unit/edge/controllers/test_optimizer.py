@@ -239,6 +239,8 @@ def test_the_cycle_does_not_wait_for_a_slow_solve_and_gives_it_up(tmp_path: Path
         ({"step_min": 7}, "step_min"),
         ({"horizon_h": 0}, "horizon_h"),
         ({"degradation_cost_per_kwh": -0.1}, "degradation_cost_per_kwh"),
+        ({"error_carry_h": -1.0}, "error_carry_h"),
+        ({"error_carry_h": float("nan")}, "error_carry_h"),
         ({"capacity_wh": 10_000, "speed": 1}, "speed"),
     ],
 )

@@ -174,6 +174,16 @@ class OptimizerParams(GridTargetParams):
         "100 − peak_error_quantile_pct percentile): the plan keeps energy for a grey "
         "morning, which makes a month's peak; 0: the backtest's margin alone [d]",
     )
+    error_carry_h: float = Field(
+        default=1.0,
+        ge=0,
+        le=24,
+        allow_inf_nan=False,
+        description="The live net load's error against its forecast carries into the next "
+        "steps of the plan, decaying with this time constant: a grey morning or a load "
+        "above its forecast now is likely still there in the next hour; 0: only the step "
+        "under way takes the live value [h]",
+    )
     degradation_cost_per_kwh: float = Field(
         default=0.0,
         ge=0,

@@ -3,7 +3,9 @@
 The LP (:func:`ems.optimize.solve_dispatch`) is built from:
 
 * the net load per step, load forecast − PV forecast; step 0 (the one under way)
-  takes the live value instead, the best forecast of the next minutes;
+  takes the live value instead, the best forecast of the next minutes, and its
+  error against the forecast carries into the next steps, decaying over
+  ``error_carry_h``;
 * the tariff's import and export price at each step's start, its demand charge,
   with the month's peak so far as the floor of the first month's peak (import up
   to it is billed already);
@@ -12,7 +14,9 @@ The LP (:func:`ems.optimize.solve_dispatch`) is built from:
   powers from the params or, without them, the highest live limits seen;
 * with a demand charge, a high scenario, the net load plus the forecast's recent
   error (:mod:`.margin`): the peak the plan pays for must hold in it too, so the
-  plan keeps the energy that would take (the cycle's peak cap spends it);
+  plan keeps the energy that would take (the cycle's peak cap spends it), but
+  with ``cap_import_at_peak`` the step carried out never charges from the grid
+  above the month's peak so far or the forecast's own planned peak;
 * wear per kWh of throughput, and a value of the energy left at the end instead of a
   hard terminal SOC (which can make every solve infeasible): by default the
   horizon's lowest import price × efficiency, the least that energy saves later,
@@ -61,8 +65,11 @@ def build_problem(
     default rule (the module's docstring)."""
     step_s = params.step_min * 60.0
     n = len(inputs.load_w)
-    net = np.asarray(inputs.load_w - inputs.pv_w, dtype=np.float64)
-    net[0] = inputs.live_net_w
+    net = _carry_live_error(
+        np.asarray(inputs.load_w - inputs.pv_w, dtype=np.float64),
+        inputs.live_net_w,
+        params.error_carry_h * 3600.0 / step_s,
+    )
     times = inputs.start_s + step_s * np.arange(n)
     buy = np.array([tariff.import_price_per_kwh(float(t)) for t in times])
     # The LP refuses export paid above import (it would be unbounded): cap it.
@@ -94,7 +101,22 @@ def build_problem(
         terminal_value_per_kwh=terminal,
         peak_floor_w=inputs.month_peak_w,
         high_net_load_w=_high(net, inputs.margin_w),
+        # The hedge may keep energy, but charging from the grid above the peak the
+        # forecast plans would bill that peak whatever the day brings.
+        cap_hedge_charging=params.cap_import_at_peak,
     )
+
+
+def _carry_live_error(net_w: np.ndarray, live_w: float, carry_steps: float) -> np.ndarray:
+    """Step 0 takes the live net load; its error against the forecast carries into the
+    next steps, decaying by ``exp(−t / carry_steps)`` (an error persists a while: the sky
+    or the load that made it changes over hours, not minutes)."""
+    error_w = live_w - float(net_w[0])
+    out = np.asarray(net_w, dtype=np.float64).copy()
+    if carry_steps > 0:
+        out += error_w * np.exp(-np.arange(len(out)) / carry_steps)
+    out[0] = live_w
+    return out
 
 
 def _high(net_w: np.ndarray, margin_w: np.ndarray | None) -> np.ndarray | None:
