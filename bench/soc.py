@@ -63,17 +63,7 @@ def _stats(errors: list[float]) -> dict[str, float]:
 
 
 def run(chemistry: str, days: float, step_s: float, bias_a: float, error_pct: float) -> Any:
-    battery = EcmBatterySimulator(
-        DEVICE,
-        EcmBatteryConfig(
-            chemistry=chemistry,
-            bms_error={"current_bias_a": bias_a, "initial_soc_error_pct": error_pct},
-            seed=7,
-        ),
-        SITE,
-    )
-    load = LoadMeterSimulator("load", LoadMeterConfig(seed=3), SITE)
-    pv = PvInverterSimulator("pv_1", PvInverterConfig(seed=5), SITE)
+    battery, load, pv = _site(chemistry, bias_a, error_pct)
     ekf_config = EkfConfig(chemistry=chemistry)
     stage = SocEstimators({DEVICE: ekf_config})
     ekf_nameplate_ah = battery.pack.capacity_ah / (
