@@ -328,3 +328,11 @@ class EdgeConfigAck(Frame):
     status: Literal["applied", "rejected"]
     reason: Reason | None = None
     detail: Detail = None
+
+    @classmethod
+    def rejected(cls, version: int, reason: str, detail: str) -> EdgeConfigAck:
+        """The ack of a push that was not applied: ``reason`` a config-sync code
+        (:mod:`ems.protocol.config_reasons`, or an HA one), ``detail`` what failed."""
+        return cls(
+            type="config_ack", version=version, status="rejected", reason=reason, detail=detail
+        )

@@ -120,8 +120,8 @@ class ConfigApplier:
     async def _apply(self, push: EdgeConfigPush, before_swap: BeforeSwap | None) -> EdgeConfigAck:
         current = self._runtime.config
         if self.version is not None and push.version < self.version:
-            return _rejected(
-                push, config_reasons.STALE_VERSION, f"version {self.version} is applied"
+            return EdgeConfigAck.rejected(
+                push.version, config_reasons.STALE_VERSION, f"version {self.version} is applied"
             )
         if self.version == push.version:
             return EdgeConfigAck(type="config_ack", version=push.version, status="applied")
@@ -130,10 +130,10 @@ class ConfigApplier:
                 push.config, f"config version {push.version}", current.config_dir
             )
         except EmsError as exc:
-            return _rejected(push, config_reasons.INVALID_CONFIG, str(exc))
+            return EdgeConfigAck.rejected(push.version, config_reasons.INVALID_CONFIG, str(exc))
         if config.edge_id != current.edge_id:
-            return _rejected(
-                push,
+            return EdgeConfigAck.rejected(
+                push.version,
                 config_reasons.WRONG_EDGE,
                 f"edge_id: {config.edge_id!r} is not {current.edge_id!r}",
             )
@@ -144,9 +144,9 @@ class ConfigApplier:
                 # says so now, rather than after the restart.
                 await asyncio.to_thread(self._trial, config)
             except (EmsError, ValueError, OSError) as exc:
-                return _rejected(push, config_reasons.BUILD_FAILED, str(exc))
-            return _rejected(
-                push,
+                return EdgeConfigAck.rejected(push.version, config_reasons.BUILD_FAILED, str(exc))
+            return EdgeConfigAck.rejected(
+                push.version,
                 config_reasons.RESTART_REQUIRED,
                 f"{', '.join(sorted(changed))}: applied only by a restart with this config",
             )
@@ -155,7 +155,7 @@ class ConfigApplier:
             # a simulator may load its model.
             built = await asyncio.to_thread(self._build, config)
         except (EmsError, ValueError, OSError) as exc:
-            return _rejected(push, config_reasons.BUILD_FAILED, str(exc))
+            return EdgeConfigAck.rejected(push.version, config_reasons.BUILD_FAILED, str(exc))
         new_drivers = built.plan.new_drivers
         try:
             await probe_devices(
@@ -166,16 +166,16 @@ class ConfigApplier:
             )
         except DeviceNotReady as exc:
             await asyncio.to_thread(close_drivers, new_drivers)
-            return _rejected(push, config_reasons.DEVICE_NOT_READY, str(exc))
+            return EdgeConfigAck.rejected(push.version, config_reasons.DEVICE_NOT_READY, str(exc))
         refusal = None if before_swap is None else await before_swap(push)
         if refusal is not None:
             await asyncio.to_thread(close_drivers, new_drivers)
-            return _rejected(push, *refusal)
+            return EdgeConfigAck.rejected(push.version, *refusal)
         try:
             retired = self._swap(config, built)
         except (EmsError, ValueError) as exc:  # raised before the swap (see swap_devices)
             await asyncio.to_thread(close_drivers, new_drivers)
-            return _rejected(push, config_reasons.BUILD_FAILED, str(exc))
+            return EdgeConfigAck.rejected(push.version, config_reasons.BUILD_FAILED, str(exc))
         if retired is not None:
             # After the swap, the cycle running meanwhile: old device threads stop (joined
             # off the loop), then the new ones start.
@@ -241,13 +241,3 @@ def _changed_sections(old: EdgeConfig, new: EdgeConfig) -> set[str]:
     before = old.model_dump()
     after = new.model_dump()
     return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-
-
-def _rejected(push: EdgeConfigPush, reason: str, detail: str) -> EdgeConfigAck:
-    return EdgeConfigAck(
-        type="config_ack",
-        version=push.version,
-        status="rejected",
-        reason=reason,
-        detail=detail[:_DETAIL_MAX],
-    )

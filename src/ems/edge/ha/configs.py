@@ -73,7 +73,9 @@ class PairConfigs:
     async def apply(self, push: EdgeConfigPush) -> EdgeConfigAck:
         """A push from the cloud, to the box in control."""
         if not self._lease.may_control():
-            return _rejected(push, reasons.NOT_LEADER, "this edge is not in control of the site")
+            return EdgeConfigAck.rejected(
+                push.version, reasons.NOT_LEADER, "this edge is not in control of the site"
+            )
         ack = await self._applier.apply(push, self._commit)
         self._record(push.version, ack)
         if ack.status != "applied":
@@ -138,9 +140,3 @@ class PairConfigs:
         self._replica.record_config_outcome(
             self._node, ConfigOutcome(version, ack.status, ack.reason, ack.detail)
         )
-
-
-def _rejected(push: EdgeConfigPush, reason: str, detail: str) -> EdgeConfigAck:
-    return EdgeConfigAck(
-        type="config_ack", version=push.version, status="rejected", reason=reason, detail=detail
-    )

@@ -248,12 +248,8 @@ class CloudLink:
 
     async def _apply_config(self, push: EdgeConfigPush) -> None:
         if self._config is None:
-            ack = EdgeConfigAck(
-                type="config_ack",
-                version=push.version,
-                status="rejected",
-                reason=config_reasons.NOT_SUPPORTED,
-                detail="this edge runs without config sync",
+            ack = EdgeConfigAck.rejected(
+                push.version, config_reasons.NOT_SUPPORTED, "this edge runs without config sync"
             )
         else:
             ack = await self._config.apply(push)
