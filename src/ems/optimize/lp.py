@@ -19,8 +19,8 @@ energy ``e`` (Wh) at the end of the step; one peak ``p`` (W) per billing period.
   linear in the energy at the start of the step (:mod:`ems.optimize.battery`)
 - demand (epigraph): ``mean of i over each quarter hour <= p[its period]``
 - optionally a second scenario, a higher net load with its own c, d, i, x, e and
-  peaks under the same constraints and the same first step; the cost is then the
-  two scenarios' costs weighed by ``1 − high_weight`` and ``high_weight``
+  peaks under the same constraints and the same first ``shared_steps`` steps; the cost
+  is then the two scenarios' costs weighed by ``1 − high_weight`` and ``high_weight``
 - with ``cap_hedge_charging`` and a demand charge, the first step's import is at most
   the billed peak so far or the peak the net load alone plans (a solve of its own),
   whichever is higher: charging is discretionary, so the high scenario may move energy
@@ -100,6 +100,13 @@ class DispatchProblem:
     #: peak the forecast plans; such a charge sets the billed peak in every outcome,
     #: for a high load that may not come.
     cap_hedge_charging: bool = False
+    #: With a high scenario: how many first steps the two scenarios' batteries share (at
+    #: least 1, the step carried out). Nothing measured tells the scenarios apart before
+    #: their net loads differ, so a schedule of its own before then would act on
+    #: knowledge no re-plan will have: the high scenario would charge at night for a
+    #: grey morning, the shared first step would not, and every re-plan would defer
+    #: that charge again until the morning came with the battery short.
+    shared_steps: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,13 +215,15 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
             n_rows += n_quarters
 
         if scenario > 0:
-            # Both scenarios start with the same step: it is the one carried out.
+            # Both scenarios start alike: the first step is the one carried out, and the
+            # ones after it until the scenarios can be told apart.
+            shared = np.arange(min(problem.shared_steps, n))
             for block in (c0, d0):
-                add(np.array([n_rows]), np.array([block]), 1.0)
-                add(np.array([n_rows]), np.array([base + block]), -1.0)
-                lower.append(np.zeros(1))
-                upper.append(np.zeros(1))
-                n_rows += 1
+                add(n_rows + shared, block + shared, 1.0)
+                add(n_rows + shared, base + block + shared, -1.0)
+                lower.append(np.zeros(len(shared)))
+                upper.append(np.zeros(len(shared)))
+                n_rows += len(shared)
 
     to_kwh = dt_h / _WH_PER_KWH
     cost = np.zeros(n_cols)
@@ -313,6 +322,8 @@ def _check(problem: DispatchProblem, net: FloatArray, buy: FloatArray, sell: Flo
             raise OptimizeError("high_net_load_w must have one finite value per step")
         if not 0.0 <= problem.high_weight < 1.0:
             raise OptimizeError("high_weight must be within [0, 1)")
+    if problem.shared_steps < 1:
+        raise OptimizeError("shared_steps must be at least 1 (the step carried out)")
     if problem.degradation_cost_per_kwh < 0 or problem.terminal_value_per_kwh < 0:
         raise OptimizeError(
             "degradation_cost_per_kwh and terminal_value_per_kwh must not be negative"

@@ -295,12 +295,30 @@ def test_the_hedge_cap_never_stops_a_load_above_it() -> None:
     assert hedged.battery_w[0] >= -1e-3
 
 
+def test_scenarios_that_cannot_be_told_apart_share_their_battery_schedule() -> None:
+    # 1 kWh empty; two cheap quarters, then a dear one. The net load has nothing to
+    # serve there, the high scenario 4 kW. With only the first step shared, the high
+    # scenario charges privately in the second (as cheap): the step carried out charges
+    # nothing, and so would every re-plan. Sharing both cheap steps (the scenarios
+    # differ only at the third), the charge the high scenario needs happens in them:
+    # 0.1 EUR for 1 kWh, against 0.5 · 0.4 EUR it saves there.
+    prices = [0.1, 0.1, 0.4]
+    kw: dict[str, object] = {"high_net_load_w": [0.0, 0.0, 4000.0], "high_weight": 0.5}
+    first_only = solve_dispatch(problem(battery(), [0.0, 0.0, 0.0], prices, **kw))
+    assert first_only.battery_w[0] == pytest.approx(0.0, abs=1e-3)
+    assert first_only.battery_w[1] == pytest.approx(0.0, abs=1e-3), "the net load's own step"
+    shared = solve_dispatch(problem(battery(), [0.0, 0.0, 0.0], prices, shared_steps=2, **kw))
+    assert shared.battery_w[:2].sum() == pytest.approx(-4000.0, abs=1e-3)
+    assert shared.energy_wh[1] == pytest.approx(1000.0, abs=1e-3)
+
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
         ({"high_net_load_w": [0.0]}, "high_net_load_w"),
         ({"high_net_load_w": [0.0, float("nan")]}, "high_net_load_w"),
         ({"high_net_load_w": [0.0, 1.0], "high_weight": 1.0}, "high_weight"),
+        ({"high_net_load_w": [0.0, 1.0], "shared_steps": 0}, "shared_steps"),
     ],
 )
 def test_a_malformed_high_scenario_is_refused(kw: dict[str, object], message: str) -> None:

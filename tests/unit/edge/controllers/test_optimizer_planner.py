@@ -82,3 +82,36 @@ def test_the_live_error_carries_into_the_next_steps_and_fades() -> None:
     )
     off = np.asarray(build_problem(params(error_carry_h=0.0), tariff(0.0), now, 0.0).net_load_w)
     assert off == pytest.approx([2000.0, 4000.0, 4000.0])
+
+
+def test_the_scenarios_share_the_steps_until_their_margin_tells_them_apart() -> None:
+    # A margin of PV: nothing at night (steps 0–3), 50 W at dawn (below a tenth of the
+    # day's largest, 2 kW: noise), 1 kW at step 5. The net load of step 5 is measured
+    # during it, so the scenarios share steps 0–5.
+    n = 8
+    margin = [0.0, 0.0, 0.0, 0.0, 50.0, 1000.0, 2000.0, 500.0]
+    night = PlanInputs(
+        start_s=0.0,
+        load_w=np.full(n, 500.0),
+        pv_w=np.zeros(n),
+        live_net_w=500.0,
+        soc_pct=50.0,
+        max_charge_w=4000.0,
+        max_discharge_w=4000.0,
+        month_peak_w=0.0,
+        margin_w=np.array(margin),
+    )
+    assert build_problem(params(), tariff(10.0), night, 0.0).shared_steps == 6
+    # No high scenario (no demand charge's margin), or a margin of nothing: the step
+    # carried out only.
+    no_margin = PlanInputs(**{**_fields(night), "margin_w": None})
+    assert build_problem(params(), tariff(10.0), no_margin, 0.0).shared_steps == 1
+    flat = PlanInputs(**{**_fields(night), "margin_w": np.zeros(n)})
+    assert build_problem(params(), tariff(10.0), flat, 0.0).shared_steps == 1
+    # A margin that never rises past the noise: the whole horizon is alike.
+    dawn_only = PlanInputs(**{**_fields(night), "margin_w": np.array([0.0] * 7 + [100.0])})
+    assert build_problem(params(), tariff(10.0), dawn_only, 0.0).shared_steps == n
+
+
+def _fields(inputs: PlanInputs) -> dict[str, object]:
+    return {name: getattr(inputs, name) for name in PlanInputs.__slots__}

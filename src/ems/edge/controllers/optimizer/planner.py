@@ -14,7 +14,10 @@ The LP (:func:`ems.optimize.solve_dispatch`) is built from:
   powers from the params or, without them, the highest live limits seen;
 * with a demand charge, a high scenario, the net load plus the forecast's recent
   error (:mod:`.margin`): the peak the plan pays for must hold in it too, so the
-  plan keeps the energy that would take (the cycle's peak cap spends it), but
+  plan keeps the energy that would take (the cycle's peak cap spends it). Both
+  scenarios' batteries act alike until the margin tells them apart (a night before
+  a morning that may be grey is one schedule: the charge that morning needs is
+  decided in it, not put off by a scenario that knows already which day comes), but
   with ``cap_import_at_peak`` the step carried out never charges from the grid
   above the month's peak so far or the forecast's own planned peak;
 * wear per kWh of throughput, and a value of the energy left at the end instead of a
@@ -36,6 +39,11 @@ from ems.optimize import BatteryModel, DispatchProblem
 from ems.tariff import Tariff
 
 __all__ = ["PlanInputs", "build_problem"]
+
+#: The high scenario can be told from the forecast once its margin reaches this share
+#: of the horizon's largest: a margin of a few percent is within the noise of a
+#: measurement, so it reveals nothing about which scenario is coming.
+REVEAL_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,7 @@ def build_problem(
         derate_band_pct=params.derate_band_pct,
         derate_floor=params.derate_floor,
     )
+    high = _high(net, inputs.margin_w)
     terminal = terminal_value_per_kwh
     if terminal is None:
         terminal = max(float(buy.min()) * params.efficiency - params.degradation_cost_per_kwh, 0.0)
@@ -100,7 +109,8 @@ def build_problem(
         degradation_cost_per_kwh=params.degradation_cost_per_kwh,
         terminal_value_per_kwh=terminal,
         peak_floor_w=inputs.month_peak_w,
-        high_net_load_w=_high(net, inputs.margin_w),
+        high_net_load_w=high,
+        shared_steps=_steps_alike(net, high),
         # The hedge may keep energy, but charging from the grid above the peak the
         # forecast plans would bill that peak whatever the day brings.
         cap_hedge_charging=params.cap_import_at_peak,
@@ -126,6 +136,22 @@ def _high(net_w: np.ndarray, margin_w: np.ndarray | None) -> np.ndarray | None:
     margin = np.clip(np.asarray(margin_w, dtype=np.float64)[: len(net_w)], 0.0, None)
     margin[0] = 0.0
     return np.asarray(net_w + margin, dtype=np.float64)
+
+
+def _steps_alike(net_w: np.ndarray, high_w: np.ndarray | None) -> int:
+    """How many first steps the two scenarios share: up to and including the first step
+    whose margin reaches ``REVEAL_SHARE`` of the horizon's largest (its net load is
+    measured during that step, so only the next one can act on it). At night, with a
+    margin made of PV, that is the whole night: a charge for a grey morning has to be
+    decided before the morning shows whether it is grey."""
+    if high_w is None:
+        return 1
+    margin = high_w - net_w
+    top = float(margin.max(initial=0.0))
+    if top <= 0.0:
+        return 1
+    apart = np.flatnonzero(margin[1:] >= REVEAL_SHARE * top)
+    return int(apart[0]) + 2 if len(apart) else len(net_w)
 
 
 def _months(times_s: np.ndarray, tz: ZoneInfo) -> list[int]:
