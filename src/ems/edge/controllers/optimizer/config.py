@@ -62,8 +62,11 @@ class OptimizerParams(GridTargetParams):
     ``min_soc_pct`` and ``max_soc_pct`` (shared with self-consumption) bound the plan
     as well as the cycle; set them to the battery's own bounds."""
 
+    #: 36 h, not 24: a 24-h plan made at 08:00 ends at 08:00 tomorrow, in the middle
+    #: of tomorrow's morning, and values the energy left there at the night's price; from
+    #: any time of day a 36-h plan sees the whole of the next morning.
     horizon_h: float = Field(
-        default=24.0, gt=0, le=168, allow_inf_nan=False, description="Planning horizon [h]"
+        default=36.0, gt=0, le=168, allow_inf_nan=False, description="Planning horizon [h]"
     )
     step_min: float = Field(
         default=15.0,

@@ -6,7 +6,7 @@ energy prices and finds it short when the real load comes out higher than the
 forecast at the peak. So, with a demand charge, the LP gets a second scenario,
 the forecast *plus* the error the forecasters made lately at the same time of
 day (:func:`upper_margin_w`), which shares the plan's battery schedule until
-the two can be told apart (the planner's ``_steps_alike``) and weighs as much
+the two can be told apart (the planner's ``steps_alike``) and weighs as much
 in the objective: the plan keeps the energy that holding the peak in it would
 take. (Adding the margin to the forecast itself makes the follower,
 which holds the grid at the plan's target, import the margin.)

@@ -38,7 +38,7 @@ from ems.edge.controllers.optimizer.config import OptimizerParams
 from ems.optimize import BatteryModel, DispatchProblem
 from ems.tariff import Tariff
 
-__all__ = ["PlanInputs", "build_problem"]
+__all__ = ["REVEAL_SHARE", "PlanInputs", "build_problem", "steps_alike"]
 
 #: The high scenario can be told from the forecast once its margin reaches this share
 #: of the horizon's largest: a margin of a few percent is within the noise of a
@@ -110,7 +110,7 @@ def build_problem(
         terminal_value_per_kwh=terminal,
         peak_floor_w=inputs.month_peak_w,
         high_net_load_w=high,
-        shared_steps=_steps_alike(net, high),
+        shared_steps=steps_alike(net, high),
         # The hedge may keep energy, but charging from the grid above the peak the
         # forecast plans would bill that peak whatever the day brings.
         cap_hedge_charging=params.cap_import_at_peak,
@@ -138,7 +138,7 @@ def _high(net_w: np.ndarray, margin_w: np.ndarray | None) -> np.ndarray | None:
     return np.asarray(net_w + margin, dtype=np.float64)
 
 
-def _steps_alike(net_w: np.ndarray, high_w: np.ndarray | None) -> int:
+def steps_alike(net_w: np.ndarray, high_w: np.ndarray | None) -> int:
     """How many first steps the two scenarios share: up to and including the first step
     whose margin reaches ``REVEAL_SHARE`` of the horizon's largest (its net load is
     measured during that step, so only the next one can act on it). At night, with a
