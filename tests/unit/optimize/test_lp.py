@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ems.optimize import BatteryModel, DispatchProblem, OptimizeError, solve_dispatch
+from ems.optimize import (
+    BatteryModel,
+    DispatchPlan,
+    DispatchProblem,
+    OptimizeError,
+    solve_dispatch,
+)
 
 QUARTER_S = 900.0
 
@@ -205,35 +211,28 @@ def test_the_months_peak_so_far_is_a_floor_not_something_to_shave_below() -> Non
     assert plan.peak_import_w[0] == pytest.approx(3000.0)
 
 
+def hedge(**kw: object) -> DispatchPlan:
+    """The hedge's case: 1 kWh empty, a cheap quarter, then 4 kW of load that may be 8 kW
+    (weight 0.9 unless ``kw`` says otherwise), 10 EUR/kW of demand charge."""
+    values: dict[str, object] = {
+        "demand_charge_per_kw": 10.0,
+        "high_net_load_w": [0.0, 8000.0],
+        "high_weight": 0.9,
+    }
+    values.update(kw)
+    return solve_dispatch(problem(battery(), [0.0, 4000.0], [0.1, 0.1], **values))
+
+
 def test_a_high_scenario_keeps_energy_for_the_peak_it_would_make() -> None:
     # 1 kWh empty, one cheap quarter then 4 kW of load: alone, the peak is shaved by
     # charging 2 kW first (2 kW, then 4 − 2 kW). If the load may be 8 kW (weight 0.9),
     # charging the full 4 kW first is cheaper: peaks 4 kW in both scenarios.
-    flat = [0.1, 0.1]
-    alone = solve_dispatch(problem(battery(), [0.0, 4000.0], flat, demand_charge_per_kw=10.0))
+    alone = solve_dispatch(problem(battery(), [0.0, 4000.0], [0.1, 0.1], demand_charge_per_kw=10.0))
     assert alone.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
-    hedged = solve_dispatch(
-        problem(
-            battery(),
-            [0.0, 4000.0],
-            flat,
-            demand_charge_per_kw=10.0,
-            high_net_load_w=[0.0, 8000.0],
-            high_weight=0.9,
-        )
-    )
+    hedged = hedge()
     assert hedged.battery_w[0] == pytest.approx(-4000.0, abs=1e-3)
     assert hedged.peak_import_w == pytest.approx([4000.0], abs=1e-3), "the net load's own peak"
-    ignored = solve_dispatch(
-        problem(
-            battery(),
-            [0.0, 4000.0],
-            flat,
-            demand_charge_per_kw=10.0,
-            high_net_load_w=[0.0, 8000.0],
-            high_weight=0.0,
-        )
-    )
+    ignored = hedge(high_weight=0.0)
     assert ignored.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
 
 
@@ -241,18 +240,7 @@ def test_the_hedge_never_charges_from_the_grid_above_the_planned_peak() -> None:
     # The case above: alone the net load plans a 2 kW peak (charge 2 kW, then 4 − 2 kW).
     # The hedge's 4 kW charge would bill 4 kW whatever comes; capped, the first step
     # imports at most that 2 kW: charge 2 kW, and the high scenario's peak is 6 kW.
-    flat = [0.1, 0.1]
-    hedged = solve_dispatch(
-        problem(
-            battery(),
-            [0.0, 4000.0],
-            flat,
-            demand_charge_per_kw=10.0,
-            high_net_load_w=[0.0, 8000.0],
-            high_weight=0.9,
-            cap_hedge_charging=True,
-        )
-    )
+    hedged = hedge(cap_hedge_charging=True)
     assert hedged.battery_w[0] == pytest.approx(-2000.0, abs=1e-3)
     assert hedged.grid_w[0] == pytest.approx(2000.0, abs=1e-3)
     assert hedged.peak_import_w == pytest.approx([2000.0], abs=1e-3)
@@ -261,18 +249,7 @@ def test_the_hedge_never_charges_from_the_grid_above_the_planned_peak() -> None:
 def test_the_hedge_charges_up_to_the_billed_peak_so_far() -> None:
     # With 3 kW billed already this month, import up to 3 kW is free: the hedge charges
     # 3 kW (not the 4 kW it wants), the net load's plan pays energy only.
-    hedged = solve_dispatch(
-        problem(
-            battery(),
-            [0.0, 4000.0],
-            [0.1, 0.1],
-            demand_charge_per_kw=10.0,
-            peak_floor_w=3000.0,
-            high_net_load_w=[0.0, 8000.0],
-            high_weight=0.9,
-            cap_hedge_charging=True,
-        )
-    )
+    hedged = hedge(peak_floor_w=3000.0, cap_hedge_charging=True)
     assert hedged.battery_w[0] == pytest.approx(-3000.0, abs=1e-3)
     assert hedged.peak_import_w == pytest.approx([3000.0], abs=1e-3)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -104,14 +105,10 @@ def test_the_scenarios_share_the_steps_until_their_margin_tells_them_apart() -> 
     assert build_problem(params(), tariff(10.0), night, 0.0).shared_steps == 6
     # No high scenario (no demand charge's margin), or a margin of nothing: the step
     # carried out only.
-    no_margin = PlanInputs(**{**_fields(night), "margin_w": None})
+    no_margin = replace(night, margin_w=None)
     assert build_problem(params(), tariff(10.0), no_margin, 0.0).shared_steps == 1
-    flat = PlanInputs(**{**_fields(night), "margin_w": np.zeros(n)})
+    flat = replace(night, margin_w=np.zeros(n))
     assert build_problem(params(), tariff(10.0), flat, 0.0).shared_steps == 1
     # A margin that never rises past the noise: the whole horizon is alike.
-    dawn_only = PlanInputs(**{**_fields(night), "margin_w": np.array([0.0] * 7 + [100.0])})
+    dawn_only = replace(night, margin_w=np.array([0.0] * 7 + [100.0]))
     assert build_problem(params(), tariff(10.0), dawn_only, 0.0).shared_steps == n
-
-
-def _fields(inputs: PlanInputs) -> dict[str, object]:
-    return {name: getattr(inputs, name) for name in PlanInputs.__slots__}
