@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection
 from ems.protocol import CLOUD_TO_UI, UiAlarm
 from support.processes import free_port
 from support.redis import start_redis
-from support.site import PASSWORD, CloudSite, edge_socket, ems_cli, next_of
+from support.site import CloudSite, edge_socket, next_of
 
 EDGE = "alarm-1"
 MOVING_EDGE = "alarm-2"
@@ -96,23 +96,11 @@ def pair(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         a.create_accounts((EDGE, MOVING_EDGE, MAILED_EDGE))
         a.create_user("ada", "admin")
         for name, role, edges in (
-            ("ops", "operator", ["--edge", MAILED_EDGE]),
-            ("other", "operator", ["--edge", EDGE]),  # not granted the mailed edge
-            ("boss", "admin", []),
+            ("ops", "operator", (MAILED_EDGE,)),
+            ("other", "operator", (EDGE,)),  # not granted the mailed edge
+            ("boss", "admin", ()),
         ):
-            ems_cli(
-                "auth",
-                "create-user",
-                name,
-                "--role",
-                role,
-                "--password",
-                PASSWORD,
-                "--email",
-                f"{name}@example.test",
-                *edges,
-                data=data,
-            )
+            a.create_user(name, role, edges, email=f"{name}@example.test")
         pair = Pair(a, b, inbox)
         try:
             a.start_cloud()

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from support.edge_process import EDGE_ID, START_S, edge_started
+from support.edge_process import START_S, edge_started, start_edge
 from support.fake_cloud import FakeCloud
-from support.processes import EmsProcess
 
 #: The watchdog timeout given to the edge [µs]: it pings every half of it.
 WATCHDOG_USEC = 1_000_000
@@ -44,23 +43,9 @@ async def test_edge_says_ready_pings_the_watchdog_and_says_stopping(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
-    key = tmp_path / "edge.key"
-    key.write_text("any-key-the-fake-cloud-accepts\n")
     async with FakeCloud(serve_profiles=True) as cloud:
-        edge = EmsProcess(
-            [
-                "edge",
-                "--cloud",
-                cloud.url,
-                "--edge-id",
-                EDGE_ID,
-                "--api-key-file",
-                str(key),
-                "--data-dir",
-                str(tmp_path),
-                "--no-table",
-            ],
-            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(WATCHDOG_USEC)},
+        edge = start_edge(
+            cloud, tmp_path, env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
         )
         try:
             assert await _message(sock, START_S) == b"READY=1"

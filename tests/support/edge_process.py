@@ -7,7 +7,7 @@ the cloud delivers around that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,14 @@ def write_demo_config(path: Path, change: Callable[[dict[str, Any]], None]) -> P
     return path
 
 
-def start_edge(cloud: FakeCloud, data: Path, config: Path | None = None) -> EmsProcess:
-    """``ems edge`` as :data:`EDGE_ID` connected to ``cloud``, its state under ``data``.
+def start_edge(
+    cloud: FakeCloud,
+    data: Path,
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> EmsProcess:
+    """``ems edge`` as :data:`EDGE_ID` connected to ``cloud``, its state under ``data``,
+    with ``env`` added to its environment.
 
     Without ``config`` it runs the demo site.
     """
@@ -54,7 +60,8 @@ def start_edge(cloud: FakeCloud, data: Path, config: Path | None = None) -> EmsP
             "--data-dir",
             str(data),
             "--no-table",
-        ]
+        ],
+        env,
     )
 
 

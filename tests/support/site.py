@@ -91,9 +91,13 @@ class CloudSite:
             key = ems_cli("auth", "create-edge-key", edge_id, data=self.data).strip()
             self.key_file(edge_id).write_text(key + "\n")
 
-    def create_user(self, name: str, role: str, grants: tuple[str, ...] = ()) -> None:
-        """A user with the password :data:`PASSWORD`, granted the edges ``grants``."""
+    def create_user(
+        self, name: str, role: str, grants: tuple[str, ...] = (), email: str | None = None
+    ) -> None:
+        """A user with the password :data:`PASSWORD`, granted the edges ``grants``, with
+        ``email`` for alarm mails if given."""
         edges = [arg for edge_id in grants for arg in ("--edge", edge_id)]
+        mail = [] if email is None else ["--email", email]
         ems_cli(
             "auth",
             "create-user",
@@ -102,6 +106,7 @@ class CloudSite:
             role,
             "--password",
             PASSWORD,
+            *mail,
             *edges,
             data=self.data,
         )
