@@ -8,7 +8,9 @@ sky will do is forecast from the site's own history:
   strong sun in the recent history: the clearest moments show the array's
   clear-sky output, cloudy ones fall below it;
 * the **clear-sky index** (measured over clear-sky power) of the last daylight
-  steps before the start decays with lead time toward the index of the whole
+  steps before the start (with the sun up, only those since it rose: a grey
+  morning's first hour, not yesterday's sunny afternoon, says what the
+  morning's sky is) decays with lead time toward the index of the whole
   window (its climatology): weather persists for a while, not for ever. The
   default e-folding time of 24 h was the best of 0, 6, 12, 24 and 48 h on the
   forecast benchmark's TMY3 year (one site; see the README), so the
@@ -27,6 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from ems.forecast.base import FloatArray, Series
 from ems.forecast.clearsky import ArrayGeometry, ClearSky, SiteLocation
@@ -138,7 +141,10 @@ class PvClearSkyForecaster:
         # What the index tends to: the weather service's where it has a value, else
         # the window's own mean (climatology).
         k_clim = np.where(np.isnan(served), _ratio(measured_w[day], clear_w[day]), served)
-        recent = np.flatnonzero(day)[-self.recent_daylight_steps :]
+        recent = _since_sunrise(day, clear_w_m2 >= _DAYLIGHT_W_M2)
+        if not len(recent):
+            recent = np.flatnonzero(day)
+        recent = recent[-self.recent_daylight_steps :]
         k_recent = _ratio(measured_w[recent], clear_w[recent])
         # Lead time counts from the last daylight step seen, not from the start:
         # a forecast made at midnight learns nothing about tomorrow from the night.
@@ -157,6 +163,17 @@ class PvClearSkyForecaster:
         ok = (idx >= 0) & (idx < len(served.values))
         out[ok] = served.values[idx[ok]]
         return np.asarray(np.clip(out, 0.0, _MAX_INDEX), dtype=np.float64)
+
+
+def _since_sunrise(day: npt.NDArray[np.bool_], sun: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """The measured daylight steps (``day``) since the sun last rose, if it is up at the
+    last step; none otherwise. Yesterday's afternoon says less about this morning's sky
+    than this morning's first steps do, though its stronger sun would outweigh them."""
+    if not len(sun) or not sun[-1]:
+        return np.zeros(0, dtype=np.int64)
+    dark = np.flatnonzero(~sun)
+    sunrise = int(dark[-1]) + 1 if len(dark) else 0
+    return sunrise + np.flatnonzero(day[sunrise:])
 
 
 def _ratio(measured_w: FloatArray, clear_w: FloatArray) -> float:

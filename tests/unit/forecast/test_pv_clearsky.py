@@ -96,3 +96,20 @@ def test_a_weather_services_index_replaces_the_climatology_it_decays_to() -> Non
     clipped = served.forecast(history, start_s, 2 * DAY).values
     assert clipped[:DAY].max() <= 1.2 * plain[:DAY].max() + 1e-6
     np.testing.assert_allclose(clipped[DAY:], plain[DAY:])
+
+
+def test_a_grey_morning_is_forecast_from_its_own_first_hour_not_yesterdays_sun() -> None:
+    days = _pv_history(14, 5.0, [1.0] * 14)  # a sunny fortnight; today has begun grey
+    clear = ClearSky(SITE, ARRAY, STEP_S)
+    start_s = days.end_s - DAY * STEP_S + 6 * 3600.0  # today 06:00 UTC
+    # The sun rose (50 W/m² on the array) five steps before: fewer than the eight
+    # steps the index is measured over, so yesterday's evening would fill the rest.
+    assert (clear.poa_w_m2(start_s - 5 * STEP_S, 5) >= 50.0).all()
+    assert clear.poa_w_m2(start_s - 6 * STEP_S, 1)[0] < 50.0
+    today = round((start_s - START_S) / STEP_S)
+    values = days.values[:today].copy()
+    values[today - 6 * 4 :] *= 0.3
+    out = _forecaster().forecast(Series(START_S, STEP_S, values), start_s, 8).values
+    expected = clear.poa_w_m2(start_s, 8) * 5.0
+    # The morning's index 0.3, decaying toward the fortnight's ~1 with 24 h e-folding.
+    np.testing.assert_allclose(out / expected, 0.33, atol=0.03)
