@@ -7,6 +7,9 @@ Prints one JSON line per data set and quantity with, for each forecaster, MAE
 (W and % of the span's mean), RMSE, the skill against persistence
 (1 − MAE / MAE of ``persistence_yesterday``), and for the learned model its
 training time and the days it fell back to its floor (``learned_over_<floor>``).
+A last line (``pv_intraday``) gives the clear-sky forecaster's PV error when it is
+re-made during the day, as the optimiser re-plans: origins at each hour from 06 to
+12 local, the next 6 h.
 
 The data are the control benchmark's (``bench/_control_data.py``): the BDEW
 H0/G0/G1 load profiles that demandlib ships and PV from the TMY3 file of
@@ -46,6 +49,9 @@ DAY_STEPS = 96
 REFERENCE = "persistence_yesterday"
 PV_DATASET = "household_h0"  # the 6 kWp array; PV per kWp is the same for every data set
 ARRAY = ArrayGeometry(25.0, 180.0)  # as _control_data builds the PV
+#: Intraday origins (local hours) and lead of the PV forecast re-made during the day.
+INTRADAY_HOURS = range(6, 13)
+INTRADAY_LEAD_H = 6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             pv = Series(data.start_s, STEP_S, data.pv_w)
             record = _evaluate(name, "pv", pv, _pv_forecasters(site, args), args)
             print(json.dumps(record), flush=True)
+            print(json.dumps(_evaluate_intraday(name, pv, site, args)), flush=True)
     return 0
 
 
@@ -160,6 +167,30 @@ def _evaluate(
         "mean_w": round(float(np.mean(actual)), 2),
         "reference": REFERENCE,
         "forecasters": results,
+    }
+
+
+def _evaluate_intraday(dataset: str, data: Series, site: SiteLocation, args: Any) -> dict[str, Any]:
+    """The clear-sky forecaster as the optimiser uses it, re-planning during the day:
+    origins at each hour of ``INTRADAY_HOURS`` (local), the next ``INTRADAY_LEAD_H``
+    hours; MAE per origin hour, where the morning's own sky has to be read."""
+    forecaster = PvClearSkyForecaster(site, ARRAY)
+    lead = INTRADAY_LEAD_H * 4
+    errors: dict[int, list[float]] = {hour: [] for hour in INTRADAY_HOURS}
+    for day in range(args.first_day, args.first_day + args.days):
+        for hour in INTRADAY_HOURS:
+            k = day * DAY_STEPS + hour * 4
+            out = forecaster.forecast(data, data.start_s + k * STEP_S, lead).values
+            errors[hour].append(float(np.mean(np.abs(out - data.values[k : k + lead]))))
+    every = [e for hour in INTRADAY_HOURS for e in errors[hour]]
+    return {
+        "bench": "forecast",
+        "dataset": dataset,
+        "quantity": "pv_intraday",
+        "forecaster": forecaster.name,
+        "lead_h": INTRADAY_LEAD_H,
+        "mae_w_by_origin_hour": {str(h): round(float(np.mean(errors[h])), 1) for h in errors},
+        "mae_w": round(float(np.mean(every)), 1),
     }
 
 
