@@ -111,3 +111,19 @@ def test_every_subcommand_has_help() -> None:
         )
         assert proc.returncode == 0, proc.stderr
         assert "usage: ems" in proc.stdout
+
+
+def test_a_standalone_edge_with_a_data_dir_writes_its_log_file(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "ems.cli", "edge", "--standalone", "--no-table"]
+    proc = subprocess.run(
+        [*command, "--data-dir", str(tmp_path), "--for", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    log_file = tmp_path / "edge" / "site-1" / "logs" / "edge-site-1.log"
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert any("running standalone" in r["event"] for r in records)
+    assert all(r["edge_id"] == "site-1" for r in records)

@@ -118,7 +118,10 @@ class LoggingConfig(_Strict):
         default=10_000_000, ge=10_000, description="A log file is rotated at this size [bytes]"
     )
     backups: int = Field(default=5, ge=0, le=1000, description="Rotated files kept")
-    enabled: bool = Field(default=True, description="Write log files (ems edge with a cloud)")
+    enabled: bool = Field(
+        default=True,
+        description="Write log files (ems edge with a cloud, or standalone with a data dir)",
+    )
 
 
 class ExecutionsConfig(_Strict):

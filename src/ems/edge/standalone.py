@@ -23,6 +23,7 @@ from rich.table import Table
 from ems.clock import RealClock
 from ems.dal import Sample, Snapshot
 from ems.edge.config import EdgeConfig
+from ems.edge.lifetime import add_edge_log_file
 from ems.edge.runtime import EdgeRuntime
 from ems.edge.simulate import ScheduledCommand, check_commands, to_request
 from ems.edge.site_csv import SiteCsvWriter
@@ -169,10 +170,15 @@ def run_standalone(
     out: Path | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM, or for ``run_for_s`` seconds of cycles; returns the
-    process exit code. With ``state_dir`` the manual hold and mode survive a restart;
-    with ``out`` every cycle is recorded there as a CSV row."""
+    process exit code. With ``state_dir`` the manual hold and mode survive a restart
+    and the log is written to its rotating file, as a connected edge's is; with
+    ``out`` every cycle is recorded there as a CSV row."""
     if run_for_s is not None and not (0 < run_for_s < float("inf")):
         raise EmsError(f"--for {run_for_s}: must be a positive number of seconds")
+    if state_dir is not None:  # a try-out run without a data dir leaves no files behind
+        path = add_edge_log_file(config, state_dir)
+        if path is not None:
+            log.info("edge %s logs to %s", config.edge_id, path)
     runtime = EdgeRuntime(config, RealClock(), isolate_models=True, state_dir=state_dir)
     check_commands(runtime, commands)
     console = Console(stderr=False)
