@@ -221,6 +221,11 @@ class EdgeCycle:
         """Commands applied but not yet confirmed by their device (no final status yet)."""
         return len(self._awaiting)
 
+    def replace_estimators(self, estimators: Estimators | None) -> None:
+        """Run ``estimators`` from the next cycle on (a pushed config that changed a
+        battery's ``estimator:``); between two cycles, as :meth:`replace_controllers`."""
+        self._estimators = estimators
+
     def replace_controllers(
         self, controllers: Sequence[Controller], virtual_meters: VirtualMeters
     ) -> None:

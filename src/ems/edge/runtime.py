@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ems.audit import AuditTrail
 from ems.clock import Clock
@@ -18,15 +19,19 @@ from ems.edge.clocksync import ClockSync
 from ems.edge.config import EdgeConfig, validate_params
 from ems.edge.controller_state import CONTROLLER_STATE_FILE, ControllerStateFile
 from ems.edge.controllers.base import CONTROLLERS, Controller, ControllerSite
-from ems.edge.cycle import EdgeCycle, Estimators
+from ems.edge.cycle import EdgeCycle
 from ems.edge.device_build import build_driver, build_simulator
 from ems.edge.executions import ExecutionSink
 from ems.edge.ha.gate import ControlGate
 from ems.edge.requests import RequestWriter
 from ems.edge.virtual_meters import VirtualMeters, plan_meters, site_channels
 from ems.errors import ConfigError
+from ems.estimation.config import EkfConfig
 from ems.profiles import DeviceProfile, builtin_profiles
 from ems.tariff import Tariff
+
+if TYPE_CHECKING:
+    from ems.estimation.stage import SocEstimators
 
 __all__ = [
     "EdgeRuntime",
@@ -35,6 +40,7 @@ __all__ = [
     "build_tariff",
     "build_virtual_meters",
     "declare_device_channels",
+    "estimator_configs",
 ]
 
 
@@ -130,6 +136,9 @@ class EdgeRuntime:
         self.controllers = self._build_controllers()
         #: The YAML's computed channels (``<id>/Value``), checked against these devices.
         self.virtual_meters = self._build_virtual_meters()
+        #: Where learned models and the controllers' durable state are kept (None: memory).
+        self.state_dir = state_dir
+        self.estimators = build_estimators(config, state_dir, inline_work)
         self.controller_state: ControllerStateFile | None = None
         if state_dir is not None:
             self.controller_state = ControllerStateFile(state_dir / CONTROLLER_STATE_FILE)
@@ -147,7 +156,7 @@ class EdgeRuntime:
             state=self.controller_state,
             device_writer=self.drivers if self.drivers.runners else None,
             virtual_meters=self.virtual_meters,
-            estimators=build_estimators(config, state_dir, inline_work),
+            estimators=self.estimators,
             gate=gate,
         )
         self._prepared = False
@@ -240,17 +249,26 @@ def build_controllers(
 
 
 def build_estimators(
-    config: EdgeConfig, state_dir: Path | None = None, inline_work: bool = False
-) -> Estimators | None:
+    config: EdgeConfig,
+    state_dir: Path | None = None,
+    inline_work: bool = False,
+    carried: SocEstimators | None = None,
+) -> SocEstimators | None:
     """The batteries' SOC estimators, or None when no device has one (numpy stays unloaded).
 
-    Learned models live in ``state_dir``; ``inline_work`` trains them on the cycle's thread."""
-    configs = {d.id: d.estimator for d in config.devices if d.estimator is not None}
+    Learned models live in ``state_dir``; ``inline_work`` trains them on the cycle's thread;
+    ``carried``: the running ones, whose unchanged batteries go on (a pushed config)."""
+    configs = estimator_configs(config)
     if not configs:
         return None
     from ems.estimation.stage import SocEstimators  # numpy: only for a site that uses it
 
-    return SocEstimators(configs, state_dir, inline_training=inline_work)
+    return SocEstimators(configs, state_dir, inline_training=inline_work, carried=carried)
+
+
+def estimator_configs(config: EdgeConfig) -> dict[str, EkfConfig]:
+    """Device id -> its ``estimator:``, for the batteries that have one."""
+    return {d.id: d.estimator for d in config.devices if d.estimator is not None}
 
 
 def build_virtual_meters(

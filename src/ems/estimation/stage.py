@@ -112,7 +112,9 @@ class SocEstimators:
     ``state_dir``: where learned models (and the history they learn from) are
     kept; None keeps them in memory. ``trainer``: makes each learned
     estimator's trainer (default: a child process; ``inline_training``: on
-    the cycle's thread, deterministic, for simulations)."""
+    the cycle's thread, deterministic, for simulations). ``carried``: the estimators
+    running before a pushed config; a battery whose ``estimator:`` is unchanged goes on
+    with its filter, health trends and learned model, not from a prior again."""
 
     def __init__(
         self,
@@ -120,14 +122,21 @@ class SocEstimators:
         state_dir: Path | None = None,
         trainer: Callable[[], Trainer] | None = None,
         inline_training: bool = False,
+        carried: SocEstimators | None = None,
     ) -> None:
-        self._batteries = [
-            _Battery(d, c, health=HealthTracker(c, _temperature_limit_c(c)))
-            for d, c in sorted(configs.items())
-        ]
-        for b in self._batteries:
-            if isinstance(b.config, LearnedConfig):
-                b.learned = _learned(b.device_id, b.config, state_dir, trainer, inline_training)
+        running = {} if carried is None else {b.device_id: b for b in carried._batteries}
+        self._batteries: list[_Battery] = []
+        for device_id, config in sorted(configs.items()):
+            battery = running.get(device_id)
+            if battery is None or battery.config != config:
+                battery = _Battery(
+                    device_id, config, health=HealthTracker(config, _temperature_limit_c(config))
+                )
+                if isinstance(config, LearnedConfig):
+                    battery.learned = _learned(
+                        device_id, config, state_dir, trainer, inline_training
+                    )
+            self._batteries.append(battery)
 
     def learned_of(self, device_id: str) -> LearnedSoc | None:
         """The learned estimator of ``device_id`` (None unless ``type: learned``)."""
@@ -136,10 +145,11 @@ class SocEstimators:
                 return b.learned
         return None
 
-    def close(self) -> None:
-        """Stop any training under way."""
+    def close(self, successor: SocEstimators | None = None) -> None:
+        """Stop any training under way, but that of the batteries ``successor`` carried on."""
+        kept = set() if successor is None else {id(b) for b in successor._batteries}
         for b in self._batteries:
-            if b.learned is not None:
+            if b.learned is not None and id(b) not in kept:
                 b.learned.close()
 
     def filter_of(self, device_id: str) -> SocEkf | None:

@@ -19,7 +19,9 @@ device that cannot be made is ``build_failed`` with its reason.
 What survives a swap: the channel store and its values, the telemetry buffer
 and the cloud link (untouched), and each controller's durable state (the
 manual hold and its mode) when the new config keeps a controller with the
-same id and type. Parameter changes made at run time by ``set_controller``
+same id and type, and each battery's SOC estimator (its filter, health trends and
+learned model) when its ``estimator:`` is unchanged; an added or changed one starts
+from its prior, one taken out stops. Parameter changes made at run time by ``set_controller``
 do not survive: the pushed parameters are the new truth. A command pending
 for a removed device fails with ``device_removed``.
 
@@ -38,6 +40,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ems.edge.config import EdgeConfig, parse_edge_config
 from ems.edge.configsync.applied import AppliedConfig, AppliedConfigFile
@@ -52,12 +55,22 @@ from ems.edge.configsync.devices import (
     swap_devices,
 )
 from ems.edge.controllers.base import Controller
-from ems.edge.runtime import EdgeRuntime, build_controllers, build_tariff, build_virtual_meters
+from ems.edge.runtime import (
+    EdgeRuntime,
+    build_controllers,
+    build_estimators,
+    build_tariff,
+    build_virtual_meters,
+    estimator_configs,
+)
 from ems.edge.virtual_meters import VirtualMeters
 from ems.errors import EmsError
 from ems.profiles import builtin_profiles
 from ems.protocol import EdgeConfigAck, EdgeConfigPush, config_reasons
 from ems.tariff import Tariff
+
+if TYPE_CHECKING:
+    from ems.estimation.stage import SocEstimators
 
 __all__ = ["DEVICE_READY_TIMEOUT_S", "LIVE_SECTIONS", "BeforeSwap", "ConfigApplier"]
 
@@ -80,6 +93,15 @@ class _Built:
     controllers: list[Controller]
     tariff: Tariff | None
     virtual: VirtualMeters
+    #: Built only when a battery's ``estimator:`` changed (else the running ones go on).
+    estimators: SocEstimators | None
+    estimators_changed: bool
+
+    def discard(self, running: SocEstimators | None) -> None:
+        """A config rejected after it was built: drop what it made (blocking)."""
+        close_drivers(self.plan.new_drivers)
+        if self.estimators_changed and self.estimators is not None:
+            self.estimators.close(successor=running)
 
 
 class ConfigApplier:
@@ -165,16 +187,16 @@ class ConfigApplier:
                 self._ready_timeout_s,
             )
         except DeviceNotReady as exc:
-            await asyncio.to_thread(close_drivers, new_drivers)
+            await asyncio.to_thread(built.discard, self._runtime.estimators)
             return EdgeConfigAck.rejected(push.version, config_reasons.DEVICE_NOT_READY, str(exc))
         refusal = None if before_swap is None else await before_swap(push)
         if refusal is not None:
-            await asyncio.to_thread(close_drivers, new_drivers)
+            await asyncio.to_thread(built.discard, self._runtime.estimators)
             return EdgeConfigAck.rejected(push.version, *refusal)
         try:
             retired = self._swap(config, built)
         except (EmsError, ValueError) as exc:  # raised before the swap (see swap_devices)
-            await asyncio.to_thread(close_drivers, new_drivers)
+            await asyncio.to_thread(built.discard, self._runtime.estimators)
             return EdgeConfigAck.rejected(push.version, config_reasons.BUILD_FAILED, str(exc))
         if retired is not None:
             # After the swap, the cycle running meanwhile: old device threads stop (joined
@@ -206,7 +228,13 @@ class ConfigApplier:
         tariff = build_tariff(config)
         controllers = build_controllers(config, plan.devices, tariff, runtime.inline_work)
         virtual = build_virtual_meters(config, plan.devices, controllers)
-        return _Built(plan, controllers, tariff, virtual)
+        changed = estimator_configs(config) != estimator_configs(runtime.config)
+        estimators = runtime.estimators
+        if changed:
+            estimators = build_estimators(
+                config, runtime.state_dir, runtime.inline_work, carried=runtime.estimators
+            )
+        return _Built(plan, controllers, tariff, virtual, estimators, changed)
 
     def _swap(self, config: EdgeConfig, built: _Built) -> Retired | None:
         """Synchronous, on the event loop: no cycle runs while it does. Returns the
@@ -225,6 +253,11 @@ class ConfigApplier:
         else:
             runtime.cycle.replace_controllers(controllers, built.virtual)
         runtime.requests.replace_controllers(controllers)
+        if built.estimators_changed:
+            runtime.cycle.replace_estimators(built.estimators)
+            if runtime.estimators is not None:
+                runtime.estimators.close(successor=built.estimators)
+            runtime.estimators = built.estimators
         replaced = runtime.controllers
         runtime.controllers = controllers
         for controller in replaced:
