@@ -175,11 +175,12 @@ def _evaluate_intraday(dataset: str, data: Series, site: SiteLocation, args: Any
     origins at each hour of ``INTRADAY_HOURS`` (local), the next ``INTRADAY_LEAD_H``
     hours; MAE per origin hour, where the morning's own sky has to be read."""
     forecaster = PvClearSkyForecaster(site, ARRAY)
-    lead = INTRADAY_LEAD_H * 4
+    per_h = DAY_STEPS // 24
+    lead = INTRADAY_LEAD_H * per_h
     errors: dict[int, list[float]] = {hour: [] for hour in INTRADAY_HOURS}
     for day in range(args.first_day, args.first_day + args.days):
         for hour in INTRADAY_HOURS:
-            k = day * DAY_STEPS + hour * 4
+            k = day * DAY_STEPS + hour * per_h
             out = forecaster.forecast(data, data.start_s + k * STEP_S, lead).values
             errors[hour].append(float(np.mean(np.abs(out - data.values[k : k + lead]))))
     every = [e for hour in INTRADAY_HOURS for e in errors[hour]]

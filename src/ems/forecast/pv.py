@@ -132,7 +132,8 @@ class PvClearSkyForecaster:
         steps: int,
         start_s: float,
     ) -> FloatArray:
-        day = (clear_w_m2 >= _DAYLIGHT_W_M2) & ~np.isnan(measured_w)
+        sun = clear_w_m2 >= _DAYLIGHT_W_M2
+        day = sun & ~np.isnan(measured_w)  # daylight steps measured
         clear_w = clear_w_m2 * scale
         lead_h = (np.arange(steps) + 0.5) * step_s / 3600.0
         served = self._served_index(start_s, step_s, steps)
@@ -141,7 +142,7 @@ class PvClearSkyForecaster:
         # What the index tends to: the weather service's where it has a value, else
         # the window's own mean (climatology).
         k_clim = np.where(np.isnan(served), _ratio(measured_w[day], clear_w[day]), served)
-        recent = _since_sunrise(day, clear_w_m2 >= _DAYLIGHT_W_M2)
+        recent = _since_sunrise(day, sun)
         if not len(recent):
             recent = np.flatnonzero(day)
         recent = recent[-self.recent_daylight_steps :]
