@@ -27,6 +27,10 @@ energy ``e`` (Wh) at the end of the step; one peak ``p`` (W) per billing period.
   but never make a peak that is billed whichever scenario comes
 - cost: ``Σ (i·import_price − x·export_price)·Δt/1000 + Σ p·demand_charge/1000``,
   plus ``Σ (c + d)·Δt/1000·degradation_cost`` and minus ``e[end]/1000·terminal_value``
+- with ``last_peak_levels`` the last period's peak is billed in expectation instead: a
+  period that goes on past the horizon bills the higher of its peak here and the peak
+  of its days still to come, so its charge is ``Σ share·max(0, p − level)`` (one excess
+  column ``s >= p − level``, ``s >= 0`` per level and scenario)
 
 Charging and discharging at once only loses energy (η < 1), so the optimum
 does not, unless a negative price makes wasting energy pay.
@@ -107,6 +111,13 @@ class DispatchProblem:
     #: grey morning, the shared first step would not, and every re-plan would defer
     #: that charge again until the morning came with the battery short.
     shared_steps: int = 1
+    #: The last billing period goes on past the horizon, and its days still to come will
+    #: make a peak of their own, ``Q``, not known yet: the period bills ``max(p, Q)``.
+    #: Pairs (level W, probability that ``Q`` is at that level), the probabilities summing
+    #: to 1: the last period's demand charge is then ``Σ share × max(0, p − level)``, its
+    #: expected charge less what ``Q`` bills anyway (a constant), so lowering ``p`` at a
+    #: level saves only as often as ``Q`` is below it. ``None``: ``p`` is billed whole.
+    last_peak_levels: Sequence[tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +155,9 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
     width = 5 * n
     weights = [1.0] if len(nets) == 1 else [1.0 - problem.high_weight, problem.high_weight]
     p0 = len(nets) * width  # then n_periods peaks per scenario
-    n_cols = p0 + len(nets) * n_periods
+    levels = _levels(problem)
+    s0 = p0 + len(nets) * n_periods  # then, per scenario, the last peak's excess over each level
+    n_cols = s0 + len(nets) * len(levels)
     c0, d0, i0, x0, e0 = 0, n, 2 * n, 3 * n, 4 * n
     steps = np.arange(n)
 
@@ -214,6 +227,15 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
             upper.append(np.zeros(n_quarters))
             n_rows += n_quarters
 
+        if len(levels):
+            # excess over each level: s_k − p[last period] >= −level_k
+            r = n_rows + np.arange(len(levels))
+            add(r, s0 + scenario * len(levels) + np.arange(len(levels)), 1.0)
+            add(r, np.full(len(levels), p0 + (scenario + 1) * n_periods - 1), -1.0)
+            lower.append(-levels[:, 0])
+            upper.append(np.full(len(levels), np.inf))
+            n_rows += len(levels)
+
         if scenario > 0:
             # Both scenarios start alike: the first step is the one carried out, and the
             # ones after it until the scenarios can be told apart.
@@ -232,6 +254,13 @@ def solve_dispatch(problem: DispatchProblem) -> DispatchPlan:
         cost[base + i0 : base + i0 + n] = weight * buy * to_kwh
         cost[base + x0 : base + x0 + n] = -weight * sell * to_kwh
         cost[peaks : peaks + n_periods] = weight * problem.demand_charge_per_kw / _WH_PER_KWH
+        if len(levels):
+            # the last period's peak is billed through its excesses over the levels
+            cost[peaks + n_periods - 1] = 0.0
+            first = s0 + scenario * len(levels)
+            cost[first : first + len(levels)] = (
+                weight * problem.demand_charge_per_kw * levels[:, 1] / _WH_PER_KWH
+            )
         cost[base + c0 : base + d0 + n] = weight * problem.degradation_cost_per_kwh * to_kwh
         cost[base + e0 + n - 1] = -weight * problem.terminal_value_per_kwh / _WH_PER_KWH
 
@@ -275,6 +304,13 @@ def _base_peak_w(problem: DispatchProblem) -> float:
     """The first period's peak the net load alone plans (at least the billed floor)."""
     alone = solve_dispatch(replace(problem, high_net_load_w=None, cap_hedge_charging=False))
     return max(float(alone.peak_import_w[0]), problem.peak_floor_w)
+
+
+def _levels(problem: DispatchProblem) -> FloatArray:
+    """``last_peak_levels`` as rows (level W, share); none without a demand charge."""
+    if problem.last_peak_levels is None or problem.demand_charge_per_kw <= 0:
+        return np.zeros((0, 2))
+    return np.asarray(problem.last_peak_levels, dtype=np.float64).reshape(-1, 2)
 
 
 def _high(problem: DispatchProblem, net: FloatArray) -> FloatArray:
@@ -322,6 +358,19 @@ def _check(problem: DispatchProblem, net: FloatArray, buy: FloatArray, sell: Flo
             raise OptimizeError("high_net_load_w must have one finite value per step")
         if not 0.0 <= problem.high_weight < 1.0:
             raise OptimizeError("high_weight must be within [0, 1)")
+    if problem.last_peak_levels is not None:
+        levels = np.asarray(problem.last_peak_levels, dtype=np.float64)
+        if (
+            levels.ndim != 2
+            or levels.shape[1:] != (2,)
+            or not len(levels)
+            or not np.all(np.isfinite(levels))
+            or np.any(levels < 0)
+            or abs(float(levels[:, 1].sum()) - 1.0) > 1e-6
+        ):
+            raise OptimizeError(
+                "last_peak_levels must be (level >= 0, share >= 0) pairs, the shares summing to 1"
+            )
     if problem.shared_steps < 1:
         raise OptimizeError("shared_steps must be at least 1 (the step carried out)")
     if problem.degradation_cost_per_kwh < 0 or problem.terminal_value_per_kwh < 0:

@@ -301,3 +301,53 @@ def test_scenarios_that_cannot_be_told_apart_share_their_battery_schedule() -> N
 def test_a_malformed_high_scenario_is_refused(kw: dict[str, object], message: str) -> None:
     with pytest.raises(OptimizeError, match=message):
         solve_dispatch(problem(battery(), [0.0, 4000.0], [0.1, 0.1], **kw))
+
+
+def test_the_rest_of_the_period_makes_shaving_below_its_likely_peak_worth_less() -> None:
+    # One quarter of 2 kW with a full 1 kWh battery, 10 EUR/kW, wear 0.01 EUR/kWh. Billed
+    # whole, the battery shaves the quarter to 0 (2 kW · 10 EUR/kW saves more than 0.5
+    # kWh of wear costs). If the days to come bill at least 1.5 kW with certainty, only
+    # the 0.5 kW above it pays: the battery discharges 500 W. If they bill 1.5 kW half the
+    # time and nothing the other half, the 1.5 kW below still save 5 EUR/kW: shaved to 0.
+    def plan(levels: list[tuple[float, float]] | None) -> DispatchPlan:
+        return solve_dispatch(
+            problem(
+                battery(initial_soc_pct=100.0),
+                [2000.0],
+                [0.0],
+                demand_charge_per_kw=10.0,
+                degradation_cost_per_kwh=0.01,
+                last_peak_levels=levels,
+            )
+        )
+
+    assert plan(None).battery_w[0] == pytest.approx(2000.0, abs=1e-3)
+    certain = plan([(1500.0, 1.0)])
+    assert certain.battery_w[0] == pytest.approx(500.0, abs=1e-3)
+    assert certain.cost == pytest.approx(10.0 * 0.0 + 0.5 * 0.25 * 0.01, abs=1e-9)
+    assert plan([(0.0, 0.5), (1500.0, 0.5)]).battery_w[0] == pytest.approx(2000.0, abs=1e-3)
+
+
+def test_only_the_last_period_is_billed_in_expectation() -> None:
+    # Two periods, the battery idle: the first period ends within the horizon, so its
+    # 3 kW is billed whole; the last's 1 kW lies below a certain 2 kW still to come.
+    plan = solve_dispatch(
+        problem(
+            battery(max_charge_power_w=0.0, max_discharge_power_w=0.0),
+            [3000.0, 1000.0],
+            [0.0, 0.0],
+            demand_charge_per_kw=10.0,
+            period_of_step=[1, 2],
+            last_peak_levels=[(2000.0, 1.0)],
+        )
+    )
+    assert plan.cost == pytest.approx(3.0 * 10.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [[(1000.0, 0.5)], [(-1.0, 1.0)], [(1000.0, float("nan"))], [], [(0.0, 0.5, 0.5)]],
+)
+def test_malformed_peak_levels_are_refused(levels: list[tuple[float, ...]]) -> None:
+    with pytest.raises(OptimizeError, match="last_peak_levels"):
+        solve_dispatch(problem(battery(), [1000.0], [0.1], last_peak_levels=levels))
