@@ -177,6 +177,17 @@ class OptimizerParams(GridTargetParams):
         "100 − peak_error_quantile_pct percentile): the plan keeps energy for a grey "
         "morning, which makes a month's peak; 0: the backtest's margin alone [d]",
     )
+    month_rest_days: int = Field(
+        default=14,
+        ge=0,
+        le=60,
+        description="With a demand charge, the plan bills its last month's peak in "
+        "expectation when the month goes on past the horizon: the days still to come make "
+        "a peak of their own, each like one of these last days measured (the lowest peak "
+        "the battery, half full at midnight, could have held that day), so the plan does "
+        "not spend the battery to shave below a peak the month will likely bill anyway; "
+        "0: the horizon's peak is billed whole; forecast perfect: never [d]",
+    )
     error_carry_h: float = Field(
         default=1.0,
         ge=0,

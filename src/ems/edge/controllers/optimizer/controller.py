@@ -18,6 +18,9 @@ high as the forecasters' recent error allows (a second LP scenario,
 :mod:`.margin`), and the cycle caps the import at the plan's peak: a load above
 the forecast is imported up to it before the battery does more than planned,
 and the range is narrowed so nothing lifts the import over it.
+Early in a month the days past the horizon will bill a peak of their own: the
+plan's last month is billed in expectation (:mod:`.period_peak`), its day LPs
+solved on the worker's side before the plan's own.
 
 ``history_csv`` seeds the measured history at the first cycle (a site that ran
 before, a simulated run), so the first plans do not forecast from nothing.
@@ -42,7 +45,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -58,6 +64,7 @@ from ems.edge.controllers.optimizer.carried_plan import plan_from_state, plan_to
 from ems.edge.controllers.optimizer.config import NAIVE_SPEC, OptimizerParams
 from ems.edge.controllers.optimizer.history import MonthPeak, StepMeans
 from ems.edge.controllers.optimizer.margin import ErrorMargin, pv_shortfall_w
+from ems.edge.controllers.optimizer.period_peak import MonthRest
 from ems.edge.controllers.optimizer.plan_status import (
     PlanValues,
     expected_saving,
@@ -130,6 +137,15 @@ class Optimizer(SiteController):
         self._margin = (
             ErrorMargin(params.peak_error_days, params.peak_error_quantile_pct)
             if params.peak_error_days > 0
+            and params.forecast != "perfect"
+            and site.tariff.demand_charge_per_kw_month > 0
+            else None
+        )
+        # A perfect forecast's future ends where its data end: nothing past it is known
+        # or billed (the benchmark's perfect-foresight optimum).
+        self._month_rest = (
+            MonthRest(params.month_rest_days, ZoneInfo(site.timezone))
+            if params.month_rest_days > 0
             and params.forecast != "perfect"
             and site.tariff.demand_charge_per_kw_month > 0
             else None
@@ -347,9 +363,20 @@ class Optimizer(SiteController):
             self._asked_step = step
             self._error = ("solve_failed", f"could not build the plan: {exc}")
             return
+        prepare = None
+        if self._month_rest is not None:
+            # a day's LP per day measured: on the worker's thread, not the cycle's
+            prepare = partial(
+                _price_month_rest,
+                self._month_rest,
+                load_history,
+                pv_history if self._pv else None,
+                start_s,
+                start_s + steps * self._step_s,
+            )
         self._asked_step = step
         self._submitted = (start_s, problem)
-        self._worker.submit(problem, start_s, now)
+        self._worker.submit(problem, start_s, now, prepare)
 
     def _take(self, outcome: Outcome | None) -> None:
         if outcome is None:
@@ -389,6 +416,19 @@ class Optimizer(SiteController):
         if not 0 <= j < len(plan.grid_w):
             return None
         return float(plan.grid_w[j]), float(plan.battery_w[j])
+
+
+def _price_month_rest(
+    rest: MonthRest,
+    load: Series,
+    pv: Series | None,
+    start_s: float,
+    end_s: float,
+    problem: DispatchProblem,
+) -> DispatchProblem:
+    """``problem`` with its last month's peak billed in expectation (:mod:`.period_peak`)."""
+    levels = rest.levels(load, pv, start_s, end_s, problem.battery)
+    return replace(problem, last_peak_levels=levels)
 
 
 def _history(

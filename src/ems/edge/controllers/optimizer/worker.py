@@ -7,7 +7,9 @@ dropped, and no new solve starts until its thread ends, so a stuck solver never
 piles threads up). :class:`InlineWorker` solves at once on the caller's thread:
 ``ems simulate`` uses it, so a simulated day is the same on any machine.
 
-Either way :meth:`poll` answers one :class:`Outcome` per submitted problem:
+A submitted problem may come with a :data:`Prepare`, work done on the worker's
+side before the solve (on the thread, too slow for the cycle). Either way
+:meth:`poll` answers one :class:`Outcome` per submitted problem:
 the plan, or why there is none (``solve_failed``, ``solve_timed_out``).
 """
 
@@ -19,9 +21,12 @@ from dataclasses import dataclass
 
 from ems.optimize import DispatchPlan, DispatchProblem, OptimizeError
 
-__all__ = ["InlineWorker", "Outcome", "Solve", "ThreadWorker", "Worker"]
+__all__ = ["InlineWorker", "Outcome", "Prepare", "Solve", "ThreadWorker", "Worker"]
 
 Solve = Callable[[DispatchProblem], DispatchPlan]
+#: Work a plan needs before its solve that is too slow for the cycle (e.g. the month
+#: rest's day LPs): run on the worker's thread, its faults are the solve's.
+Prepare = Callable[[DispatchProblem], DispatchProblem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +37,11 @@ class Outcome:
     detail: str = ""
 
 
-def _solve_once(solve: Solve, problem: DispatchProblem, start_s: float) -> Outcome:
+def _solve_once(
+    solve: Solve, problem: DispatchProblem, start_s: float, prepare: Prepare | None
+) -> Outcome:
     try:
-        return Outcome(start_s, solve(problem))
+        return Outcome(start_s, solve(problem if prepare is None else prepare(problem)))
     except OptimizeError as exc:
         return Outcome(start_s, None, "solve_failed", str(exc))
     except Exception as exc:  # any solver fault keeps the last plan; the edge stays up
@@ -47,7 +54,13 @@ class Worker:
     def busy(self) -> bool:
         raise NotImplementedError
 
-    def submit(self, problem: DispatchProblem, start_s: float, now_s: float) -> None:
+    def submit(
+        self,
+        problem: DispatchProblem,
+        start_s: float,
+        now_s: float,
+        prepare: Prepare | None = None,
+    ) -> None:
         raise NotImplementedError
 
     def poll(self, now_s: float) -> Outcome | None:
@@ -62,8 +75,14 @@ class InlineWorker(Worker):
     def busy(self) -> bool:
         return False
 
-    def submit(self, problem: DispatchProblem, start_s: float, now_s: float) -> None:
-        self._done = _solve_once(self._solve, problem, start_s)
+    def submit(
+        self,
+        problem: DispatchProblem,
+        start_s: float,
+        now_s: float,
+        prepare: Prepare | None = None,
+    ) -> None:
+        self._done = _solve_once(self._solve, problem, start_s, prepare)
 
     def poll(self, now_s: float) -> Outcome | None:
         done, self._done = self._done, None
@@ -84,7 +103,13 @@ class ThreadWorker(Worker):
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, problem: DispatchProblem, start_s: float, now_s: float) -> None:
+    def submit(
+        self,
+        problem: DispatchProblem,
+        start_s: float,
+        now_s: float,
+        prepare: Prepare | None = None,
+    ) -> None:
         if self.busy():
             raise RuntimeError("a solve is still running")
         self._submitted_s, self._start_s, self._given_up = now_s, start_s, False
@@ -92,7 +117,7 @@ class ThreadWorker(Worker):
             self._result = None
 
         def run() -> None:
-            outcome = _solve_once(self._solve, problem, start_s)
+            outcome = _solve_once(self._solve, problem, start_s, prepare)
             with self._lock:
                 self._result = outcome
 
