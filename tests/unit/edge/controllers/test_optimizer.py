@@ -230,6 +230,56 @@ def test_the_cycle_does_not_wait_for_a_slow_solve_and_gives_it_up(tmp_path: Path
     assert ctrl.plan is not None
 
 
+def test_the_forecasts_and_the_build_run_on_the_workers_thread(tmp_path: Path) -> None:
+    # A forecaster's refit takes seconds: the cycle hands over what it measured and the
+    # worker forecasts, builds and solves.
+    threads: dict[str, str] = {}
+    release = threading.Event()
+
+    def solve(problem: DispatchProblem) -> DispatchPlan:
+        threads["solve"] = threading.current_thread().name
+        release.wait(timeout=30)
+        return solve_dispatch(problem)
+
+    ctrl = optimizer(tmp_path, inline=False, solve=solve)
+    forecaster = ctrl._load_fc
+    forecast = forecaster.forecast
+
+    def recording(*args: Any) -> Any:
+        threads["forecast"] = threading.current_thread().name
+        return forecast(*args)
+
+    forecaster.forecast = recording  # type: ignore[method-assign]
+    worker = ctrl.worker
+    assert isinstance(worker, ThreadWorker)
+    loop = Loop(ctrl)
+    try:
+        loop.step(1000.0)
+        assert worker.busy()
+        assert loop.out(STATE) == "no_plan", "the cycle went on without waiting"
+    finally:
+        release.set()
+    assert worker.join(10.0)
+    loop.step(1000.0)
+    assert loop.out(STATE) == "following_plan"
+    assert threads == {"forecast": "ems-optimizer-solve", "solve": "ems-optimizer-solve"}
+
+
+def test_a_plan_that_cannot_be_built_is_a_failed_solve() -> None:
+    def broken() -> DispatchProblem:
+        raise OptimizeError("could not build the plan: no forecast")
+
+    worker = ThreadWorker(solve_dispatch, timeout_s=30.0)
+    worker.submit(broken, 0.0, 0.0)
+    assert worker.join(10.0)
+    outcome = worker.poll(0.0)
+    assert outcome is not None and outcome.plan is None and outcome.problem is None
+    assert (outcome.error, outcome.detail) == (
+        "solve_failed",
+        "could not build the plan: no forecast",
+    )
+
+
 # -- bad parameters ----------------------------------------------------------
 @pytest.mark.parametrize(
     ("params", "field"),

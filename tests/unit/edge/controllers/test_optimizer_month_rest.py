@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,9 +19,8 @@ from ems.edge.controllers.optimizer.period_peak import (
     month_end_s,
     peak_levels,
 )
-from ems.edge.controllers.optimizer.worker import ThreadWorker
 from ems.forecast import Series
-from ems.optimize import BatteryModel, DispatchPlan, DispatchProblem, solve_dispatch
+from ems.optimize import BatteryModel
 
 DAY = 96
 UTC = ZoneInfo("UTC")
@@ -145,39 +142,3 @@ def test_the_plan_does_not_shave_below_what_the_rest_of_the_month_will_bill(
     # (to (23 − 9) kWh / 36 h), a saving the month's next evenings undo.
     assert _night_import_w(tmp_path, 14) == pytest.approx(500.0, abs=1.0)
     assert _night_import_w(tmp_path, 0) == pytest.approx(14_000 / 36, abs=1.0)
-
-
-def test_the_day_lps_run_on_the_workers_thread_and_their_faults_are_the_solves() -> None:
-    problem = DispatchProblem(
-        battery=battery(),
-        step_s=900.0,
-        net_load_w=[1000.0],
-        import_price_per_kwh=[0.2],
-        export_price_per_kwh=[0.0],
-        demand_charge_per_kw=10.0,
-    )
-    seen: list[tuple[str, object]] = []
-
-    def prepare(p: DispatchProblem) -> DispatchProblem:
-        seen.append(("prepare", threading.current_thread().name))
-        return replace(p, last_peak_levels=[(1000.0, 1.0)])
-
-    def solve(p: DispatchProblem) -> DispatchPlan:
-        seen.append(("solve", p.last_peak_levels))
-        return solve_dispatch(p)
-
-    worker = ThreadWorker(solve, timeout_s=30.0)
-    worker.submit(problem, 0.0, 0.0, prepare)
-    assert worker.join(10.0)
-    outcome = worker.poll(0.0)
-    assert outcome is not None and outcome.plan is not None
-    assert seen == [("prepare", "ems-optimizer-solve"), ("solve", [(1000.0, 1.0)])]
-
-    def broken(p: DispatchProblem) -> DispatchProblem:
-        raise ValueError("no day measured")
-
-    worker.submit(problem, 900.0, 900.0, broken)
-    assert worker.join(10.0)
-    failed = worker.poll(900.0)
-    assert failed is not None and failed.plan is None
-    assert (failed.error, failed.detail) == ("solve_failed", "ValueError: no day measured")

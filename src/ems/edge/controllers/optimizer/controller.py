@@ -1,11 +1,11 @@
 """The optimiser: a linear program over the next 24 h, re-solved every step (MPC).
 
-At the start of each plan step (15 min) it forecasts load and PV over the
-horizon, builds the LP from the tariff, the battery now and the month's peak
-(:mod:`.planner`) and hands it to a worker (:mod:`.worker`): a thread of its
-own on the edge, so the cycle never waits on HiGHS, or inline under ``ems
-simulate`` (``ControllerSite.inline_work``), so a simulated day does not depend
-on how fast the machine is.
+At the start of each plan step (15 min) it hands a worker (:mod:`.worker`) what
+it measured; the worker forecasts load and PV over the horizon, builds the LP from
+the tariff, the battery now and the month's peak (:mod:`.planner`) and solves it:
+on a thread of its own on the edge, so the cycle never waits on the forecasters
+or HiGHS, or inline under ``ems simulate`` (``ControllerSite.inline_work``), so a
+simulated day does not depend on how fast the machine is.
 
 Each cycle follows the current plan's step as a *grid target*: the battery
 holds the grid at the plan's grid power for that step, so an error of the
@@ -19,8 +19,10 @@ high as the forecasters' recent error allows (a second LP scenario,
 the forecast is imported up to it before the battery does more than planned,
 and the range is narrowed so nothing lifts the import over it.
 Early in a month the days past the horizon will bill a peak of their own: the
-plan's last month is billed in expectation (:mod:`.period_peak`), its day LPs
-solved on the worker's side before the plan's own.
+plan's last month is billed in expectation (:mod:`.period_peak`).
+
+The forecasts (a learned model's refit among them), the margin's backtest and the
+month rest's day LPs all run on the worker's side: none of them holds the cycle up.
 
 ``history_csv`` seeds the measured history at the first cycle (a site that ran
 before, a simulated run), so the first plans do not forecast from nothing.
@@ -45,7 +47,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,7 +88,7 @@ from ems.forecast.factory import make_forecaster
 from ems.forecast.perfect import PerfectForecaster
 from ems.forecast.pv import PvClearSkyForecaster
 from ems.forecast.resample import series_from_csv
-from ems.optimize import DispatchPlan, DispatchProblem, solve_dispatch
+from ems.optimize import DispatchPlan, DispatchProblem, OptimizeError, solve_dispatch
 from ems.profiles import DeviceProfile
 from ems.tariff import Tariff
 from ems.timeseries import read_csv_series, resolve_path
@@ -166,7 +168,6 @@ class Optimizer(SiteController):
         self._rated_discharge_w = 0.0
         self._error = ("no_plan", "no plan solved yet")
         self._reporter = StateReporter(controller_id, log)
-        self._submitted: tuple[float, DispatchProblem] | None = None
         self._published: tuple[PlanValues, float] | None = None
 
     @property
@@ -315,6 +316,8 @@ class Optimizer(SiteController):
         self._peak.add(now, inputs[ch[0]] + inputs[ch[1]] - setpoint_w)
 
     def _ask(self, now: float, step: int, inputs: Mapping[str, float]) -> None:
+        """Hand what the cycle knows now to the worker, which forecasts, builds and
+        solves the plan (:meth:`_build`) off the cycle's thread."""
         ch = self._follower.inputs
         start_s = step * self._step_s
         steps, terminal = self._steps, self.params.terminal_value_per_kwh
@@ -324,20 +327,41 @@ class Optimizer(SiteController):
             known = math.ceil((self._known_end_s - start_s) / self._step_s)
             if known < steps:
                 steps, terminal = max(known, 1), 0.0
+        asked = _Asked(
+            steps=steps,
+            terminal_value_per_kwh=terminal,
+            load=self._load.series(start_s),  # copies: the cycle goes on measuring
+            pv=self._pv_means.series(start_s),
+            now=PlanInputs(
+                start_s=start_s,
+                load_w=np.zeros(0),
+                pv_w=np.zeros(0),
+                live_net_w=inputs[ch[0]] + inputs[ch[1]],
+                soc_pct=inputs[ch[2]],
+                max_charge_w=self._rated_charge_w,
+                max_discharge_w=self._rated_discharge_w,
+                month_peak_w=self._peak.peak_w,
+            ),
+        )
+        self._asked_step = step
+        self._worker.submit(partial(self._build, asked), start_s, now)
+
+    def _build(self, asked: _Asked) -> DispatchProblem:
+        """The plan's LP (on the worker's side; the forecasters, the margin and the month
+        rest are used by it alone, one plan at a time)."""
+        start_s, steps = asked.now.start_s, asked.steps
         try:
-            load_history = self._load.series(start_s)
-            pv_history = self._pv_means.series(start_s)
-            load = self._load_fc.forecast(load_history, start_s, steps)
-            pv = self._pv_fc.forecast(pv_history, start_s, steps)
+            load = self._load_fc.forecast(asked.load, start_s, steps)
+            pv = self._pv_fc.forecast(asked.pv, start_s, steps)
             margin_w = None
             if self._margin is not None:
                 margin_w = self._margin.over(
-                    self._load_fc, self._pv_fc, load_history, pv_history, start_s, steps
+                    self._load_fc, self._pv_fc, asked.load, asked.pv, start_s, steps
                 )
                 if self.params.peak_pv_low_days > 0:
                     low_pv_w = pv_shortfall_w(
                         np.clip(pv.values, 0.0, None),
-                        pv_history,
+                        asked.pv,
                         start_s,
                         self.params.peak_pv_low_days,
                         self.params.peak_error_quantile_pct,
@@ -346,37 +370,26 @@ class Optimizer(SiteController):
             problem = build_problem(
                 self.params,
                 self._tariff,
-                PlanInputs(
-                    start_s=start_s,
+                replace(
+                    asked.now,
                     load_w=np.asarray(load.values, dtype=np.float64),
                     pv_w=np.asarray(pv.values, dtype=np.float64).clip(min=0.0),
-                    live_net_w=inputs[ch[0]] + inputs[ch[1]],
-                    soc_pct=inputs[ch[2]],
-                    max_charge_w=self._rated_charge_w,
-                    max_discharge_w=self._rated_discharge_w,
-                    month_peak_w=self._peak.peak_w,
                     margin_w=margin_w,
                 ),
-                terminal,
+                asked.terminal_value_per_kwh,
             )
         except (ValueError, ArithmeticError) as exc:
-            self._asked_step = step
-            self._error = ("solve_failed", f"could not build the plan: {exc}")
-            return
-        prepare = None
+            raise OptimizeError(f"could not build the plan: {exc}") from None
         if self._month_rest is not None:
-            # a day's LP per day measured: on the worker's thread, not the cycle's
-            prepare = partial(
-                _price_month_rest,
-                self._month_rest,
-                load_history,
-                pv_history if self._pv else None,
+            levels = self._month_rest.levels(
+                asked.load,
+                asked.pv if self._pv else None,
                 start_s,
                 start_s + steps * self._step_s,
+                problem.battery,
             )
-        self._asked_step = step
-        self._submitted = (start_s, problem)
-        self._worker.submit(problem, start_s, now, prepare)
+            problem = replace(problem, last_peak_levels=levels)
+        return problem
 
     def _take(self, outcome: Outcome | None) -> None:
         if outcome is None:
@@ -387,11 +400,10 @@ class Optimizer(SiteController):
                 outcome.start_s, self._step_s, outcome.plan, self.params.capacity_wh
             )
             self._error = ("no_plan", "")
-            if self._submitted is not None and self._submitted[0] == outcome.start_s:
-                problem = self._submitted[1]
+            if outcome.problem is not None:
                 self._published = (
-                    plan_channels(outcome.start_s, problem, outcome.plan),
-                    round(expected_saving(problem, outcome.plan), 2),
+                    plan_channels(outcome.start_s, outcome.problem, outcome.plan),
+                    round(expected_saving(outcome.problem, outcome.plan), 2),
                 )
         else:
             log.warning("%s: %s (%s)", self.id, outcome.error, outcome.detail)
@@ -418,17 +430,15 @@ class Optimizer(SiteController):
         return float(plan.grid_w[j]), float(plan.battery_w[j])
 
 
-def _price_month_rest(
-    rest: MonthRest,
-    load: Series,
-    pv: Series | None,
-    start_s: float,
-    end_s: float,
-    problem: DispatchProblem,
-) -> DispatchProblem:
-    """``problem`` with its last month's peak billed in expectation (:mod:`.period_peak`)."""
-    levels = rest.levels(load, pv, start_s, end_s, problem.battery)
-    return replace(problem, last_peak_levels=levels)
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What the cycle knew when it asked for a plan."""
+
+    steps: int
+    terminal_value_per_kwh: float | None
+    load: Series  # the measured history
+    pv: Series
+    now: PlanInputs  # the live values; its forecasts are filled in by the build
 
 
 def _history(

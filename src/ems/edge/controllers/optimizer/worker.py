@@ -7,9 +7,10 @@ dropped, and no new solve starts until its thread ends, so a stuck solver never
 piles threads up). :class:`InlineWorker` solves at once on the caller's thread:
 ``ems simulate`` uses it, so a simulated day is the same on any machine.
 
-A submitted problem may come with a :data:`Prepare`, work done on the worker's
-side before the solve (on the thread, too slow for the cycle). Either way
-:meth:`poll` answers one :class:`Outcome` per submitted problem:
+A job is a problem or a :data:`Build` of one: the optimiser hands over what the
+cycle measured and the worker forecasts and builds the LP, so neither the forecasts
+nor a model's refit hold the cycle up. A build's fault is the solve's. Either way
+:meth:`poll` answers one :class:`Outcome` per submitted job:
 the plan, or why there is none (``solve_failed``, ``solve_timed_out``).
 """
 
@@ -21,12 +22,12 @@ from dataclasses import dataclass
 
 from ems.optimize import DispatchPlan, DispatchProblem, OptimizeError
 
-__all__ = ["InlineWorker", "Outcome", "Prepare", "Solve", "ThreadWorker", "Worker"]
+__all__ = ["Build", "InlineWorker", "Outcome", "Solve", "ThreadWorker", "Worker"]
 
 Solve = Callable[[DispatchProblem], DispatchPlan]
-#: Work a plan needs before its solve that is too slow for the cycle (e.g. the month
-#: rest's day LPs): run on the worker's thread, its faults are the solve's.
-Prepare = Callable[[DispatchProblem], DispatchProblem]
+#: Builds the problem on the worker's side: the forecasts, their backtests and the day
+#: LPs a plan needs are too slow for the cycle (a model refit takes seconds).
+Build = Callable[[], DispatchProblem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +36,18 @@ class Outcome:
     plan: DispatchPlan | None
     error: str = ""  # "solve_failed" | "solve_timed_out" when plan is None
     detail: str = ""
+    problem: DispatchProblem | None = None  # the one solved, once built
 
 
-def _solve_once(
-    solve: Solve, problem: DispatchProblem, start_s: float, prepare: Prepare | None
-) -> Outcome:
+def _solve_once(solve: Solve, job: DispatchProblem | Build, start_s: float) -> Outcome:
+    problem = None
     try:
-        return Outcome(start_s, solve(problem if prepare is None else prepare(problem)))
+        problem = job() if callable(job) else job
+        return Outcome(start_s, solve(problem), problem=problem)
     except OptimizeError as exc:
-        return Outcome(start_s, None, "solve_failed", str(exc))
+        return Outcome(start_s, None, "solve_failed", str(exc), problem)
     except Exception as exc:  # any solver fault keeps the last plan; the edge stays up
-        return Outcome(start_s, None, "solve_failed", f"{type(exc).__name__}: {exc}")
+        return Outcome(start_s, None, "solve_failed", f"{type(exc).__name__}: {exc}", problem)
 
 
 class Worker:
@@ -54,13 +56,8 @@ class Worker:
     def busy(self) -> bool:
         raise NotImplementedError
 
-    def submit(
-        self,
-        problem: DispatchProblem,
-        start_s: float,
-        now_s: float,
-        prepare: Prepare | None = None,
-    ) -> None:
+    def submit(self, job: DispatchProblem | Build, start_s: float, now_s: float) -> None:
+        """Solve ``job``: a problem, or what builds it (on the worker's side)."""
         raise NotImplementedError
 
     def poll(self, now_s: float) -> Outcome | None:
@@ -75,14 +72,8 @@ class InlineWorker(Worker):
     def busy(self) -> bool:
         return False
 
-    def submit(
-        self,
-        problem: DispatchProblem,
-        start_s: float,
-        now_s: float,
-        prepare: Prepare | None = None,
-    ) -> None:
-        self._done = _solve_once(self._solve, problem, start_s, prepare)
+    def submit(self, job: DispatchProblem | Build, start_s: float, now_s: float) -> None:
+        self._done = _solve_once(self._solve, job, start_s)
 
     def poll(self, now_s: float) -> Outcome | None:
         done, self._done = self._done, None
@@ -103,13 +94,7 @@ class ThreadWorker(Worker):
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(
-        self,
-        problem: DispatchProblem,
-        start_s: float,
-        now_s: float,
-        prepare: Prepare | None = None,
-    ) -> None:
+    def submit(self, job: DispatchProblem | Build, start_s: float, now_s: float) -> None:
         if self.busy():
             raise RuntimeError("a solve is still running")
         self._submitted_s, self._start_s, self._given_up = now_s, start_s, False
@@ -117,7 +102,7 @@ class ThreadWorker(Worker):
             self._result = None
 
         def run() -> None:
-            outcome = _solve_once(self._solve, problem, start_s, prepare)
+            outcome = _solve_once(self._solve, job, start_s)
             with self._lock:
                 self._result = outcome
 
