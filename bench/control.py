@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.span_days <= YEAR_DAYS - max(WEEK_STARTS):
         parser.error(f"--span-days: 1 to {YEAR_DAYS - max(WEEK_STARTS)}")
     spans = [(0, YEAR_DAYS)] if args.year else [(d, args.span_days) for d in WEEK_STARTS]
+    if args.year:
+        span_label = "year"
+    elif args.span_days == WEEK_DAYS:
+        span_label = "4 weeks"
+    else:
+        span_label = f"4 × {args.span_days} days"
 
     checks: list[dict[str, Any]] = []
     solve_ms: list[float] = []
@@ -144,13 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             solve_ms.extend(ref.day_ahead_solve_ms())
         for case_name in args.cases:
             record = bench_case(load_case(case_name), parts, refs)
-            record["span"] = (
-                "year"
-                if args.year
-                else "4 weeks"
-                if args.span_days == WEEK_DAYS
-                else f"4 × {args.span_days} days"
-            )
+            record["span"] = span_label
             checks.extend(record.get("checks", []))
             print(json.dumps(record), flush=True)
     ordered = sorted(solve_ms)

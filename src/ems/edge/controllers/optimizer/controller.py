@@ -136,20 +136,17 @@ class Optimizer(SiteController):
         self._peak = MonthPeak(site.timezone)
         # Only a demand charge makes a peak above the forecast costly enough to plan for.
         self._guard = params.cap_import_at_peak and site.tariff.demand_charge_per_kw_month > 0
+        # A perfect forecast makes no error to hedge, and its future ends where its data
+        # end: nothing past it is known or billed (the benchmark's perfect optimum).
+        own_peak_risk = params.forecast != "perfect" and site.tariff.demand_charge_per_kw_month > 0
         self._margin = (
             ErrorMargin(params.peak_error_days, params.peak_error_quantile_pct)
-            if params.peak_error_days > 0
-            and params.forecast != "perfect"
-            and site.tariff.demand_charge_per_kw_month > 0
+            if params.peak_error_days > 0 and own_peak_risk
             else None
         )
-        # A perfect forecast's future ends where its data end: nothing past it is known
-        # or billed (the benchmark's perfect-foresight optimum).
         self._month_rest = (
             MonthRest(params.month_rest_days, ZoneInfo(site.timezone))
-            if params.month_rest_days > 0
-            and params.forecast != "perfect"
-            and site.tariff.demand_charge_per_kw_month > 0
+            if params.month_rest_days > 0 and own_peak_risk
             else None
         )
         self._load_fc, self._pv_fc, self._known_end_s = _forecasters(params, site)

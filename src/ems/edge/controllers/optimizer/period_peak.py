@@ -81,9 +81,10 @@ class MonthRest:
     def __init__(self, days: int, timezone: ZoneInfo) -> None:
         self.days = days
         self._tz = timezone
-        # by the day's local midnight and the battery it was solved for (its rated
-        # powers may be learned from the live limits after the first days)
-        self._peaks_w: dict[tuple[float, BatteryModel], float] = {}
+        self._peaks_w: dict[float, float] = {}  # by the day's local midnight
+        # the battery they were solved for (its rated powers may be learned from the
+        # live limits after the first days: then they are solved again)
+        self._battery: BatteryModel | None = None
 
     def levels(
         self,
@@ -102,13 +103,15 @@ class MonthRest:
         for _ in range(self.days):
             starts.insert(0, _midnight(starts[0] - 0.5 * DAY_S, self._tz))
         half = replace(battery, initial_soc_pct=(battery.min_soc_pct + battery.max_soc_pct) / 2)
-        peaks: dict[tuple[float, BatteryModel], float] = {}
+        if half != self._battery:
+            self._peaks_w, self._battery = {}, half
+        peaks: dict[float, float] = {}
         for start, end in itertools.pairwise(starts):
-            peak = self._peaks_w.get((start, half))
+            peak = self._peaks_w.get(start)
             if peak is None:
                 peak = self._day(load, pv, start, end, today, half)
             if peak is not None:
-                peaks[start, half] = peak
+                peaks[start] = peak
         self._peaks_w = peaks
         return peak_levels(np.array(list(peaks.values())), days_left)
 
