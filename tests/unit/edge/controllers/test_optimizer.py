@@ -291,6 +291,8 @@ def test_a_plan_that_cannot_be_built_is_a_failed_solve() -> None:
         ({"degradation_cost_per_kwh": -0.1}, "degradation_cost_per_kwh"),
         ({"error_carry_h": -1.0}, "error_carry_h"),
         ({"error_carry_h": float("nan")}, "error_carry_h"),
+        ({"month_rest_days": -1}, "month_rest_days"),
+        ({"month_rest_days": 61}, "month_rest_days"),
         ({"capacity_wh": 10_000, "speed": 1}, "speed"),
     ],
 )
