@@ -237,19 +237,32 @@ def load_dataset(name: str, first_day: int, days: int) -> DataSet:
 
 def load_history(data: DataSet, days: int) -> DataSet | None:
     """Up to ``days`` days of the same data set before ``data`` (what a site running
-    for weeks has measured when the span starts), fewer at the start of the year,
-    ``None`` with none before it."""
+    for weeks has measured when the span starts), fewer at the start of the year;
+    for a span from 1 January (``--year``), the year before's last ``days`` days
+    (:func:`_year_before`)."""
     first_day = round((data.start_s - year_start_s()) / (STEP_S * 24 * _STEPS_PER_HOUR))
+    if first_day == 0:
+        return _year_before(data.spec, days) if days > 0 else None
     before = min(days, first_day)
     return load_dataset(data.spec.name, first_day - before, before) if before > 0 else None
 
 
-_LOAD_CACHE: dict[str, FloatArray] = {}
+def _year_before(spec: Spec, days: int) -> DataSet:
+    """The last ``days`` days of the year before ``YEAR``: the BDEW profile of that year
+    (its own weekdays and holidays, scaled to the same annual energy) and the TMY's last
+    days (the TMY is a typical year: its December stands for any December's)."""
+    count = days * 24 * _STEPS_PER_HOUR
+    load = _load_profile_w(spec.profile, spec.annual_kwh, YEAR - 1)[-count:]
+    pv = _pv_power_w(spec.pv_kwp)[-count:]
+    return DataSet(spec, year_start_s() - count * STEP_S, load, pv)
 
 
-def _load_profile_w(profile: str, annual_kwh: float) -> FloatArray:
-    """The year's BDEW profile as mean W per quarter hour, summing to ``annual_kwh``."""
-    if profile not in _LOAD_CACHE:
+_LOAD_CACHE: dict[tuple[str, int], FloatArray] = {}
+
+
+def _load_profile_w(profile: str, annual_kwh: float, year: int = YEAR) -> FloatArray:
+    """A year's BDEW profile as mean W per quarter hour, summing to ``annual_kwh``."""
+    if (profile, year) not in _LOAD_CACHE:
         from demandlib import bdew
 
         # demandlib 0.2.2 calls warnings.simplefilter("error") halfway through building
@@ -257,10 +270,10 @@ def _load_profile_w(profile: str, annual_kwh: float) -> FloatArray:
         # become errors: silence warnings for that call only, and keep its filter out.
         with warnings.catch_warnings(), mock.patch.object(warnings, "simplefilter"):
             warnings.filterwarnings("ignore")
-            shares = bdew.ElecSlp(year=YEAR).get_profiles(profile)[profile]
-        _LOAD_CACHE[profile] = shares.to_numpy(dtype=np.float64)
+            shares = bdew.ElecSlp(year=year).get_profiles(profile)[profile]
+        _LOAD_CACHE[profile, year] = shares.to_numpy(dtype=np.float64)
     # shares of the annual energy per quarter hour → kWh → mean W over 0.25 h
-    return _LOAD_CACHE[profile] * annual_kwh * 1000.0 * _STEPS_PER_HOUR
+    return _LOAD_CACHE[profile, year] * annual_kwh * 1000.0 * _STEPS_PER_HOUR
 
 
 _PV_PER_KWP: list[FloatArray] = []

@@ -92,7 +92,8 @@ NOT_BY_DEFAULT = ("optimizer_naive",)
 
 #: Days of the data set before each span that a case may read as ``$history_csv``: a
 #: real site has run for weeks when a span starts, and a forecaster learns from that.
-#: Fewer in January (the data start on 1 January), none with ``--year``.
+#: Fewer before the January week (the data start on 1 January); with ``--year``, the
+#: year before's last days (demandlib's profile of that year, the TMY's last days).
 HISTORY_DAYS = 14
 
 GREEDY_IMPORT_TOLERANCE = 0.01
