@@ -83,8 +83,14 @@ class Peer:
         self._closed = True
         self._wake()
         if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._writer, timeout=2.0)
+            # asyncio.wait, not wait_for: the writer may end cancelled by stop(), from
+            # the handler of this very socket (an edge that reconnects at the moment
+            # its old socket goes), and awaiting it would raise that in the closer,
+            # which is the new connection's handler. The closer's own cancellation
+            # still propagates.
+            done, _ = await asyncio.wait({self._writer}, timeout=2.0)
+            if not done:
+                self._writer.cancel()
         if self.websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 await self.websocket.close(code=code, reason=reason)
