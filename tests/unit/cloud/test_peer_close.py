@@ -30,16 +30,23 @@ class StuckSocket:
         self.closed_with = (code, reason)
 
 
+async def _writing_peer() -> tuple[Peer, StuckSocket]:
+    """A started peer whose writer is stuck writing a frame."""
+    socket = StuckSocket()
+    held: Any = socket
+    peer = Peer(held, "edge:site-1")
+    peer.start()
+    peer.send_text("{}")
+    await asyncio.wait_for(socket.writing.wait(), WAIT_S)
+    return peer, socket
+
+
 @pytest.mark.asyncio
 async def test_a_replaced_peer_torn_down_meanwhile_does_not_fail_its_closer() -> None:
     # An edge reconnects: the new connection's handler closes the old peer, while the
     # old connection's own handler, which saw its socket go, stops the same peer. The
     # writer's end there is not the closer's: the new connection must go on.
-    socket: Any = StuckSocket()
-    peer = Peer(socket, "edge:site-1")
-    peer.start()
-    peer.send_text("{}")
-    await asyncio.wait_for(socket.writing.wait(), WAIT_S)
+    peer, socket = await _writing_peer()
     closing = asyncio.create_task(peer.close(4409, "replaced by a newer connection"))
     await asyncio.sleep(0)  # the closer now waits for the writer
     await asyncio.wait_for(peer.stop(), WAIT_S)
@@ -49,11 +56,7 @@ async def test_a_replaced_peer_torn_down_meanwhile_does_not_fail_its_closer() ->
 
 @pytest.mark.asyncio
 async def test_a_closer_that_is_itself_cancelled_still_sees_it() -> None:
-    socket: Any = StuckSocket()
-    peer = Peer(socket, "edge:site-1")
-    peer.start()
-    peer.send_text("{}")
-    await asyncio.wait_for(socket.writing.wait(), WAIT_S)
+    peer, _ = await _writing_peer()
     closing = asyncio.create_task(peer.close())
     await asyncio.sleep(0)
     closing.cancel()
